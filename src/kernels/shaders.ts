@@ -1,0 +1,13 @@
+// Every WGSL file, imported as text in one place (Vite's ?raw). Kernels render these
+// templates; nothing else in the code base holds WGSL.
+
+import gelu from '../../shaders/gelu.wgsl?raw';
+import matmul from '../../shaders/matmul.wgsl?raw';
+import matmulReference from '../../shaders/matmul_reference.wgsl?raw';
+import activation from '../../shaders/activation.wgsl?raw';
+import reduce from '../../shaders/reduce.wgsl?raw';
+import softmaxXent from '../../shaders/softmax_xent.wgsl?raw';
+import optimizer from '../../shaders/optimizer.wgsl?raw';
+import gather from '../../shaders/gather.wgsl?raw';
+
+export const WGSL = { gelu, matmul, matmulReference, activation, reduce, softmaxXent, optimizer, gather };
