@@ -1,36 +1,45 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, mergeConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
+import viteConfig from './vite.config.ts';
 import { chromiumArgs, chromiumPath } from './scripts/chromium.mjs';
 
-// Two projects: `unit` runs pure logic in Node; `gpu` runs kernel and model tests in real
-// Chromium with real WebGPU (SwiftShader on a machine without a GPU). No GPU is mocked.
-export default defineConfig({
-  test: {
-    projects: [
-      {
-        test: {
-          name: 'unit',
-          include: ['src/**/*.test.ts'],
-          exclude: ['src/**/*.gpu.test.ts'],
-          environment: 'node',
-        },
-      },
-      {
-        test: {
-          name: 'gpu',
-          include: ['src/**/*.gpu.test.ts'],
-          testTimeout: 120_000,
-          browser: {
-            enabled: true,
-            headless: true,
-            screenshotFailures: false,
-            provider: playwright({
-              launchOptions: { executablePath: chromiumPath(), args: chromiumArgs() },
-            }),
-            instances: [{ browser: 'chromium' }],
+// Two projects: `unit` runs pure logic in Node; `gpu` runs kernel, model and worker tests in
+// real Chromium with real WebGPU (SwiftShader on a machine without a GPU). No GPU is mocked.
+export default mergeConfig(
+  viteConfig,
+  defineConfig({
+    test: {
+      projects: [
+        {
+          extends: true,
+          test: {
+            name: 'unit',
+            include: ['src/**/*.test.ts'],
+            exclude: ['src/**/*.gpu.test.ts'],
+            environment: 'node',
           },
         },
-      },
-    ],
-  },
-});
+        {
+          extends: true,
+          test: {
+            name: 'gpu',
+            include: ['src/**/*.gpu.test.ts'],
+            testTimeout: 180_000,
+            hookTimeout: 180_000,
+            // One browser page at a time: SwiftShader already uses every core.
+            fileParallelism: false,
+            browser: {
+              enabled: true,
+              headless: true,
+              screenshotFailures: false,
+              provider: playwright({
+                launchOptions: { executablePath: chromiumPath(), args: chromiumArgs() },
+              }),
+              instances: [{ browser: 'chromium' }],
+            },
+          },
+        },
+      ],
+    },
+  }),
+);

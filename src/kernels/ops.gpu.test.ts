@@ -13,7 +13,7 @@ import {
   softmaxCrossEntropyRef,
 } from '../model/reference.ts';
 import { assertAllClose } from '../testing/allclose.ts';
-import { emptyBuffer, readFloats, upload } from '../testing/gpu.ts';
+import { emptyBuffer, readFloats, upload } from '../gpu/transfer.ts';
 import { Random } from '../util/random.ts';
 import { floats } from './common.ts';
 import { ActivationBackwardOp } from './elementwise.ts';

@@ -5,6 +5,7 @@
 import { STORAGE } from '../gpu/buffers.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { ComputeRecorder } from '../gpu/recorder.ts';
+import { writeArray } from '../gpu/transfer.ts';
 import { floats } from '../kernels/common.ts';
 import { ActivationBackwardOp } from '../kernels/elementwise.ts';
 import { GatherExamplesOp, packBytes } from '../kernels/gather.ts';
@@ -27,7 +28,7 @@ export interface ResidentDataset {
 export function uploadDataset(ctx: GpuContext, ds: ImageDataset, label = 'dataset'): ResidentDataset {
   const make = (words: Uint32Array, what: string) => {
     const buffer = ctx.device.createBuffer({ label: `${label} ${what}`, size: Math.max(16, words.byteLength), usage: STORAGE });
-    ctx.device.queue.writeBuffer(buffer, 0, words);
+    writeArray(ctx, buffer, words);
     return buffer;
   };
   const bytes = ds.count * ds.features;
@@ -126,12 +127,12 @@ export class GpuMlp {
   }
 
   setParameters(params: Float32Array): void {
-    this.ctx.device.queue.writeBuffer(this.params, 0, params);
+    writeArray(this.ctx, this.params, params);
   }
 
   setOptimizerState(state1: Float32Array, state2: Float32Array): void {
-    this.ctx.device.queue.writeBuffer(this.state1, 0, state1);
-    this.ctx.device.queue.writeBuffer(this.state2, 0, state2);
+    writeArray(this.ctx, this.state1, state1);
+    writeArray(this.ctx, this.state2, state2);
   }
 
   /** Parameters and optimizer state, read back together (one readback). */
@@ -145,7 +146,7 @@ export class GpuMlp {
   /** Loss and gradient of the mean loss over the examples `indices` of `data`. */
   async gradient(data: ResidentDataset, indices: Uint32Array): Promise<GpuGradient> {
     const plan = await this.plan(indices.length, 'train', data);
-    this.ctx.device.queue.writeBuffer(plan.indices, 0, indices);
+    writeArray(this.ctx, plan.indices, indices);
     const rec = this.recorder('gradient');
     this.encodeForward(rec, plan, data);
     this.encodeBackward(rec, plan);
@@ -164,7 +165,7 @@ export class GpuMlp {
     const plan = await this.plan(indices.length, 'train', data);
     const optimizer = await this.optimizerOp(hyper);
     const normOp = hyper.maxGradNorm > 0 ? await this.globalNormOp() : null;
-    this.ctx.device.queue.writeBuffer(plan.indices, 0, indices);
+    writeArray(this.ctx, plan.indices, indices);
     const rec = this.recorder('train step');
     this.encodeForward(rec, plan, data);
     this.encodeBackward(rec, plan);
@@ -178,7 +179,7 @@ export class GpuMlp {
   async optimizerStep(hyper: OptimizerHyper, t: number, gradient?: Float32Array): Promise<void> {
     const optimizer = await this.optimizerOp(hyper);
     const normOp = hyper.maxGradNorm > 0 ? await this.globalNormOp() : null;
-    if (gradient) this.ctx.device.queue.writeBuffer(this.grads, 0, gradient);
+    if (gradient) writeArray(this.ctx, this.grads, gradient);
     const rec = this.recorder('optimizer step');
     normOp?.encode(rec, floats(this.grads, 0, this.layout.total), floats(this.norm, 0, 4));
     this.encodeOptimizer(rec, optimizer, hyper, t);
@@ -188,7 +189,7 @@ export class GpuMlp {
   /** Summed loss and correct count over `indices`, forward only. */
   async evaluate(data: ResidentDataset, indices: Uint32Array): Promise<{ lossSum: number; correct: number; count: number }> {
     const plan = await this.plan(indices.length, 'eval', data);
-    this.ctx.device.queue.writeBuffer(plan.indices, 0, indices);
+    writeArray(this.ctx, plan.indices, indices);
     const rec = this.recorder('evaluate');
     this.encodeForward(rec, plan, data);
     const result = await rec.finishWithReadback([{ buffer: plan.rowStats, size: plan.batch * 8 }]);
@@ -199,7 +200,7 @@ export class GpuMlp {
   /** Logits for raw inputs x (batch × widths[0], already scaled to [0, 1]). */
   async logits(x: Float32Array, batch: number): Promise<Float32Array> {
     const plan = await this.plan(batch, 'raw', null);
-    this.ctx.device.queue.writeBuffer(plan.x, 0, x);
+    writeArray(this.ctx, plan.x, x);
     const rec = this.recorder('logits');
     this.encodeForward(rec, plan, null);
     const classes = this.spec.widths[this.spec.widths.length - 1];

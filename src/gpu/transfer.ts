@@ -1,8 +1,9 @@
-// GPU helpers for tests and benchmarks: upload arrays, read buffers back.
+// Moving arrays to and from the GPU outside a recorded micro-batch: uploads made at
+// creation, and one-off readbacks (tests, benchmarks, the start-up self-test).
 
-import { STORAGE } from '../gpu/buffers.ts';
-import type { GpuContext } from '../gpu/context.ts';
-import { ComputeRecorder } from '../gpu/recorder.ts';
+import { STORAGE } from './buffers.ts';
+import type { GpuContext } from './context.ts';
+import { ComputeRecorder } from './recorder.ts';
 
 export function upload(ctx: GpuContext, data: Float32Array | Uint32Array, label = 'test data'): GPUBuffer {
   const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
@@ -20,4 +21,12 @@ export async function readFloats(ctx: GpuContext, buffer: GPUBuffer, floats: num
   const rec = new ComputeRecorder(ctx);
   const { data } = await rec.finishWithReadback([{ buffer, offset: offsetFloats * 4, size: floats * 4 }]);
   return new Float32Array(data[0]);
+}
+
+/**
+ * queue.writeBuffer for any typed array. TypeScript types views over a possibly shared
+ * buffer (ArrayBufferLike) apart from plain ones; WebGPU accepts both.
+ */
+export function writeArray(ctx: GpuContext, buffer: GPUBuffer, data: ArrayBufferView, offsetBytes = 0): void {
+  ctx.device.queue.writeBuffer(buffer, offsetBytes, data as ArrayBufferView<ArrayBuffer>);
 }
