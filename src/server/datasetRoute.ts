@@ -1,0 +1,49 @@
+// Serves the dataset files to browsers at /data/fashion-mnist/<file>, from the directory
+// where the Debian package (or SWARMGRAD_DATA_DIR) put them. Only the four known files are
+// served: the route cannot be used to read anything else from disk.
+
+import { createReadStream, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+
+export const DATASET_ROUTE = '/data/fashion-mnist/';
+
+const FILES = new Set([
+  'train-images-idx3-ubyte.gz',
+  'train-labels-idx1-ubyte.gz',
+  't10k-images-idx3-ubyte.gz',
+  't10k-labels-idx1-ubyte.gz',
+]);
+
+export function datasetDir(): string {
+  return process.env.SWARMGRAD_DATA_DIR ?? '/usr/share/datasets/fashion-mnist';
+}
+
+/** Connect-style middleware; calls next() for any other path. */
+export function datasetMiddleware(dir = datasetDir()) {
+  return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+    const path = (req.url ?? '').split('?')[0];
+    if (!path.startsWith(DATASET_ROUTE)) return next();
+    const name = path.slice(DATASET_ROUTE.length);
+    if (!FILES.has(name)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`No dataset file named ${name}\n`);
+      return;
+    }
+    const file = join(dir, name);
+    let size: number;
+    try {
+      size = statSync(file).size;
+    } catch {
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end(`${file} is missing: install it with \`apt-get install dataset-fashion-mnist\` or set SWARMGRAD_DATA_DIR\n`);
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': size,
+      'cache-control': 'public, max-age=86400',
+    });
+    createReadStream(file).pipe(res);
+  };
+}
