@@ -5,22 +5,15 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { FASHION_MNIST_FILES } from '../data/fashionMnist.ts';
+import { defaultDataDir } from '../data/fashionMnistNode.ts';
 
 export const DATASET_ROUTE = '/data/fashion-mnist/';
 
-const FILES = new Set([
-  'train-images-idx3-ubyte.gz',
-  'train-labels-idx1-ubyte.gz',
-  't10k-images-idx3-ubyte.gz',
-  't10k-labels-idx1-ubyte.gz',
-]);
-
-export function datasetDir(): string {
-  return process.env.SWARMGRAD_DATA_DIR ?? '/usr/share/datasets/fashion-mnist';
-}
+const FILES = new Set<string>(Object.values(FASHION_MNIST_FILES));
 
 /** Connect-style middleware; calls next() for any other path. */
-export function datasetMiddleware(dir = datasetDir()) {
+export function datasetMiddleware(dir = defaultDataDir()) {
   return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     const path = (req.url ?? '').split('?')[0];
     if (!path.startsWith(DATASET_ROUTE)) return next();

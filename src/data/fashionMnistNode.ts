@@ -1,0 +1,24 @@
+// Reading Fashion-MNIST from disk in Node (the coordinator, tests, scripts).
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DatasetSplits } from './dataset.ts';
+import { fashionMnistFromGzipFiles } from './fashionMnist.ts';
+
+export function defaultDataDir(): string {
+  return process.env.SWARMGRAD_DATA_DIR ?? '/usr/share/datasets/fashion-mnist';
+}
+
+export function loadFashionMnistFromDir(dir = defaultDataDir()): Promise<DatasetSplits> {
+  return fashionMnistFromGzipFiles(async (name) => {
+    const path = join(dir, name);
+    try {
+      return new Uint8Array(await readFile(path));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new Error(`${path} is missing: install the dataset with \`apt-get install dataset-fashion-mnist\` or set SWARMGRAD_DATA_DIR`);
+      }
+      throw new Error(`Could not read ${path}: ${(error as Error).message}`);
+    }
+  });
+}

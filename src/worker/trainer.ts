@@ -1,0 +1,352 @@
+// The trainer that runs inside the worker: validates every call, keeps the CPU-side copies
+// needed to survive a lost GPU device (recreate it, re-upload, retry), and drives GpuMlp.
+
+import { GpuContext, DeviceLostError } from '../gpu/context.ts';
+import { autotuneMatmul, representativeShape, type TuneCache, type TuneResult } from '../kernels/autotune.ts';
+import { configName, parseConfigName, type MatmulConfig } from '../kernels/matmul.ts';
+import type { OptimizerHyper } from '../kernels/optimizer.ts';
+import { runSelfTest } from '../kernels/selftest.ts';
+import { GpuMlp, destroyDataset, gradientFlops, uploadDataset, type ResidentDataset } from '../model/gpuMlp.ts';
+import { initParameters, mlpLayout, type ParamLayout } from '../model/mlp.ts';
+import type { ImageDataset } from '../data/dataset.ts';
+import {
+  InvalidInputError,
+  firstNonFinite,
+  validateGradient,
+  validateMicroBatch,
+  validateParameters,
+  type DatasetSource,
+  type DeviceReport,
+  type EvaluationResult,
+  type GradientResult,
+  type MicroBatch,
+  type TrainStepResult,
+  type TrainerApi,
+  type TrainerOptions,
+} from './api.ts';
+
+/** Device losses in a row after which a call gives up. */
+const MAX_RECOVERIES = 3;
+const EVAL_CHUNK = 1000;
+
+export interface TrainerDeps {
+  gpu?: GPU;
+  tuneCache?: TuneCache;
+  loadDatasetFromUrl?: (baseUrl: string) => Promise<{ train: ImageDataset; test: ImageDataset }>;
+}
+
+interface GpuState {
+  ctx: GpuContext;
+  mlp: GpuMlp;
+  train: ResidentDataset | null;
+  test: ResidentDataset | null;
+}
+
+export class Trainer implements TrainerApi {
+  private options: TrainerOptions | null = null;
+  private layout: ParamLayout | null = null;
+  private config: MatmulConfig | null = null;
+  private tuning: TuneResult | null = null;
+  private gpu: GpuState | null = null;
+  private train: ImageDataset | null = null;
+  private test: ImageDataset | null = null;
+  /** The parameter version on the GPU, and the CPU copy to restore after a device loss. */
+  private version: number | null = null;
+  private step = 0;
+  private snapshot: { version: number; step: number; params: Float32Array; state1: Float32Array; state2: Float32Array } | null = null;
+  private stepsSinceSnapshot = 0;
+  private hasGradient = false;
+
+  constructor(private readonly deps: TrainerDeps = {}) {}
+
+  async init(options: TrainerOptions): Promise<DeviceReport> {
+    const layout = mlpLayout(options.spec);
+    this.gpu?.ctx.destroy();
+    this.gpu = null;
+    this.options = options;
+    this.layout = layout;
+    const ctx = await GpuContext.create({ gpu: this.deps.gpu });
+    try {
+      if (options.matmulConfig) {
+        this.config = parseConfigName(options.matmulConfig);
+        this.tuning = null;
+      } else {
+        this.tuning = await autotuneMatmul(ctx, {
+          shape: representativeShape(options.spec.widths),
+          cache: options.useTuneCache === false ? undefined : this.deps.tuneCache,
+        });
+        this.config = parseConfigName(this.tuning.best);
+      }
+      await runSelfTest(ctx, this.config);
+    } catch (error) {
+      ctx.destroy();
+      throw error;
+    }
+    this.gpu = this.createGpuState(ctx);
+    this.version = null;
+    this.snapshot = null;
+    return this.report();
+  }
+
+  async loadDataset(source: DatasetSource): Promise<{ train: number; test: number }> {
+    this.requireInit();
+    let splits: { train: ImageDataset; test?: ImageDataset };
+    if (source?.kind === 'url') {
+      if (!this.deps.loadDatasetFromUrl) throw new InvalidInputError('This trainer cannot fetch datasets by URL');
+      splits = await this.deps.loadDatasetFromUrl(source.baseUrl);
+    } else if (source?.kind === 'arrays') {
+      splits = source;
+    } else {
+      throw new InvalidInputError(`A dataset source is {kind: 'url', baseUrl} or {kind: 'arrays', train, test?}, got ${JSON.stringify(source)}`);
+    }
+    const { widths } = this.layout!.spec;
+    for (const [name, ds] of [['train', splits.train], ['test', splits.test]] as const) {
+      if (!ds) continue;
+      if (ds.features !== widths[0]) throw new InvalidInputError(`The ${name} set has ${ds.features} features per example; the model's input is ${widths[0]}`);
+      if (ds.classes > widths[widths.length - 1]) {
+        throw new InvalidInputError(`The ${name} set has ${ds.classes} classes; the model outputs ${widths[widths.length - 1]}`);
+      }
+    }
+    this.train = splits.train;
+    this.test = splits.test ?? null;
+    await this.withRecovery('upload the dataset', async (g) => this.uploadDatasets(g));
+    return { train: this.train.count, test: this.test?.count ?? 0 };
+  }
+
+  async loadParameters(version: number, params: Float32Array): Promise<void> {
+    const layout = this.requireInit();
+    validateParameters(layout, version, params);
+    const copy = params.slice();
+    await this.withRecovery('load parameters', async (g) => {
+      g.mlp.setParameters(copy);
+      // A fresh start for the optimizer state: the coordinator owns it in distributed runs.
+      const zeros = new Float32Array(layout.total);
+      g.mlp.setOptimizerState(zeros, zeros);
+    });
+    this.version = version;
+    this.step = 0;
+    this.hasGradient = false;
+    this.snapshot = { version, step: 0, params: copy, state1: new Float32Array(layout.total), state2: new Float32Array(layout.total) };
+    this.stepsSinceSnapshot = 0;
+  }
+
+  async initParameters(seed: number): Promise<{ version: number }> {
+    const layout = this.requireInit();
+    if (!Number.isInteger(seed)) throw new InvalidInputError(`The seed must be an integer, got ${seed}`);
+    await this.loadParameters(0, initParameters(layout, seed));
+    return { version: 0 };
+  }
+
+  async computeGradient(batch: MicroBatch): Promise<GradientResult> {
+    const layout = this.requireInit();
+    const indices = validateMicroBatch(batch, this.version, this.train?.count ?? 0);
+    const t0 = performance.now();
+    let recoveries = 0;
+    const readbacksBefore = () => this.gpu!.ctx.counters.readbacks;
+    const result = await this.withRecovery('compute the gradient', async (g) => {
+      if (this.version !== batch.version) {
+        // Only local training steps can roll the version back; a gradient is never
+        // silently computed against other parameters than the ones asked for.
+        throw new Error(`The GPU device was lost and parameters rolled back to version ${this.version}; version ${batch.version} is gone`);
+      }
+      const before = readbacksBefore();
+      const r = await g.mlp.gradient(g.train!, indices);
+      return { ...r, readbacks: g.ctx.counters.readbacks - before };
+    }, () => recoveries++);
+    const bad = firstNonFinite(result.gradient);
+    if (!Number.isFinite(result.loss) || bad >= 0) {
+      throw new Error(
+        `The gradient is not finite (loss ${result.loss}${bad >= 0 ? `, gradient[${bad}] = ${result.gradient[bad]}` : ''}): ` +
+          'the parameters have diverged or this GPU computes incorrectly. Nothing was sent.',
+      );
+    }
+    this.hasGradient = true;
+    return {
+      version: batch.version,
+      loss: result.loss,
+      correct: result.correct,
+      exampleCount: indices.length,
+      gradient: result.gradient,
+      gpuTimeMs: result.gpuTimeMs,
+      wallTimeMs: performance.now() - t0,
+      flops: gradientFlops(layout, indices.length),
+      submits: result.submits,
+      readbacks: result.readbacks,
+      recoveries,
+    };
+  }
+
+  async optimizerStep(hyper: OptimizerHyper, gradient?: Float32Array): Promise<{ version: number; step: number }> {
+    const layout = this.requireInit();
+    this.requireParameters();
+    validateHyper(hyper);
+    if (gradient !== undefined) validateGradient(layout, gradient);
+    else if (!this.hasGradient) throw new InvalidInputError('No gradient to apply: compute one first or pass one in');
+    const t = this.step + 1;
+    await this.withRecovery('apply the optimizer', (g) => g.mlp.optimizerStep(hyper, t, gradient));
+    return this.afterStep();
+  }
+
+  async trainStep(batch: MicroBatch, hyper: OptimizerHyper): Promise<TrainStepResult> {
+    this.requireInit();
+    const indices = validateMicroBatch(batch, this.version, this.train?.count ?? 0);
+    validateHyper(hyper);
+    const t0 = performance.now();
+    let recoveries = 0;
+    // After a device loss the step resumes from the last snapshot: t is read at each try.
+    const r = await this.withRecovery('run a training step', (g) => g.mlp.trainStep(g.train!, indices, hyper, this.step + 1), () => recoveries++);
+    if (!Number.isFinite(r.loss)) throw new Error(`The training loss is ${r.loss}: training diverged; lower the learning rate`);
+    const { version, step } = await this.afterStep();
+    return { version, step, loss: r.loss, correct: r.correct, exampleCount: indices.length, gpuTimeMs: r.gpuTimeMs, wallTimeMs: performance.now() - t0, recoveries };
+  }
+
+  async evaluate(split: 'train' | 'test', limit?: number): Promise<EvaluationResult> {
+    this.requireInit();
+    this.requireParameters();
+    const ds = split === 'train' ? this.train : split === 'test' ? this.test : undefined;
+    if (ds === undefined) throw new InvalidInputError(`Evaluate 'train' or 'test', got ${JSON.stringify(split)}`);
+    if (!ds) throw new InvalidInputError(`No ${split} set is loaded`);
+    const count = Math.min(ds.count, limit ?? ds.count);
+    let lossSum = 0;
+    let correct = 0;
+    for (let start = 0; start < count; start += EVAL_CHUNK) {
+      const n = Math.min(EVAL_CHUNK, count - start);
+      const indices = Uint32Array.from({ length: n }, (_, i) => start + i);
+      const r = await this.withRecovery('evaluate', (g) => g.mlp.evaluate(split === 'train' ? g.train! : g.test!, indices));
+      lossSum += r.lossSum;
+      correct += r.correct;
+    }
+    return { loss: lossSum / count, accuracy: correct / count, count };
+  }
+
+  async getParameters(): Promise<{ version: number; params: Float32Array }> {
+    this.requireInit();
+    const version = this.requireParameters();
+    const state = await this.withRecovery('read parameters', (g) => g.mlp.readState());
+    return { version, params: state.params };
+  }
+
+  async simulateDeviceLoss(): Promise<void> {
+    this.requireInit();
+    this.gpu!.ctx.device.destroy();
+    await this.gpu!.ctx.lost;
+  }
+
+  async dispose(): Promise<void> {
+    this.gpu?.mlp.destroy();
+    this.gpu?.ctx.destroy();
+    this.gpu = null;
+  }
+
+  /** The estimated GPU throughput, for sizing work; null before init. */
+  get flopsPerMs(): number | null {
+    return this.tuning?.flopsPerMs ?? null;
+  }
+
+  private report(): DeviceReport {
+    const g = this.gpu!;
+    return {
+      backend: 'webgpu',
+      adapter: g.ctx.report,
+      matmulConfig: configName(this.config!),
+      tuning: this.tuning,
+      flopsPerMs: this.tuning?.flopsPerMs ?? 0,
+      selfTest: 'passed',
+    };
+  }
+
+  private createGpuState(ctx: GpuContext): GpuState {
+    const config = this.config!;
+    const mlp = new GpuMlp(ctx, this.layout!, () => config, {
+      maxSubmitMs: this.options!.maxSubmitMs ?? 100,
+      flopsPerMs: this.tuning?.flopsPerMs,
+    });
+    return { ctx, mlp, train: null, test: null };
+  }
+
+  private uploadDatasets(g: GpuState): void {
+    if (g.train) destroyDataset(g.train);
+    if (g.test) destroyDataset(g.test);
+    g.train = this.train ? uploadDataset(g.ctx, this.train, 'train') : null;
+    g.test = this.test ? uploadDataset(g.ctx, this.test, 'test') : null;
+  }
+
+  private async afterStep(): Promise<{ version: number; step: number }> {
+    this.step++;
+    this.version = this.version! + 1;
+    this.hasGradient = false;
+    this.stepsSinceSnapshot++;
+    if (this.stepsSinceSnapshot >= (this.options!.snapshotEvery ?? 50)) {
+      const s = await this.gpu!.mlp.readState();
+      this.snapshot = { version: this.version, step: this.step, ...s };
+      this.stepsSinceSnapshot = 0;
+    }
+    return { version: this.version, step: this.step };
+  }
+
+  /**
+   * Run `op` on the GPU; if the device is lost (before or during), make a new one, restore
+   * the dataset and the last snapshot of parameters and optimizer state, and run it again.
+   */
+  private async withRecovery<T>(what: string, op: (g: GpuState) => Promise<T> | T, onRecover?: () => void): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const g = this.gpu!;
+        g.ctx.assertAlive();
+        return await op(g);
+      } catch (error) {
+        if (!(error instanceof DeviceLostError) && !this.gpu!.ctx.deviceLost) throw error;
+        if (attempt >= MAX_RECOVERIES) {
+          throw new DeviceLostError(
+            `Could not ${what}: the GPU device was lost ${attempt + 1} times in a row (${(error as Error).message}). ` +
+              'The GPU or its driver is unstable; try again later or use another device.',
+          );
+        }
+        console.warn(`GPU device lost while trying to ${what}; recreating it (attempt ${attempt + 1}): ${(error as Error).message}`);
+        await this.recover();
+        onRecover?.();
+      }
+    }
+  }
+
+  private async recover(): Promise<void> {
+    const old = this.gpu!;
+    old.mlp.destroy();
+    const ctx = await GpuContext.create({ gpu: this.deps.gpu });
+    await runSelfTest(ctx, this.config!);
+    const g = this.createGpuState(ctx);
+    this.uploadDatasets(g);
+    if (this.snapshot) {
+      g.mlp.setParameters(this.snapshot.params);
+      g.mlp.setOptimizerState(this.snapshot.state1, this.snapshot.state2);
+      // Steps since the snapshot are lost with the device: training resumes from it.
+      this.version = this.snapshot.version;
+      this.step = this.snapshot.step;
+      this.stepsSinceSnapshot = 0;
+    }
+    this.hasGradient = false;
+    this.gpu = g;
+  }
+
+  private requireInit(): ParamLayout {
+    if (!this.layout || !this.gpu) throw new InvalidInputError('The trainer is not initialised: call init first');
+    return this.layout;
+  }
+
+  private requireParameters(): number {
+    if (this.version === null) throw new InvalidInputError('No parameters are loaded: call loadParameters or initParameters first');
+    return this.version;
+  }
+}
+
+function validateHyper(h: OptimizerHyper): void {
+  if (typeof h !== 'object' || h === null || (h.kind !== 'adamw' && h.kind !== 'sgd')) {
+    throw new InvalidInputError(`Optimizer hyper-parameters need kind 'adamw' or 'sgd', got ${JSON.stringify(h)}`);
+  }
+  const numbers = Object.entries(h).filter(([k]) => k !== 'kind');
+  for (const [name, value] of numbers) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new InvalidInputError(`Optimizer ${name} must be a finite non-negative number, got ${value}`);
+    }
+  }
+}

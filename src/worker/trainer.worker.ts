@@ -1,0 +1,38 @@
+// The training worker: a Trainer exposed over comlink. Gradients and parameters travel back
+// as transferred buffers, not copies. Autotune results persist in IndexedDB.
+
+import * as Comlink from 'comlink';
+import { get, set } from 'idb-keyval';
+import { loadFashionMnistFromUrl } from '../data/fashionMnist.ts';
+import type { TuneCache, TuneResult } from '../kernels/autotune.ts';
+import type { TrainerApi } from './api.ts';
+import { Trainer } from './trainer.ts';
+
+const tuneCache: TuneCache = {
+  get: (key) => get<TuneResult>(key),
+  set: (key, value) => set(key, value),
+};
+
+const trainer = new Trainer({ tuneCache, loadDatasetFromUrl: loadFashionMnistFromUrl });
+
+const api: TrainerApi = {
+  init: (options) => trainer.init(options),
+  loadDataset: (source) => trainer.loadDataset(source),
+  loadParameters: (version, params) => trainer.loadParameters(version, params),
+  initParameters: (seed) => trainer.initParameters(seed),
+  async computeGradient(batch) {
+    const result = await trainer.computeGradient(batch);
+    return Comlink.transfer(result, [result.gradient.buffer]);
+  },
+  optimizerStep: (hyper, gradient) => trainer.optimizerStep(hyper, gradient),
+  trainStep: (batch, hyper) => trainer.trainStep(batch, hyper),
+  evaluate: (split, limit) => trainer.evaluate(split, limit),
+  async getParameters() {
+    const result = await trainer.getParameters();
+    return Comlink.transfer(result, [result.params.buffer]);
+  },
+  simulateDeviceLoss: () => trainer.simulateDeviceLoss(),
+  dispose: () => trainer.dispose(),
+};
+
+Comlink.expose(api);
