@@ -23,7 +23,6 @@ export default defineConfig({
       input: {
         contribute: resolve(import.meta.dirname, 'index.html'),
         train: resolve(import.meta.dirname, 'train.html'),
-        bench: resolve(import.meta.dirname, 'bench.html'),
       },
     },
   },
