@@ -16,6 +16,9 @@ for (const [split, count] of Object.entries(KEEP)) {
     const idx = gunzipSync(readFileSync(join(source, name)));
     const view = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
     const rank = idx[3];
+    const expectedMagic = kind.startsWith('images') ? 0x803 : 0x801;
+    if (view.getUint32(0) !== expectedMagic) throw new Error(`${name}: magic 0x${view.getUint32(0).toString(16)}, expected 0x${expectedMagic.toString(16)}; not a Fashion-MNIST IDX file`);
+    if (view.getUint32(4) < count) throw new Error(`${name}: has ${view.getUint32(4)} examples, the fixture needs ${count}`);
     const header = Buffer.from(idx.subarray(0, 4 + 4 * rank));
     new DataView(header.buffer, header.byteOffset).setUint32(4, count);
     const perItem = rank === 3 ? view.getUint32(8) * view.getUint32(12) : 1;

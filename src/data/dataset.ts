@@ -22,16 +22,16 @@ export function imagesLabelsToDataset(images: IdxArray, labels: IdxArray, source
   if (images.dims.length !== 3) throw new Error(`${source}: images must be 3-D (count × rows × cols), got ${images.dims.join('×')}`);
   if (labels.dims.length !== 1) throw new Error(`${source}: labels must be 1-D, got ${labels.dims.join('×')}`);
   const [count, rows, cols] = images.dims;
-  if (labels.dims[0] !== count) throw new Error(`${source}: ${count} images but ${labels.dims[0]} labels`);
+  if (labels.dims[0] !== count) throw new Error(`${source}: ${count} images but ${labels.dims[0]} labels; are the two files from the same split?`);
   const bad = labels.data.findIndex((l) => l >= classes);
-  if (bad >= 0) throw new Error(`${source}: label ${bad} is ${labels.data[bad]}, outside 0..${classes - 1}`);
+  if (bad >= 0) throw new Error(`${source}: the label of example ${bad} is ${labels.data[bad]}, outside the ${classes} classes 0..${classes - 1}`);
   return { images: images.data, labels: labels.data, count, features: rows * cols, classes };
 }
 
 /** Examples [start, start + count) as views, bounds-checked. */
 export function subsetDataset(ds: ImageDataset, start: number, count: number): ImageDataset {
   if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > ds.count) {
-    throw new Error(`Subset [${start}, ${start + count}) is outside the dataset's ${ds.count} examples`);
+    throw new Error(`Subset [${start}, ${start + count}) is outside the dataset's ${ds.count} examples; start and count must be integers ≥ 0`);
   }
   return {
     ...ds,
@@ -41,18 +41,30 @@ export function subsetDataset(ds: ImageDataset, start: number, count: number): I
   };
 }
 
-/** Inputs of the examples `indices` as floats in [0, 1] (pixel / 255), row-major. */
+function checkExampleIndex(ds: ImageDataset, e: number, position: number): void {
+  if (!Number.isInteger(e) || e < 0 || e >= ds.count) {
+    throw new Error(`Example index ${e} (position ${position} of the batch) is outside the dataset's ${ds.count} examples`);
+  }
+}
+
+/** Inputs of the examples `indices` as floats in [0, 1] (pixel / 255, as the GPU does), row-major. */
 export function toFloatBatch(ds: ImageDataset, indices: ArrayLike<number>): Float32Array {
   const { features } = ds;
   const x = new Float32Array(indices.length * features);
   for (let r = 0; r < indices.length; r++) {
     const e = indices[r];
-    if (!Number.isInteger(e) || e < 0 || e >= ds.count) throw new Error(`Example index ${e} is outside the dataset's ${ds.count} examples`);
+    checkExampleIndex(ds, e, r);
     for (let f = 0; f < features; f++) x[r * features + f] = ds.images[e * features + f] / 255;
   }
   return x;
 }
 
+/** Labels of the examples `indices`, bounds-checked like toFloatBatch. */
 export function labelsOf(ds: ImageDataset, indices: ArrayLike<number>): Uint8Array {
-  return Uint8Array.from(indices as ArrayLike<number>, (e) => ds.labels[e]);
+  const y = new Uint8Array(indices.length);
+  for (let r = 0; r < indices.length; r++) {
+    checkExampleIndex(ds, indices[r], r);
+    y[r] = ds.labels[indices[r]];
+  }
+  return y;
 }

@@ -24,6 +24,7 @@ export const FASHION_MNIST_CLASSES = [
   'Ankle boot',
 ] as const;
 
+/** Decompress gzip bytes with the standard DecompressionStream (browsers, workers, Node ≥ 18). */
 export async function gunzip(bytes: Uint8Array, source = 'gzip data'): Promise<Uint8Array> {
   try {
     const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
@@ -33,34 +34,53 @@ export async function gunzip(bytes: Uint8Array, source = 'gzip data'): Promise<U
   }
 }
 
-/** Build the splits from the four compressed files' bytes. */
-export async function fashionMnistFromGzipFiles(read: (name: string) => Promise<Uint8Array>): Promise<DatasetSplits> {
+/** Images are 3-D (count × 28 × 28), labels 1-D; parseIdx checks the magic number against this. */
+const RANK_OF_FILE: Record<string, number> = {
+  [FASHION_MNIST_FILES.trainImages]: 3,
+  [FASHION_MNIST_FILES.trainLabels]: 1,
+  [FASHION_MNIST_FILES.testImages]: 3,
+  [FASHION_MNIST_FILES.testLabels]: 1,
+};
+
+/**
+ * Build the splits from the four compressed files' bytes. `location` (a directory or base
+ * URL) only names the files in error messages.
+ */
+export async function fashionMnistFromGzipFiles(read: (name: string) => Promise<Uint8Array>, location: string): Promise<DatasetSplits> {
   const f = FASHION_MNIST_FILES;
-  const load = async (name: string) => parseIdx(await gunzip(await read(name), name), name);
+  const load = async (name: string) => {
+    const source = `${location.replace(/\/+$/, '')}/${name}`;
+    return parseIdx(await gunzip(await read(name), source), source, RANK_OF_FILE[name]);
+  };
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
     load(f.trainImages),
     load(f.trainLabels),
     load(f.testImages),
     load(f.testLabels),
   ]);
+  const classes = FASHION_MNIST_CLASSES.length;
   return {
-    train: imagesLabelsToDataset(trainImages, trainLabels, 'Fashion-MNIST train'),
-    test: imagesLabelsToDataset(testImages, testLabels, 'Fashion-MNIST test'),
+    train: imagesLabelsToDataset(trainImages, trainLabels, `Fashion-MNIST train (${location})`, classes),
+    test: imagesLabelsToDataset(testImages, testLabels, `Fashion-MNIST test (${location})`, classes),
   };
 }
 
-/** Fetch the four files from `baseUrl` (e.g. "/data/fashion-mnist/"). */
+/** Fetch the four files from `baseUrl` (e.g. "/data/fashion-mnist/"; relative only inside a page or worker). */
 export function loadFashionMnistFromUrl(baseUrl: string): Promise<DatasetSplits> {
-  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  const pageUrl = globalThis.location?.href;
+  if (!pageUrl && !URL.canParse(baseUrl)) {
+    return Promise.reject(new Error(`Fashion-MNIST base URL "${baseUrl}" is relative but there is no page to resolve it against; pass an absolute URL`));
+  }
+  const base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`, pageUrl).href;
   return fashionMnistFromGzipFiles(async (name) => {
-    const url = new URL(base + name, globalThis.location?.href).href;
+    const url = new URL(name, base).href;
     let response: Response;
     try {
       response = await fetch(url);
     } catch (error) {
-      throw new Error(`Could not fetch ${url}: ${(error as Error).message}`);
+      throw new Error(`Could not fetch ${url}: ${(error as Error).message}; is the server running and serving the dataset?`);
     }
     if (!response.ok) throw new Error(`Could not fetch ${url}: HTTP ${response.status} ${response.statusText}`);
     return new Uint8Array(await response.arrayBuffer());
-  });
+  }, base);
 }

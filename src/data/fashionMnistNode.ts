@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { DatasetSplits } from './dataset.ts';
 import { fashionMnistFromGzipFiles } from './fashionMnist.ts';
 
+/** Where the Debian package dataset-fashion-mnist installs the files, unless SWARMGRAD_DATA_DIR says otherwise. */
 export function defaultDataDir(): string {
   return process.env.SWARMGRAD_DATA_DIR ?? '/usr/share/datasets/fashion-mnist';
 }
@@ -16,9 +17,9 @@ export function loadFashionMnistFromDir(dir = defaultDataDir()): Promise<Dataset
       return new Uint8Array(await readFile(path));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new Error(`${path} is missing: install the dataset with \`apt-get install dataset-fashion-mnist\` or set SWARMGRAD_DATA_DIR`);
+        throw new Error(`${path} is missing: install the dataset with \`apt-get install dataset-fashion-mnist\` or set SWARMGRAD_DATA_DIR to the directory that holds the four files`);
       }
       throw new Error(`Could not read ${path}: ${(error as Error).message}`);
     }
-  });
+  }, dir);
 }
