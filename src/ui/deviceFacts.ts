@@ -1,17 +1,18 @@
-// How pages describe a training device to a person.
+// How pages describe a training backend to a person.
 
-import type { DeviceReport } from '../worker/api.ts';
+import type { BackendReport } from '../worker/api.ts';
 import { formatNumber } from './dom.ts';
 
-export function describeDevice(report: DeviceReport): [string, string][] {
+export function describeDevice(report: BackendReport): [string, string][] {
+  const facts: [string, string][] = [['Backend', report.backend === 'webgpu' ? 'WebGPU' : 'CPU (WebAssembly)']];
   const a = report.adapter;
-  const name = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ') || 'unnamed adapter';
-  return [
-    ['Backend', report.backend === 'webgpu' ? 'WebGPU' : report.backend],
-    ['Adapter', `${name}${a.isFallbackAdapter ? ' (software fallback)' : ''}`],
-    ['Matmul kernel', `${report.matmulConfig}${report.tuning ? ', autotuned' : ''}`],
-    ['Measured matmul speed', `${formatNumber(report.flopsPerMs / 1e6, 2)} GFLOP/s`],
-    ['Timestamp queries', a.features.includes('timestamp-query') ? 'yes' : 'no (wall-clock timing)'],
-    ['Self-test', report.selfTest],
-  ];
+  if (a) {
+    const name = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ') || 'unnamed adapter';
+    facts.push(['Adapter', `${name}${a.isFallbackAdapter ? ' (software fallback)' : ''}`]);
+    facts.push(['Timestamp queries', a.features.includes('timestamp-query') ? 'yes' : 'no (wall-clock timing)']);
+  }
+  facts.push(['Matmul kernel', `${report.kernel}${report.tuning ? ', autotuned' : ''}`]);
+  facts.push(['Measured matmul speed', `${formatNumber(report.flopsPerMs / 1e6, 2)} GFLOP/s`]);
+  facts.push(['Self-test', report.selfTest]);
+  return facts;
 }

@@ -11,20 +11,21 @@ export interface TrainerOptions {
   spec: MlpSpec;
   /** Keep each GPU submit under this many estimated milliseconds (default 100). */
   maxSubmitMs?: number;
-  /** Reuse the autotune result cached for this adapter (default true). */
-  useTuneCache?: boolean;
   /** Force a matmul configuration by name instead of autotuning (tests, benchmarks). */
   matmulConfig?: string;
   /** Local training: snapshot parameters and optimizer state every this many steps, to recover from device loss. */
   snapshotEvery?: number;
 }
 
-export interface DeviceReport {
-  backend: 'webgpu';
-  adapter: AdapterReport;
-  matmulConfig: string;
+/** What a backend tells the page and the coordinator about itself. */
+export interface BackendReport {
+  backend: 'webgpu' | 'cpu';
+  /** The GPU adapter (WebGPU backend). */
+  adapter?: AdapterReport;
+  /** The kernel version in use, e.g. the autotuned matmul configuration. */
+  kernel: string;
   tuning: TuneResult | null;
-  /** Estimated throughput of the chosen matmul, FLOP per millisecond. */
+  /** Estimated matmul throughput, FLOP per millisecond. */
   flopsPerMs: number;
   selfTest: 'passed';
 }
@@ -74,7 +75,7 @@ export interface EvaluationResult {
 }
 
 export interface TrainerApi {
-  init(options: TrainerOptions): Promise<DeviceReport>;
+  init(options: TrainerOptions): Promise<BackendReport>;
   loadDataset(source: DatasetSource): Promise<{ train: number; test: number }>;
   loadParameters(version: number, params: Float32Array): Promise<void>;
   /** Fresh parameters from a seed (local training). */

@@ -35,9 +35,9 @@ describe('worker API', () => {
     const report = await worker.api.init({ spec: DEFAULT_MLP, matmulConfig: CONFIG });
     expect(report.backend).toBe('webgpu');
     expect(report.selfTest).toBe('passed');
-    expect(report.matmulConfig).toBe(CONFIG);
-    expect(typeof report.adapter.isFallbackAdapter).toBe('boolean');
-    expect(report.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+    expect(report.kernel).toBe(CONFIG);
+    expect(typeof report.adapter!.isFallbackAdapter).toBe('boolean');
+    expect(report.adapter!.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
   });
 
   it('computes a gradient with loss, example count, GPU time, FLOPs, ≤ 2 submits and 1 readback', async () => {

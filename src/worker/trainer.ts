@@ -1,12 +1,10 @@
-// The trainer that runs inside the worker: validates every call, keeps the CPU-side copies
-// needed to survive a lost GPU device (recreate it, re-upload, retry), and drives GpuMlp.
+// The trainer that runs inside the worker: validates every call, keeps versions and the
+// CPU-side copies needed to survive a lost device (recreate it, re-upload, retry), and
+// drives whichever backend computes (WebGPU or CPU).
 
-import { GpuContext, DeviceLostError } from '../gpu/context.ts';
-import { autotuneMatmul, representativeShape, type TuneCache, type TuneResult } from '../kernels/autotune.ts';
-import { configName, parseConfigName, type MatmulConfig } from '../kernels/matmul.ts';
+import { DeviceLostError } from '../gpu/context.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
-import { runSelfTest } from '../kernels/selftest.ts';
-import { GpuMlp, destroyDataset, gradientFlops, uploadDataset, type ResidentDataset } from '../model/gpuMlp.ts';
+import { gradientFlops } from '../model/gpuMlp.ts';
 import { initParameters, mlpLayout, type ParamLayout } from '../model/mlp.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 import {
@@ -15,8 +13,8 @@ import {
   validateGradient,
   validateMicroBatch,
   validateParameters,
+  type BackendReport,
   type DatasetSource,
-  type DeviceReport,
   type EvaluationResult,
   type GradientResult,
   type MicroBatch,
@@ -24,68 +22,54 @@ import {
   type TrainerApi,
   type TrainerOptions,
 } from './api.ts';
+import type { BackendFactory, TrainingBackend } from './backend.ts';
 
 /** Device losses in a row after which a call gives up. */
 const MAX_RECOVERIES = 3;
 const EVAL_CHUNK = 1000;
 
 export interface TrainerDeps {
-  gpu?: GPU;
-  tuneCache?: TuneCache;
+  /** Makes the backend for these options; the Trainer calls the returned factory again to recover. */
+  backendFor: (options: TrainerOptions, layout: ParamLayout) => BackendFactory;
   loadDatasetFromUrl?: (baseUrl: string) => Promise<{ train: ImageDataset; test: ImageDataset }>;
 }
 
-interface GpuState {
-  ctx: GpuContext;
-  mlp: GpuMlp;
-  train: ResidentDataset | null;
-  test: ResidentDataset | null;
+interface Snapshot {
+  version: number;
+  step: number;
+  params: Float32Array;
+  state1: Float32Array;
+  state2: Float32Array;
 }
 
 export class Trainer implements TrainerApi {
   private options: TrainerOptions | null = null;
   private layout: ParamLayout | null = null;
-  private config: MatmulConfig | null = null;
-  private tuning: TuneResult | null = null;
-  private gpu: GpuState | null = null;
+  private backend: TrainingBackend | null = null;
+  private createBackend: BackendFactory | null = null;
   private train: ImageDataset | null = null;
   private test: ImageDataset | null = null;
-  /** The parameter version on the GPU, and the CPU copy to restore after a device loss. */
+  /** The parameter version on the device, and the CPU copy to restore after a device loss. */
   private version: number | null = null;
   private step = 0;
-  private snapshot: { version: number; step: number; params: Float32Array; state1: Float32Array; state2: Float32Array } | null = null;
+  private snapshot: Snapshot | null = null;
   private stepsSinceSnapshot = 0;
   private hasGradient = false;
 
-  constructor(private readonly deps: TrainerDeps = {}) {}
+  constructor(private readonly deps: TrainerDeps) {}
 
-  async init(options: TrainerOptions): Promise<DeviceReport> {
+  async init(options: TrainerOptions): Promise<BackendReport> {
     const layout = mlpLayout(options.spec);
-    this.gpu?.ctx.destroy();
-    this.gpu = null;
+    this.backend?.dispose();
+    this.backend = null;
+    this.createBackend = this.deps.backendFor(options, layout);
+    this.backend = await this.createBackend();
     this.options = options;
     this.layout = layout;
-    const ctx = await GpuContext.create({ gpu: this.deps.gpu });
-    try {
-      if (options.matmulConfig) {
-        this.config = parseConfigName(options.matmulConfig);
-        this.tuning = null;
-      } else {
-        this.tuning = await autotuneMatmul(ctx, {
-          shape: representativeShape(options.spec.widths),
-          cache: options.useTuneCache === false ? undefined : this.deps.tuneCache,
-        });
-        this.config = parseConfigName(this.tuning.best);
-      }
-      await runSelfTest(ctx, this.config);
-    } catch (error) {
-      ctx.destroy();
-      throw error;
-    }
-    this.gpu = this.createGpuState(ctx);
     this.version = null;
     this.snapshot = null;
-    return this.report();
+    if (this.train) await this.backend.setDatasets(this.train, this.test);
+    return this.backend.report();
   }
 
   async loadDataset(source: DatasetSource): Promise<{ train: number; test: number }> {
@@ -109,7 +93,7 @@ export class Trainer implements TrainerApi {
     }
     this.train = splits.train;
     this.test = splits.test ?? null;
-    await this.withRecovery('upload the dataset', async (g) => this.uploadDatasets(g));
+    await this.withRecovery('upload the dataset', (b) => b.setDatasets(this.train, this.test));
     return { train: this.train.count, test: this.test?.count ?? 0 };
   }
 
@@ -117,16 +101,16 @@ export class Trainer implements TrainerApi {
     const layout = this.requireInit();
     validateParameters(layout, version, params);
     const copy = params.slice();
-    await this.withRecovery('load parameters', async (g) => {
-      g.mlp.setParameters(copy);
-      // A fresh start for the optimizer state: the coordinator owns it in distributed runs.
-      const zeros = new Float32Array(layout.total);
-      g.mlp.setOptimizerState(zeros, zeros);
+    const zeros = new Float32Array(layout.total);
+    await this.withRecovery('load parameters', async (b) => {
+      await b.setParameters(copy);
+      // A fresh optimizer state: in distributed runs the coordinator owns it.
+      await b.setOptimizerState(zeros, zeros);
     });
     this.version = version;
     this.step = 0;
     this.hasGradient = false;
-    this.snapshot = { version, step: 0, params: copy, state1: new Float32Array(layout.total), state2: new Float32Array(layout.total) };
+    this.snapshot = { version, step: 0, params: copy, state1: zeros, state2: zeros };
     this.stepsSinceSnapshot = 0;
   }
 
@@ -142,22 +126,23 @@ export class Trainer implements TrainerApi {
     const indices = validateMicroBatch(batch, this.version, this.train?.count ?? 0);
     const t0 = performance.now();
     let recoveries = 0;
-    const readbacksBefore = () => this.gpu!.ctx.counters.readbacks;
-    const result = await this.withRecovery('compute the gradient', async (g) => {
-      if (this.version !== batch.version) {
-        // Only local training steps can roll the version back; a gradient is never
-        // silently computed against other parameters than the ones asked for.
-        throw new Error(`The GPU device was lost and parameters rolled back to version ${this.version}; version ${batch.version} is gone`);
-      }
-      const before = readbacksBefore();
-      const r = await g.mlp.gradient(g.train!, indices);
-      return { ...r, readbacks: g.ctx.counters.readbacks - before };
-    }, () => recoveries++);
+    const result = await this.withRecovery(
+      'compute the gradient',
+      (b) => {
+        if (this.version !== batch.version) {
+          // Only local training steps can roll the version back; a gradient is never
+          // silently computed against other parameters than the ones asked for.
+          throw new Error(`The device was lost and parameters rolled back to version ${this.version}; version ${batch.version} is gone`);
+        }
+        return b.gradient(indices);
+      },
+      () => recoveries++,
+    );
     const bad = firstNonFinite(result.gradient);
     if (!Number.isFinite(result.loss) || bad >= 0) {
       throw new Error(
         `The gradient is not finite (loss ${result.loss}${bad >= 0 ? `, gradient[${bad}] = ${result.gradient[bad]}` : ''}): ` +
-          'the parameters have diverged or this GPU computes incorrectly. Nothing was sent.',
+          'the parameters have diverged or this device computes incorrectly. Nothing was sent.',
       );
     }
     this.hasGradient = true;
@@ -167,7 +152,7 @@ export class Trainer implements TrainerApi {
       correct: result.correct,
       exampleCount: indices.length,
       gradient: result.gradient,
-      gpuTimeMs: result.gpuTimeMs,
+      gpuTimeMs: result.deviceTimeMs,
       wallTimeMs: performance.now() - t0,
       flops: gradientFlops(layout, indices.length),
       submits: result.submits,
@@ -183,7 +168,7 @@ export class Trainer implements TrainerApi {
     if (gradient !== undefined) validateGradient(layout, gradient);
     else if (!this.hasGradient) throw new InvalidInputError('No gradient to apply: compute one first or pass one in');
     const t = this.step + 1;
-    await this.withRecovery('apply the optimizer', (g) => g.mlp.optimizerStep(hyper, t, gradient));
+    await this.withRecovery('apply the optimizer', (b) => b.optimizerStep(hyper, t, gradient));
     return this.afterStep();
   }
 
@@ -194,10 +179,19 @@ export class Trainer implements TrainerApi {
     const t0 = performance.now();
     let recoveries = 0;
     // After a device loss the step resumes from the last snapshot: t is read at each try.
-    const r = await this.withRecovery('run a training step', (g) => g.mlp.trainStep(g.train!, indices, hyper, this.step + 1), () => recoveries++);
+    const r = await this.withRecovery('run a training step', (b) => b.trainStep(indices, hyper, this.step + 1), () => recoveries++);
     if (!Number.isFinite(r.loss)) throw new Error(`The training loss is ${r.loss}: training diverged; lower the learning rate`);
     const { version, step } = await this.afterStep();
-    return { version, step, loss: r.loss, correct: r.correct, exampleCount: indices.length, gpuTimeMs: r.gpuTimeMs, wallTimeMs: performance.now() - t0, recoveries };
+    return {
+      version,
+      step,
+      loss: r.loss,
+      correct: r.correct,
+      exampleCount: indices.length,
+      gpuTimeMs: r.deviceTimeMs,
+      wallTimeMs: performance.now() - t0,
+      recoveries,
+    };
   }
 
   async evaluate(split: 'train' | 'test', limit?: number): Promise<EvaluationResult> {
@@ -212,7 +206,7 @@ export class Trainer implements TrainerApi {
     for (let start = 0; start < count; start += EVAL_CHUNK) {
       const n = Math.min(EVAL_CHUNK, count - start);
       const indices = Uint32Array.from({ length: n }, (_, i) => start + i);
-      const r = await this.withRecovery('evaluate', (g) => g.mlp.evaluate(split === 'train' ? g.train! : g.test!, indices));
+      const r = await this.withRecovery('evaluate', (b) => b.evaluate(split, indices));
       lossSum += r.lossSum;
       correct += r.correct;
     }
@@ -222,53 +216,18 @@ export class Trainer implements TrainerApi {
   async getParameters(): Promise<{ version: number; params: Float32Array }> {
     this.requireInit();
     const version = this.requireParameters();
-    const state = await this.withRecovery('read parameters', (g) => g.mlp.readState());
+    const state = await this.withRecovery('read parameters', (b) => b.readState());
     return { version, params: state.params };
   }
 
   async simulateDeviceLoss(): Promise<void> {
     this.requireInit();
-    this.gpu!.ctx.device.destroy();
-    await this.gpu!.ctx.lost;
+    await this.backend!.simulateLoss();
   }
 
   async dispose(): Promise<void> {
-    this.gpu?.mlp.destroy();
-    this.gpu?.ctx.destroy();
-    this.gpu = null;
-  }
-
-  /** The estimated GPU throughput, for sizing work; null before init. */
-  get flopsPerMs(): number | null {
-    return this.tuning?.flopsPerMs ?? null;
-  }
-
-  private report(): DeviceReport {
-    const g = this.gpu!;
-    return {
-      backend: 'webgpu',
-      adapter: g.ctx.report,
-      matmulConfig: configName(this.config!),
-      tuning: this.tuning,
-      flopsPerMs: this.tuning?.flopsPerMs ?? 0,
-      selfTest: 'passed',
-    };
-  }
-
-  private createGpuState(ctx: GpuContext): GpuState {
-    const config = this.config!;
-    const mlp = new GpuMlp(ctx, this.layout!, () => config, {
-      maxSubmitMs: this.options!.maxSubmitMs ?? 100,
-      flopsPerMs: this.tuning?.flopsPerMs,
-    });
-    return { ctx, mlp, train: null, test: null };
-  }
-
-  private uploadDatasets(g: GpuState): void {
-    if (g.train) destroyDataset(g.train);
-    if (g.test) destroyDataset(g.test);
-    g.train = this.train ? uploadDataset(g.ctx, this.train, 'train') : null;
-    g.test = this.test ? uploadDataset(g.ctx, this.test, 'test') : null;
+    this.backend?.dispose();
+    this.backend = null;
   }
 
   private async afterStep(): Promise<{ version: number; step: number }> {
@@ -277,7 +236,7 @@ export class Trainer implements TrainerApi {
     this.hasGradient = false;
     this.stepsSinceSnapshot++;
     if (this.stepsSinceSnapshot >= (this.options!.snapshotEvery ?? 50)) {
-      const s = await this.gpu!.mlp.readState();
+      const s = await this.backend!.readState();
       this.snapshot = { version: this.version, step: this.step, ...s };
       this.stepsSinceSnapshot = 0;
     }
@@ -285,24 +244,23 @@ export class Trainer implements TrainerApi {
   }
 
   /**
-   * Run `op` on the GPU; if the device is lost (before or during), make a new one, restore
-   * the dataset and the last snapshot of parameters and optimizer state, and run it again.
+   * Run `op` on the backend; if its device is lost (before or during), make a new one,
+   * restore the datasets and the last snapshot of parameters and optimizer state, and
+   * run it again.
    */
-  private async withRecovery<T>(what: string, op: (g: GpuState) => Promise<T> | T, onRecover?: () => void): Promise<T> {
+  private async withRecovery<T>(what: string, op: (b: TrainingBackend) => Promise<T> | T, onRecover?: () => void): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const g = this.gpu!;
-        g.ctx.assertAlive();
-        return await op(g);
+        return await op(this.backend!);
       } catch (error) {
-        if (!(error instanceof DeviceLostError) && !this.gpu!.ctx.deviceLost) throw error;
+        if (!(error instanceof DeviceLostError) && !this.backend!.lost) throw error;
         if (attempt >= MAX_RECOVERIES) {
           throw new DeviceLostError(
-            `Could not ${what}: the GPU device was lost ${attempt + 1} times in a row (${(error as Error).message}). ` +
+            `Could not ${what}: the device was lost ${attempt + 1} times in a row (${(error as Error).message}). ` +
               'The GPU or its driver is unstable; try again later or use another device.',
           );
         }
-        console.warn(`GPU device lost while trying to ${what}; recreating it (attempt ${attempt + 1}): ${(error as Error).message}`);
+        console.warn(`Device lost while trying to ${what}; recreating it (attempt ${attempt + 1}): ${(error as Error).message}`);
         await this.recover();
         onRecover?.();
       }
@@ -310,26 +268,23 @@ export class Trainer implements TrainerApi {
   }
 
   private async recover(): Promise<void> {
-    const old = this.gpu!;
-    old.mlp.destroy();
-    const ctx = await GpuContext.create({ gpu: this.deps.gpu });
-    await runSelfTest(ctx, this.config!);
-    const g = this.createGpuState(ctx);
-    this.uploadDatasets(g);
+    this.backend!.dispose();
+    const backend = await this.createBackend!();
+    await backend.setDatasets(this.train, this.test);
     if (this.snapshot) {
-      g.mlp.setParameters(this.snapshot.params);
-      g.mlp.setOptimizerState(this.snapshot.state1, this.snapshot.state2);
+      await backend.setParameters(this.snapshot.params);
+      await backend.setOptimizerState(this.snapshot.state1, this.snapshot.state2);
       // Steps since the snapshot are lost with the device: training resumes from it.
       this.version = this.snapshot.version;
       this.step = this.snapshot.step;
       this.stepsSinceSnapshot = 0;
     }
     this.hasGradient = false;
-    this.gpu = g;
+    this.backend = backend;
   }
 
   private requireInit(): ParamLayout {
-    if (!this.layout || !this.gpu) throw new InvalidInputError('The trainer is not initialised: call init first');
+    if (!this.layout || !this.backend) throw new InvalidInputError('The trainer is not initialised: call init first');
     return this.layout;
   }
 
@@ -343,8 +298,7 @@ function validateHyper(h: OptimizerHyper): void {
   if (typeof h !== 'object' || h === null || (h.kind !== 'adamw' && h.kind !== 'sgd')) {
     throw new InvalidInputError(`Optimizer hyper-parameters need kind 'adamw' or 'sgd', got ${JSON.stringify(h)}`);
   }
-  const numbers = Object.entries(h).filter(([k]) => k !== 'kind');
-  for (const [name, value] of numbers) {
+  for (const [name, value] of Object.entries(h).filter(([k]) => k !== 'kind')) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       throw new InvalidInputError(`Optimizer ${name} must be a finite non-negative number, got ${value}`);
     }

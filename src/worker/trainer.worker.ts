@@ -7,13 +7,18 @@ import { loadFashionMnistFromUrl } from '../data/fashionMnist.ts';
 import type { TuneCache, TuneResult } from '../kernels/autotune.ts';
 import type { TrainerApi } from './api.ts';
 import { Trainer } from './trainer.ts';
+import { WebGpuBackend } from './webgpuBackend.ts';
 
 const tuneCache: TuneCache = {
   get: (key) => get<TuneResult>(key),
   set: (key, value) => set(key, value),
 };
 
-const trainer = new Trainer({ tuneCache, loadDatasetFromUrl: loadFashionMnistFromUrl });
+const trainer = new Trainer({
+  backendFor: (options, layout) => () =>
+    WebGpuBackend.create({ layout, maxSubmitMs: options.maxSubmitMs, matmulConfig: options.matmulConfig, tuneCache }),
+  loadDatasetFromUrl: loadFashionMnistFromUrl,
+});
 
 const api: TrainerApi = {
   init: (options) => trainer.init(options),

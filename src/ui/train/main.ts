@@ -35,7 +35,7 @@ async function start(): Promise<void> {
   try {
     const report = await worker.api.init({ spec: DEFAULT_MLP });
     setFacts(byId('device-facts'), describeDevice(report));
-    status.textContent = report.adapter.isFallbackAdapter
+    status.textContent = report.adapter?.isFallbackAdapter
       ? 'A software (fallback) GPU adapter: correct, but slow.'
       : 'GPU ready: self-test passed.';
     trainStatus.textContent = 'Loading Fashion-MNIST…';
