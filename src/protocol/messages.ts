@@ -1,0 +1,167 @@
+// Every message between a contributor and the coordinator: one schema, shared by both ends,
+// validated at the boundary. Bodies are strict JSON objects (unknown keys are rejected);
+// tensors travel beside them as binary, never as JSON number arrays.
+
+import { z } from 'zod';
+
+/** Bumped on any incompatible change; both ends refuse a peer that speaks another. */
+export const PROTOCOL_VERSION = 1;
+
+export type TensorDtype = 'f32' | 'u32';
+export type TensorArray<D extends TensorDtype> = D extends 'f32' ? Float32Array : Uint32Array;
+
+const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
+const count = z.number().int().nonnegative().max(2 ** 31);
+const finite = z.number().finite();
+const text = (max = 500) => z.string().max(max);
+
+export const ErrorCode = z.enum([
+  'malformed',
+  'unknown-type',
+  'version-mismatch',
+  'oversized',
+  'bad-shape',
+  'non-finite',
+  'stale-version',
+  'unknown-lease',
+  'not-your-lease',
+  'not-welcome',
+  'job-mismatch',
+  'banned',
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const Capabilities = z.strictObject({
+  backend: z.enum(['webgpu', 'cpu']),
+  /** Human-readable device, e.g. the adapter description. */
+  device: text(300),
+  fallbackAdapter: z.boolean(),
+  /** Measured matmul throughput, FLOP per ms. */
+  flopsPerMs: finite.positive(),
+  /** Measured gradient throughput on the job's model, examples per second. */
+  examplesPerSecond: finite.positive(),
+  maxBatch: z.number().int().min(1).max(8192),
+});
+export type Capabilities = z.infer<typeof Capabilities>;
+
+export const MlpSpecSchema = z.strictObject({
+  widths: z.array(z.number().int().min(1).max(65536)).min(2).max(16),
+  activation: z.enum(['relu', 'gelu']),
+});
+
+export const JobInfo = z.strictObject({
+  id,
+  name: text(200),
+  model: MlpSpecSchema,
+  /** Where contributors fetch the dataset from (same origin as the page). */
+  datasetUrl: text(500),
+  /** Number of parameters in the flat vector (padding included). */
+  parameterCount: count,
+});
+export type JobInfo = z.infer<typeof JobInfo>;
+
+/** A message type: its body schema and the tensors it carries, by name and dtype. */
+interface MessageDef<T extends string, B extends z.ZodType, Tn extends Record<string, TensorDtype>> {
+  type: T;
+  body: B;
+  tensors: Tn;
+}
+
+function message<T extends string, B extends z.ZodType, Tn extends Record<string, TensorDtype> = Record<never, TensorDtype>>(
+  type: T,
+  body: B,
+  tensors: Tn = {} as Tn,
+): MessageDef<T, B, Tn> {
+  return { type, body, tensors };
+}
+
+// ── contributor → coordinator ─────────────────────────────────────────────────────────
+export const Hello = message(
+  'hello',
+  z.strictObject({
+    client: z.strictObject({ name: text(100), version: text(50) }),
+    capabilities: Capabilities,
+    /** A contributor reconnecting after a drop names itself, to keep its credit and leases. */
+    resumeContributorId: id.optional(),
+  }),
+);
+export const Result = message(
+  'result',
+  z.strictObject({
+    leaseId: id,
+    version: count,
+    /** Mean loss over the lease's examples. */
+    loss: finite.nonnegative(),
+    correct: count,
+    exampleCount: z.number().int().min(1).max(8192),
+    computeMs: finite.nonnegative(),
+    deviceTimeMs: finite.nonnegative().nullable(),
+  }),
+  { gradient: 'f32' },
+);
+export const LeaseFailed = message('leaseFailed', z.strictObject({ leaseId: id, reason: text() }));
+export const Availability = message(
+  'availability',
+  /** Paused contributors get no new leases; their running lease may still finish. */
+  z.strictObject({ paused: z.boolean() }),
+);
+export const Bye = message('bye', z.strictObject({ reason: text() }));
+
+// ── coordinator → contributor ─────────────────────────────────────────────────────────
+export const Welcome = message(
+  'welcome',
+  z.strictObject({ contributorId: id, job: JobInfo, serverTime: finite }),
+);
+export const Parameters = message('parameters', z.strictObject({ version: count }), { params: 'f32' });
+export const Lease = message(
+  'lease',
+  z.strictObject({
+    leaseId: id,
+    version: count,
+    round: count,
+    /** Milliseconds the contributor has before the lease is given to someone else. */
+    deadlineMs: z.number().int().min(1).max(3_600_000),
+  }),
+  { indices: 'u32' },
+);
+export const Ack = message(
+  'ack',
+  z.strictObject({
+    leaseId: id,
+    outcome: z.enum(['accepted', 'rejected', 'duplicate', 'late', 'stale']),
+    reason: text().optional(),
+  }),
+);
+export const Idle = message('idle', z.strictObject({ reason: text(), retryMs: z.number().int().min(0).max(600_000) }));
+export const JobDone = message(
+  'jobDone',
+  z.strictObject({ rounds: count, testAccuracy: finite.min(0).max(1).nullable(), message: text() }),
+);
+
+// ── either way ───────────────────────────────────────────────────────────────────────
+export const ErrorMessage = message(
+  'error',
+  z.strictObject({ code: ErrorCode, message: text(1000), fatal: z.boolean() }),
+);
+
+export const CONTRIBUTOR_MESSAGES = [Hello, Result, LeaseFailed, Availability, Bye, ErrorMessage] as const;
+export const COORDINATOR_MESSAGES = [Welcome, Parameters, Lease, Ack, Idle, JobDone, ErrorMessage] as const;
+
+type Def = MessageDef<string, z.ZodType, Record<string, TensorDtype>>;
+/** The decoded form of a message type: its type tag, typed body and typed tensors. */
+export type MessageOf<D> =
+  D extends MessageDef<infer T, infer B, infer Tn>
+    ? { type: T; body: z.infer<B>; tensors: { [K in keyof Tn]: TensorArray<Tn[K]> } }
+    : never;
+
+export type ContributorMessage = MessageOf<(typeof CONTRIBUTOR_MESSAGES)[number]>;
+export type CoordinatorMessage = MessageOf<(typeof COORDINATOR_MESSAGES)[number]>;
+export type AnyMessage = ContributorMessage | CoordinatorMessage;
+
+/** Message definitions by type, for one direction. */
+export function messageTable(defs: readonly Def[]): Map<string, Def> {
+  return new Map(defs.map((d) => [d.type, d]));
+}
+
+export type { Def as MessageDefinition };
