@@ -2,7 +2,7 @@
 // (comlink proxy or a Trainer directly) with a seeded data order and periodic evaluation.
 
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
-import { Random } from '../util/random.ts';
+import { epochOrder } from '../data/order.ts';
 import type { TrainerApi } from './api.ts';
 
 export interface LocalTrainingConfig {
@@ -36,12 +36,6 @@ export interface LocalTrainingSummary {
   testLoss: number;
   testAccuracy: number;
   recoveries: number;
-}
-
-/** The examples of one epoch, in a shuffled order fixed by (seed, epoch). */
-export function epochOrder(seed: number, epoch: number, count: number): Uint32Array {
-  const order = Uint32Array.from({ length: count }, (_, i) => i);
-  return new Random((seed * 1000003 + epoch) | 0).shuffle(order);
 }
 
 type Api = Pick<TrainerApi, 'trainStep' | 'evaluate' | 'initParameters'>;

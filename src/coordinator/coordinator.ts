@@ -1,0 +1,480 @@
+// The coordinator's state machine: contributors join, lease micro-batches, return gradients;
+// rounds close, the optimizer steps, the version bumps. Inputs are events with the time as
+// `now`; outputs are Decisions (messages, disconnects, events). No timers, network or disk:
+// the host evaluates and checkpoints when asked, and reports back.
+//
+// Trust boundary: a message reaches receive() already decoded and schema-checked
+// (protocol/codec.ts). Everything else a peer could get wrong is checked here and answered
+// with an ack and/or an error; only an accepted, valid result reaches the aggregator, and
+// the model changes only when a round closes.
+
+import type { ParamLayout } from '../model/mlp.ts';
+import type { ContributorMessage, ErrorCode } from '../protocol/messages.ts';
+import { firstNonFinite } from '../worker/api.ts';
+import { ContributorRegistry, type Contributor } from './contributors.ts';
+import type { CoverageReport } from './coverage.ts';
+import { noDecisions, type Decisions } from './decisions.ts';
+import { jobId, jobLayout, type Job } from './job.ts';
+import type { CheckpointState } from './records.ts';
+import { RoundScheduler, type RoundPlan } from './rounds.ts';
+import { buildSummary, type RunSummary } from './summary.ts';
+import { TrainingRun, checkRestorable, type EvaluationResult, type FinalResult } from './trainingRun.ts';
+
+export interface CoordinatorOptions {
+  job: Job;
+  /** Unique per coordinator process (e.g. its start time in base 36): lease and contributor ids never repeat across restarts. */
+  instance: string;
+  /** Where contributors fetch the dataset (sent in the welcome). */
+  datasetUrl: string;
+  /** Continue from this checkpoint (already validated by deserializeCheckpoint). */
+  checkpoint?: CheckpointState;
+}
+
+type Status = 'created' | 'running' | 'finishing' | 'done';
+type Result = Extract<ContributorMessage, { type: 'result' }>;
+
+export class Coordinator {
+  readonly job: Job;
+  readonly jobId: string;
+  readonly layout: ParamLayout;
+  private readonly plan: RoundPlan;
+  private readonly run: TrainingRun;
+  private readonly scheduler: RoundScheduler;
+  private readonly contributors: ContributorRegistry;
+  /** Peers we decided to disconnect: their remaining messages are ignored until leave(). */
+  private readonly closing = new Set<string>();
+  private readonly restarts: number;
+  private readonly elapsedBefore: number;
+  private status: Status = 'created';
+  private startedAt = 0;
+  private roundOpenedAt = 0;
+
+  constructor(private readonly options: CoordinatorOptions) {
+    const { job, checkpoint } = options;
+    if (!/^[A-Za-z0-9]{1,32}$/.test(options.instance)) throw new Error(`Coordinator: instance must be 1–32 letters or digits, got ${JSON.stringify(options.instance)}`);
+    this.job = job;
+    this.jobId = jobId(job);
+    this.layout = jobLayout(job);
+    this.plan = { seed: job.seed, trainExamples: job.data.trainExamples, globalBatch: job.globalBatch, lease: job.lease };
+    if (checkpoint) checkRestorable(checkpoint, this.jobId, this.plan, this.layout);
+    this.run = new TrainingRun(job, this.layout, this.plan, checkpoint);
+    this.scheduler = new RoundScheduler(this.plan, checkpoint?.round ?? 0, checkpoint?.version ?? 0, options.instance);
+    this.contributors = new ContributorRegistry(options.instance, checkpoint?.nextContributor ?? 1, checkpoint?.contributors ?? []);
+    this.restarts = checkpoint ? checkpoint.restarts + 1 : 0;
+    this.elapsedBefore = checkpoint?.elapsedMs ?? 0;
+  }
+
+  get version(): number {
+    return this.scheduler.currentVersion;
+  }
+
+  get round(): number {
+    return this.scheduler.currentWindow.round;
+  }
+
+  get state(): Status {
+    return this.status;
+  }
+
+  /** The current parameters (shared: never write to them). */
+  get params(): Float32Array {
+    return this.run.params;
+  }
+
+  /** Begin: call once, before any peer joins. A run restored after its last round asks for its final evaluation here. */
+  start(now: number): Decisions {
+    if (this.status !== 'created') throw new Error('Coordinator.start: already started');
+    this.status = 'running';
+    this.startedAt = now;
+    this.roundOpenedAt = now;
+    const d = noDecisions();
+    if (this.run.planComplete) this.beginFinishing(now, d);
+    return d;
+  }
+
+  /** A connection opened. */
+  join(peer: string, now: number): Decisions {
+    this.requireStarted('join');
+    const d = noDecisions();
+    this.closing.delete(peer);
+    if (this.contributors.hasPeer(peer)) this.dropPeer(peer, 'replaced by a new connection with the same peer id', now, d);
+    this.contributors.addPeer(peer);
+    return d;
+  }
+
+  /** A connection closed (or the host gave up on it). */
+  leave(peer: string, reason: string, now: number): Decisions {
+    this.requireStarted('leave');
+    const d = noDecisions();
+    if (this.closing.delete(peer) || !this.contributors.hasPeer(peer)) return d;
+    this.dropPeer(peer, reason, now, d);
+    this.assignWork(now, d);
+    return d;
+  }
+
+  /** One decoded message from a peer. Never throws for anything the peer sent. */
+  receive(peer: string, message: ContributorMessage, now: number): Decisions {
+    this.requireStarted('receive');
+    if (this.closing.has(peer)) return noDecisions();
+    if (!this.contributors.hasPeer(peer)) throw new Error(`Coordinator.receive: peer ${peer} never joined (call join when its connection opens)`);
+    const d = noDecisions();
+    try {
+      this.dispatch(peer, message, now, d);
+    } catch (error) {
+      const e = error as Error;
+      d.events.push({ type: 'internalError', at: now, peer, message: e?.message ?? String(error), stack: e?.stack ?? null });
+      this.fail(peer, 'internal', `The coordinator failed while handling your ${message.type}; reconnect to continue`, now, d);
+    }
+    return d;
+  }
+
+  /** Time passed: expire overdue leases and hand their examples to someone else. */
+  tick(now: number): Decisions {
+    this.requireStarted('tick');
+    const d = noDecisions();
+    if (this.status !== 'running') return d;
+    for (const lease of this.scheduler.expireLeases(now)) {
+      const c = this.contributors.get(lease.contributorId);
+      if (c) this.contributors.leaseExpired(c);
+      d.events.push({ type: 'leaseExpired', at: now, contributorId: lease.contributorId, leaseId: lease.id, round: lease.round, count: lease.count });
+    }
+    this.assignWork(now, d);
+    return d;
+  }
+
+  /** The host evaluated the parameters of `version` (asked for by an 'evaluate' event). */
+  recordEvaluation(version: number, result: EvaluationResult, now: number): Decisions {
+    const d = noDecisions();
+    const final = this.run.recordEvaluation(version, result, now);
+    if (final) this.finish(final, now, d);
+    return d;
+  }
+
+  /** The state at the start of the open round, for a checkpoint; any time is fine. */
+  checkpointState(now: number): CheckpointState {
+    const { params, moment1, moment2, step } = this.run.optimizerSnapshot();
+    return {
+      jobId: this.jobId,
+      round: this.round,
+      version: this.version,
+      restarts: this.restarts,
+      elapsedMs: this.elapsedMs(now),
+      nextContributor: this.contributors.nextContributorNumber,
+      optimizer: { kind: this.job.optimizer.kind, step },
+      history: structuredClone(this.run.history),
+      evaluations: structuredClone(this.run.evaluations),
+      contributors: this.contributors.credits(),
+      params,
+      moment1,
+      moment2,
+    };
+  }
+
+  coverage(): CoverageReport {
+    return this.run.coverage();
+  }
+
+  summary(now: number): RunSummary {
+    return buildSummary({
+      job: this.job,
+      jobId: this.jobId,
+      status: this.status,
+      final: this.run.final,
+      history: this.run.history,
+      evaluations: this.run.evaluations,
+      credits: this.contributors.credits(),
+      coverage: this.coverage(),
+      elapsedMs: this.elapsedMs(now),
+      restarts: this.restarts,
+    });
+  }
+
+  /** Invariants of the open round (for tests; throws with what is wrong). */
+  checkInvariants(): void {
+    this.scheduler.checkInvariants();
+    if (this.run.pendingExamples !== this.scheduler.countedCount) {
+      throw new Error(`The aggregator holds ${this.run.pendingExamples} examples, the scheduler counted ${this.scheduler.countedCount}`);
+    }
+  }
+
+  // ── messages ─────────────────────────────────────────────────────────────────────────
+
+  private dispatch(peer: string, message: ContributorMessage, now: number, d: Decisions): void {
+    const contributor = this.contributors.ofPeer(peer);
+    if (message.type === 'bye') return this.close(peer, null, `said bye: ${message.body.reason}`, now, d);
+    if (message.type === 'error') {
+      const { code, message: text, fatal } = message.body;
+      d.events.push({ type: 'peerError', at: now, peer, contributorId: contributor?.id ?? null, code, message: text, fromPeer: true });
+      if (fatal) this.close(peer, null, `reported a fatal error: ${code}: ${text}`, now, d);
+      return;
+    }
+    if (message.type === 'hello') {
+      if (contributor) return this.fail(peer, 'malformed', `You said hello already (you are ${contributor.id}); hello is sent once per connection`, now, d);
+      return this.hello(peer, message.body, now, d);
+    }
+    if (!contributor) return this.fail(peer, 'not-welcome', `A ${message.type} message before hello; say hello first`, now, d);
+    contributor.silent = false; // it is alive: it may get work again
+    switch (message.type) {
+      case 'result':
+        return this.result(contributor, message, now, d);
+      case 'leaseFailed':
+        return this.leaseFailed(contributor, message.body.leaseId, message.body.reason, now, d);
+      case 'availability':
+        contributor.paused = message.body.paused;
+        contributor.toldIdle = false;
+        d.events.push({ type: 'availability', at: now, contributorId: contributor.id, paused: contributor.paused });
+        return this.assignWork(now, d);
+    }
+  }
+
+  private hello(peer: string, body: Extract<ContributorMessage, { type: 'hello' }>['body'], now: number, d: Decisions): void {
+    const { contributor, resumed, note } = this.contributors.attach(peer, body.capabilities, body.resumeContributorId);
+    const job = this.job;
+    d.send.push({
+      to: peer,
+      message: {
+        type: 'welcome',
+        body: {
+          contributorId: contributor.id,
+          job: { id: this.jobId, name: job.name, model: { widths: [...job.model.widths], activation: job.model.activation }, datasetUrl: this.options.datasetUrl, parameterCount: this.layout.total },
+          serverTime: now,
+        },
+        tensors: {},
+      },
+    });
+    d.events.push({ type: 'joined', at: now, peer, contributorId: contributor.id, capabilities: body.capabilities, resumed, ...(note ? { note } : {}) });
+    if (this.run.final) this.sendJobDone(peer, this.run.final, d);
+    else if (this.status === 'finishing') this.tellIdle(contributor, 'training is over; the final evaluation is running', this.job.lease.timeoutMs, d);
+    else this.assignWork(now, d);
+  }
+
+  private result(contributor: Contributor, message: Result, now: number, d: Decisions): void {
+    const { leaseId, version } = message.body;
+    const uncounted = (outcome: 'rejected' | 'duplicate' | 'late' | 'stale', reason: string, code: ErrorCode | null) => {
+      contributor.credit.uncounted++;
+      d.send.push({ to: contributor.peer!, message: { type: 'ack', body: { leaseId, outcome, reason: reason.slice(0, 500) }, tensors: {} } });
+      if (code) d.send.push({ to: contributor.peer!, message: { type: 'error', body: { code, message: reason.slice(0, 1000), fatal: false }, tensors: {} } });
+      d.events.push({ type: 'resultRejected', at: now, contributorId: contributor.id, leaseId, outcome, code, reason });
+    };
+    if (this.status !== 'running') return uncounted('late', 'the job has finished training; this result is not needed', null);
+
+    // The payload is checked before the lease is settled, so a bad result gives its examples back.
+    const lease = this.scheduler.lease(leaseId);
+    if (lease && lease.contributorId === contributor.id && lease.state !== 'answered') {
+      const problem = this.payloadProblem(message, lease.count);
+      if (problem) {
+        const verdict = this.scheduler.failLease(contributor.id, leaseId);
+        uncounted('rejected', `${problem.reason}; the result was discarded${verdict.outcome === 'released' && verdict.returned ? ' and its examples go to someone else' : ''}`, problem.code);
+        return this.assignWork(now, d);
+      }
+    }
+    const verdict = this.scheduler.acceptResult(contributor.id, leaseId, version);
+    switch (verdict.outcome) {
+      case 'accepted': {
+        const { lease: accepted, revoked, wasExpired } = verdict;
+        this.run.addContribution({
+          leaseId,
+          contributorId: contributor.id,
+          exampleCount: accepted.count,
+          firstPosition: accepted.ranges[0].start,
+          gradient: message.tensors.gradient,
+          loss: message.body.loss,
+          correct: message.body.correct,
+        });
+        if (!wasExpired) this.contributors.measured(contributor, accepted.count, now - accepted.grantedAt);
+        d.send.push({ to: contributor.peer!, message: { type: 'ack', body: { leaseId, outcome: 'accepted' }, tensors: {} } });
+        d.events.push({ type: 'resultAccepted', at: now, contributorId: contributor.id, leaseId, round: accepted.round, count: accepted.count, loss: message.body.loss, afterExpiry: wasExpired });
+        for (const r of revoked) d.events.push({ type: 'leaseRevoked', at: now, contributorId: r.contributorId, leaseId: r.id, round: r.round, byLease: leaseId });
+        if (this.scheduler.roundComplete) this.closeRound(now, d);
+        break;
+      }
+      case 'duplicate':
+      case 'stale':
+      case 'late':
+        uncounted(verdict.outcome, verdict.reason, null);
+        break;
+      case 'unknown-lease':
+      case 'not-your-lease':
+        uncounted('rejected', verdict.reason, verdict.outcome);
+        break;
+      case 'released':
+        throw new Error(`acceptResult answered 'released' for lease ${leaseId}`);
+    }
+    this.assignWork(now, d);
+  }
+
+  /** What is wrong with a result's payload for a lease of `count` examples, or null. */
+  private payloadProblem(message: Result, count: number): { code: ErrorCode; reason: string } | null {
+    const g = message.tensors.gradient;
+    if (g.length !== this.layout.total) {
+      return { code: 'bad-shape', reason: `the gradient has ${g.length} values, the model ${this.job.model.widths.join('-')} needs ${this.layout.total}` };
+    }
+    if (message.body.exampleCount !== count) {
+      return { code: 'bad-shape', reason: `the result is for ${message.body.exampleCount} examples, lease ${message.body.leaseId} has ${count}` };
+    }
+    if (message.body.correct > count) return { code: 'bad-shape', reason: `the result claims ${message.body.correct} correct of ${count} examples` };
+    const bad = firstNonFinite(g);
+    if (bad >= 0) return { code: 'non-finite', reason: `gradient value ${bad} is ${g[bad]}; every value must be finite` };
+    return null;
+  }
+
+  private leaseFailed(contributor: Contributor, leaseId: string, reason: string, now: number, d: Decisions): void {
+    if (this.status !== 'running') {
+      d.events.push({ type: 'leaseFailed', at: now, contributorId: contributor.id, leaseId, reason, returned: 0 });
+      return;
+    }
+    const verdict = this.scheduler.failLease(contributor.id, leaseId);
+    if (verdict.outcome === 'released') {
+      d.events.push({ type: 'leaseFailed', at: now, contributorId: contributor.id, leaseId, reason, returned: verdict.returned });
+    } else if (verdict.outcome === 'unknown-lease' || verdict.outcome === 'not-your-lease') {
+      d.send.push({ to: contributor.peer!, message: { type: 'error', body: { code: verdict.outcome, message: verdict.reason.slice(0, 1000), fatal: false }, tensors: {} } });
+      d.events.push({ type: 'peerError', at: now, peer: contributor.peer!, contributorId: contributor.id, code: verdict.outcome, message: verdict.reason, fromPeer: false });
+    }
+    // A failure report for a lease already answered or of a closed round changes nothing.
+    this.assignWork(now, d);
+  }
+
+  // ── rounds ───────────────────────────────────────────────────────────────────────────
+
+  private closeRound(now: number, d: Decisions): void {
+    const window = this.scheduler.currentWindow;
+    const version = this.version;
+    const closed = this.run.closeRound(window, this.scheduler.acceptedLeases(), version, this.roundOpenedAt, now);
+    if ('diverged' in closed) return this.finish(this.run.finish('diverged', version, this.run.params, null, closed.diverged), now, d);
+    for (const l of closed.leases) {
+      const credit = this.contributors.credit(l.contributorId);
+      if (credit) {
+        credit.leases++;
+        credit.examples += l.count;
+      }
+    }
+    this.scheduler.advance(version + 1);
+    const durationMs = now - this.roundOpenedAt;
+    this.roundOpenedAt = now;
+    d.events.push({
+      type: 'roundClosed',
+      at: now,
+      record: closed,
+      newVersion: this.version,
+      contributors: new Set(closed.leases.map((l) => l.contributorId)).size,
+      durationMs,
+      examplesPerSecond: durationMs > 0 ? (closed.examples * 1000) / durationMs : 0,
+    });
+    const completed = this.run.roundsClosed;
+    const lastRound = this.run.planComplete;
+    if (completed % this.job.evaluateEvery === 0 && !lastRound) this.requestEvaluation(false, now, d);
+    if (completed % this.job.checkpointEvery === 0 || lastRound) {
+      d.events.push({ type: 'checkpoint', at: now, round: completed, state: this.checkpointState(now) });
+    }
+    if (lastRound) return this.beginFinishing(now, d);
+    for (const c of this.contributors.available()) this.sendParameters(c, d);
+    this.assignWork(now, d);
+  }
+
+  private beginFinishing(now: number, d: Decisions): void {
+    this.status = 'finishing';
+    this.requestEvaluation(true, now, d);
+    for (const c of this.contributors.connected()) this.tellIdle(c, 'training is over; the final evaluation is running', this.job.lease.timeoutMs, d);
+  }
+
+  private requestEvaluation(final: boolean, now: number, d: Decisions): void {
+    const request = this.run.requestEvaluation(final);
+    if (request) d.events.push({ type: 'evaluate', at: now, ...request });
+  }
+
+  private finish(final: FinalResult, now: number, d: Decisions): void {
+    this.status = 'done';
+    for (const c of this.contributors.connected()) this.sendJobDone(c.peer!, final, d);
+    d.events.push({ type: 'jobDone', at: now, reason: final.reason, message: final.message, version: final.version, params: final.params, testAccuracy: final.accuracy });
+  }
+
+  private sendJobDone(peer: string, f: FinalResult, d: Decisions): void {
+    d.send.push({ to: peer, message: { type: 'jobDone', body: { rounds: f.version, testAccuracy: f.accuracy, message: f.message.slice(0, 500) }, tensors: {} } });
+  }
+
+  // ── leasing ──────────────────────────────────────────────────────────────────────────
+
+  /** Hand pending examples to every available contributor without an active lease; tell the rest there is nothing to do. */
+  private assignWork(now: number, d: Decisions): void {
+    if (this.status !== 'running') return;
+    const available = this.contributors.available();
+    const totalSpeed = available.reduce((s, c) => s + c.speed, 0);
+    for (const c of available) {
+      if (this.scheduler.activeLeasesOf(c.id).length > 0) continue;
+      const grant = this.scheduler.leaseMicroBatch(
+        { contributorId: c.id, examplesPerSecond: c.speed, maxBatch: c.capabilities.maxBatch, share: c.speed / totalSpeed },
+        now,
+      );
+      if (!grant) {
+        this.tellIdle(c, `round ${this.round} is fully leased; waiting for its results`, this.msUntilNextDeadline(now), d);
+        continue;
+      }
+      const { lease, indices } = grant;
+      this.sendParameters(c, d);
+      c.toldIdle = false;
+      d.send.push({
+        to: c.peer!,
+        message: { type: 'lease', body: { leaseId: lease.id, version: lease.version, round: lease.round, deadlineMs: this.job.lease.timeoutMs }, tensors: { indices } },
+      });
+      d.events.push({
+        type: 'leaseGranted',
+        at: now,
+        contributorId: c.id,
+        leaseId: lease.id,
+        round: lease.round,
+        version: lease.version,
+        ranges: lease.ranges.map((r) => ({ ...r })),
+        count: lease.count,
+        deadline: lease.deadline,
+      });
+    }
+  }
+
+  private sendParameters(c: Contributor, d: Decisions): void {
+    if (c.knownVersion === this.version || c.peer === null) return;
+    d.send.push({ to: c.peer, message: { type: 'parameters', body: { version: this.version }, tensors: { params: this.run.params } } });
+    c.knownVersion = this.version;
+  }
+
+  private tellIdle(c: Contributor, reason: string, retryMs: number, d: Decisions): void {
+    if (c.toldIdle || c.peer === null) return;
+    c.toldIdle = true;
+    d.send.push({ to: c.peer, message: { type: 'idle', body: { reason: reason.slice(0, 500), retryMs: Math.round(Math.min(600_000, Math.max(0, retryMs))) }, tensors: {} } });
+  }
+
+  private msUntilNextDeadline(now: number): number {
+    const deadlines = this.scheduler.roundLeases().filter((l) => l.state === 'active').map((l) => l.deadline);
+    return deadlines.length ? Math.min(...deadlines) - now : this.job.lease.timeoutMs;
+  }
+
+  // ── peers ────────────────────────────────────────────────────────────────────────────
+
+  private dropPeer(peer: string, reason: string, now: number, d: Decisions): void {
+    const contributor = this.contributors.removePeer(peer);
+    const returned = contributor && this.status === 'running' ? this.scheduler.contributorLeft(contributor.id) : [];
+    d.events.push({ type: 'left', at: now, peer, contributorId: contributor?.id ?? null, reason, returnedLeases: returned.map((l) => l.id) });
+  }
+
+  /** A protocol violation: tell the peer why, then disconnect it. */
+  private fail(peer: string, code: ErrorCode, reason: string, now: number, d: Decisions): void {
+    d.send.push({ to: peer, message: { type: 'error', body: { code, message: reason.slice(0, 1000), fatal: true }, tensors: {} } });
+    d.events.push({ type: 'peerError', at: now, peer, contributorId: this.contributors.ofPeer(peer)?.id ?? null, code, message: reason, fromPeer: false });
+    this.close(peer, code, reason, now, d);
+  }
+
+  /** Forget the peer now (its leases go to others) and ask the host to close its connection. */
+  private close(peer: string, code: ErrorCode | null, reason: string, now: number, d: Decisions): void {
+    this.dropPeer(peer, reason, now, d);
+    this.closing.add(peer);
+    d.disconnect.push({ peer, code, reason });
+    this.assignWork(now, d);
+  }
+
+  private requireStarted(method: string): void {
+    if (this.status === 'created') throw new Error(`Coordinator.${method}: call start(now) first`);
+  }
+
+  private elapsedMs(now: number): number {
+    return this.elapsedBefore + (this.status === 'created' ? 0 : Math.max(0, now - this.startedAt));
+  }
+}

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { JobError, defaultJob, jobId, jobLayout, learningRateAt, parseJob, plannedRounds, roundsPerEpoch, type JobInput } from './job.ts';
+
+const minimal: JobInput = {
+  name: 'tiny',
+  model: { widths: [784, 32, 10], activation: 'relu' },
+  data: { dataset: 'fashion-mnist', trainExamples: 1000, testExamples: 500 },
+  optimizer: { kind: 'adamw', lr: 0.001 },
+  globalBatch: 100,
+  stop: { epochs: 2 },
+  evaluateEvery: 5,
+  checkpointEvery: 5,
+  seed: 1,
+};
+
+/** A copy of `minimal` with one field replaced by path. */
+function withField(path: string, value: unknown): unknown {
+  const job = structuredClone(minimal) as Record<string, unknown>;
+  const keys = path.split('.');
+  let at = job;
+  for (const k of keys.slice(0, -1)) at = at[k] as Record<string, unknown>;
+  if (value === undefined) delete at[keys[keys.length - 1]];
+  else at[keys[keys.length - 1]] = value;
+  return job;
+}
+
+function errorOf(json: unknown): string {
+  try {
+    parseJob(json, 'test.json');
+  } catch (error) {
+    expect(error).toBeInstanceOf(JobError);
+    return (error as Error).message;
+  }
+  throw new Error('expected parseJob to throw');
+}
+
+describe('parseJob', () => {
+  it('fills defaults and resolves data sizes', () => {
+    const job = parseJob(JSON.stringify({ ...minimal, data: { dataset: 'fashion-mnist' } }), 'test.json');
+    expect(job.data).toEqual({ dataset: 'fashion-mnist', trainExamples: 60000, testExamples: 10000 });
+    expect(job.optimizer).toMatchObject({ kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 0, schedule: { warmupSteps: 0, decay: 'constant' } });
+    expect(job.lease).toEqual({ minExamples: 16, maxExamples: 1024, targetSeconds: 1, timeoutMs: 15000 });
+    expect(job.aggregation).toBe('mean');
+  });
+
+  it('parses the embedded default job', () => {
+    const job = defaultJob();
+    expect(job.model.widths).toEqual([784, 256, 128, 10]);
+    expect(job.optimizer.kind).toBe('adamw');
+    expect(job.stop.targetAccuracy).toBeGreaterThanOrEqual(0.88);
+    expect(plannedRounds(job)).toBeGreaterThan(0);
+    expect(jobLayout(job).total).toBeGreaterThan(235_000);
+  });
+
+  it.each([
+    ['not JSON', '{"name": ', /test.json is not valid JSON/],
+    ['a missing field', withField('name', undefined), /name: .*expected string/i],
+    ['an unknown key (a typo)', withField('optimizer.learningRate', 0.1), /optimizer: .*learningRate/],
+    ['a wrong input width', withField('model.widths', [100, 10]), /model\.widths\.0: fashion-mnist has 784 inputs/],
+    ['a wrong output width', withField('model.widths', [784, 12]), /model\.widths\.1: fashion-mnist has 10 classes/],
+    ['a fractional width', withField('model.widths', [784, 3.5, 10]), /model\.widths\.1/],
+    ['an unknown dataset', withField('data.dataset', 'mnist'), /data\.dataset/],
+    ['too many training examples', withField('data.trainExamples', 60001), /data\.trainExamples: fashion-mnist has 60000 training examples/],
+    ['too many test examples', withField('data.testExamples', 10001), /data\.testExamples: .* 10000 test examples/],
+    ['an unknown optimizer', withField('optimizer', { kind: 'lamb', lr: 1 }), /optimizer/],
+    ['a negative learning rate', withField('optimizer.lr', -1), /optimizer\.lr/],
+    ['beta1 of 1', withField('optimizer.beta1', 1), /optimizer\.beta1/],
+    ['no stop rule', withField('stop', {}), /stop: name at least one of epochs, rounds or targetAccuracy/],
+    ['a target accuracy above 1', withField('stop', { targetAccuracy: 1.5 }), /stop\.targetAccuracy/],
+    ['a decay without a horizon', withField('stop', { targetAccuracy: 0.9 }) && { ...minimal, stop: { targetAccuracy: 0.9 }, optimizer: { kind: 'adamw', lr: 0.001, schedule: { decay: 'cosine' } } }, /optimizer\.schedule\.decay: a cosine decay needs a planned length/],
+    ['min lease above max lease', withField('lease', { minExamples: 100, maxExamples: 50 }), /lease\.minExamples: must not exceed lease\.maxExamples \(50\)/],
+    ['a lease larger than the protocol allows', withField('lease', { maxExamples: 9000 }), /lease\.maxExamples/],
+    ['a timeout shorter than twice the target time', withField('lease', { targetSeconds: 5, timeoutMs: 5000 }), /lease\.timeoutMs: must be at least twice/],
+    ['a zero global batch', withField('globalBatch', 0), /globalBatch/],
+    ['a fractional seed', withField('seed', 1.5), /seed/],
+    ['evaluateEvery of 0', withField('evaluateEvery', 0), /evaluateEvery/],
+    ['an unknown aggregation', withField('aggregation', 'median'), /aggregation/],
+  ])('rejects %s with the path and what is wrong', (_what, json, pattern) => {
+    const message = errorOf(json);
+    expect(message).toMatch(/^test.json is not/);
+    expect(message).toMatch(pattern);
+  });
+
+  it('lists every problem at once', () => {
+    const message = errorOf({ ...minimal, globalBatch: -1, seed: 'x' });
+    expect(message).toMatch(/globalBatch/);
+    expect(message).toMatch(/seed/);
+  });
+});
+
+describe('jobId', () => {
+  it('is stable across key order and formatting', () => {
+    const reverseKeys = (v: unknown): unknown =>
+      v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reverseKeys(x)])) : v;
+    const reordered = JSON.parse(JSON.stringify(reverseKeys(minimal), null, 2));
+    expect(Object.keys(reordered)[0]).toBe('seed');
+    expect(jobId(parseJob(reordered, 'a'))).toBe(jobId(parseJob(minimal, 'b')));
+    expect(jobId(parseJob(minimal, 'a'))).toMatch(/^job-[0-9a-f]{16}$/);
+  });
+
+  it('changes with what is trained, not with the name, lease sizing or checkpoint interval', () => {
+    const base = jobId(parseJob(minimal, 'a'));
+    expect(jobId(parseJob(withField('seed', 2), 'a'))).not.toBe(base);
+    expect(jobId(parseJob(withField('optimizer.lr', 0.002), 'a'))).not.toBe(base);
+    expect(jobId(parseJob(withField('globalBatch', 50), 'a'))).not.toBe(base);
+    expect(jobId(parseJob(withField('name', 'renamed'), 'a'))).toBe(base);
+    expect(jobId(parseJob(withField('lease', { maxExamples: 64 }), 'a'))).toBe(base);
+    expect(jobId(parseJob(withField('checkpointEvery', 1), 'a'))).toBe(base);
+  });
+});
+
+describe('rounds and learning-rate schedule', () => {
+  it('plans rounds from epochs and rounds, whichever is fewer', () => {
+    const job = parseJob(minimal, 'a');
+    expect(roundsPerEpoch(job)).toBe(10);
+    expect(plannedRounds(job)).toBe(20);
+    expect(plannedRounds(parseJob(withField('stop', { epochs: 2, rounds: 7 }), 'a'))).toBe(7);
+    expect(plannedRounds(parseJob(withField('stop', { epochs: 1.25 }), 'a'))).toBe(13);
+    expect(plannedRounds(parseJob(withField('stop', { targetAccuracy: 0.5 }), 'a'))).toBeNull();
+    expect(roundsPerEpoch(parseJob(withField('globalBatch', 300), 'a'))).toBe(4);
+  });
+
+  it('warms up linearly, then decays to the floor at the last planned step', () => {
+    const job = parseJob({ ...minimal, optimizer: { kind: 'adamw', lr: 1, schedule: { warmupSteps: 4, decay: 'cosine', finalLrFraction: 0.1 } } }, 'a');
+    const o = job.optimizer;
+    expect(learningRateAt(o, 1, 20)).toBeCloseTo(0.25);
+    expect(learningRateAt(o, 4, 20)).toBeCloseTo(1);
+    expect(learningRateAt(o, 12, 20)).toBeCloseTo(0.1 + 0.9 * 0.5);
+    expect(learningRateAt(o, 20, 20)).toBeCloseTo(0.1);
+    expect(learningRateAt(o, 30, 20)).toBeCloseTo(0.1);
+    const linear = { ...o, schedule: { ...o.schedule, decay: 'linear' as const, finalLrFraction: 0 } };
+    expect(learningRateAt(linear, 12, 20)).toBeCloseTo(0.5);
+    const constant = { ...o, schedule: { ...o.schedule, decay: 'constant' as const } };
+    expect(learningRateAt(constant, 100, null)).toBe(1);
+    expect(() => learningRateAt(o, 0, 20)).toThrow(/1-based/);
+    expect(() => learningRateAt(o, 10, null)).toThrow(/needs the planned number of steps/);
+  });
+});

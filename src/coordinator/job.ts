@@ -1,0 +1,220 @@
+// A training job: the JSON file that says what to train and how (model, data, optimizer,
+// batch, lease sizing, when to stop). Validated once at the boundary with zod; the rest of
+// the coordinator works on the parsed, defaults-filled Job and never re-checks it.
+
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { mlpLayout, type MlpSpec, type ParamLayout } from '../model/mlp.ts';
+import defaultJobJson from './jobs/fashion-mnist-mlp.json' with { type: 'json' };
+
+/** Examples per split of each dataset a job may name; trainExamples/testExamples default to all. */
+export const DATASETS = {
+  'fashion-mnist': { train: 60000, test: 10000, features: 784, classes: 10 },
+} as const;
+
+/** The protocol's limits: a lease names at most 8192 examples and runs at most an hour. */
+const MAX_LEASE_EXAMPLES = 8192;
+const MAX_LEASE_MS = 3_600_000;
+
+const int = (min: number, max = 2 ** 31 - 1) => z.number().int().min(min).max(max);
+const positive = z.number().finite().positive();
+
+const Schedule = z.strictObject({
+  /** Steps of linear warm-up from 0 to the peak learning rate. */
+  warmupSteps: int(0).default(0),
+  /** After warm-up: keep the peak, or decay it to finalLrFraction·lr at the last planned step. */
+  decay: z.enum(['constant', 'cosine', 'linear']).default('constant'),
+  finalLrFraction: z.number().min(0).max(1).default(0),
+});
+
+const AdamW = z.strictObject({
+  kind: z.literal('adamw'),
+  lr: positive.max(1),
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.999),
+  eps: positive.default(1e-8),
+  weightDecay: z.number().min(0).max(1).default(1e-4),
+  /** Clip the global gradient norm to this; 0 turns clipping off. */
+  maxGradNorm: z.number().min(0).default(0),
+  schedule: Schedule.default({ warmupSteps: 0, decay: 'constant', finalLrFraction: 0 }),
+});
+
+const Sgd = z.strictObject({
+  kind: z.literal('sgd'),
+  lr: positive.max(10),
+  momentum: z.number().min(0).max(1).default(0.9),
+  weightDecay: z.number().min(0).max(1).default(0),
+  maxGradNorm: z.number().min(0).default(0),
+  schedule: Schedule.default({ warmupSteps: 0, decay: 'constant', finalLrFraction: 0 }),
+});
+
+const JobSchema = z
+  .strictObject({
+    name: z.string().min(1).max(200),
+    model: z.strictObject({
+      widths: z.array(int(1, 65536)).min(2).max(16),
+      activation: z.enum(['relu', 'gelu']),
+    }),
+    data: z.strictObject({
+      dataset: z.enum(['fashion-mnist']),
+      /** Train on the first this-many training examples (default: all). */
+      trainExamples: int(1).optional(),
+      /** Evaluate on the first this-many test examples (default: all). */
+      testExamples: int(1).optional(),
+    }),
+    optimizer: z.discriminatedUnion('kind', [AdamW, Sgd]),
+    /** How a round's gradients become one: the example-weighted mean (robust rules come later). */
+    aggregation: z.enum(['mean']).default('mean'),
+    /** Examples per optimizer step; the last round of an epoch takes what is left. */
+    globalBatch: int(1, 1 << 20),
+    lease: z
+      .strictObject({
+        minExamples: int(1, MAX_LEASE_EXAMPLES).default(16),
+        maxExamples: int(1, MAX_LEASE_EXAMPLES).default(1024),
+        /** Size each lease to take this long at the contributor's measured speed. */
+        targetSeconds: positive.max(600).default(1),
+        /** A lease not answered within this is given to someone else. */
+        timeoutMs: int(100, MAX_LEASE_MS).default(15_000),
+      })
+      .default({ minExamples: 16, maxExamples: 1024, targetSeconds: 1, timeoutMs: 15_000 }),
+    stop: z
+      .strictObject({
+        epochs: positive.optional(),
+        rounds: int(1).optional(),
+        /** Stop as soon as an evaluation reaches this test accuracy. */
+        targetAccuracy: z.number().gt(0).max(1).optional(),
+      })
+      .refine((s) => s.epochs !== undefined || s.rounds !== undefined || s.targetAccuracy !== undefined, {
+        message: 'name at least one of epochs, rounds or targetAccuracy, or the job never ends',
+      }),
+    /** Evaluate on the test set every this many rounds (and at the end). */
+    evaluateEvery: int(1),
+    /** Ask the host for a checkpoint every this many rounds. */
+    checkpointEvery: int(1),
+    seed: int(0),
+  })
+  .superRefine((job, ctx) => {
+    const ds = DATASETS[job.data.dataset];
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (job.data.trainExamples !== undefined && job.data.trainExamples > ds.train) {
+      issue(['data', 'trainExamples'], `${job.data.dataset} has ${ds.train} training examples, asked for ${job.data.trainExamples}`);
+    }
+    if (job.data.testExamples !== undefined && job.data.testExamples > ds.test) {
+      issue(['data', 'testExamples'], `${job.data.dataset} has ${ds.test} test examples, asked for ${job.data.testExamples}`);
+    }
+    const widths = job.model.widths;
+    if (widths[0] !== ds.features) issue(['model', 'widths', 0], `${job.data.dataset} has ${ds.features} inputs per example; the first width must be ${ds.features}`);
+    if (widths[widths.length - 1] !== ds.classes) {
+      issue(['model', 'widths', widths.length - 1], `${job.data.dataset} has ${ds.classes} classes; the last width must be ${ds.classes}`);
+    }
+    if (job.lease.minExamples > job.lease.maxExamples) {
+      issue(['lease', 'minExamples'], `must not exceed lease.maxExamples (${job.lease.maxExamples})`);
+    }
+    if (job.lease.timeoutMs < 2 * job.lease.targetSeconds * 1000) {
+      issue(['lease', 'timeoutMs'], `must be at least twice lease.targetSeconds (${job.lease.targetSeconds} s), or every lease of a contributor on target expires`);
+    }
+    const needsHorizon = job.optimizer.schedule.decay !== 'constant';
+    if (needsHorizon && job.stop.epochs === undefined && job.stop.rounds === undefined) {
+      issue(['optimizer', 'schedule', 'decay'], `a ${job.optimizer.schedule.decay} decay needs a planned length: set stop.epochs or stop.rounds`);
+    }
+  });
+
+/** What the job file may say (optional fields and defaults included). */
+export type JobInput = z.input<typeof JobSchema>;
+
+/** A parsed job: every default filled in, data sizes resolved. */
+export type Job = z.output<typeof JobSchema> & { data: { trainExamples: number; testExamples: number } };
+export type JobOptimizer = Job['optimizer'];
+export type JobSchedule = JobOptimizer['schedule'];
+
+export class JobError extends Error {
+  override name = 'JobError';
+}
+
+/**
+ * Parse and validate a job from JSON text or an already-parsed value. `source` (a path, or
+ * "the embedded default job") names it in errors; every problem is listed with its path.
+ */
+export function parseJob(json: unknown, source: string): Job {
+  let value = json;
+  if (typeof json === 'string') {
+    try {
+      value = JSON.parse(json);
+    } catch (error) {
+      throw new JobError(`${source} is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  const parsed = JobSchema.safeParse(value);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(job)'}: ${i.message}`);
+    throw new JobError(`${source} is not a valid job:\n${lines.join('\n')}\nFix these fields and start again.`);
+  }
+  const job = parsed.data;
+  const ds = DATASETS[job.data.dataset];
+  return { ...job, data: { ...job.data, trainExamples: job.data.trainExamples ?? ds.train, testExamples: job.data.testExamples ?? ds.test } };
+}
+
+/** Keys sorted at every level, so the same job always serialises to the same text. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * A stable id of what the job trains. The name, lease sizing and checkpoint interval are
+ * left out: changing them between restarts does not change the maths, so a checkpoint
+ * stays usable; everything else (model, data, optimizer, batch, stop, evaluation, seed) is in.
+ */
+export function jobId(job: Job): string {
+  const { name: _name, lease: _lease, checkpointEvery: _checkpointEvery, ...training } = job;
+  return `job-${createHash('sha256').update(canonicalJson(training)).digest('hex').slice(0, 16)}`;
+}
+
+export function jobModel(job: Job): MlpSpec {
+  return { widths: [...job.model.widths], activation: job.model.activation };
+}
+
+export function jobLayout(job: Job): ParamLayout {
+  return mlpLayout(jobModel(job));
+}
+
+/** Rounds in one epoch: the last takes the examples left over, so every example is used once. */
+export function roundsPerEpoch(job: Job): number {
+  return Math.ceil(job.data.trainExamples / job.globalBatch);
+}
+
+/** Rounds the job plans to run, or null when only a target accuracy ends it. */
+export function plannedRounds(job: Job): number | null {
+  const limits: number[] = [];
+  if (job.stop.epochs !== undefined) limits.push(Math.ceil(job.stop.epochs * roundsPerEpoch(job)));
+  if (job.stop.rounds !== undefined) limits.push(job.stop.rounds);
+  return limits.length ? Math.min(...limits) : null;
+}
+
+/**
+ * The learning rate of optimizer step t (1-based): linear warm-up to the peak, then constant
+ * or a cosine/linear decay that reaches finalLrFraction·lr at the last planned step.
+ */
+export function learningRateAt(optimizer: JobOptimizer, t: number, totalSteps: number | null): number {
+  if (!Number.isInteger(t) || t < 1) throw new Error(`learningRateAt: step t is 1-based and must be an integer ≥ 1, got ${t}`);
+  const { lr, schedule } = optimizer;
+  if (t <= schedule.warmupSteps) return (lr * t) / schedule.warmupSteps;
+  if (schedule.decay === 'constant') return lr;
+  if (totalSteps === null) throw new Error(`learningRateAt: a ${schedule.decay} decay needs the planned number of steps`);
+  const span = Math.max(1, totalSteps - schedule.warmupSteps);
+  const progress = Math.min(1, (t - schedule.warmupSteps) / span);
+  const shape = schedule.decay === 'cosine' ? 0.5 * (1 + Math.cos(Math.PI * progress)) : 1 - progress;
+  const floor = schedule.finalLrFraction;
+  return lr * (floor + (1 - floor) * shape);
+}
+
+/** The job `npm start` runs without --job: see jobs/fashion-mnist-mlp.json and scripts/simulate-job.ts. */
+export function defaultJob(): Job {
+  return parseJob(defaultJobJson, 'the embedded default job (src/coordinator/jobs/fashion-mnist-mlp.json)');
+}

@@ -1,0 +1,90 @@
+// What the coordinator remembers about a run, as zod schemas: the same definitions type
+// the state machine and validate a checkpoint's header when it is read back.
+
+import { z } from 'zod';
+
+const int = z.number().int().nonnegative();
+const finite = z.number().finite();
+
+/** Positions [start, end) of an epoch's order, as a pair to keep checkpoints small. */
+export const RangePair = z.tuple([int, int]).refine(([s, e]) => s < e, 'a range must be non-empty: start < end');
+
+/** One accepted lease of a closed round: who computed which positions. */
+export const CoveredLease = z.strictObject({
+  leaseId: z.string().min(1),
+  contributorId: z.string().min(1),
+  ranges: z.array(RangePair).min(1),
+  count: int,
+});
+export type CoveredLease = z.infer<typeof CoveredLease>;
+
+/** A closed round: its window, what was aggregated, and whether that tiles the window exactly once. */
+export const RoundRecord = z.strictObject({
+  round: int,
+  epoch: int,
+  /** The window, positions [start, end) of the epoch's order. */
+  start: int,
+  end: int,
+  /** Parameter version the round's results were computed on; the round's step makes version + 1. */
+  version: int,
+  leases: z.array(CoveredLease),
+  /** The leases' ranges cover [start, end) with no gap and no overlap. */
+  exact: z.boolean(),
+  examples: int,
+  /** Example-weighted mean of the contributors' training losses. */
+  loss: finite,
+  trainAccuracy: z.number().min(0).max(1),
+  lr: finite,
+  gradNorm: finite,
+  openedAt: finite,
+  closedAt: finite,
+});
+export type RoundRecord = z.infer<typeof RoundRecord>;
+
+export const EvaluationRecord = z.strictObject({
+  /** Parameter version evaluated (= rounds completed). */
+  version: int,
+  loss: finite,
+  accuracy: z.number().min(0).max(1),
+  count: int,
+  at: finite,
+});
+export type EvaluationRecord = z.infer<typeof EvaluationRecord>;
+
+/** Credit of one contributor, kept across reconnects and restarts. */
+export const ContributorCredit = z.strictObject({
+  id: z.string().min(1),
+  /** Leases aggregated in closed rounds, and their examples. */
+  leases: int,
+  examples: int,
+  /** Results not counted: rejected, duplicate, late or stale. */
+  uncounted: int,
+  device: z.string(),
+  backend: z.string(),
+});
+export type ContributorCredit = z.infer<typeof ContributorCredit>;
+
+/** Everything of a checkpoint but the large arrays. */
+export const CheckpointHeader = z.strictObject({
+  jobId: z.string().min(1),
+  /** The next round to run (= rounds completed). */
+  round: int,
+  version: int,
+  /** Times this run was restored from a checkpoint. */
+  restarts: int,
+  /** Training time across all runs so far. */
+  elapsedMs: finite.nonnegative(),
+  nextContributor: int,
+  optimizer: z.strictObject({ kind: z.enum(['adamw', 'sgd']), step: int }),
+  history: z.array(RoundRecord),
+  evaluations: z.array(EvaluationRecord),
+  contributors: z.array(ContributorCredit),
+});
+export type CheckpointHeader = z.infer<typeof CheckpointHeader>;
+
+/** A checkpoint: the header and the optimizer's arrays (moment2 is null for SGD). */
+export interface CheckpointState extends CheckpointHeader {
+  params: Float32Array;
+  moment1: Float32Array;
+  moment2: Float32Array | null;
+}

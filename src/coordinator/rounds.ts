@@ -1,0 +1,331 @@
+// The round scheduler: which examples a round covers, who holds which of them, and the
+// exactly-once rule that decides whether a result counts. Pure: time comes in as `now`.
+//
+// Round r covers a contiguous window of its epoch's shuffled order (epochOrder(seed, epoch)):
+// epoch = ⌊r / roundsPerEpoch⌋, positions [i·B, min((i+1)·B, N)) with i = r mod roundsPerEpoch.
+// Every position of the window is in exactly one state: pending, held by one ACTIVE lease,
+// or counted. Leases take pending positions; expiry, failure and departure give them back.
+//
+// Exactly-once rule. A result counts iff its lease belongs to the open round, the sender
+// owns it, it was not answered before, its version is the lease's, and none of its
+// positions is counted yet. An active lease always qualifies. An expired lease (deadline
+// passed, or its contributor left) still qualifies while its positions are uncounted: it
+// then takes them back from wherever they are, from pending or from the active leases that
+// received them since, which are REVOKED (their other positions return to pending, and
+// their own result will be a duplicate). So each position is aggregated exactly once.
+
+import { epochOrder } from '../data/order.ts';
+import { RangeSet, checkRanges, formatRanges, intersectRanges, rangeLength, subtractRanges, type PositionRange } from './ranges.ts';
+
+export interface RoundPlan {
+  seed: number;
+  trainExamples: number;
+  globalBatch: number;
+  lease: { minExamples: number; maxExamples: number; targetSeconds: number; timeoutMs: number };
+}
+
+export interface RoundWindow {
+  round: number;
+  epoch: number;
+  /** Positions [start, end) of the epoch's order. */
+  start: number;
+  end: number;
+}
+
+export function roundWindow(plan: RoundPlan, round: number): RoundWindow {
+  if (!Number.isSafeInteger(round) || round < 0) throw new Error(`roundWindow: round must be an integer ≥ 0, got ${round}`);
+  const perEpoch = Math.ceil(plan.trainExamples / plan.globalBatch);
+  const epoch = Math.floor(round / perEpoch);
+  const start = (round % perEpoch) * plan.globalBatch;
+  return { round, epoch, start, end: Math.min(start + plan.globalBatch, plan.trainExamples) };
+}
+
+export type LeaseState = 'active' | 'expired' | 'revoked' | 'answered';
+
+export interface LeaseRecord {
+  id: string;
+  contributorId: string;
+  round: number;
+  version: number;
+  /** Positions of the epoch order this lease covers, sorted. */
+  ranges: PositionRange[];
+  count: number;
+  grantedAt: number;
+  deadline: number;
+  state: LeaseState;
+}
+
+export interface LeaseGrant {
+  lease: Readonly<LeaseRecord>;
+  /** Training-set example indices, in position order. */
+  indices: Uint32Array;
+}
+
+/** What the scheduler decided about a result or a failure report. */
+export type LeaseVerdict =
+  | { outcome: 'accepted'; lease: LeaseRecord; revoked: LeaseRecord[]; wasExpired: boolean }
+  | { outcome: 'duplicate'; lease: LeaseRecord; reason: string }
+  | { outcome: 'stale'; lease: LeaseRecord; reason: string }
+  | { outcome: 'late'; leaseId: string; reason: string }
+  | { outcome: 'unknown-lease'; leaseId: string; reason: string }
+  | { outcome: 'not-your-lease'; leaseId: string; reason: string }
+  | { outcome: 'released'; lease: LeaseRecord; returned: number };
+
+export interface LeaseRequest {
+  contributorId: string;
+  /** Measured speed of this contributor. */
+  examplesPerSecond: number;
+  /** The contributor's own limit (capabilities.maxBatch). */
+  maxBatch: number;
+  /** This contributor's part of the total speed of those present, in (0, 1]: sizes leases so a round's leases end together. */
+  share: number;
+}
+
+/** Remembered leases of closed rounds, so a very late result is told 'late' rather than 'unknown'. */
+const CLOSED_LEASE_MEMORY = 4096;
+
+export class RoundScheduler {
+  private readonly leases = new Map<string, LeaseRecord>();
+  private readonly closedLeases = new Map<string, { contributorId: string; round: number }>();
+  private pending = new RangeSet();
+  private counted = new RangeSet();
+  private accepted: LeaseRecord[] = [];
+  private orderEpoch = -1;
+  private order: Uint32Array = new Uint32Array(0);
+  private window: RoundWindow;
+  private nextLease = 1;
+
+  constructor(
+    private readonly plan: RoundPlan,
+    round: number,
+    private version: number,
+    /** Makes lease ids unique across coordinator restarts. */
+    private readonly instance: string,
+  ) {
+    this.window = roundWindow(plan, round);
+    this.pending.add({ start: this.window.start, end: this.window.end });
+  }
+
+  get currentWindow(): Readonly<RoundWindow> {
+    return this.window;
+  }
+
+  get currentVersion(): number {
+    return this.version;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  get countedCount(): number {
+    return this.counted.size;
+  }
+
+  get roundComplete(): boolean {
+    return this.counted.size === this.window.end - this.window.start;
+  }
+
+  /** Leases of the open round, in the order they were granted. */
+  roundLeases(): readonly LeaseRecord[] {
+    return [...this.leases.values()];
+  }
+
+  lease(id: string): Readonly<LeaseRecord> | undefined {
+    return this.leases.get(id);
+  }
+
+  activeLeasesOf(contributorId: string): LeaseRecord[] {
+    return [...this.leases.values()].filter((l) => l.contributorId === contributorId && l.state === 'active');
+  }
+
+  /** Example indices of sorted positions of the current epoch. */
+  indicesOf(ranges: readonly PositionRange[]): Uint32Array {
+    if (this.orderEpoch !== this.window.epoch) {
+      this.order = epochOrder(this.plan.seed, this.window.epoch, this.plan.trainExamples);
+      this.orderEpoch = this.window.epoch;
+    }
+    const out = new Uint32Array(rangeLength(ranges));
+    let k = 0;
+    for (const r of ranges) for (let p = r.start; p < r.end; p++) out[k++] = this.order[p];
+    return out;
+  }
+
+  /** Lease size for a request: the round's share of this contributor, about targetSeconds of its work, within the job's bounds. */
+  leaseSize(request: LeaseRequest): number {
+    const { minExamples, maxExamples, targetSeconds } = this.plan.lease;
+    const windowSize = this.window.end - this.window.start;
+    const bySpeed = Math.round(request.examplesPerSecond * targetSeconds);
+    const byShare = Math.ceil(windowSize * Math.min(1, Math.max(0, request.share)));
+    const limit = Math.min(maxExamples, request.maxBatch);
+    let size = Math.max(minExamples, Math.min(bySpeed, byShare));
+    size = Math.min(size, limit, this.pending.size);
+    // A remainder smaller than a minimum lease would become a lease of its own: take it now.
+    const left = this.pending.size - size;
+    if (left > 0 && left < minExamples && this.pending.size <= limit) size = this.pending.size;
+    return size;
+  }
+
+  /** Lease the next pending positions to a contributor, or null when nothing is pending. */
+  leaseMicroBatch(request: LeaseRequest, now: number): LeaseGrant | null {
+    if (this.pending.isEmpty) return null;
+    const size = this.leaseSize(request);
+    if (size < 1) return null;
+    const ranges = this.pending.takeFront(size);
+    const lease: LeaseRecord = {
+      id: `${this.instance}-r${this.window.round}-${this.nextLease++}`,
+      contributorId: request.contributorId,
+      round: this.window.round,
+      version: this.version,
+      ranges,
+      count: size,
+      grantedAt: now,
+      deadline: now + this.plan.lease.timeoutMs,
+      state: 'active',
+    };
+    this.leases.set(lease.id, lease);
+    return { lease, indices: this.indicesOf(ranges) };
+  }
+
+  /** Apply the exactly-once rule to a result (see the header); counts its positions when accepted. */
+  acceptResult(contributorId: string, leaseId: string, version: number): LeaseVerdict {
+    const found = this.find(contributorId, leaseId);
+    if ('outcome' in found) return found;
+    const lease = found;
+    if (lease.state === 'answered') {
+      return { outcome: 'duplicate', lease, reason: `lease ${leaseId} was already answered` };
+    }
+    if (version !== lease.version) {
+      const returned = this.release(lease);
+      return {
+        outcome: 'stale',
+        lease,
+        reason: `lease ${leaseId} is for parameter version ${lease.version}, the result was computed on version ${version}${returned ? '; its examples go to someone else' : ''}`,
+      };
+    }
+    if (this.counted.intersects(lease.ranges)) {
+      lease.state = 'answered';
+      return { outcome: 'duplicate', lease, reason: `the examples of lease ${leaseId} were already counted from another lease` };
+    }
+    const wasExpired = lease.state !== 'active';
+    const revoked: LeaseRecord[] = [];
+    if (wasExpired) {
+      this.pending.removeAll(lease.ranges);
+      for (const other of this.leases.values()) {
+        if (other === lease || other.state !== 'active' || intersectRanges(other.ranges, lease.ranges).length === 0) continue;
+        other.state = 'revoked';
+        this.pending.addAll(subtractRanges(other.ranges, lease.ranges));
+        revoked.push(other);
+      }
+    }
+    lease.state = 'answered';
+    this.counted.addAll(lease.ranges);
+    this.accepted.push(lease);
+    return { outcome: 'accepted', lease, revoked, wasExpired };
+  }
+
+  /** The contributor gave a lease up (it failed, or sent an unusable result): its positions go back to pending. */
+  failLease(contributorId: string, leaseId: string): LeaseVerdict {
+    const found = this.find(contributorId, leaseId);
+    if ('outcome' in found) return found;
+    if (found.state === 'answered') return { outcome: 'duplicate', lease: found, reason: `lease ${leaseId} was already answered` };
+    return { outcome: 'released', lease: found, returned: this.release(found) };
+  }
+
+  /** Active leases past their deadline become expired: their positions go back to pending. */
+  expireLeases(now: number): LeaseRecord[] {
+    const expired: LeaseRecord[] = [];
+    for (const lease of this.leases.values()) {
+      if (lease.state === 'active' && lease.deadline <= now) {
+        lease.state = 'expired';
+        this.pending.addAll(lease.ranges);
+        expired.push(lease);
+      }
+    }
+    return expired;
+  }
+
+  /** A contributor left: its active leases expire now (a resumed contributor may still answer them). */
+  contributorLeft(contributorId: string): LeaseRecord[] {
+    const returned = this.activeLeasesOf(contributorId);
+    for (const lease of returned) {
+      lease.state = 'expired';
+      this.pending.addAll(lease.ranges);
+    }
+    return returned;
+  }
+
+  /** Accepted leases of the open round, sorted by position: the order the aggregator sums in. */
+  acceptedLeases(): LeaseRecord[] {
+    return [...this.accepted].sort((a, b) => a.ranges[0].start - b.ranges[0].start);
+  }
+
+  /** Close the complete round and open the next one, for parameter version `nextVersion`. */
+  advance(nextVersion: number): void {
+    if (!this.roundComplete) {
+      throw new Error(`Round ${this.window.round} cannot close: ${this.counted.size} of ${this.window.end - this.window.start} examples are counted`);
+    }
+    for (const lease of this.leases.values()) {
+      this.closedLeases.set(lease.id, { contributorId: lease.contributorId, round: lease.round });
+      if (this.closedLeases.size > CLOSED_LEASE_MEMORY) this.closedLeases.delete(this.closedLeases.keys().next().value!);
+    }
+    this.leases.clear();
+    this.accepted = [];
+    this.counted = new RangeSet();
+    this.window = roundWindow(this.plan, this.window.round + 1);
+    this.version = nextVersion;
+    this.pending = new RangeSet([{ start: this.window.start, end: this.window.end }]);
+  }
+
+  /**
+   * Throws if the state breaks the partition invariant: pending, active leases and counted
+   * positions are disjoint and together make up the window. Tests call it after every step.
+   */
+  checkInvariants(): void {
+    const { start, end, round } = this.window;
+    const where = `round ${round}`;
+    const parts: PositionRange[][] = [this.pending.toArray(), this.counted.toArray()];
+    for (const lease of this.leases.values()) {
+      checkRanges(lease.ranges, start, end, `${where}, lease ${lease.id}`);
+      if (lease.state === 'active') parts.push(lease.ranges);
+    }
+    const all = new RangeSet();
+    for (const part of parts) {
+      for (const r of part) {
+        try {
+          all.add(r);
+        } catch {
+          throw new Error(`${where}: position range [${r.start}, ${r.end}) is in two states at once (pending ${formatRanges(this.pending.toArray())}, counted ${formatRanges(this.counted.toArray())})`);
+        }
+      }
+    }
+    const covered = all.toArray();
+    if (covered.length !== 1 || covered[0].start !== start || covered[0].end !== end) {
+      throw new Error(`${where}: pending, leased and counted positions ${formatRanges(covered)} do not make up the window [${start}, ${end})`);
+    }
+  }
+
+  private find(contributorId: string, leaseId: string): LeaseRecord | Extract<LeaseVerdict, { leaseId: string }> {
+    const lease = this.leases.get(leaseId);
+    if (!lease) {
+      const closed = this.closedLeases.get(leaseId);
+      if (closed && closed.contributorId === contributorId) {
+        return { outcome: 'late', leaseId, reason: `round ${closed.round} of lease ${leaseId} closed before its result arrived` };
+      }
+      if (closed) return { outcome: 'not-your-lease', leaseId, reason: `lease ${leaseId} belongs to another contributor` };
+      return { outcome: 'unknown-lease', leaseId, reason: `no lease ${leaseId} was granted by this coordinator (or it is too old to remember)` };
+    }
+    if (lease.contributorId !== contributorId) {
+      return { outcome: 'not-your-lease', leaseId, reason: `lease ${leaseId} belongs to another contributor` };
+    }
+    return lease;
+  }
+
+  /** Give an unanswered lease's positions back to pending if it still holds them; it will not count. */
+  private release(lease: LeaseRecord): number {
+    const returned = lease.state === 'active' ? lease.count : 0;
+    if (returned) this.pending.addAll(lease.ranges);
+    lease.state = 'answered';
+    return returned;
+  }
+}

@@ -1,0 +1,188 @@
+// The model's side of a run, and the only code that changes it: accepted contributions are
+// aggregated, a closed round becomes one optimizer step, evaluations decide when to stop.
+// The Coordinator owns peers, messages and leases, and calls in here.
+
+import type { ParamLayout } from '../model/mlp.ts';
+import { RoundAggregator, type Contribution } from './aggregator.ts';
+import { checkCoverage, tilesExactly, type CoverageReport } from './coverage.ts';
+import type { StopReason } from './decisions.ts';
+import { plannedRounds, type Job } from './job.ts';
+import { OptimizerDivergedError, OptimizerHost, freshOptimizerState, type OptimizerState } from './optimizerHost.ts';
+import type { CheckpointState, EvaluationRecord, RoundRecord } from './records.ts';
+import { roundWindow, type LeaseRecord, type RoundPlan, type RoundWindow } from './rounds.ts';
+
+export interface FinalResult {
+  reason: StopReason;
+  /** The version written as the final model. */
+  version: number;
+  params: Float32Array;
+  accuracy: number | null;
+  message: string;
+}
+
+export interface EvaluationResult {
+  loss: number;
+  accuracy: number;
+  count: number;
+}
+
+export class TrainingRun {
+  readonly planned: number | null;
+  readonly history: RoundRecord[];
+  readonly evaluations: EvaluationRecord[];
+  final: FinalResult | null = null;
+  private readonly aggregator: RoundAggregator;
+  private readonly optimizer: OptimizerHost;
+  /** Parameters handed out for evaluation, by version, until their result is recorded. */
+  private readonly awaitingEvaluation = new Map<number, { params: Float32Array; final: boolean }>();
+
+  constructor(
+    readonly job: Job,
+    readonly layout: ParamLayout,
+    readonly plan: RoundPlan,
+    checkpoint?: CheckpointState,
+  ) {
+    this.planned = plannedRounds(job);
+    this.aggregator = new RoundAggregator(layout.total, job.aggregation);
+    const state: OptimizerState = checkpoint
+      ? { step: checkpoint.optimizer.step, params: checkpoint.params, moment1: checkpoint.moment1, moment2: checkpoint.moment2 }
+      : freshOptimizerState(layout, job.optimizer, job.seed);
+    this.optimizer = new OptimizerHost(layout, job.optimizer, this.planned, state);
+    this.history = checkpoint ? structuredClone(checkpoint.history) : [];
+    this.evaluations = checkpoint ? structuredClone(checkpoint.evaluations) : [];
+  }
+
+  /** The current parameters: a new array per step, never written to afterwards. */
+  get params(): Float32Array {
+    return this.optimizer.params;
+  }
+
+  /** Examples held for the open round. */
+  get pendingExamples(): number {
+    return this.aggregator.examples;
+  }
+
+  /** Rounds closed so far (= the parameter version). */
+  get roundsClosed(): number {
+    return this.history.length;
+  }
+
+  get planComplete(): boolean {
+    return this.planned !== null && this.history.length >= this.planned;
+  }
+
+  /** Keep an accepted, validated result until its round closes. */
+  addContribution(c: Contribution): void {
+    this.aggregator.add(c);
+  }
+
+  /**
+   * Aggregate the round and take one optimizer step. Returns the round's record, or the
+   * reason the step was refused (the model is then unchanged and the run must end).
+   */
+  closeRound(window: RoundWindow, accepted: readonly LeaseRecord[], version: number, openedAt: number, now: number): RoundRecord | { diverged: string } {
+    const aggregate = this.aggregator.aggregate();
+    const leases = accepted.map((l) => ({
+      leaseId: l.id,
+      contributorId: l.contributorId,
+      ranges: l.ranges.map((r) => [r.start, r.end] as [number, number]),
+      count: l.count,
+    }));
+    let step;
+    try {
+      step = this.optimizer.apply(aggregate.gradient);
+    } catch (error) {
+      if (error instanceof OptimizerDivergedError) return { diverged: `Training diverged in round ${window.round}: ${error.message}` };
+      throw error;
+    }
+    this.aggregator.clear();
+    const record: RoundRecord = {
+      round: window.round,
+      epoch: window.epoch,
+      start: window.start,
+      end: window.end,
+      version,
+      leases,
+      exact: tilesExactly(leases, window.start, window.end),
+      examples: aggregate.examples,
+      loss: aggregate.loss,
+      trainAccuracy: aggregate.correct / aggregate.examples,
+      lr: step.lr,
+      gradNorm: step.gradNorm,
+      openedAt,
+      closedAt: now,
+    };
+    this.history.push(record);
+    return record;
+  }
+
+  /** Ask for the current parameters to be evaluated; null if that version is already asked for. */
+  requestEvaluation(final: boolean): { version: number; params: Float32Array; final: boolean } | null {
+    const version = this.roundsClosed;
+    const existing = this.awaitingEvaluation.get(version);
+    if (existing) {
+      existing.final ||= final;
+      return null;
+    }
+    const request = { params: this.params, final };
+    this.awaitingEvaluation.set(version, request);
+    return { version, ...request };
+  }
+
+  /** Record an evaluation; returns the final result when it ends the run (target reached, or the last one). */
+  recordEvaluation(version: number, result: EvaluationResult, now: number): FinalResult | null {
+    const pending = this.awaitingEvaluation.get(version);
+    if (!pending) throw new Error(`recordEvaluation: no evaluation of version ${version} was requested (or it was recorded already)`);
+    if (!(result.accuracy >= 0 && result.accuracy <= 1) || !Number.isFinite(result.loss) || !(result.count > 0)) {
+      throw new Error(`recordEvaluation: invalid result ${JSON.stringify(result)}; accuracy must be in [0, 1], loss finite, count > 0`);
+    }
+    this.awaitingEvaluation.delete(version);
+    this.evaluations.push({ version, loss: result.loss, accuracy: result.accuracy, count: result.count, at: now });
+    this.evaluations.sort((a, b) => a.version - b.version);
+    if (this.final) return null;
+    const target = this.job.stop.targetAccuracy;
+    if (target !== undefined && result.accuracy >= target) {
+      return this.finish('target-accuracy', version, pending.params, result.accuracy, `Reached ${pct(result.accuracy)} test accuracy (target ${pct(target)}) after ${version} rounds`);
+    }
+    if (pending.final) {
+      const reason: StopReason = this.job.stop.rounds !== undefined && this.planned === this.job.stop.rounds ? 'rounds' : 'epochs';
+      const missed = target !== undefined ? `, short of the ${pct(target)} target` : '';
+      return this.finish(reason, version, pending.params, result.accuracy, `Finished the planned ${version} rounds with ${pct(result.accuracy)} test accuracy${missed}`);
+    }
+    return null;
+  }
+
+  finish(reason: StopReason, version: number, params: Float32Array, accuracy: number | null, message: string): FinalResult {
+    this.final = { reason, version, params, accuracy, message };
+    return this.final;
+  }
+
+  optimizerSnapshot(): OptimizerState {
+    return this.optimizer.snapshot();
+  }
+
+  coverage(): CoverageReport {
+    return checkCoverage(this.plan, this.history);
+  }
+}
+
+/** Throws, saying why, if a checkpoint cannot continue this job. */
+export function checkRestorable(c: CheckpointState, jobId: string, plan: RoundPlan, layout: ParamLayout): void {
+  const problem = (what: string) => new Error(`Cannot resume from this checkpoint: ${what}`);
+  if (c.jobId !== jobId) throw problem(`it is for job ${c.jobId}, this is job ${jobId}`);
+  if (c.version !== c.round) throw problem(`version ${c.version} and round ${c.round} disagree (one step per round)`);
+  if (c.history.length !== c.round || c.optimizer.step !== c.round) {
+    throw problem(`${c.history.length} recorded rounds and optimizer step ${c.optimizer.step} do not match round ${c.round}`);
+  }
+  c.history.forEach((r, i) => {
+    const w = roundWindow(plan, i);
+    if (r.round !== i || r.epoch !== w.epoch || r.start !== w.start || r.end !== w.end) {
+      throw problem(`its record of round ${i} does not match this job's data order (seed, trainExamples or globalBatch changed?)`);
+    }
+  });
+  if (c.params.length !== layout.total) throw problem(`it holds ${c.params.length} parameters, the model needs ${layout.total}`);
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}
