@@ -8,6 +8,15 @@ import { chromiumArgs, chromiumPath } from './scripts/chromium.mjs';
 export default mergeConfig(
   viteConfig,
   defineConfig({
+    // Dependencies that only workers import (the CPU benchmarks' baselines): bundled up front,
+    // since one found mid-run makes vite reload the test page.
+    optimizeDeps: {
+      include: [
+        '@tensorflow/tfjs-core',
+        '@tensorflow/tfjs-core/dist/register_all_gradients',
+        'onnxruntime-web/wasm',
+      ],
+    },
     test: {
       projects: [
         {

@@ -15,6 +15,11 @@ export interface BenchRow {
   ms?: number;
   /** Anything else worth keeping in the JSON (threads, repetitions, skipped reason). */
   details?: Record<string, unknown>;
+  /**
+   * Why there is no measurement (a time cap, an error): `value` is then NaN (null in JSON),
+   * and tables, charts and checks treat the row as not measured.
+   */
+  skipped?: string;
 }
 
 export interface BenchCheck {
@@ -33,6 +38,8 @@ export interface BenchContext {
 export interface BenchSuite {
   id: string;
   title: string;
+  /** What a row's `size` is, for table columns and chart axes (e.g. "N"); "size" when absent. */
+  sizeLabel?: string;
   run(ctx: BenchContext, emit: (row: BenchRow) => void): Promise<void>;
   /** Bars this suite is responsible for, judged on all rows measured in the session. */
   checks?(rows: BenchRow[]): BenchCheck[];

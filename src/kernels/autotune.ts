@@ -2,7 +2,8 @@
 // product and keep the fastest, cached per adapter and shader version so that it runs once.
 
 import { adapterKey, type GpuContext } from '../gpu/context.ts';
-import { ComputeRecorder } from '../gpu/recorder.ts';
+import type { ComputeRecorder } from '../gpu/recorder.ts';
+import { timeRecordedWork } from '../gpu/timing.ts';
 import { STORAGE } from '../gpu/buffers.ts';
 import { floats } from './common.ts';
 import { MATMUL_CONFIGS, MatmulOp, configFits, configName, matmulFlops, parseConfigName, type MatmulConfig, type MatmulShape } from './matmul.ts';
@@ -68,15 +69,8 @@ export async function autotuneMatmul(ctx: GpuContext, options: AutotuneOptions):
     // Compile all first (in parallel), so compile time does not leak into the timings.
     const ops = await Promise.all(configs.map((config) => MatmulOp.create(ctx, shape, {}, config)));
     for (const op of ops) {
-      let best = Infinity;
-      for (let r = 0; r <= repetitions; r++) {
-        const rec = new ComputeRecorder(ctx, { label: 'autotune' });
-        const t0 = performance.now();
-        op.encode(rec, { a: floats(a, 0, aLen), b: floats(b, 0, bLen), c: floats(c, 0, m * n) });
-        const { gpuTimeMs } = await rec.finish();
-        const ms = gpuTimeMs ?? performance.now() - t0;
-        if (r > 0) best = Math.min(best, ms);
-      }
+      const encode = (rec: ComputeRecorder) => op.encode(rec, { a: floats(a, 0, aLen), b: floats(b, 0, bLen), c: floats(c, 0, m * n) });
+      const best = (await timeRecordedWork(ctx, encode, { warmups: 1, repetitions }, 'autotune')).best.ms;
       timings.push({ config: configName(op.config), ms: best, gflops: matmulFlops(shape) / best / 1e6 });
       op.destroy();
     }

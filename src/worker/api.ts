@@ -7,8 +7,19 @@ import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import type { MlpSpec, ParamLayout } from '../model/mlp.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 
+/** Which backend computes: one by name, or 'auto' to time each available one on the job's shapes and keep the fastest. */
+export type BackendChoice = 'webgpu' | 'cpu' | 'auto';
+
 export interface TrainerOptions {
   spec: MlpSpec;
+  /** Default 'auto' (see BackendChoice); a visitor's override names one. */
+  backend?: BackendChoice;
+  /** CPU backend worker threads (default: one per core on a cross-origin isolated page, else 1). */
+  cpuThreads?: number;
+  /** 'auto': the micro-batch size each candidate is timed on (default 128). */
+  selectionBatch?: number;
+  /** 'auto': milliseconds of timing per candidate (default 1000). */
+  selectionBudgetMs?: number;
   /** Keep each GPU submit under this many estimated milliseconds (default 100). */
   maxSubmitMs?: number;
   /** Force a matmul configuration by name instead of autotuning (tests, benchmarks). */
@@ -17,11 +28,51 @@ export interface TrainerOptions {
   snapshotEvery?: number;
 }
 
+/** One candidate's figures from backend selection, timed on the job's own model and micro-batch. */
+export interface BackendMeasurement {
+  backend: 'webgpu' | 'cpu';
+  /** Gradients of real micro-batches per second, times the batch; null when it could not run. */
+  examplesPerSecond: number | null;
+  /** Median milliseconds per micro-batch gradient. */
+  msPerBatch: number | null;
+  batch: number;
+  /** Timed gradients (after warm-up). */
+  runs: number;
+  /** The kernel and device it ran, e.g. "wasm relaxed-SIMD 4x8, 2 threads". */
+  kernel?: string;
+  /** Why it could not be used. */
+  error?: string;
+}
+
+/** How the backend in use was chosen. */
+export interface BackendSelection {
+  requested: BackendChoice;
+  chosen: 'webgpu' | 'cpu';
+  /** One line for the page, e.g. "fastest on this job: CPU 31,200 examples/s vs WebGPU 610 examples/s". */
+  reason: string;
+  /** Every candidate timed (empty when the visitor named a backend). */
+  candidates: BackendMeasurement[];
+}
+
+/** The CPU backend's configuration. */
+export interface CpuReport {
+  /** Worker threads computing (1: on the trainer's own thread). */
+  threads: number;
+  /** 'relaxed': WebAssembly relaxed SIMD (fused multiply-add); 'plain': SIMD128. */
+  simd: 'relaxed' | 'plain';
+  /** Whether the page may share memory with threads (COOP/COEP served). */
+  crossOriginIsolated: boolean;
+}
+
 /** What a backend tells the page and the coordinator about itself. */
 export interface BackendReport {
   backend: 'webgpu' | 'cpu';
   /** The GPU adapter (WebGPU backend). */
   adapter?: AdapterReport;
+  /** Threads and SIMD level (CPU backend). */
+  cpu?: CpuReport;
+  /** How this backend was chosen: the visitor's override or the timings of 'auto'. */
+  selection?: BackendSelection;
   /** The kernel version in use, e.g. the autotuned matmul configuration. */
   kernel: string;
   tuning: TuneResult | null;
@@ -144,6 +195,23 @@ export function validateGradient(layout: ParamLayout, gradient: unknown): Float3
   const bad = firstNonFinite(gradient);
   if (bad >= 0) throw new InvalidInputError(`Gradient value ${bad} is ${gradient[bad]}: gradients must be finite`);
   return gradient;
+}
+
+/** The backend choices in TrainerOptions; checked before init changes anything. */
+export function validateBackendOptions(options: TrainerOptions): void {
+  const { backend, cpuThreads, selectionBatch, selectionBudgetMs } = options;
+  if (backend !== undefined && backend !== 'webgpu' && backend !== 'cpu' && backend !== 'auto') {
+    throw new InvalidInputError(`backend must be 'webgpu', 'cpu' or 'auto', got ${JSON.stringify(backend)}`);
+  }
+  if (cpuThreads !== undefined && !(Number.isInteger(cpuThreads) && cpuThreads >= 1 && cpuThreads <= 16)) {
+    throw new InvalidInputError(`cpuThreads must be an integer from 1 to 16, got ${cpuThreads}`);
+  }
+  if (selectionBatch !== undefined && !(Number.isInteger(selectionBatch) && selectionBatch >= 1 && selectionBatch <= MAX_MICRO_BATCH)) {
+    throw new InvalidInputError(`selectionBatch must be an integer from 1 to ${MAX_MICRO_BATCH}, got ${selectionBatch}`);
+  }
+  if (selectionBudgetMs !== undefined && !(Number.isFinite(selectionBudgetMs) && selectionBudgetMs > 0 && selectionBudgetMs <= 60_000)) {
+    throw new InvalidInputError(`selectionBudgetMs must be a number of milliseconds in (0, 60000], got ${selectionBudgetMs}`);
+  }
 }
 
 export function firstNonFinite(values: Float32Array): number {

@@ -32,7 +32,7 @@ afterAll(() => worker?.terminate());
 
 describe('worker API', () => {
   it('initialises: adapter report, autotuned or forced config, self-test', async () => {
-    const report = await worker.api.init({ spec: DEFAULT_MLP, matmulConfig: CONFIG });
+    const report = await worker.api.init({ spec: DEFAULT_MLP, backend: 'webgpu', matmulConfig: CONFIG });
     expect(report.backend).toBe('webgpu');
     expect(report.selfTest).toBe('passed');
     expect(report.kernel).toBe(CONFIG);

@@ -12,6 +12,7 @@ import {
   firstNonFinite,
   validateGradient,
   validateMicroBatch,
+  validateBackendOptions,
   validateParameters,
   type BackendReport,
   type DatasetSource,
@@ -60,6 +61,7 @@ export class Trainer implements TrainerApi {
 
   async init(options: TrainerOptions): Promise<BackendReport> {
     const layout = mlpLayout(options.spec);
+    validateBackendOptions(options);
     this.backend?.dispose();
     this.backend = null;
     this.createBackend = this.deps.backendFor(options, layout);

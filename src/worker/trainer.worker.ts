@@ -6,6 +6,8 @@ import { get, set } from 'idb-keyval';
 import { loadFashionMnistFromUrl } from '../data/fashionMnist.ts';
 import type { TuneCache, TuneResult } from '../kernels/autotune.ts';
 import type { TrainerApi } from './api.ts';
+import { CpuBackend } from './cpuBackend.ts';
+import { selectingFactory } from './selectBackend.ts';
 import { Trainer } from './trainer.ts';
 import { WebGpuBackend } from './webgpuBackend.ts';
 
@@ -15,8 +17,20 @@ const tuneCache: TuneCache = {
 };
 
 const trainer = new Trainer({
-  backendFor: (options, layout) => () =>
-    WebGpuBackend.create({ layout, maxSubmitMs: options.maxSubmitMs, matmulConfig: options.matmulConfig, tuneCache }),
+  // 'auto' (the default) times WebGPU and the CPU on the job's shapes and keeps the faster.
+  backendFor: (options, layout) => {
+    return selectingFactory(
+      options.backend ?? 'auto',
+      {
+        webgpu: 'gpu' in navigator
+          ? () => WebGpuBackend.create({ layout, maxSubmitMs: options.maxSubmitMs, matmulConfig: options.matmulConfig, tuneCache })
+          : { unavailable: 'this browser has no WebGPU (navigator.gpu)' },
+        cpu: () => CpuBackend.create({ layout, threads: options.cpuThreads }),
+      },
+      layout,
+      { batch: options.selectionBatch, budgetMs: options.selectionBudgetMs },
+    );
+  },
   loadDatasetFromUrl: loadFashionMnistFromUrl,
 });
 

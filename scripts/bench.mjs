@@ -1,0 +1,122 @@
+// `npm run bench`: builds the pages, serves them with `vite preview`, runs bench.html in
+// headless Chromium (real WebGPU; SwiftShader without a GPU), streams its log, prints the
+// tables and checks, writes bench-results.json, and fails if a check fails.
+//
+//   npm run bench                          sizes 256, 512, 1024, 2048
+//   npm run bench -- --sizes=256,1024 --cap=10 --quick
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright';
+import { chromiumArgs, chromiumPath } from './chromium.mjs';
+
+const RESULTS_FILE = 'bench-results.json';
+/** The whole session; the page skips slow sizes itself, this only catches a hang. */
+const SESSION_TIMEOUT_MS = 30 * 60_000;
+
+function pageQuery(argv) {
+  const query = new URLSearchParams({ auto: '1' });
+  for (const arg of argv) {
+    const m = /^--(sizes|cap)=(.+)$/.exec(arg);
+    if (m) query.set(m[1], m[2]);
+    else if (arg === '--quick') query.set('quick', '1');
+    else throw new Error(`Unknown option ${arg}. Options: --sizes=256,512,1024 --cap=SECONDS --quick`);
+  }
+  return query;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForServer(url, child, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`vite preview exited with code ${child.exitCode} before serving ${url}`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // Not listening yet: try again shortly.
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`vite preview did not serve ${url} within ${timeoutMs / 1000} s`);
+}
+
+async function main() {
+  const query = pageQuery(process.argv.slice(2));
+  const started = Date.now();
+  // A build of its own: dist/ may be served to someone else's end-to-end run at this moment.
+  const outDir = mkdtempSync(join(tmpdir(), 'swarmgrad-bench-'));
+  let preview = null;
+  let browser;
+  try {
+    console.log(`Building the pages into ${outDir} (vite build)…`);
+    if (spawnSync('npx', ['vite', 'build', '--logLevel', 'warn', '--outDir', outDir, '--emptyOutDir'], { stdio: 'inherit' }).status !== 0) {
+      throw new Error('vite build failed; fix the build errors above and run npm run bench again');
+    }
+    const port = await freePort();
+    // Its own process group, so that stopping it also stops the server npx started.
+    preview = spawn('npx', ['vite', 'preview', '--outDir', outDir, '--port', String(port), '--strictPort', '--host', '127.0.0.1'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      detached: true,
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitForServer(`${base}/bench.html`, preview);
+    browser = await chromium.launch({ executablePath: chromiumPath(), args: chromiumArgs() });
+    const page = await browser.newPage();
+    page.on('console', (msg) => {
+      const text = msg.text();
+      if (text.startsWith('[bench] ')) console.log(text.slice(8));
+      else if (msg.type() === 'error' || msg.type() === 'warning') console.log(`(page ${msg.type()}) ${text}`);
+    });
+    page.on('pageerror', (error) => console.log(`(page error) ${error.stack ?? error.message}`));
+    page.on('response', (res) => {
+      if (res.status() >= 400) console.log(`(page) HTTP ${res.status()} for ${res.url()}`);
+    });
+    const url = `${base}/bench.html?${query}`;
+    console.log(`Opening ${url}`);
+    await page.goto(url);
+    await page.waitForFunction(() => ['done', 'failed', 'stopped'].includes(window.swarmgradBench?.state ?? ''), null, {
+      timeout: SESSION_TIMEOUT_MS,
+      polling: 1000,
+    });
+    const bench = await page.evaluate(() => window.swarmgradBench);
+    if (bench.state !== 'done' || !bench.report) {
+      throw new Error(`The benchmark page ended in state "${bench.state}": ${bench.error ?? 'no error message'}`);
+    }
+    console.log(`\n${bench.report.text}\n`);
+    writeFileSync(RESULTS_FILE, JSON.stringify(bench.report, null, 2) + '\n');
+    const failed = bench.report.checks.filter((c) => !c.pass).length;
+    console.log(`Wrote ${RESULTS_FILE}. ${bench.report.checks.length - failed} of ${bench.report.checks.length} checks pass; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`);
+    return failed === 0 ? 0 : 1;
+  } finally {
+    await browser?.close();
+    if (preview) {
+      try {
+        process.kill(-preview.pid, 'SIGTERM');
+      } catch (error) {
+        if (error.code !== 'ESRCH') console.warn(`Could not stop vite preview (pid ${preview.pid}): ${error.message}`);
+      }
+    }
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`npm run bench failed: ${error.message}`);
+    process.exit(1);
+  },
+);

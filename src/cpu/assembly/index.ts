@@ -1,0 +1,12 @@
+// The CPU backend's WebAssembly module: every kernel, exported for src/cpu/kernels.ts.
+// Built by scripts/build-wasm.mjs in four variants: plain or relaxed SIMD (fused
+// multiply-add), with shared (threads) or private memory.
+
+export { gemm, packA, packB, ACT_NONE, ACT_RELU, ACT_GELU } from './gemm';
+export { gatherRows, softmaxCrossEntropy, columnSum } from './rows';
+export { sumSquares, adamw, sgd } from './optimizer';
+
+/** First byte after the module's static data: the host's allocations start here. */
+export function heapBase(): usize {
+  return __heap_base;
+}

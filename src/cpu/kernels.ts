@@ -1,0 +1,78 @@
+// The WebAssembly kernels: which build this engine runs, and their typed exports.
+// Four builds come from src/cpu/assembly/ (scripts/build-wasm.mjs): relaxed SIMD (fused
+// multiply-add) where the engine validates it, else plain SIMD128; shared memory for
+// worker threads, private memory for one thread.
+
+/** Pointers and sizes are i32 (byte offsets into the memory); floats are f32 unless noted. */
+export interface CpuKernelExports {
+  heapBase(): number;
+  gemm(
+    packedA: number, packedB: number, k: number,
+    rowBlock0: number, rowBlock1: number, panel0: number, panel1: number,
+    c: number, ldc: number, m: number, n: number,
+    bias: number, act: number, preact: number, actInput: number, tile: number,
+  ): void;
+  packA(src: number, strideI: number, strideP: number, m: number, k: number, i0: number, i1: number, p0: number, p1: number, dst: number): void;
+  packB(src: number, strideP: number, strideJ: number, k: number, n: number, p0: number, p1: number, panel0: number, panel1: number, dst: number): void;
+  gatherRows(images: number, labels: number, indices: number, r0: number, r1: number, features: number, x: number, y: number): void;
+  softmaxCrossEntropy(logits: number, labels: number, r0: number, r1: number, classes: number, scale: number, dlogits: number, rowStats: number): void;
+  columnSum(src: number, rows: number, cols: number, c0: number, c1: number, dst: number): void;
+  /** Σ g² in f64. */
+  sumSquares(g: number, i0: number, i1: number): number;
+  adamw(
+    params: number, grads: number, m: number, v: number, i0: number, i1: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, bc1: number, bc2: number, clip: number, decayEnd: number,
+  ): void;
+  sgd(params: number, grads: number, buf: number, i0: number, i1: number, lr: number, momentum: number, weightDecay: number, clip: number, decayEnd: number): void;
+}
+
+/** Activation codes of gemm's epilogue (the module's ACT_* globals). */
+export const ACT = { none: 0, relu: 1, gelu: 2 } as const;
+
+export type SimdLevel = 'relaxed' | 'plain';
+
+export interface KernelModule {
+  module: WebAssembly.Module;
+  simd: SimdLevel;
+  shared: boolean;
+}
+
+type Variant = `${SimdLevel}-${'shared' | 'private'}`;
+
+const SOURCES: Record<Variant, () => Promise<{ kernelsWasmBase64: string }>> = {
+  'relaxed-shared': () => import('./wasm/kernels-relaxed-shared.generated.ts'),
+  'relaxed-private': () => import('./wasm/kernels-relaxed-private.generated.ts'),
+  'plain-shared': () => import('./wasm/kernels-plain-shared.generated.ts'),
+  'plain-private': () => import('./wasm/kernels-plain-private.generated.ts'),
+};
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * Compiles the fastest build this engine validates. `simd` forces a level (benchmarks,
+ * tests); an engine without WebAssembly SIMD gets a clear error.
+ */
+export async function loadKernelModule(options: { shared: boolean; simd?: SimdLevel }): Promise<KernelModule> {
+  const memory = options.shared ? 'shared' : 'private';
+  const levels: SimdLevel[] = options.simd ? [options.simd] : ['relaxed', 'plain'];
+  for (const simd of levels) {
+    const bytes = decodeBase64((await SOURCES[`${simd}-${memory}`]()).kernelsWasmBase64);
+    if (!WebAssembly.validate(bytes)) continue;
+    return { module: await WebAssembly.compile(bytes), simd, shared: options.shared };
+  }
+  throw new Error(
+    `This browser cannot run the CPU backend's WebAssembly (${levels.join(' or ')} SIMD, ${memory} memory): ` +
+      'it needs WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+). Use the WebGPU backend or a newer browser.',
+  );
+}
+
+/** Instantiates the kernels on `memory` (the memory every thread shares, or a private one). */
+export async function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<CpuKernelExports> {
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  return instance.exports as unknown as CpuKernelExports;
+}

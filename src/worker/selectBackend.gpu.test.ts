@@ -1,0 +1,42 @@
+// Backend selection in the training worker, in Chromium with WebGPU (SwiftShader here) and
+// the CPU backend: 'auto' times both on the job's model and reports the figures; the
+// choice is the faster one; recovery rebuilds the chosen kind without re-timing.
+
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DEFAULT_MLP } from '../model/mlp.ts';
+import { startTrainerWorker, type TrainerWorker } from './client.ts';
+
+let worker: TrainerWorker;
+beforeAll(() => {
+  worker = startTrainerWorker();
+});
+afterAll(() => worker?.terminate());
+
+it("'auto' times WebGPU and the CPU on the job's shapes and keeps the faster", async () => {
+  const report = await worker.api.init({ spec: DEFAULT_MLP, selectionBudgetMs: 800, matmulConfig: '4x8_wg8x8_direct' });
+  const selection = report.selection!;
+  console.log(`backend selection: ${JSON.stringify(selection)}`);
+  expect(selection.requested).toBe('auto');
+  expect(selection.candidates.map((c) => c.backend)).toEqual(['webgpu', 'cpu']);
+  for (const c of selection.candidates) {
+    expect(c.error).toBeUndefined();
+    expect(c.batch).toBe(128);
+    expect(c.runs).toBeGreaterThanOrEqual(3);
+    expect(c.examplesPerSecond).toBeCloseTo((128 / c.msPerBatch!) * 1000, 6);
+  }
+  const [webgpu, cpu] = selection.candidates;
+  const faster = cpu.examplesPerSecond! > webgpu.examplesPerSecond! ? 'cpu' : 'webgpu';
+  expect(selection.chosen).toBe(faster);
+  expect(report.backend).toBe(faster);
+  expect(selection.reason).toMatch(/^fastest on this job: (CPU|WebGPU) [\d,]+ examples\/s vs (WebGPU|CPU) [\d,]+ examples\/s$/);
+
+  // The chosen backend trains; after a loss it is rebuilt as the same kind, with the same figures.
+  await worker.api.loadDataset({ kind: 'url', baseUrl: '/data/fashion-mnist/' });
+  await worker.api.initParameters(3);
+  const indices = Uint32Array.from({ length: 32 }, (_, i) => i);
+  const before = await worker.api.computeGradient({ version: 0, indices });
+  await worker.api.simulateDeviceLoss();
+  const after = await worker.api.computeGradient({ version: 0, indices });
+  expect(after.recoveries).toBe(1);
+  expect(new Uint32Array(after.gradient.buffer)).toEqual(new Uint32Array(before.gradient.buffer));
+});
