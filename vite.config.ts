@@ -28,6 +28,7 @@ export default defineConfig({
         contribute: resolve(import.meta.dirname, 'index.html'),
         train: resolve(import.meta.dirname, 'train.html'),
         bench: resolve(import.meta.dirname, 'bench.html'),
+        dashboard: resolve(import.meta.dirname, 'dashboard.html'),
       },
     },
   },

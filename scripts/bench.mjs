@@ -1,11 +1,13 @@
 // `npm run bench`: builds the pages, serves them with `vite preview`, runs bench.html in
 // headless Chromium (real WebGPU; SwiftShader without a GPU), streams its log, prints the
-// tables and checks, writes bench-results.json, and fails if a check fails.
+// tables and checks, then runs the network row (scripts/bench-network.ts: one contributor
+// through the real server vs the same browser training locally), writes bench-results.json,
+// and fails if a check fails.
 //
 //   npm run bench                          sizes 256, 512, 1024, 2048
 //   npm run bench -- --sizes=256,1024 --cap=10 --quick
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,9 +98,29 @@ async function main() {
       throw new Error(`The benchmark page ended in state "${bench.state}": ${bench.error ?? 'no error message'}`);
     }
     console.log(`\n${bench.report.text}\n`);
-    writeFileSync(RESULTS_FILE, JSON.stringify(bench.report, null, 2) + '\n');
-    const failed = bench.report.checks.filter((c) => !c.pass).length;
-    console.log(`Wrote ${RESULTS_FILE}. ${bench.report.checks.length - failed} of ${bench.report.checks.length} checks pass; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`);
+    await browser.close();
+    browser = null;
+
+    // The network row needs the real server and WebRTC, so it runs in its own process
+    // (inside ../shared/isolated-net) against the same build.
+    const networkFile = join(outDir, 'network.json');
+    // The CPU backend's own training rate from the page is a second local baseline: the
+    // network row is judged against the faster of it and train.html.
+    const backendRow = bench.report.rows.find((r) => r.suite === 'cpu-mlp' && /^ours CPU backend, 2 threads/.test(r.name) && Number.isFinite(r.value));
+    const networkArgs = ['--import', 'tsx', 'scripts/bench-network.ts', '--site', outDir, '--out', networkFile];
+    if (backendRow) networkArgs.push('--backend-rate', String(backendRow.value));
+    const network = spawnSync(process.execPath, networkArgs, { stdio: 'inherit' });
+    const checks = [...bench.report.checks];
+    let networkReport = null;
+    try {
+      networkReport = JSON.parse(readFileSync(networkFile, 'utf8'));
+      checks.push(...networkReport.checks);
+    } catch {
+      checks.push({ id: 'network-vs-local', description: 'the network benchmark ran', pass: false, detail: `exit code ${network.status}` });
+    }
+    writeFileSync(RESULTS_FILE, JSON.stringify({ ...bench.report, network: networkReport, checks }, null, 2) + '\n');
+    const failed = checks.filter((c) => !c.pass).length;
+    console.log(`Wrote ${RESULTS_FILE}. ${checks.length - failed} of ${checks.length} checks pass; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`);
     return failed === 0 ? 0 : 1;
   } finally {
     await browser?.close();

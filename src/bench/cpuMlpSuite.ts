@@ -95,7 +95,7 @@ export function createCpuMlpSuite(settings: Pick<BenchSettings, 'quick' | 'train
       ctx.log('Both backends of this device, as backend selection times them…');
       const worker = startTrainerWorker();
       try {
-        const report = await worker.api.init({ spec: DEFAULT_MLP, backend: 'auto', selectionBatch: CPU_MLP_BATCH, selectionBudgetMs: settings.quick ? 300 : 1000 });
+        const report = await worker.api.init({ spec: DEFAULT_MLP, backend: 'auto', selectionBatch: CPU_MLP_BATCH, selectionBudgetMs: settings.quick ? 300 : 1000, selectionStartupMs: 300_000 });
         const selection = report.selection!;
         ctx.log(`Backend selection: ${selection.reason}`);
         for (const c of selection.candidates) {

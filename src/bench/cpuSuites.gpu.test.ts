@@ -20,7 +20,7 @@ it('the CPU suites measure every row and judge their bars', async () => {
     'ours wasm relaxed-SIMD, 1 thread', 'ours wasm SIMD128, 1 thread', 'onnxruntime-web wasm, 1 thread',
     'ours wasm relaxed-SIMD, 2 threads', 'ours wasm SIMD128, 2 threads', 'onnxruntime-web wasm, 2 threads',
     'ours CPU backend, 1 thread', 'tfjs-backend-wasm, 1 thread', 'ours CPU backend, 2 threads', 'tfjs-backend-wasm, 2 threads',
-    'selection: WebGPU backend gradient', 'selection: CPU backend gradient',
+    'selection: CPU backend gradient', 'selection: WebGPU backend gradient',
   ].filter((n) => navigator.hardwareConcurrency > 1 || !n.includes('2 threads')));
   // tfjs-backend-wasm may start fewer threads than asked: that row is skipped, saying so; every other row is measured.
   for (const r of rows) {

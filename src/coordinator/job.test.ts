@@ -69,7 +69,7 @@ describe('parseJob', () => {
     ['a target accuracy above 1', withField('stop', { targetAccuracy: 1.5 }), /stop\.targetAccuracy/],
     ['a decay without a horizon', withField('stop', { targetAccuracy: 0.9 }) && { ...minimal, stop: { targetAccuracy: 0.9 }, optimizer: { kind: 'adamw', lr: 0.001, schedule: { decay: 'cosine' } } }, /optimizer\.schedule\.decay: a cosine decay needs a planned length/],
     ['min lease above max lease', withField('lease', { minExamples: 100, maxExamples: 50 }), /lease\.minExamples: must not exceed lease\.maxExamples \(50\)/],
-    ['a lease larger than the protocol allows', withField('lease', { maxExamples: 9000 }), /lease\.maxExamples/],
+    ['a lease larger than the protocol allows', withField('lease', { maxExamples: 65537 }), /lease\.maxExamples/],
     ['a timeout shorter than twice the target time', withField('lease', { targetSeconds: 5, timeoutMs: 5000 }), /lease\.timeoutMs: must be at least twice/],
     ['a zero global batch', withField('globalBatch', 0), /globalBatch/],
     ['a fractional seed', withField('seed', 1.5), /seed/],

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { mlpLayout, type MlpSpec, type ParamLayout } from '../model/mlp.ts';
+import { MAX_LEASE_EXAMPLES } from '../protocol/messages.ts';
 import defaultJobJson from './jobs/fashion-mnist-mlp.json' with { type: 'json' };
 
 /** Examples per split of each dataset a job may name; trainExamples/testExamples default to all. */
@@ -12,8 +13,7 @@ export const DATASETS = {
   'fashion-mnist': { train: 60000, test: 10000, features: 784, classes: 10 },
 } as const;
 
-/** The protocol's limits: a lease names at most 8192 examples and runs at most an hour. */
-const MAX_LEASE_EXAMPLES = 8192;
+/** The protocol's limits: a lease names at most MAX_LEASE_EXAMPLES examples and runs at most an hour. */
 const MAX_LEASE_MS = 3_600_000;
 
 const int = (min: number, max = 2 ** 31 - 1) => z.number().int().min(min).max(max);

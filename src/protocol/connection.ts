@@ -77,6 +77,11 @@ export class ProtocolConnection<In extends AnyMessage, Out extends AnyMessage> {
     this.close(`${code}: ${message}`);
   }
 
+  /** Close once every message queued so far has gone out (the one saying why among them). */
+  closeWhenSent(reason: string): void {
+    void this.sending.then(() => this.close(reason));
+  }
+
   close(reason = 'closed'): void {
     if (this.closed) return;
     this.channel.close(reason);

@@ -6,6 +6,12 @@ import { z } from 'zod';
 
 /** Bumped on any incompatible change; both ends refuse a peer that speaks another. */
 export const PROTOCOL_VERSION = 1;
+/**
+ * The most examples one lease may name (its indices are 4 bytes each, 256 KiB at most). A
+ * contributor computes a large lease in chunks its device holds and answers with one
+ * gradient, so that a large global batch costs one upload per contributor, not one per chunk.
+ */
+export const MAX_LEASE_EXAMPLES = 65536;
 
 export type TensorDtype = 'f32' | 'u32';
 export type TensorArray<D extends TensorDtype> = D extends 'f32' ? Float32Array : Uint32Array;
@@ -41,7 +47,8 @@ export const Capabilities = z.strictObject({
   flopsPerMs: finite.positive(),
   /** Measured gradient throughput on the job's model, examples per second. */
   examplesPerSecond: finite.positive(),
-  maxBatch: z.number().int().min(1).max(8192),
+  /** The most examples this contributor takes in one lease (it computes them in chunks its device can hold). */
+  maxBatch: z.number().int().min(1).max(MAX_LEASE_EXAMPLES),
 });
 export type Capabilities = z.infer<typeof Capabilities>;
 
@@ -94,7 +101,7 @@ export const Result = message(
     /** Mean loss over the lease's examples. */
     loss: finite.nonnegative(),
     correct: count,
-    exampleCount: z.number().int().min(1).max(8192),
+    exampleCount: z.number().int().min(1).max(MAX_LEASE_EXAMPLES),
     computeMs: finite.nonnegative(),
     deviceTimeMs: finite.nonnegative().nullable(),
   }),

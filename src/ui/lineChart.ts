@@ -43,6 +43,13 @@ export class LineChart {
     this.plot.setData(this.data as uPlot.AlignedData);
   }
 
+  /** Replace every point at once (a fresh snapshot of a series). */
+  set(xs: number[], ys: (number | null)[][]): void {
+    this.data[0] = xs.slice();
+    ys.forEach((column, i) => (this.data[i + 1] = column.slice()));
+    this.plot.setData(this.data as uPlot.AlignedData);
+  }
+
   clear(): void {
     for (const column of this.data) column.length = 0;
     this.plot.setData(this.data as uPlot.AlignedData);

@@ -20,6 +20,8 @@ export interface TrainerOptions {
   selectionBatch?: number;
   /** 'auto': milliseconds of timing per candidate (default 1000). */
   selectionBudgetMs?: number;
+  /** How long a candidate may take to start (create, load, warm up) before it loses; default 6 s. */
+  selectionStartupMs?: number;
   /** Keep each GPU submit under this many estimated milliseconds (default 100). */
   maxSubmitMs?: number;
   /** Force a matmul configuration by name instead of autotuning (tests, benchmarks). */
@@ -199,7 +201,7 @@ export function validateGradient(layout: ParamLayout, gradient: unknown): Float3
 
 /** The backend choices in TrainerOptions; checked before init changes anything. */
 export function validateBackendOptions(options: TrainerOptions): void {
-  const { backend, cpuThreads, selectionBatch, selectionBudgetMs } = options;
+  const { backend, cpuThreads, selectionBatch, selectionBudgetMs, selectionStartupMs } = options;
   if (backend !== undefined && backend !== 'webgpu' && backend !== 'cpu' && backend !== 'auto') {
     throw new InvalidInputError(`backend must be 'webgpu', 'cpu' or 'auto', got ${JSON.stringify(backend)}`);
   }
@@ -208,6 +210,9 @@ export function validateBackendOptions(options: TrainerOptions): void {
   }
   if (selectionBatch !== undefined && !(Number.isInteger(selectionBatch) && selectionBatch >= 1 && selectionBatch <= MAX_MICRO_BATCH)) {
     throw new InvalidInputError(`selectionBatch must be an integer from 1 to ${MAX_MICRO_BATCH}, got ${selectionBatch}`);
+  }
+  if (selectionStartupMs !== undefined && !(Number.isFinite(selectionStartupMs) && selectionStartupMs > 0 && selectionStartupMs <= 600_000)) {
+    throw new InvalidInputError(`selectionStartupMs must be a number of milliseconds in (0, 600000], got ${selectionStartupMs}`);
   }
   if (selectionBudgetMs !== undefined && !(Number.isFinite(selectionBudgetMs) && selectionBudgetMs > 0 && selectionBudgetMs <= 60_000)) {
     throw new InvalidInputError(`selectionBudgetMs must be a number of milliseconds in (0, 60000], got ${selectionBudgetMs}`);

@@ -28,7 +28,7 @@ const trainer = new Trainer({
         cpu: () => CpuBackend.create({ layout, threads: options.cpuThreads }),
       },
       layout,
-      { batch: options.selectionBatch, budgetMs: options.selectionBudgetMs },
+      { batch: options.selectionBatch, budgetMs: options.selectionBudgetMs, startupBudgetMs: options.selectionStartupMs },
     );
   },
   loadDatasetFromUrl: loadFashionMnistFromUrl,

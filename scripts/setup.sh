@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian/Ubuntu machine lacks to run swarmgrad: Chromium (the
+# contributors and the tests run in it), the Fashion-MNIST dataset package, and the npm
+# packages. Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v chromium >/dev/null || [[ -n ${CHROME_PATH:-} ]] || missing+=(chromium)
+[[ -f ${SWARMGRAD_DATA_DIR:-/usr/share/datasets/fashion-mnist}/train-images-idx3-ubyte.gz ]] || missing+=(dataset-fashion-mnist)
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund

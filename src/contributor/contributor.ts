@@ -1,0 +1,238 @@
+// A contributor: the worker that computes, the link to the coordinator that reconnects by
+// itself, and a session per connection. No DOM: the page renders its state.
+
+import { connectToCoordinator } from '../net/browserPeer.ts';
+import { ReconnectingCoordinatorLink, type CoordinatorLinkState } from '../net/coordinatorLink.ts';
+import { contributorSide, maxMessageBytesFor } from '../protocol/connection.ts';
+import { MAX_LEASE_EXAMPLES, type Capabilities } from '../protocol/messages.ts';
+import type { JobAnnouncement } from '../server/httpApi.ts';
+import type { BackendChoice, BackendReport } from '../worker/api.ts';
+import { startTrainerWorker, type TrainerWorker } from '../worker/client.ts';
+import { ContributorSession, type SessionEvent } from './session.ts';
+
+export type ContributorPhase = 'starting' | 'connecting' | 'contributing' | 'paused' | 'retrying' | 'stopped' | 'done' | 'failed';
+
+export interface ContributorState {
+  phase: ContributorPhase;
+  message: string;
+  backend: BackendReport | null;
+  /** Gradient throughput measured on this device for this job's model. */
+  measuredExamplesPerSecond: number | null;
+  contributorId: string | null;
+  tasks: number;
+  examples: number;
+  /** Over the last minute of results. */
+  examplesPerSecond: number;
+  lastLoss: number | null;
+  parametersVersion: number | null;
+  computing: boolean;
+}
+
+export interface ContributorOptions {
+  job: JobAnnouncement;
+  backend?: BackendChoice;
+  onState: (state: ContributorState) => void;
+  /** Log lines for the page's activity list. */
+  onLog?: (line: string) => void;
+}
+
+const CLIENT = { name: 'swarmgrad-web', version: '0.1.0' };
+const MEASURE_BATCH = 128;
+const WINDOW_MS = 60_000;
+
+export class Contributor {
+  private worker: TrainerWorker | null = null;
+  private link: ReconnectingCoordinatorLink | null = null;
+  private session: ContributorSession | null = null;
+  private capabilities: Capabilities | null = null;
+  private paused = false;
+  private readonly recent: { at: number; examples: number }[] = [];
+  private readonly state: ContributorState = {
+    phase: 'starting',
+    message: 'Starting…',
+    backend: null,
+    measuredExamplesPerSecond: null,
+    contributorId: null,
+    tasks: 0,
+    examples: 0,
+    examplesPerSecond: 0,
+    lastLoss: null,
+    parametersVersion: null,
+    computing: false,
+  };
+
+  constructor(private readonly options: ContributorOptions) {}
+
+  /** Set up the device (only after the visitor's consent) and join the job. */
+  async start(): Promise<void> {
+    const { job } = this.options;
+    try {
+      this.worker = startTrainerWorker();
+      const api = this.worker.api;
+      this.update({ phase: 'starting', message: 'Choosing the fastest way to compute on this device…' });
+      const backend = await api.init({ spec: { widths: job.model.widths, activation: job.model.activation as 'relu' | 'gelu' }, backend: this.options.backend ?? 'auto' });
+      this.update({ backend, message: 'Loading the training data…' });
+      await api.loadDataset({ kind: 'url', baseUrl: job.datasetUrl });
+      this.update({ message: 'Measuring this device on the job…' });
+      const examplesPerSecond = await this.measure();
+      const a = backend.adapter;
+      this.capabilities = {
+        backend: backend.backend,
+        device: (a ? [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ') : backend.kernel).slice(0, 300) || 'unknown',
+        fallbackAdapter: a?.isFallbackAdapter ?? false,
+        flopsPerMs: Math.max(backend.flopsPerMs, 1),
+        examplesPerSecond,
+        maxBatch: MAX_LEASE_EXAMPLES,
+      };
+      this.update({ measuredExamplesPerSecond: examplesPerSecond });
+      this.connect();
+    } catch (error) {
+      this.fail(`This device cannot contribute: ${(error as Error).message}`);
+    }
+  }
+
+  async pause(): Promise<void> {
+    this.paused = true;
+    await this.session?.pause();
+    this.update({ phase: 'paused', message: 'Paused: no new work is taken. The current task, if any, finishes.' });
+  }
+
+  async resume(): Promise<void> {
+    this.paused = false;
+    await this.session?.resume();
+    this.update({ phase: this.session ? 'contributing' : 'connecting', message: this.session ? 'Contributing.' : 'Connecting…' });
+  }
+
+  /** Leave the job and release the device. */
+  async stop(reason = 'stopped by the visitor'): Promise<void> {
+    await this.session?.stop(reason).catch(() => {});
+    this.shutdown();
+    this.update({ phase: 'stopped', message: 'Stopped. Thank you for helping!' });
+  }
+
+  private async measure(): Promise<number> {
+    const api = this.worker!.api;
+    const { version } = await api.initParameters(0);
+    const indices = Uint32Array.from({ length: MEASURE_BATCH }, (_, i) => i);
+    await api.computeGradient({ version, indices });
+    let ms = 0;
+    const runs = 3;
+    for (let i = 0; i < runs; i++) ms += (await api.computeGradient({ version, indices })).wallTimeMs;
+    return (runs * MEASURE_BATCH * 1000) / Math.max(ms, 1e-3);
+  }
+
+  private connect(): void {
+    const { job } = this.options;
+    const secure = location.protocol === 'https:';
+    const port = Number(location.port) || (secure ? 443 : 80);
+    this.link = new ReconnectingCoordinatorLink(() =>
+      connectToCoordinator({ host: location.hostname, port, path: job.relayPath, secure, coordinatorId: job.coordinatorId, iceServers: [] }),
+    );
+    this.link.onState = (s) => this.onLinkState(s);
+    this.link.onChannel = (channel) => {
+      const previousId = this.session?.contributorId ?? this.state.contributorId ?? undefined;
+      let session: ContributorSession;
+      const conn = contributorSide(channel, maxMessageBytesFor(job.parameterCount), {
+        onMessage: (message) => session.handle(message),
+        onClose: (reason) => this.log(`Connection closed: ${reason}`),
+      });
+      session = new ContributorSession(
+        conn,
+        this.worker!.api,
+        { client: CLIENT, capabilities: this.capabilities!, resumeContributorId: previousId, expectedJobId: job.id, paused: this.paused },
+        (event) => this.onSessionEvent(event),
+      );
+      this.session = session;
+      session.start().catch((error) => this.log(`Could not say hello: ${(error as Error).message}`));
+    };
+    this.link.start();
+  }
+
+  private onLinkState(s: CoordinatorLinkState): void {
+    if (this.state.phase === 'stopped' || this.state.phase === 'done' || this.state.phase === 'failed') return;
+    switch (s.kind) {
+      case 'connecting':
+        this.update({ phase: 'connecting', message: s.attempt > 1 ? `Reconnecting (attempt ${s.attempt})…` : 'Connecting to the coordinator…' });
+        return;
+      case 'open':
+        this.update({ phase: this.paused ? 'paused' : 'contributing', message: this.paused ? 'Connected, paused.' : 'Connected: waiting for work.' });
+        return;
+      case 'retrying':
+        this.update({ phase: 'retrying', message: `Lost the coordinator (${s.reason}); retrying in ${Math.round(s.delayMs / 1000)} s.` });
+        return;
+      case 'closed':
+        this.log(`Disconnected: ${s.reason}`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onSessionEvent(event: SessionEvent): void {
+    switch (event.kind) {
+      case 'welcome':
+        this.update({ contributorId: event.contributorId, message: `Joined "${event.job.name}" as ${event.contributorId}.` });
+        return;
+      case 'parameters':
+        this.update({ parametersVersion: event.version });
+        return;
+      case 'computing':
+        this.update({ computing: true, message: `Computing ${event.examples} examples for round ${event.round}.` });
+        return;
+      case 'result': {
+        const now = Date.now();
+        this.recent.push({ at: now, examples: event.examples });
+        while (this.recent[0].at < now - WINDOW_MS) this.recent.shift();
+        const span = Math.max(1, Math.min(WINDOW_MS, now - this.recent[0].at + event.computeMs)) / 1000;
+        this.update({
+          computing: false,
+          tasks: this.state.tasks + 1,
+          examples: this.state.examples + event.examples,
+          examplesPerSecond: this.recent.reduce((n, r) => n + r.examples, 0) / span,
+          lastLoss: event.loss,
+        });
+        return;
+      }
+      case 'ack':
+        if (event.outcome !== 'accepted') this.log(`Task ${event.leaseId} not counted (${event.outcome}${event.reason ? `: ${event.reason}` : ''}).`);
+        return;
+      case 'idle':
+        this.update({ computing: false, message: `Waiting: ${event.reason}.` });
+        return;
+      case 'jobDone':
+        this.shutdown();
+        this.update({
+          phase: 'done',
+          computing: false,
+          message: `The job is done${event.testAccuracy !== null ? `: test accuracy ${(100 * event.testAccuracy).toFixed(2)}%` : ''}. Thank you!`,
+        });
+        return;
+      case 'error':
+        this.log(event.message);
+        if (event.fatal) this.update({ message: event.message });
+        return;
+    }
+  }
+
+  private shutdown(): void {
+    this.link?.stop('contributor stopped');
+    this.link = null;
+    this.session = null;
+    this.worker?.terminate();
+    this.worker = null;
+  }
+
+  private fail(message: string): void {
+    this.shutdown();
+    this.update({ phase: 'failed', message, computing: false });
+  }
+
+  private log(line: string): void {
+    this.options.onLog?.(line);
+  }
+
+  private update(patch: Partial<ContributorState>): void {
+    Object.assign(this.state, patch);
+    this.options.onState({ ...this.state });
+  }
+}

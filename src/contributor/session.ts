@@ -1,0 +1,230 @@
+// One contributor's conversation with the coordinator over one connection: hello, then
+// parameters and leases in, results out, one lease at a time. The reconnecting link makes a
+// new session after each drop; the trainer (a worker) outlives them.
+
+import type { ProtocolConnection } from '../protocol/connection.ts';
+import type { Capabilities, ContributorMessage, CoordinatorMessage, JobInfo } from '../protocol/messages.ts';
+import { MAX_MICRO_BATCH, type GradientResult, type MicroBatch } from '../worker/api.ts';
+
+/** The part of the worker API a session needs. */
+export interface SessionTrainer {
+  loadParameters(version: number, params: Float32Array): Promise<void>;
+  computeGradient(batch: MicroBatch): Promise<GradientResult>;
+}
+
+export type SessionEvent =
+  | { kind: 'welcome'; contributorId: string; job: JobInfo }
+  | { kind: 'parameters'; version: number }
+  | { kind: 'computing'; leaseId: string; examples: number; round: number }
+  | { kind: 'result'; leaseId: string; examples: number; loss: number; computeMs: number }
+  | { kind: 'ack'; leaseId: string; outcome: string; reason?: string }
+  | { kind: 'idle'; reason: string }
+  | { kind: 'jobDone'; rounds: number; testAccuracy: number | null; message: string }
+  | { kind: 'error'; message: string; fatal: boolean };
+
+export interface SessionOptions {
+  client: { name: string; version: string };
+  capabilities: Capabilities;
+  /** The id this contributor had before a reconnect, to keep its credit. */
+  resumeContributorId?: string;
+  /** The job the page was set up for; a coordinator running another job is refused. */
+  expectedJobId?: string;
+  paused?: boolean;
+}
+
+type Conn = ProtocolConnection<CoordinatorMessage, ContributorMessage>;
+
+/**
+ * The gradient of the mean loss over a lease's examples, computed in chunks of at most
+ * `chunk` (what one device call takes) and combined by example count, in order: the same
+ * lease gives the same bits on the same device.
+ */
+export async function gradientOfLease(
+  trainer: Pick<SessionTrainer, 'computeGradient'>,
+  version: number,
+  indices: Uint32Array,
+  chunk = MAX_MICRO_BATCH,
+): Promise<GradientResult> {
+  if (indices.length <= chunk) return trainer.computeGradient({ version, indices });
+  let total: GradientResult | null = null;
+  let loss = 0;
+  for (let start = 0; start < indices.length; start += chunk) {
+    const r = await trainer.computeGradient({ version, indices: indices.subarray(start, start + chunk) });
+    const weight = r.exampleCount / indices.length;
+    loss += weight * r.loss;
+    if (!total) {
+      total = { ...r, gradient: r.gradient.map((g) => g * weight) };
+    } else {
+      for (let i = 0; i < total.gradient.length; i++) total.gradient[i] += weight * r.gradient[i];
+      total.correct += r.correct;
+      total.exampleCount += r.exampleCount;
+      total.wallTimeMs += r.wallTimeMs;
+      total.gpuTimeMs = total.gpuTimeMs === null || r.gpuTimeMs === null ? null : total.gpuTimeMs + r.gpuTimeMs;
+      total.flops += r.flops;
+      total.submits += r.submits;
+      total.readbacks += r.readbacks;
+      total.recoveries += r.recoveries;
+    }
+  }
+  return { ...total!, loss };
+}
+type LeaseMessage = Extract<CoordinatorMessage, { type: 'lease' }>;
+
+export class ContributorSession {
+  contributorId: string | null = null;
+  job: JobInfo | null = null;
+  private loadedVersion: number | null = null;
+  /** Parameters are loaded in arrival order; leases wait for the load before them. */
+  private parametersLoaded: Promise<void> = Promise.resolve();
+  private readonly queue: LeaseMessage[] = [];
+  private computing = false;
+  private paused: boolean;
+  private ended = false;
+
+  constructor(
+    private readonly conn: Conn,
+    private readonly trainer: SessionTrainer,
+    private readonly options: SessionOptions,
+    private readonly emit: (event: SessionEvent) => void,
+  ) {
+    this.paused = options.paused ?? false;
+  }
+
+  /** Route the connection's messages here and say hello. */
+  start(): Promise<void> {
+    return this.conn.send({
+      type: 'hello',
+      body: {
+        client: this.options.client,
+        capabilities: this.options.capabilities,
+        ...(this.options.resumeContributorId ? { resumeContributorId: this.options.resumeContributorId } : {}),
+      },
+      tensors: {},
+    });
+  }
+
+  handle(message: CoordinatorMessage): void {
+    if (this.ended) return;
+    switch (message.type) {
+      case 'welcome': {
+        const { job, contributorId } = message.body;
+        if (this.options.expectedJobId && job.id !== this.options.expectedJobId) {
+          this.emit({ kind: 'error', message: `The coordinator now runs another job (${job.name}); reload the page to join it`, fatal: true });
+          this.end('job changed');
+          return;
+        }
+        this.contributorId = contributorId;
+        this.job = job;
+        this.emit({ kind: 'welcome', contributorId, job });
+        if (this.paused) void this.sendAvailability();
+        return;
+      }
+      case 'parameters': {
+        const { version } = message.body;
+        const params = message.tensors.params;
+        this.parametersLoaded = this.parametersLoaded
+          .then(() => this.trainer.loadParameters(version, params))
+          .then(() => {
+            this.loadedVersion = version;
+            this.emit({ kind: 'parameters', version });
+          })
+          .catch((error) => this.failLocally(`Could not load parameters version ${version}: ${(error as Error).message}`));
+        return;
+      }
+      case 'lease':
+        this.queue.push(message);
+        void this.computeNext();
+        return;
+      case 'ack':
+        this.emit({ kind: 'ack', leaseId: message.body.leaseId, outcome: message.body.outcome, reason: message.body.reason });
+        return;
+      case 'idle':
+        this.emit({ kind: 'idle', reason: message.body.reason });
+        return;
+      case 'jobDone':
+        this.emit({ kind: 'jobDone', ...message.body });
+        this.end('job done');
+        return;
+      case 'error':
+        this.emit({ kind: 'error', message: `Coordinator: ${message.body.message}`, fatal: message.body.fatal });
+        return;
+    }
+  }
+
+  /** Stop taking leases (the one being computed still finishes and is sent). */
+  pause(): Promise<void> {
+    this.paused = true;
+    return this.sendAvailability();
+  }
+
+  resume(): Promise<void> {
+    this.paused = false;
+    void this.computeNext();
+    return this.sendAvailability();
+  }
+
+  /** Leave politely. */
+  async stop(reason = 'contributor stopped'): Promise<void> {
+    if (this.ended) return;
+    try {
+      await this.conn.send({ type: 'bye', body: { reason }, tensors: {} });
+    } finally {
+      this.end(reason);
+    }
+  }
+
+  get isComputing(): boolean {
+    return this.computing;
+  }
+
+  private async computeNext(): Promise<void> {
+    if (this.computing || this.paused || this.ended) return;
+    const lease = this.queue.shift();
+    if (!lease) return;
+    this.computing = true;
+    const { leaseId, version, round } = lease.body;
+    const indices = lease.tensors.indices;
+    try {
+      await this.parametersLoaded;
+      if (this.loadedVersion !== version) {
+        // The coordinator sends parameters before any lease for a new version; if they are
+        // not here, the lease is stale (a round closed meanwhile): say so and move on.
+        await this.conn.send({ type: 'leaseFailed', body: { leaseId, reason: `have parameters version ${this.loadedVersion}, lease is for ${version}` }, tensors: {} });
+        return;
+      }
+      this.emit({ kind: 'computing', leaseId, examples: indices.length, round });
+      const r = await gradientOfLease(this.trainer, version, indices);
+      if (this.ended) return;
+      await this.conn.send({
+        type: 'result',
+        body: { leaseId, version, loss: r.loss, correct: r.correct, exampleCount: r.exampleCount, computeMs: r.wallTimeMs, deviceTimeMs: r.gpuTimeMs },
+        tensors: { gradient: r.gradient },
+      });
+      this.emit({ kind: 'result', leaseId, examples: r.exampleCount, loss: r.loss, computeMs: r.wallTimeMs });
+    } catch (error) {
+      if (!this.ended) {
+        const reason = (error as Error).message;
+        this.emit({ kind: 'error', message: `Lease ${leaseId} failed: ${reason}`, fatal: false });
+        await this.conn.send({ type: 'leaseFailed', body: { leaseId, reason: reason.slice(0, 500) }, tensors: {} }).catch(() => {});
+      }
+    } finally {
+      this.computing = false;
+      void this.computeNext();
+    }
+  }
+
+  private sendAvailability(): Promise<void> {
+    return this.conn.send({ type: 'availability', body: { paused: this.paused }, tensors: {} }).catch(() => {});
+  }
+
+  private failLocally(message: string): void {
+    this.emit({ kind: 'error', message, fatal: false });
+  }
+
+  private end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.queue.length = 0;
+    this.conn.close(reason);
+  }
+}

@@ -1,0 +1,130 @@
+// The I/O around the coordinator's state machine: contributor connections in, decisions
+// out (messages, disconnects), evaluations in a worker thread, checkpoints to disk, a tick
+// for lease deadlines. Nothing here decides anything about training.
+
+import type { Coordinator } from '../coordinator/coordinator.ts';
+import { serializeCheckpoint } from '../coordinator/checkpoint.ts';
+import { writeCheckpoint } from '../coordinator/checkpointStore.ts';
+import type { CoordinatorEvent, Decisions } from '../coordinator/decisions.ts';
+import type { FrameChannel } from '../net/frameChannel.ts';
+import { coordinatorSide, maxMessageBytesFor, type ProtocolConnection } from '../protocol/connection.ts';
+import type { ContributorMessage, CoordinatorMessage } from '../protocol/messages.ts';
+import type { EvaluationThread } from './evaluationThread.ts';
+
+export interface HostOptions {
+  coordinator: Coordinator;
+  evaluation: EvaluationThread;
+  checkpointDir: string;
+  /** Every event, after the coordinator made it (status, console, ledger). */
+  onEvent: (event: CoordinatorEvent) => void;
+  onEvaluation?: (version: number, accuracy: number, loss: number) => void;
+  tickMs?: number;
+  log?: (line: string) => void;
+}
+
+type Connection = ProtocolConnection<ContributorMessage, CoordinatorMessage>;
+
+export class CoordinatorHost {
+  private readonly connections = new Map<string, Connection>();
+  /** Protocol bytes of connections already closed; live ones are summed on demand. */
+  private readonly closedTraffic = { bytesSent: 0, bytesReceived: 0 };
+  private readonly timer: ReturnType<typeof setInterval>;
+  /** Checkpoints are written one at a time, in order. */
+  private checkpointWrites: Promise<unknown> = Promise.resolve();
+  private readonly log: (line: string) => void;
+  readonly done: Promise<Extract<CoordinatorEvent, { type: 'jobDone' }>>;
+  private resolveDone!: (event: Extract<CoordinatorEvent, { type: 'jobDone' }>) => void;
+  private rejectDone!: (error: Error) => void;
+
+  constructor(private readonly options: HostOptions) {
+    this.log = options.log ?? ((line) => console.log(line));
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.apply(options.coordinator.start(Date.now()));
+    this.timer = setInterval(() => this.apply(this.options.coordinator.tick(Date.now())), options.tickMs ?? 200);
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** A contributor's data channel opened. */
+  attach(channel: FrameChannel): void {
+    const peer = channel.peerId;
+    const { coordinator } = this.options;
+    const conn = coordinatorSide(channel, maxMessageBytesFor(coordinator.layout.total), {
+      onMessage: (message) => this.apply(coordinator.receive(peer, message, Date.now())),
+      onClose: (reason) => {
+        if (this.connections.get(peer) === conn) this.connections.delete(peer);
+        this.closedTraffic.bytesSent += conn.bytesSent;
+        this.closedTraffic.bytesReceived += conn.bytesReceived;
+        this.apply(coordinator.leave(peer, reason, Date.now()));
+      },
+    });
+    this.connections.get(peer)?.close('replaced by a new connection');
+    this.connections.set(peer, conn);
+    this.apply(coordinator.join(peer, Date.now()));
+  }
+
+  /** Message bytes sent to and received from contributors since this process started. */
+  traffic(): { bytesSent: number; bytesReceived: number } {
+    let { bytesSent, bytesReceived } = this.closedTraffic;
+    for (const conn of this.connections.values()) {
+      bytesSent += conn.bytesSent;
+      bytesReceived += conn.bytesReceived;
+    }
+    return { bytesSent, bytesReceived };
+  }
+
+  /** Wait for checkpoint writes in flight, then stop ticking and close every connection. */
+  async close(reason: string): Promise<void> {
+    clearInterval(this.timer);
+    await this.checkpointWrites;
+    for (const conn of this.connections.values()) conn.closeWhenSent(reason);
+  }
+
+  /** Carry out decisions in order: per-peer message order is the coordinator's order. */
+  private apply(d: Decisions): void {
+    for (const { to, message } of d.send) {
+      const conn = this.connections.get(to);
+      conn?.send(message).catch((error) => this.log(`could not send ${message.type} to ${to}: ${(error as Error).message}`));
+    }
+    for (const { peer, code, reason } of d.disconnect) {
+      this.connections.get(peer)?.closeWhenSent(code ? `${code}: ${reason}` : reason);
+    }
+    for (const event of d.events) this.handle(event);
+  }
+
+  private handle(event: CoordinatorEvent): void {
+    this.options.onEvent(event);
+    switch (event.type) {
+      case 'evaluate':
+        this.options.evaluation.evaluate(event.params).then(
+          (r) => {
+            this.options.onEvaluation?.(event.version, r.accuracy, r.loss);
+            this.apply(this.options.coordinator.recordEvaluation(event.version, r, Date.now()));
+          },
+          // Without evaluations the run can never decide to stop: fail it loudly instead.
+          (error) => this.rejectDone(new Error(`evaluation of version ${event.version} failed: ${(error as Error).message}`)),
+        );
+        return;
+      case 'checkpoint': {
+        const bytes = serializeCheckpoint(event.state);
+        this.checkpointWrites = this.checkpointWrites
+          .then(() => writeCheckpoint(this.options.checkpointDir, event.round, bytes))
+          .catch((error) => this.log(`checkpoint of round ${event.round} failed: ${(error as Error).message}`));
+        return;
+      }
+      case 'internalError':
+        this.log(`coordinator bug (peer ${event.peer}): ${event.message}\n${event.stack ?? ''}`);
+        return;
+      case 'jobDone':
+        this.resolveDone(event);
+        return;
+      default:
+        return;
+    }
+  }
+}

@@ -1,0 +1,61 @@
+// Runs test-set evaluations in a worker thread, one at a time, so that the coordinator's
+// event loop keeps answering contributors during the ~1 s each takes.
+
+import { Worker } from 'node:worker_threads';
+import type { Evaluation } from '../coordinator/evaluator.ts';
+import type { MlpSpec } from '../model/mlp.ts';
+
+export interface EvaluationSetup {
+  spec: MlpSpec;
+  dataDir: string;
+  /** Evaluate on the first this-many test examples. */
+  testExamples: number;
+}
+
+type Reply = { id: number; evaluation?: Evaluation; error?: string };
+
+export class EvaluationThread {
+  private readonly worker: Worker;
+  private nextId = 1;
+  /** Set once the thread has failed or exited: later evaluations reject at once, never hang. */
+  private failure: Error | null = null;
+  private readonly pending = new Map<number, { resolve: (e: Evaluation) => void; reject: (e: Error) => void }>();
+
+  constructor(setup: EvaluationSetup) {
+    // Node 20 does not carry `--import tsx` into worker threads, so the thread registers
+    // tsx's loader itself before importing the TypeScript entry point.
+    const entry = JSON.stringify(new URL('./evaluationWorker.ts', import.meta.url).href);
+    const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); })`;
+    this.worker = new Worker(bootstrap, { eval: true, workerData: setup });
+    this.worker.on('message', (reply: Reply) => {
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (reply.evaluation) p.resolve(reply.evaluation);
+      else p.reject(new Error(`Evaluation failed: ${reply.error}`));
+    });
+    this.worker.on('error', (error) => this.failAll(error));
+    this.worker.on('exit', (code) => this.failAll(new Error(`The evaluation thread exited (code ${code})`)));
+  }
+
+  /** Evaluate a copy of `params` (the caller's array stays shared and untouched). */
+  evaluate(params: Float32Array): Promise<Evaluation> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const copy = params.slice();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, params: copy }, [copy.buffer]);
+    });
+  }
+
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
+
+  private failAll(error: Error): void {
+    this.failure ??= error;
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,203 @@
+// `npm start`: one Node process that serves the pages, embeds the signaling relay on the
+// same port, and runs the coordinator as a WebRTC peer. With --contributors N it also runs
+// N local headless contributors; when the job is done it writes the model and a run
+// summary and exits (0 when the job reached its goal).
+
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Coordinator } from '../coordinator/coordinator.ts';
+import { loadNewestCheckpoint } from '../coordinator/checkpointStore.ts';
+import { defaultJob, jobId, jobLayout, jobModel, parseJob, type Job } from '../coordinator/job.ts';
+import { defaultDataDir } from '../data/fashionMnistNode.ts';
+import { startCoordinatorPeer } from '../net/nodePeer.ts';
+import { attachSignalingRelay } from '../net/relay.ts';
+import { exportMlpOnnx } from '../model/onnx.ts';
+import { launchContributors, type LaunchedContributors } from './contributorLauncher.ts';
+import { CoordinatorHost } from './coordinatorHost.ts';
+import { DATASET_ROUTE, datasetMiddleware } from './datasetRoute.ts';
+import { EvaluationThread } from './evaluationThread.ts';
+import { httpApi, type JobAnnouncement } from './httpApi.ts';
+import { RunStatus, progressLine } from './runStatus.ts';
+import { staticFiles } from './staticFiles.ts';
+
+const USAGE = `usage: npm start -- [--job FILE] [--contributors N] [--port N] [--host ADDR] [--out DIR] [--fresh] [--stay]
+  --job FILE         the job to run (default: the embedded Fashion-MNIST MLP job)
+  --contributors N   also run N headless Chromium contributors on this machine
+  --port N           HTTP port for the pages, the relay and the API (default 8787; 0 picks one)
+  --host ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 for other machines,
+                     behind HTTPS: browsers allow WebGPU only in secure contexts)
+  --out DIR          checkpoints, model and summary (default runs/<job name>)
+  --site DIR         the built pages to serve (default dist/, which npm start builds)
+  --fresh            start over: move existing checkpoints aside
+  --stay             keep serving the pages after the job is done`;
+
+const RELAY_PATH = '/peerjs';
+const COORDINATOR_ID = 'swarmgrad-coordinator';
+
+async function main(): Promise<number> {
+  const { values: args } = parseArgs({
+    options: {
+      job: { type: 'string' },
+      contributors: { type: 'string', default: '0' },
+      port: { type: 'string', default: '8787' },
+      host: { type: 'string', default: '127.0.0.1' },
+      out: { type: 'string' },
+      site: { type: 'string', default: 'dist' },
+      fresh: { type: 'boolean', default: false },
+      stay: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const contributorCount = Number(args.contributors);
+  const port = Number(args.port);
+  if (!Number.isInteger(contributorCount) || contributorCount < 0) throw new UsageError(`--contributors must be a whole number, got ${args.contributors}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, got ${args.port}`);
+
+  const job: Job = args.job ? parseJob(await readFile(args.job, 'utf8'), args.job) : defaultJob();
+  const id = jobId(job);
+  const layout = jobLayout(job);
+  const outDir = resolve(args.out ?? join('runs', slug(job.name)));
+  const checkpointDir = join(outDir, 'checkpoints');
+  const siteDir = resolve(args.site);
+  if (!existsSync(join(siteDir, 'index.html'))) throw new UsageError(`${siteDir} has no built pages: run \`npm run build\` (npm start does it for you)`);
+  await mkdir(checkpointDir, { recursive: true });
+  if (args.fresh) await rename(checkpointDir, `${checkpointDir}-${Date.now()}`).then(() => mkdir(checkpointDir, { recursive: true }));
+
+  const loaded = await loadNewestCheckpoint(checkpointDir, { jobId: id, parameterCount: layout.total, optimizer: job.optimizer.kind });
+  for (const skipped of loaded?.skipped ?? []) console.warn(`warning: skipped checkpoint ${JSON.stringify(skipped)}`);
+  if (loaded) console.log(`resuming from ${loaded.path} (round ${loaded.state.round})`);
+  const coordinator = new Coordinator({ job, instance: Date.now().toString(36), datasetUrl: DATASET_ROUTE, checkpoint: loaded?.state });
+
+  const startedAt = Date.now();
+  const status = new RunStatus({ id, name: job.name, globalBatch: job.globalBatch, parameters: layout.total }, startedAt, {
+    evaluations: loaded?.state.evaluations.map((e) => ({ version: e.version, at: e.at, accuracy: e.accuracy, loss: e.loss })),
+  });
+  const announcement: JobAnnouncement = {
+    id,
+    name: job.name,
+    model: jobModel(job),
+    datasetUrl: DATASET_ROUTE,
+    trainExamples: job.data.trainExamples,
+    globalBatch: job.globalBatch,
+    parameterCount: layout.total,
+    coordinatorId: COORDINATOR_ID,
+    relayPath: RELAY_PATH,
+    targetAccuracy: job.stop.targetAccuracy ?? null,
+  };
+  let finalParams: Float32Array | null = null;
+  // Requests may arrive before the coordinator's host exists (the server listens first).
+  let hostRef: CoordinatorHost | null = null;
+
+  const api = httpApi({
+    job: () => announcement,
+    status: () => ({ ...status.snapshot(Date.now(), { connectedPeers: relay.stats().connectedPeers }), traffic: hostRef?.traffic() ?? null }),
+    modelOnnx: () => exportMlpOnnx(layout, finalParams ?? coordinator.params, { producer: 'swarmgrad' }),
+  });
+  const dataset = datasetMiddleware();
+  const site = staticFiles(siteDir);
+  const server = createServer((req, res) => {
+    const notFound = () => res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
+    relay.handleRequest(req, res, (error?: unknown) => {
+      if (error) {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`relay error: ${String(error)}\n`);
+        return;
+      }
+      api(req, res, () => dataset(req, res, () => site(req, res, notFound)));
+    });
+  });
+  const relay = attachSignalingRelay(server, { path: RELAY_PATH });
+  relay.onError = (error) => console.warn(`[relay] ${error.message}`);
+  await new Promise<void>((ok, fail) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      fail(error.code === 'EADDRINUSE' ? new UsageError(`Port ${port} is in use: pick another with --port`) : error),
+    );
+    server.listen(port, args.host, ok);
+  });
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('The server has no TCP port');
+  const origin = `http://${args.host === '0.0.0.0' ? 'localhost' : args.host}:${address.port}`;
+
+  const evaluation = new EvaluationThread({ spec: jobModel(job), dataDir: defaultDataDir(), testExamples: job.data.testExamples });
+  const host = new CoordinatorHost({
+    coordinator,
+    evaluation,
+    checkpointDir,
+    onEvent: (event) => status.record(event),
+    onEvaluation: (version, accuracy, loss) => {
+      status.recordEvaluation({ version, accuracy, loss, at: Date.now() });
+      console.log(`evaluation: version ${version}, test accuracy ${(100 * accuracy).toFixed(2)}%, loss ${loss.toFixed(4)}`);
+    },
+  });
+  hostRef = host;
+  const peer = await startCoordinatorPeer({ host: '127.0.0.1', port: address.port, path: RELAY_PATH, coordinatorId: COORDINATOR_ID });
+  peer.onError = (error) => console.warn(`[coordinator peer] ${error.message}`);
+  peer.onChannel = (channel) => host.attach(channel);
+
+  console.log(`swarmgrad: job "${job.name}" (${id})`);
+  console.log(`  contribute: ${origin}/`);
+  console.log(`  dashboard:  ${origin}/dashboard.html`);
+  const progress = setInterval(() => console.log(progressLine(status.snapshot(Date.now()))), 5000);
+
+  let local: LaunchedContributors | null = null;
+  if (contributorCount > 0) local = await launchContributors(`${origin}/`, contributorCount, (line) => console.log(line));
+
+  const stop = async (code: number) => {
+    clearInterval(progress);
+    await host.close('the coordinator is shutting down');
+    await local?.close().catch(() => {});
+    await peer.close().catch(() => {});
+    await evaluation.close();
+    api.close();
+    relay.close();
+    server.close();
+    // The relay package keeps timers of its own running: exit explicitly.
+    process.exit(code);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(130));
+
+  const done = await host.done;
+  finalParams = done.params;
+  const summary = { ...coordinator.summary(Date.now()), finishedAt: new Date().toISOString() };
+  await writeFile(join(outDir, 'model.onnx'), exportMlpOnnx(layout, done.params, { producer: 'swarmgrad' }));
+  await writeFile(join(outDir, 'parameters.f32'), new Uint8Array(done.params.buffer, done.params.byteOffset, done.params.byteLength));
+  await writeFile(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2));
+  console.log(progressLine(status.snapshot(Date.now())));
+  console.log(`done: ${done.message}`);
+  console.log(
+    `  ${summary.rounds} rounds, ${summary.examples} examples (${summary.epochs.toFixed(2)} epochs), ` +
+      `${(summary.durationMs / 1000).toFixed(0)} s, coverage ${summary.coverage.exact ? 'exact (every example of every round once)' : 'NOT exact'}`,
+  );
+  console.log(`  wrote ${join(outDir, 'model.onnx')} and ${join(outDir, 'summary.json')}`);
+  const target = job.stop.targetAccuracy;
+  const reachedGoal = done.reason !== 'diverged' && summary.coverage.exact && (target === undefined || (done.testAccuracy ?? 0) >= target);
+  if (!reachedGoal) console.error(`the job did not reach its goal (${done.reason}, test accuracy ${done.testAccuracy})`);
+  if (args.stay) {
+    console.log('the job is done; still serving the pages (--stay). Ctrl-C to quit.');
+    return new Promise<number>(() => {});
+  }
+  await stop(reachedGoal ? 0 : 1);
+  return 0;
+}
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function slug(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'job';
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error instanceof UsageError ? `${error.message}\n${USAGE}` : error);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,195 @@
+// The live picture of a run for the dashboard and the console: built from coordinator
+// events alone (pure), so what the owner sees is exactly what the coordinator decided.
+
+import type { CoordinatorEvent } from '../coordinator/decisions.ts';
+
+export interface ContributorStatus {
+  id: string;
+  device: string;
+  backend: string;
+  connected: boolean;
+  paused: boolean;
+  joinedAt: number;
+  /** Results counted, and their examples, in this process's lifetime. */
+  tasks: number;
+  examples: number;
+  uncounted: number;
+  /** Examples per second over the last minute of counted results. */
+  examplesPerSecond: number;
+}
+
+export interface RoundPoint {
+  round: number;
+  at: number;
+  loss: number;
+  trainAccuracy: number;
+  examples: number;
+  durationMs: number;
+  contributors: number;
+}
+
+export interface EvaluationPoint {
+  version: number;
+  at: number;
+  accuracy: number;
+  loss: number;
+}
+
+export interface RunStatusSnapshot {
+  job: { id: string; name: string; globalBatch: number; parameters: number };
+  state: 'running' | 'done' | 'failed';
+  message: string | null;
+  startedAt: number;
+  now: number;
+  round: number;
+  rounds: RoundPoint[];
+  evaluations: EvaluationPoint[];
+  contributors: ContributorStatus[];
+  examplesPerSecond: number;
+  roundsPerMinute: number;
+  relay: { connectedPeers: number } | null;
+}
+
+const WINDOW_MS = 60_000;
+/** The dashboard keeps every evaluation but only the recent rounds' points. */
+const MAX_ROUND_POINTS = 2000;
+
+export class RunStatus {
+  private readonly contributors = new Map<string, ContributorStatus>();
+  private readonly peerToContributor = new Map<string, string>();
+  private readonly counted: { at: number; contributorId: string; count: number }[] = [];
+  private readonly rounds: RoundPoint[] = [];
+  private readonly evaluations: EvaluationPoint[] = [];
+  private state: RunStatusSnapshot['state'] = 'running';
+  private message: string | null = null;
+  private round = 0;
+
+  constructor(
+    private readonly job: RunStatusSnapshot['job'],
+    private readonly startedAt: number,
+    history: { rounds?: RoundPoint[]; evaluations?: EvaluationPoint[] } = {},
+  ) {
+    this.rounds.push(...(history.rounds ?? []));
+    this.evaluations.push(...(history.evaluations ?? []));
+    this.round = this.rounds.at(-1)?.round ?? 0;
+  }
+
+  record(event: CoordinatorEvent): void {
+    switch (event.type) {
+      case 'joined': {
+        this.peerToContributor.set(event.peer, event.contributorId);
+        const known = this.contributors.get(event.contributorId);
+        this.contributors.set(event.contributorId, {
+          id: event.contributorId,
+          device: event.capabilities.device,
+          backend: event.capabilities.backend,
+          connected: true,
+          paused: false,
+          joinedAt: known?.joinedAt ?? event.at,
+          tasks: known?.tasks ?? 0,
+          examples: known?.examples ?? 0,
+          uncounted: known?.uncounted ?? 0,
+          examplesPerSecond: 0,
+        });
+        return;
+      }
+      case 'left': {
+        const id = event.contributorId ?? this.peerToContributor.get(event.peer);
+        const c = id ? this.contributors.get(id) : undefined;
+        if (c) c.connected = false;
+        return;
+      }
+      case 'availability': {
+        const c = this.contributors.get(event.contributorId);
+        if (c) c.paused = event.paused;
+        return;
+      }
+      case 'resultAccepted': {
+        const c = this.contributors.get(event.contributorId);
+        if (c) {
+          c.tasks++;
+          c.examples += event.count;
+        }
+        this.counted.push({ at: event.at, contributorId: event.contributorId, count: event.count });
+        return;
+      }
+      case 'resultRejected': {
+        const c = this.contributors.get(event.contributorId);
+        if (c) c.uncounted++;
+        return;
+      }
+      case 'roundClosed': {
+        const r = event.record;
+        this.round = r.round + 1;
+        this.rounds.push({
+          round: r.round,
+          at: event.at,
+          loss: r.loss,
+          trainAccuracy: r.trainAccuracy,
+          examples: r.examples,
+          durationMs: event.durationMs,
+          contributors: event.contributors,
+        });
+        if (this.rounds.length > MAX_ROUND_POINTS) this.rounds.splice(0, this.rounds.length - MAX_ROUND_POINTS);
+        return;
+      }
+      case 'jobDone':
+        this.state = event.reason === 'diverged' ? 'failed' : 'done';
+        this.message = event.message;
+        return;
+      default:
+        return;
+    }
+  }
+
+  recordEvaluation(point: EvaluationPoint): void {
+    this.evaluations.push(point);
+  }
+
+  fail(message: string): void {
+    this.state = 'failed';
+    this.message = message;
+  }
+
+  snapshot(now: number, relay: RunStatusSnapshot['relay'] = null): RunStatusSnapshot {
+    while (this.counted.length && this.counted[0].at < now - WINDOW_MS) this.counted.shift();
+    const span = Math.max(1, Math.min(WINDOW_MS, now - this.startedAt)) / 1000;
+    const perContributor = new Map<string, number>();
+    let total = 0;
+    for (const c of this.counted) {
+      perContributor.set(c.contributorId, (perContributor.get(c.contributorId) ?? 0) + c.count);
+      total += c.count;
+    }
+    for (const c of this.contributors.values()) c.examplesPerSecond = (perContributor.get(c.id) ?? 0) / span;
+    const recentRounds = this.rounds.filter((r) => r.at >= now - WINDOW_MS).length;
+    return {
+      job: this.job,
+      state: this.state,
+      message: this.message,
+      startedAt: this.startedAt,
+      now,
+      round: this.round,
+      rounds: this.rounds.slice(),
+      evaluations: this.evaluations.slice(),
+      contributors: [...this.contributors.values()].map((c) => ({ ...c })),
+      examplesPerSecond: total / span,
+      roundsPerMinute: (recentRounds * 60) / span,
+      relay,
+    };
+  }
+}
+
+/** One console line of progress. */
+export function progressLine(s: RunStatusSnapshot): string {
+  const last = s.rounds.at(-1);
+  const evaluation = s.evaluations.at(-1);
+  const connected = s.contributors.filter((c) => c.connected).length;
+  return [
+    `round ${s.round}`,
+    last ? `loss ${last.loss.toFixed(4)}` : 'loss –',
+    evaluation ? `test accuracy ${(100 * evaluation.accuracy).toFixed(2)}% (v${evaluation.version})` : 'test accuracy –',
+    `${connected} contributor${connected === 1 ? '' : 's'}`,
+    `${Math.round(s.examplesPerSecond)} examples/s`,
+    `${s.roundsPerMinute.toFixed(1)} rounds/min`,
+  ].join(' · ');
+}

@@ -1,0 +1,105 @@
+// The contributor page: what the job is, an explicit "donate" start (nothing computes
+// before it), live status, pause and stop.
+
+import '../styles.css';
+import { Contributor, type ContributorState } from '../../contributor/contributor.ts';
+import type { JobAnnouncement } from '../../server/httpApi.ts';
+import type { BackendChoice } from '../../worker/api.ts';
+import { describeDevice } from '../deviceFacts.ts';
+import { byId, el, formatNumber, setFacts } from '../dom.ts';
+
+const donate = byId<HTMLButtonElement>('donate');
+const pause = byId<HTMLButtonElement>('pause');
+const stop = byId<HTMLButtonElement>('stop');
+const backendChoice = byId<HTMLSelectElement>('backend-choice');
+const status = byId('status');
+const activity = byId('activity');
+let contributor: Contributor | null = null;
+let paused = false;
+
+declare global {
+  interface Window {
+    /** The contributor's state, for people debugging and for the end-to-end tests. */
+    swarmgradContributor?: ContributorState;
+  }
+}
+
+async function loadJob(): Promise<JobAnnouncement | null> {
+  try {
+    const response = await fetch('/api/job');
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return (await response.json()) as JobAnnouncement;
+  } catch (error) {
+    byId('job-summary').textContent = `No job is being served here (${(error as Error).message}). Start one with \`npm start\`.`;
+    return null;
+  }
+}
+
+function showJob(job: JobAnnouncement): void {
+  byId('job-summary').textContent = `"${job.name}": a neural network learning to recognise clothing in small pictures.`;
+  setFacts(byId('job-facts'), [
+    ['Model', `MLP ${job.model.widths.join('-')}, ${job.model.activation}, ${formatNumber(job.parameterCount)} parameters`],
+    ['Data', `Fashion-MNIST, ${formatNumber(job.trainExamples)} training examples (downloaded once, ~30 MB)`],
+    ['Batch per round', formatNumber(job.globalBatch)],
+    ['Goal', job.targetAccuracy !== null ? `${(100 * job.targetAccuracy).toFixed(0)}% test accuracy` : 'a fixed number of rounds'],
+  ]);
+}
+
+function render(s: ContributorState): void {
+  window.swarmgradContributor = s;
+  status.textContent = s.message;
+  status.className = s.phase === 'failed' ? 'bad' : s.phase === 'retrying' ? 'warn' : '';
+  setFacts(byId('status-facts'), [
+    ['State', s.phase + (s.computing ? ' (computing)' : '')],
+    ['Contributor id', s.contributorId ?? '–'],
+    ['Tasks done', formatNumber(s.tasks)],
+    ['Examples computed', formatNumber(s.examples)],
+    ['Examples/s (last minute)', formatNumber(s.examplesPerSecond)],
+    ['Measured on this job', s.measuredExamplesPerSecond ? `${formatNumber(s.measuredExamplesPerSecond)} examples/s` : '–'],
+    ['Last batch loss', s.lastLoss !== null ? s.lastLoss.toFixed(4) : '–'],
+    ['Parameters version', s.parametersVersion !== null ? String(s.parametersVersion) : '–'],
+  ]);
+  if (s.backend) {
+    const facts = describeDevice(s.backend);
+    if (s.backend.selection) facts.push(['Why this backend', s.backend.selection.reason]);
+    setFacts(byId('device-facts'), facts);
+  }
+  const finished = s.phase === 'stopped' || s.phase === 'done' || s.phase === 'failed';
+  pause.disabled = finished;
+  stop.disabled = finished;
+  if (finished) {
+    donate.disabled = false;
+    donate.textContent = 'Donate my GPU again';
+    backendChoice.disabled = false;
+    contributor = null;
+  }
+}
+
+function log(line: string): void {
+  activity.prepend(el('li', {}, `${new Date().toLocaleTimeString()} ${line}`));
+  while (activity.children.length > 20) activity.lastElementChild!.remove();
+}
+
+async function main(): Promise<void> {
+  const job = await loadJob();
+  if (!job) return;
+  showJob(job);
+  donate.disabled = false;
+  donate.addEventListener('click', () => {
+    donate.disabled = true;
+    backendChoice.disabled = true;
+    paused = false;
+    pause.textContent = 'Pause';
+    contributor = new Contributor({ job, backend: backendChoice.value as BackendChoice, onState: render, onLog: log });
+    void contributor.start();
+  });
+  pause.addEventListener('click', () => {
+    if (!contributor) return;
+    paused = !paused;
+    pause.textContent = paused ? 'Resume' : 'Pause';
+    void (paused ? contributor.pause() : contributor.resume());
+  });
+  stop.addEventListener('click', () => void contributor?.stop());
+}
+
+void main();
