@@ -48,7 +48,7 @@ export function loadWeriftWebRtc(): NodeWebRtc {
   return {
     name: `werift ${version}`,
     answer(offerSdp, _config, events): AnsweringPeerConnection {
-      // werift's ICE agent falls back to stun.l.google.com when no STUN server is configured;
+      // werift's ICE agent falls back to a public STUN server when no STUN server is configured;
       // a dead loopback address keeps gathering on this machine.
       const pc = new werift.RTCPeerConnection({ iceServers: [{ urls: 'stun:127.0.0.1:9' }] });
       pc.onIceCandidate.subscribe((candidate) => {
