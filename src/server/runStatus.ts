@@ -71,7 +71,9 @@ export class RunStatus {
   ) {
     this.rounds.push(...(history.rounds ?? []));
     this.evaluations.push(...(history.evaluations ?? []));
-    this.round = this.rounds.at(-1)?.round ?? 0;
+    // As record() does: after round r closed, round r + 1 is the one running.
+    const last = this.rounds.at(-1);
+    this.round = last ? last.round + 1 : 0;
   }
 
   record(event: CoordinatorEvent): void {
