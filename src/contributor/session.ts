@@ -179,6 +179,11 @@ export class ContributorSession {
 
   private async computeNext(): Promise<void> {
     if (this.computing || this.paused || this.ended) return;
+    // The coordinator has already given back the leases of a closed connection: drop them.
+    if (!this.conn.isOpen) {
+      this.end('connection closed');
+      return;
+    }
     const lease = this.queue.shift();
     if (!lease) return;
     this.computing = true;
