@@ -4,7 +4,7 @@
 // AdamW and SGD steps against the reference; logits of raw inputs; bad input refused.
 
 import { describe, expect, it } from 'vitest';
-import type { ImageDataset } from '../data/dataset.ts';
+import { randomDataset, type ImageDataset } from '../data/dataset.ts';
 import type { AdamWHyper, SgdHyper } from '../kernels/optimizer.ts';
 import { initParameters, mlpLayout, type MlpSpec } from '../model/mlp.ts';
 import { adamwStepRef, mlpForwardRef, mlpLossAndGradientRef, sgdMomentumStepRef } from '../model/reference.ts';
@@ -12,16 +12,6 @@ import { assertAllClose } from '../testing/allclose.ts';
 import { Random } from '../util/random.ts';
 import { CpuMlp } from './cpuMlp.ts';
 import type { SimdLevel } from './kernels.ts';
-
-export function randomDataset(rng: Random, count: number, features: number, classes: number): ImageDataset {
-  return {
-    images: Uint8Array.from({ length: count * features }, () => rng.int(256)),
-    labels: Uint8Array.from({ length: count }, () => rng.int(classes)),
-    count,
-    features,
-    classes,
-  };
-}
 
 export function inputsOf(ds: ImageDataset, indices: Uint32Array): Float32Array {
   const x = new Float32Array(indices.length * ds.features);

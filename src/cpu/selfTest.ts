@@ -2,9 +2,9 @@
 // gradient against the f64 reference (a broken engine or build is caught before it sends
 // anything), and a short timing that gives the report's FLOP rate.
 
-import type { ImageDataset } from '../data/dataset.ts';
+import { randomDataset } from '../data/dataset.ts';
 import { gradientFlops } from '../model/gpuMlp.ts';
-import { initParameters, type ParamLayout } from '../model/mlp.ts';
+import { initParameters } from '../model/mlp.ts';
 import { mlpLossAndGradientRef } from '../model/reference.ts';
 import { compareClose } from '../testing/allclose.ts';
 import { Random } from '../util/random.ts';
@@ -18,19 +18,6 @@ const CHECK_BATCH = 5;
 const TIMING_BATCH = 128;
 const TIMING_MS = 150;
 
-function syntheticDataset(layout: ParamLayout, count: number, seed: number): ImageDataset {
-  const rng = new Random(seed);
-  const features = layout.spec.widths[0];
-  const classes = layout.spec.widths[layout.spec.widths.length - 1];
-  return {
-    images: Uint8Array.from({ length: count * features }, () => rng.int(256)),
-    labels: Uint8Array.from({ length: count }, () => rng.int(classes)),
-    count,
-    features,
-    classes,
-  };
-}
-
 /**
  * Checks a gradient against the reference, then times gradients of TIMING_BATCH examples.
  * Leaves no dataset loaded; parameters and optimizer state are for the caller to set.
@@ -38,7 +25,7 @@ function syntheticDataset(layout: ParamLayout, count: number, seed: number): Ima
 export async function runCpuSelfTest(mlp: CpuMlp): Promise<{ flopsPerMs: number }> {
   const { layout } = mlp;
   const params = initParameters(layout, 7);
-  const data = syntheticDataset(layout, CHECK_BATCH, 11);
+  const data = randomDataset(new Random(11), CHECK_BATCH, layout.spec.widths[0], layout.spec.widths[layout.spec.widths.length - 1]);
   mlp.setParameters(params);
   await mlp.setDatasets(data, null);
   const indices = Uint32Array.from({ length: CHECK_BATCH }, (_, i) => i);

@@ -1,5 +1,6 @@
 // The in-memory image classification dataset used everywhere: u8 pixels, u8 labels.
 
+import type { Random } from '../util/random.ts';
 import type { IdxArray } from './idx.ts';
 
 export interface ImageDataset {
@@ -67,4 +68,15 @@ export function labelsOf(ds: ImageDataset, indices: ArrayLike<number>): Uint8Arr
     y[r] = ds.labels[indices[r]];
   }
   return y;
+}
+
+/** Uniformly random pixels and labels: for self-tests, timing and kernel tests, never training. */
+export function randomDataset(rng: Random, count: number, features: number, classes: number): ImageDataset {
+  return {
+    images: Uint8Array.from({ length: count * features }, () => rng.int(256)),
+    labels: Uint8Array.from({ length: count }, () => rng.int(classes)),
+    count,
+    features,
+    classes,
+  };
 }

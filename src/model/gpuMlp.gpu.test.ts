@@ -3,7 +3,7 @@
 // GPU's own loss; a training step; raw-input logits.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ImageDataset } from '../data/dataset.ts';
+import { randomDataset, type ImageDataset } from '../data/dataset.ts';
 import { GpuContext } from '../gpu/context.ts';
 import { MATMUL_CONFIGS } from '../kernels/matmul.ts';
 import type { AdamWHyper } from '../kernels/optimizer.ts';
@@ -18,16 +18,6 @@ beforeAll(async () => {
   ctx = await GpuContext.create();
 });
 afterAll(() => ctx?.destroy());
-
-function randomDataset(rng: Random, count: number, features: number, classes: number): ImageDataset {
-  return {
-    images: Uint8Array.from({ length: count * features }, () => rng.int(256)),
-    labels: Uint8Array.from({ length: count }, () => rng.int(classes)),
-    count,
-    features,
-    classes,
-  };
-}
 
 function inputsOf(ds: ImageDataset, indices: Uint32Array): Float32Array {
   const x = new Float32Array(indices.length * ds.features);

@@ -4,7 +4,7 @@
 // a local run on real Fashion-MNIST reaches the same accuracy bar as the WebGPU backend.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ImageDataset } from '../data/dataset.ts';
+import { randomDataset } from '../data/dataset.ts';
 import { DEFAULT_ADAMW } from '../kernels/optimizer.ts';
 import { DEFAULT_MLP, mlpLayout } from '../model/mlp.ts';
 import { Random } from '../util/random.ts';
@@ -13,17 +13,6 @@ import { runLocalTraining } from './localTraining.ts';
 
 let worker: TrainerWorker;
 const layout = mlpLayout(DEFAULT_MLP);
-
-function randomDataset(count: number, seed: number): ImageDataset {
-  const rng = new Random(seed);
-  return {
-    images: Uint8Array.from({ length: count * 784 }, () => rng.int(256)),
-    labels: Uint8Array.from({ length: count }, () => rng.int(10)),
-    count,
-    features: 784,
-    classes: 10,
-  };
-}
 
 beforeAll(() => {
   worker = startTrainerWorker();
@@ -42,7 +31,7 @@ describe('worker API on the CPU backend', () => {
   });
 
   it('computes a gradient with loss, example count, FLOPs, one job and one copy out; deterministic', async () => {
-    await worker.api.loadDataset({ kind: 'arrays', train: randomDataset(300, 1) });
+    await worker.api.loadDataset({ kind: 'arrays', train: randomDataset(new Random(1), 300, 784, 10) });
     await worker.api.initParameters(1);
     const indices = Uint32Array.from({ length: 128 }, (_, i) => (i * 7) % 300);
     const r = await worker.api.computeGradient({ version: 0, indices });

@@ -3,7 +3,7 @@
 // fastest, unless the visitor named one. The policy is pure; the timing drives real
 // backends; the result travels in BackendReport.selection.
 
-import type { ImageDataset } from '../data/dataset.ts';
+import { randomDataset, type ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { initParameters, type ParamLayout } from '../model/mlp.ts';
 import { Random } from '../util/random.ts';
@@ -39,19 +39,6 @@ export function chooseBackend(requested: BackendChoice, candidates: BackendMeasu
   const others = candidates.filter((c) => c !== best);
   const versus = others.map((c) => (c.examplesPerSecond ? `${TITLE[c.backend]} ${rate(c.examplesPerSecond)}` : `${TITLE[c.backend]} unavailable (${c.error})`));
   return { chosen: best.backend, reason: `fastest on this job: ${TITLE[best.backend]} ${rate(best.examplesPerSecond!)}${versus.length ? ` vs ${versus.join(', ')}` : ''}` };
-}
-
-function syntheticDataset(layout: ParamLayout, count: number, seed: number): ImageDataset {
-  const rng = new Random(seed);
-  const features = layout.spec.widths[0];
-  const classes = layout.spec.widths[layout.spec.widths.length - 1];
-  return {
-    images: Uint8Array.from({ length: count * features }, () => rng.int(256)),
-    labels: Uint8Array.from({ length: count }, () => rng.int(classes)),
-    count,
-    features,
-    classes,
-  };
 }
 
 export interface TimingOptions {
@@ -104,7 +91,7 @@ export async function measureBackend(
   const startup = (async () => {
     const backend = await factory();
     try {
-      await backend.setDatasets(syntheticDataset(layout, batch, 1), null);
+      await backend.setDatasets(randomDataset(new Random(1), batch, layout.spec.widths[0], layout.spec.widths[layout.spec.widths.length - 1]), null);
       await backend.setParameters(initParameters(layout, 1));
       for (let i = 0; i < WARMUP_RUNS; i++) await backend.gradient(indices);
       return backend;

@@ -3,7 +3,7 @@
 // same answer; a local run on real Fashion-MNIST reaches its stated accuracy.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ImageDataset } from '../data/dataset.ts';
+import { randomDataset } from '../data/dataset.ts';
 import { DEFAULT_ADAMW } from '../kernels/optimizer.ts';
 import { DEFAULT_MLP, mlpLayout } from '../model/mlp.ts';
 import { Random } from '../util/random.ts';
@@ -13,17 +13,6 @@ import { runLocalTraining } from './localTraining.ts';
 let worker: TrainerWorker;
 const layout = mlpLayout(DEFAULT_MLP);
 const CONFIG = '4x8_wg8x8_direct';
-
-function randomDataset(count: number, seed: number): ImageDataset {
-  const rng = new Random(seed);
-  return {
-    images: Uint8Array.from({ length: count * 784 }, () => rng.int(256)),
-    labels: Uint8Array.from({ length: count }, () => rng.int(10)),
-    count,
-    features: 784,
-    classes: 10,
-  };
-}
 
 beforeAll(async () => {
   worker = startTrainerWorker();
@@ -41,7 +30,7 @@ describe('worker API', () => {
   });
 
   it('computes a gradient with loss, example count, GPU time, FLOPs, ≤ 2 submits and 1 readback', async () => {
-    await worker.api.loadDataset({ kind: 'arrays', train: randomDataset(300, 1) });
+    await worker.api.loadDataset({ kind: 'arrays', train: randomDataset(new Random(1), 300, 784, 10) });
     await worker.api.initParameters(1);
     const indices = Uint32Array.from({ length: 128 }, (_, i) => (i * 7) % 300);
     const r = await worker.api.computeGradient({ version: 0, indices });
@@ -73,7 +62,7 @@ describe('worker API', () => {
     await expect(worker.api.optimizerStep(DEFAULT_ADAMW, new Float32Array(3))).rejects.toThrow(/gradient has 3 values/);
     await expect(worker.api.optimizerStep({ ...DEFAULT_ADAMW, lr: Number.NaN })).rejects.toThrow(/lr must be a finite/);
     await expect(
-      worker.api.loadDataset({ kind: 'arrays', train: { ...randomDataset(5, 2), features: 100, images: new Uint8Array(500) } }),
+      worker.api.loadDataset({ kind: 'arrays', train: { ...randomDataset(new Random(2), 5, 784, 10), features: 100, images: new Uint8Array(500) } }),
     ).rejects.toThrow(/100 features per example; the model's input is 784/);
     // Nothing changed: same version, same parameters, same gradient bits.
     const after = await worker.api.computeGradient({ version: 0, indices });
