@@ -14,6 +14,7 @@ import { TestEvaluator } from '../src/coordinator/evaluator.ts';
 import { defaultJob, plannedRounds } from '../src/coordinator/job.ts';
 import { OptimizerHost, freshOptimizerState } from '../src/coordinator/optimizerHost.ts';
 import { Random } from '../src/util/random.ts';
+import { testSigning } from '../src/coordinator/testSwarm.ts';
 
 const { values } = parseArgs({ options: { repeats: { type: 'string', default: '7' } } });
 const repeats = Number(values.repeats);
@@ -36,7 +37,7 @@ function time(name: string, run: () => void): number {
 
 const job = defaultJob();
 const { train, test } = await loadFashionMnistFromDir();
-const coordinator = new Coordinator({ job, instance: 'bench', datasetUrl: '' });
+const coordinator = new Coordinator({ job, instance: 'bench', datasetUrl: '', ...testSigning });
 const layout = coordinator.layout;
 const rng = new Random(1);
 const params = freshOptimizerState(layout, job.optimizer, job.seed).params;

@@ -16,6 +16,7 @@ import { loadFashionMnistFromDir } from '../src/data/fashionMnistNode.ts';
 import { deserializeCheckpoint, serializeCheckpoint } from '../src/coordinator/checkpoint.ts';
 import { Coordinator } from '../src/coordinator/coordinator.ts';
 import { JsMlp } from '../src/coordinator/jsMlp.ts';
+import { TEST_KEY, hello, result as signedResult, testSigning } from '../src/coordinator/testSwarm.ts';
 import type { Decisions } from '../src/coordinator/decisions.ts';
 import { TestEvaluator } from '../src/coordinator/evaluator.ts';
 import { defaultJob, jobLayout, parseJob, plannedRounds, roundsPerEpoch } from '../src/coordinator/job.ts';
@@ -57,7 +58,7 @@ const schedule = (p: Pending) => {
   queue.sort((a, b) => a.at - b.at);
 };
 
-let coordinator = new Coordinator({ job, instance: 'sim0', datasetUrl: '/data/fashion-mnist/' });
+let coordinator = new Coordinator({ job, instance: 'sim0', datasetUrl: '/data/fashion-mnist/', ...testSigning });
 const contributors = new Map<string, SimContributor>();
 const curve: Array<Record<string, number>> = [];
 const leaseSizes: number[] = [];
@@ -73,7 +74,9 @@ function addContributor(speed: number): void {
   contributors.set(peer, c);
   apply(coordinator.join(peer, now));
   const capabilities = { backend: 'cpu' as const, device: `simulated ${speed} ex/s`, fallbackAdapter: false, flopsPerMs: 1e6, examplesPerSecond: speed, maxBatch: 8192 };
-  apply(coordinator.receive(peer, { type: 'hello', body: { client: { name: 'simulate-job', version: '1' }, capabilities }, tensors: {} }, now));
+  const greeting = hello(speed, 8192);
+  if (greeting.type === 'hello') greeting.body.capabilities = capabilities;
+  apply(coordinator.receive(peer, greeting, now));
 }
 
 /** Carry out the coordinator's decisions: messages reach simulated contributors, requests are served at once. */
@@ -95,8 +98,9 @@ function apply(d: Decisions): void {
       }
       const gradient = new Float32Array(coordinator.layout.total);
       const r = c.mlp.lossAndGradient(c.params!, train, indices, gradient);
-      const body = { leaseId, version, loss: r.loss, correct: r.correct, exampleCount: r.count, computeMs: c.busyUntil - start, deviceTimeMs: null };
-      schedule({ at: c.busyUntil + LATENCY_MS, peer: c.peer, message: { type: 'result', body, tensors: { gradient } } });
+      const answer = signedResult(coordinator.jobId, leaseId, version, r.count, gradient, r.correct, TEST_KEY, r.loss);
+      answer.body.computeMs = c.busyUntil - start;
+      schedule({ at: c.busyUntil + LATENCY_MS, peer: c.peer, message: answer });
     }
   }
   for (const e of d.events) {
@@ -127,7 +131,7 @@ function restart(): void {
   const bytes = serializeCheckpoint(coordinator.checkpointState(now));
   const state = deserializeCheckpoint(bytes, { jobId: coordinator.jobId, parameterCount: coordinator.layout.total, optimizer: job.optimizer.kind }, 'restart');
   console.log(`-- restart at round ${coordinator.round}: ${bytes.length} checkpoint bytes; every contributor reconnects`);
-  coordinator = new Coordinator({ job, instance: 'sim1', datasetUrl: '/data/fashion-mnist/', checkpoint: state });
+  coordinator = new Coordinator({ job, instance: 'sim1', datasetUrl: '/data/fashion-mnist/', checkpoint: state, ...testSigning });
   apply(coordinator.start(now));
   queue = queue.filter((p) => 'tick' in p); // in-flight results die with the old process
   const alive = [...contributors.values()].filter((c) => !c.vanished);

@@ -5,6 +5,7 @@ import { connectToCoordinator } from '../net/browserPeer.ts';
 import { ReconnectingCoordinatorLink, type CoordinatorLinkState } from '../net/coordinatorLink.ts';
 import { contributorSide, maxMessageBytesFor } from '../protocol/connection.ts';
 import { MAX_LEASE_EXAMPLES, type Capabilities } from '../protocol/messages.ts';
+import { generateWebKeyPair, type WebKeyPair } from '../protocol/signing.ts';
 import type { JobAnnouncement } from '../server/httpApi.ts';
 import type { BackendChoice, BackendReport } from '../worker/api.ts';
 import { startTrainerWorker, type TrainerWorker } from '../worker/client.ts';
@@ -45,6 +46,7 @@ export class Contributor {
   private link: ReconnectingCoordinatorLink | null = null;
   private session: ContributorSession | null = null;
   private capabilities: Capabilities | null = null;
+  private identity: WebKeyPair | null = null;
   private paused = false;
   private readonly recent: { at: number; examples: number }[] = [];
   private readonly state: ContributorState = {
@@ -85,6 +87,7 @@ export class Contributor {
         maxBatch: MAX_LEASE_EXAMPLES,
       };
       this.update({ measuredExamplesPerSecond: examplesPerSecond });
+      this.identity = await generateWebKeyPair();
       this.connect();
     } catch (error) {
       this.fail(`This device cannot contribute: ${(error as Error).message}`);
@@ -139,7 +142,15 @@ export class Contributor {
       session = new ContributorSession(
         conn,
         this.worker!.api,
-        { client: CLIENT, capabilities: this.capabilities!, resumeContributorId: previousId, expectedJobId: job.id, paused: this.paused },
+        {
+          client: CLIENT,
+          capabilities: this.capabilities!,
+          resumeContributorId: previousId,
+          expectedJobId: job.id,
+          paused: this.paused,
+          identity: this.identity!,
+          coordinatorKey: job.coordinatorKey,
+        },
         (event) => this.onSessionEvent(event),
       );
       this.session = session;

@@ -10,12 +10,18 @@ import { createFrameChannelPair } from '../net/memoryFrameChannel.ts';
 import { contributorSide, coordinatorSide, maxMessageBytesFor, type ProtocolConnection } from '../protocol/connection.ts';
 import type { Capabilities, ContributorMessage, CoordinatorMessage, JobInfo } from '../protocol/messages.ts';
 import { MAX_MICRO_BATCH, type GradientResult, type MicroBatch } from '../worker/api.ts';
+import { generateKeyPairSync } from 'node:crypto';
+import { generateWebKeyPair, resultHashInput, resultStatement, welcomeStatement } from '../protocol/signing.ts';
+import { nodeSigner, nodeVerifier } from '../server/nodeSigning.ts';
 import { ContributorSession, type SessionEvent, type SessionOptions, type SessionTrainer } from './session.ts';
 
 const P = 6;
 /** Polls often: the in-memory channel delivers within a few macrotasks. */
 const eventually = (check: () => void) => vi.waitFor(check, { interval: 1, timeout: 2000 });
 const CAPABILITIES: Capabilities = { backend: 'cpu', device: 'test CPU', fallbackAdapter: false, flopsPerMs: 2e5, examplesPerSecond: 120, maxBatch: 16384 };
+/** This contributor's key (WebCrypto, as in a browser) and the coordinator's (node:crypto, as in the server). */
+const IDENTITY = await generateWebKeyPair();
+const COORDINATOR = nodeSigner(generateKeyPairSync('ed25519').privateKey);
 const JOB: JobInfo = { id: 'job-1', name: 'tiny', model: { widths: [2, 2, 2], activation: 'relu' }, datasetUrl: '/data/', parameterCount: P };
 
 /** The worker stand-in: gradient[j] = n·params[j] + Σ indices, loss = n / 10. */
@@ -90,7 +96,7 @@ function connect(options: Partial<SessionOptions> = {}, trainer = new FakeTraine
   const events: SessionEvent[] = [];
   let session: ContributorSession | null = null;
   const conn = contributorSide(contributorChannel, maxBytes, { onMessage: (m) => session!.handle(m) });
-  session = new ContributorSession(conn, trainer, { client: { name: 'test', version: '1' }, capabilities: CAPABILITIES, ...options }, (e) => events.push(e));
+  session = new ContributorSession(conn, trainer, { client: { name: 'test', version: '1' }, capabilities: CAPABILITIES, identity: IDENTITY, coordinatorKey: COORDINATOR.publicKey, ...options }, (e) => events.push(e));
   let barriers = 0;
   return {
     session, trainer, coordinator, received, events, coordinatorClosed,
@@ -104,9 +110,18 @@ function connect(options: Partial<SessionOptions> = {}, trainer = new FakeTraine
   };
 }
 
-const welcome = (jobId = JOB.id, contributorId = 'c0-T'): CoordinatorMessage => ({
-  type: 'welcome', body: { contributorId, job: { ...JOB, id: jobId, name: jobId === JOB.id ? JOB.name : 'another job' }, serverTime: 1 }, tensors: {},
-});
+/** A welcome answering the session's hello, signed with `key` (the pinned coordinator key by default). */
+const welcome = async (h: Harness, jobId = JOB.id, contributorId = 'c0-T', key = COORDINATOR): Promise<CoordinatorMessage> => {
+  await eventually(() => expect(h.received.some((m) => m.type === 'hello')).toBe(true));
+  const hello = h.received.find((m) => m.type === 'hello');
+  if (hello?.type !== 'hello') throw new Error('welcome: the session has not said hello');
+  const signature = key.sign(welcomeStatement({ jobId, contributorId, contributorKey: hello.body.identity.publicKey, nonce: hello.body.identity.nonce }));
+  return {
+    type: 'welcome',
+    body: { contributorId, job: { ...JOB, id: jobId, name: jobId === JOB.id ? JOB.name : 'another job' }, serverTime: 1, coordinator: { publicKey: key.publicKey, signature } },
+    tensors: {},
+  };
+};
 const parameters = (version: number, fill = version + 1): CoordinatorMessage => ({
   type: 'parameters', body: { version }, tensors: { params: new Float32Array(P).fill(fill) },
 });
@@ -121,7 +136,7 @@ const eventsOf = <K extends SessionEvent['kind']>(h: Harness, kind: K) => h.even
 /** Hello, welcome and parameters `version` loaded: ready for leases. */
 async function ready(h: Harness, version = 1): Promise<void> {
   await h.session.start();
-  await h.send(welcome());
+  await h.send(await welcome(h));
   await h.send(parameters(version));
   await eventually(() => expect(eventsOf(h, 'parameters').map((e) => e.version)).toContain(version));
 }
@@ -133,7 +148,7 @@ describe('ContributorSession: joining', () => {
     await eventually(() => expect(h.received).toHaveLength(1));
     expect(h.received[0]).toEqual({
       type: 'hello',
-      body: { client: { name: 'test', version: '1' }, capabilities: CAPABILITIES, resumeContributorId: 'c3-T' },
+      body: { client: { name: 'test', version: '1' }, capabilities: CAPABILITIES, resumeContributorId: 'c3-T', identity: { publicKey: IDENTITY.publicKey, nonce: expect.stringMatching(/^[A-Za-z0-9_-]{32}$/) } },
       tensors: {},
     });
   });
@@ -149,7 +164,7 @@ describe('ContributorSession: joining', () => {
   it('takes the id and job of the welcome', async () => {
     const h = connect({ expectedJobId: JOB.id });
     await h.session.start();
-    await h.send(welcome(JOB.id, 'c7-T'));
+    await h.send(await welcome(h, JOB.id, 'c7-T'));
     await eventually(() => expect(eventsOf(h, 'welcome')).toHaveLength(1));
     expect(eventsOf(h, 'welcome')[0]).toEqual({ kind: 'welcome', contributorId: 'c7-T', job: JOB });
     expect(h.session.contributorId).toBe('c7-T');
@@ -159,7 +174,7 @@ describe('ContributorSession: joining', () => {
   it('joins any job when the page expects none', async () => {
     const h = connect();
     await h.session.start();
-    await h.send(welcome('job-other'));
+    await h.send(await welcome(h, 'job-other'));
     await eventually(() => expect(eventsOf(h, 'welcome')).toHaveLength(1));
     expect(h.session.job?.id).toBe('job-other');
   });
@@ -167,7 +182,7 @@ describe('ContributorSession: joining', () => {
   it('refuses a welcome to another job: a fatal error, the connection closed, nothing more handled', async () => {
     const h = connect({ expectedJobId: JOB.id });
     await h.session.start();
-    await h.send(welcome('job-other'));
+    await h.send(await welcome(h, 'job-other'));
     await eventually(() => expect(h.coordinatorClosed).toHaveLength(1));
     expect(h.events).toEqual([
       { kind: 'error', message: 'The coordinator now runs another job (another job); reload the page to join it', fatal: true },
@@ -185,7 +200,7 @@ describe('ContributorSession: joining', () => {
   it('tells a coordinator it is paused as soon as it is welcomed', async () => {
     const h = connect({ paused: true });
     await h.session.start();
-    await h.send(welcome());
+    await h.send(await welcome(h));
     await eventually(() => expect(sentOf(h, 'availability')).toHaveLength(1));
     expect(sentOf(h, 'availability')[0].body).toEqual({ paused: true });
   });
@@ -203,7 +218,7 @@ describe('ContributorSession: parameters and leases', () => {
     const h = connect();
     h.trainer.holdLoads = true;
     await h.session.start();
-    await h.send(welcome());
+    await h.send(await welcome(h));
     await h.send(parameters(1));
     await h.send(lease('L1', 1, [4, 5, 6]));
     await h.barrier();
@@ -219,7 +234,7 @@ describe('ContributorSession: parameters and leases', () => {
     const h = connect();
     h.trainer.holdLoads = true;
     await h.session.start();
-    await h.send(welcome());
+    await h.send(await welcome(h));
     await h.send(parameters(1));
     await h.send(parameters(2));
     await h.barrier();
@@ -238,9 +253,13 @@ describe('ContributorSession: parameters and leases', () => {
     await h.send(lease('L-abc', 3, [1, 2, 3, 10], 7));
     await eventually(() => expect(sentOf(h, 'result')).toHaveLength(1));
     const result = sentOf(h, 'result')[0];
-    expect(result.body).toEqual({ leaseId: 'L-abc', version: 3, loss: 0.4, correct: 2, exampleCount: 4, computeMs: 5, deviceTimeMs: null });
+    const { resultHash, signature, ...figures } = result.body;
+    expect(figures).toEqual({ leaseId: 'L-abc', version: 3, loss: 0.4, correct: 2, exampleCount: 4, computeMs: 5, deviceTimeMs: null });
     // n·p + Σ indices = 4·4 + 16
     expect(result.tensors.gradient).toEqual(new Float32Array(P).fill(32));
+    // Hashed and signed as the coordinator checks it.
+    expect(resultHash).toBe(nodeVerifier.sha256Hex(resultHashInput({ exampleCount: 4, loss: 0.4, correct: 2, gradient: result.tensors.gradient })));
+    expect(nodeVerifier.verify(IDENTITY.publicKey, resultStatement({ jobId: JOB.id, leaseId: 'L-abc', version: 3, resultHash }), signature)).toBe(true);
     expect(eventsOf(h, 'computing')).toEqual([{ kind: 'computing', leaseId: 'L-abc', examples: 4, round: 7 }]);
     expect(eventsOf(h, 'result')).toEqual([{ kind: 'result', leaseId: 'L-abc', examples: 4, loss: 0.4, computeMs: 5 }]);
   });
@@ -333,7 +352,7 @@ describe('ContributorSession: failures', () => {
     const h = connect();
     h.trainer.loadError = new Error('bad parameters');
     await h.session.start();
-    await h.send(welcome());
+    await h.send(await welcome(h));
     await h.send(parameters(1));
     await h.send(lease('L1', 1, [0]));
     await eventually(() => expect(sentOf(h, 'leaseFailed')).toHaveLength(1));

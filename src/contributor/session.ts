@@ -4,6 +4,7 @@
 
 import type { ProtocolConnection } from '../protocol/connection.ts';
 import type { Capabilities, ContributorMessage, CoordinatorMessage, JobInfo } from '../protocol/messages.ts';
+import { resultHashInput, resultStatement, toBase64Url, webSha256Hex, webSign, webVerify, welcomeStatement, type PublicKeyText, type WebKeyPair } from '../protocol/signing.ts';
 import { MAX_MICRO_BATCH, type GradientResult, type MicroBatch } from '../worker/api.ts';
 
 /** The part of the worker API a session needs. */
@@ -30,6 +31,10 @@ export interface SessionOptions {
   /** The job the page was set up for; a coordinator running another job is refused. */
   expectedJobId?: string;
   paused?: boolean;
+  /** This contributor's key: it signs every result. */
+  identity: WebKeyPair;
+  /** The coordinator key this contributor trusts; a welcome not signed with it ends the session. */
+  coordinatorKey: PublicKeyText;
 }
 
 type Conn = ProtocolConnection<CoordinatorMessage, ContributorMessage>;
@@ -80,6 +85,9 @@ export class ContributorSession {
   private computing = false;
   private paused: boolean;
   private ended = false;
+  private readonly nonce: string;
+  /** Settles true once the welcome proved the coordinator holds the pinned key; no lease is computed before. */
+  private trusted: Promise<boolean> = new Promise(() => {});
 
   constructor(
     private readonly conn: Conn,
@@ -88,6 +96,7 @@ export class ContributorSession {
     private readonly emit: (event: SessionEvent) => void,
   ) {
     this.paused = options.paused ?? false;
+    this.nonce = toBase64Url(crypto.getRandomValues(new Uint8Array(24)));
   }
 
   /** Route the connection's messages here and say hello. */
@@ -98,6 +107,7 @@ export class ContributorSession {
         client: this.options.client,
         capabilities: this.options.capabilities,
         ...(this.options.resumeContributorId ? { resumeContributorId: this.options.resumeContributorId } : {}),
+        identity: { publicKey: this.options.identity.publicKey, nonce: this.nonce },
       },
       tensors: {},
     });
@@ -113,10 +123,14 @@ export class ContributorSession {
           this.end('job changed');
           return;
         }
-        this.contributorId = contributorId;
-        this.job = job;
-        this.emit({ kind: 'welcome', contributorId, job });
-        if (this.paused) void this.sendAvailability();
+        this.trusted = this.checkCoordinator(message.body);
+        void this.trusted.then((ok) => {
+          if (!ok || this.ended) return;
+          this.contributorId = contributorId;
+          this.job = job;
+          this.emit({ kind: 'welcome', contributorId, job });
+          if (this.paused) void this.sendAvailability();
+        });
         return;
       }
       case 'parameters': {
@@ -177,6 +191,23 @@ export class ContributorSession {
     return this.computing;
   }
 
+  /** Whether the welcome is signed by the pinned coordinator key over our nonce; if not, say why and end. */
+  private async checkCoordinator(body: Extract<CoordinatorMessage, { type: 'welcome' }>['body']): Promise<boolean> {
+    const { coordinatorKey, identity } = this.options;
+    const { coordinator, contributorId, job } = body;
+    let problem: string | null = null;
+    if (coordinator.publicKey !== coordinatorKey) {
+      problem = `The coordinator presented key ${coordinator.publicKey.slice(0, 24)}…, not the pinned ${coordinatorKey.slice(0, 24)}…; refusing it`;
+    } else if (!(await webVerify(coordinatorKey, welcomeStatement({ jobId: job.id, contributorId, contributorKey: identity.publicKey, nonce: this.nonce }), coordinator.signature))) {
+      problem = 'The coordinator could not prove it holds its key (bad welcome signature); refusing it';
+    }
+    if (problem === null) return true;
+    this.emit({ kind: 'error', message: problem, fatal: true });
+    await this.conn.send({ type: 'error', body: { code: 'not-welcome', message: problem, fatal: true }, tensors: {} }).catch(() => {});
+    this.end('untrusted coordinator');
+    return false;
+  }
+
   private async computeNext(): Promise<void> {
     if (this.computing || this.paused || this.ended) return;
     // The coordinator has already given back the leases of a closed connection: drop them.
@@ -190,6 +221,7 @@ export class ContributorSession {
     const { leaseId, version, round } = lease.body;
     const indices = lease.tensors.indices;
     try {
+      if (!(await this.trusted)) return;
       await this.parametersLoaded;
       if (this.loadedVersion !== version) {
         // The coordinator sends parameters before any lease for a new version; if they are
@@ -200,9 +232,12 @@ export class ContributorSession {
       this.emit({ kind: 'computing', leaseId, examples: indices.length, round });
       const r = await gradientOfLease(this.trainer, version, indices);
       if (this.ended) return;
+      const resultHash = await webSha256Hex(resultHashInput({ exampleCount: r.exampleCount, loss: r.loss, correct: r.correct, gradient: r.gradient }));
+      const signature = await webSign(this.options.identity, resultStatement({ jobId: this.job!.id, leaseId, version, resultHash }));
+      if (this.ended) return;
       await this.conn.send({
         type: 'result',
-        body: { leaseId, version, loss: r.loss, correct: r.correct, exampleCount: r.exampleCount, computeMs: r.wallTimeMs, deviceTimeMs: r.gpuTimeMs },
+        body: { leaseId, version, loss: r.loss, correct: r.correct, exampleCount: r.exampleCount, computeMs: r.wallTimeMs, deviceTimeMs: r.gpuTimeMs, resultHash, signature },
         tensors: { gradient: r.gradient },
       });
       this.emit({ kind: 'result', leaseId, examples: r.exampleCount, loss: r.loss, computeMs: r.wallTimeMs });

@@ -24,7 +24,7 @@ function state(round = 1, overrides: Partial<CheckpointState> = {}): CheckpointS
       exact: true, examples: 4, loss: 2.3, trainAccuracy: 0.25, lr: 0.001, gradNorm: 1.5, openedAt: 0, closedAt: 10,
     })),
     evaluations: [{ version: 1, loss: 2, accuracy: 0.5, count: 100, at: 11 }],
-    contributors: [{ id: 'c1-i', leases: 1, examples: 4, uncounted: 2, device: 'gpu', backend: 'webgpu' }],
+    contributors: [{ id: 'c1-i', leases: 1, examples: 4, uncounted: 2, device: 'gpu', backend: 'webgpu', publicKey: 'ed25519:' + 'A'.repeat(43) }],
     params: Float32Array.from({ length: N }, (_, i) => i / 3),
     moment1: Float32Array.from({ length: N }, (_, i) => -i),
     moment2: Float32Array.from({ length: N }, (_, i) => i * i),

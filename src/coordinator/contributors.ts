@@ -67,13 +67,14 @@ export class ContributorRegistry {
    * with no live connection continues that contributor; otherwise a new id is issued and
    * `note` says why the resume was refused.
    */
-  attach(peer: string, capabilities: Capabilities, resumeId: string | undefined): { contributor: Contributor; resumed: boolean; note?: string } {
+  attach(peer: string, capabilities: Capabilities, resumeId: string | undefined, publicKey: string): { contributor: Contributor; resumed: boolean; note?: string } {
     let note: string | undefined;
     if (resumeId !== undefined) {
       const known = this.byId.get(resumeId);
       const credit = known?.credit ?? this.dormant.get(resumeId);
       if (known?.peer) note = `contributor ${resumeId} is connected on another peer; this peer gets a new id`;
       else if (!credit) note = `contributor ${resumeId} is unknown here; this peer gets a new id`;
+      else if (credit.publicKey !== publicKey) note = `contributor ${resumeId} signs with another key; this peer gets a new id`;
       else {
         const contributor = this.connect(resumeId, peer, capabilities, credit);
         this.dormant.delete(resumeId);
@@ -81,7 +82,7 @@ export class ContributorRegistry {
       }
     }
     const id = `c${this.nextNumber++}-${this.instance}`;
-    const credit: ContributorCredit = { id, leases: 0, examples: 0, uncounted: 0, device: '', backend: '' };
+    const credit: ContributorCredit = { id, leases: 0, examples: 0, uncounted: 0, device: '', backend: '', publicKey };
     return { contributor: this.connect(id, peer, capabilities, credit), resumed: false, ...(note ? { note } : {}) };
   }
 

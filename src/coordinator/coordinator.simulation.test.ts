@@ -16,7 +16,7 @@ import type { CoordinatorEvent, Decisions } from './decisions.ts';
 import { plannedRounds, type Job } from './job.ts';
 import { OptimizerHost } from './optimizerHost.ts';
 import type { CheckpointState } from './records.ts';
-import { hello, leaseGradient, result, tinyJob } from './testSwarm.ts';
+import { hello, leaseGradient, result, testSigning, tinyJob } from './testSwarm.ts';
 
 type LeaseMessage = Extract<CoordinatorMessage, { type: 'lease' }>;
 const COORDINATOR_TABLE = messageTable(COORDINATOR_MESSAGES);
@@ -67,7 +67,7 @@ class SimulatedSwarm {
     /** Smallest maxBatch a contributor announces (the exact runs need whole 8-example leases). */
     private readonly minMaxBatch = 1,
   ) {
-    this.c = new Coordinator({ job, instance: 'S0', datasetUrl: '/d' });
+    this.c = new Coordinator({ job, instance: 'S0', datasetUrl: '/d', ...testSigning });
     this.apply(this.c.start(0), true);
     this.openRound();
   }
@@ -103,9 +103,9 @@ class SimulatedSwarm {
     if (state) {
       const expectation = { jobId: this.c.jobId, parameterCount: this.c.layout.total, optimizer: this.job.optimizer.kind };
       const restored = deserializeCheckpoint(serializeCheckpoint(state), expectation, 'crash');
-      this.c = new Coordinator({ job: this.job, instance, datasetUrl: '/d', checkpoint: restored });
+      this.c = new Coordinator({ job: this.job, instance, datasetUrl: '/d', checkpoint: restored, ...testSigning });
     } else {
-      this.c = new Coordinator({ job: this.job, instance, datasetUrl: '/d' });
+      this.c = new Coordinator({ job: this.job, instance, datasetUrl: '/d', ...testSigning });
     }
     this.evaluations.length = 0;
     this.apply(this.c.start(this.now), true);
@@ -185,7 +185,7 @@ class SimulatedSwarm {
         if (action === 'nan') gradient[this.rng.int(total)] = this.rng.next() < 0.5 ? NaN : Infinity;
         if (action === 'wrongLength') gradient = gradient.subarray(0, total - 1 - this.rng.int(5));
         if (action === 'wrongCount') count = count + 1;
-        const message = result(leaseId, v, count, gradient);
+        const message = result(this.c.jobId, leaseId, v, count, gradient);
         p.answered.push(message);
         return this.send(p, message);
       }
@@ -200,7 +200,7 @@ class SimulatedSwarm {
         const others = this.leaseIds.filter((l) => l.contributorId !== p?.contributorId);
         if (!p || !others.length) return;
         const leaseId = action === 'stealLease' ? others[this.rng.int(others.length)].leaseId : `nope${this.rng.int(1000)}`;
-        return this.send(p, result(leaseId, this.c.version, 8, new Float32Array(total)));
+        return this.send(p, result(this.c.jobId, leaseId, this.c.version, 8, new Float32Array(total)));
       }
       case 'leaseFailed': {
         const p = this.randomPeer(withLease);
@@ -218,7 +218,7 @@ class SimulatedSwarm {
         const peer = `p${this.nextPeer++}`;
         this.peers.set(peer, { peer, contributorId: null, params: null, leases: [], answered: [], paused: false });
         this.apply(this.c.join(peer, this.now));
-        return this.send(this.peers.get(peer)!, result('x', 0, 1, new Float32Array(total)));
+        return this.send(this.peers.get(peer)!, result(this.c.jobId, 'x', 0, 1, new Float32Array(total)));
       }
       case 'helloTwice': {
         const p = this.randomPeer();

@@ -3,13 +3,13 @@ import type { CoordinatorMessage } from '../protocol/messages.ts';
 import { deserializeCheckpoint, serializeCheckpoint } from './checkpoint.ts';
 import { Coordinator } from './coordinator.ts';
 import type { Decisions } from './decisions.ts';
-import { eventsOf, hello, leaseGradient, merge, result, sentTo, tinyJob } from './testSwarm.ts';
+import { eventsOf, hello, leaseGradient, merge, result, sentTo, testSigning, tinyJob } from './testSwarm.ts';
 import type { Job } from './job.ts';
 
 type Lease = Extract<CoordinatorMessage, { type: 'lease' }>;
 
 function started(job: Job = tinyJob(), instance = 'T'): Coordinator {
-  const c = new Coordinator({ job, instance, datasetUrl: '/data/fashion-mnist/' });
+  const c = new Coordinator({ job, instance, datasetUrl: '/data/fashion-mnist/', ...testSigning });
   c.start(0);
   return c;
 }
@@ -35,7 +35,7 @@ function lastLeaseOf(d: Decisions, peer: string): Lease {
 
 /** A correct result for a lease, computed on the coordinator's current parameters. */
 function answer(c: Coordinator, peer: string, lease: Lease, now = 1): Decisions {
-  return c.receive(peer, result(lease.body.leaseId, lease.body.version, lease.tensors.indices.length, leaseGradient(c.params, lease.tensors.indices)), now);
+  return c.receive(peer, result(c.jobId, lease.body.leaseId, lease.body.version, lease.tensors.indices.length, leaseGradient(c.params, lease.tensors.indices)), now);
 }
 
 /** Answer leases as they come until the round closes; returns everything decided. */
@@ -78,7 +78,7 @@ describe('Coordinator: joining', () => {
   it('answers anything before hello with an error and a disconnect, then ignores the peer', () => {
     const c = started();
     c.join('p1', 0);
-    const d = c.receive('p1', result('x', 0, 1, new Float32Array(c.layout.total)), 0);
+    const d = c.receive('p1', result(c.jobId, 'x', 0, 1, new Float32Array(c.layout.total)), 0);
     expect(sentTo(d, 'p1', 'error')[0].body).toMatchObject({ code: 'not-welcome', fatal: true });
     expect(sentTo(d, 'p1', 'error')[0].body.message).toMatch(/before hello; say hello first/);
     expect(d.disconnect).toEqual([{ peer: 'p1', code: 'not-welcome', reason: expect.stringMatching(/before hello/) }]);
@@ -121,12 +121,12 @@ describe('Coordinator: joining', () => {
   });
 
   it('requires start, and join before receive', () => {
-    const c = new Coordinator({ job: tinyJob(), instance: 'T', datasetUrl: '/d' });
+    const c = new Coordinator({ job: tinyJob(), instance: 'T', datasetUrl: '/d', ...testSigning });
     expect(() => c.join('p1', 0)).toThrow(/call start\(now\) first/);
     c.start(0);
     expect(() => c.start(0)).toThrow(/already started/);
     expect(() => c.receive('ghost', hello(), 0)).toThrow(/peer ghost never joined/);
-    expect(() => new Coordinator({ job: tinyJob(), instance: 'a-b', datasetUrl: '/d' })).toThrow(/instance must be 1–32 letters or digits/);
+    expect(() => new Coordinator({ job: tinyJob(), instance: 'a-b', datasetUrl: '/d', ...testSigning })).toThrow(/instance must be 1–32 letters or digits/);
   });
 });
 
@@ -145,12 +145,12 @@ describe('Coordinator: results', () => {
   });
 
   const bad: Array<[string, (c: Coordinator, l: Lease) => ReturnType<typeof result>, string, RegExp]> = [
-    ['a gradient of the wrong length', (c, l) => result(l.body.leaseId, 0, 16, new Float32Array(c.layout.total - 1)), 'bad-shape', /the gradient has \d+ values, the model 784-4-10 needs \d+/],
-    ['a NaN gradient', (c, l) => result(l.body.leaseId, 0, 16, new Float32Array(c.layout.total).fill(NaN, 7, 8)), 'non-finite', /gradient value 7 is NaN/],
-    ['an infinite gradient', (c, l) => result(l.body.leaseId, 0, 16, new Float32Array(c.layout.total).fill(-Infinity, 3, 4)), 'non-finite', /gradient value 3 is -Infinity/],
-    ['the wrong example count', (c, l) => result(l.body.leaseId, 0, 15, new Float32Array(c.layout.total)), 'bad-shape', /for 15 examples, lease .* has 16/],
-    ['more correct than examples', (c, l) => result(l.body.leaseId, 0, 16, new Float32Array(c.layout.total), 17), 'bad-shape', /claims 17 correct of 16/],
-    ['an unknown lease', (c) => result('nope', 0, 16, new Float32Array(c.layout.total)), 'unknown-lease', /no lease nope was granted/],
+    ['a gradient of the wrong length', (c, l) => result(c.jobId, l.body.leaseId, 0, 16, new Float32Array(c.layout.total - 1)), 'bad-shape', /the gradient has \d+ values, the model 784-4-10 needs \d+/],
+    ['a NaN gradient', (c, l) => result(c.jobId, l.body.leaseId, 0, 16, new Float32Array(c.layout.total).fill(NaN, 7, 8)), 'non-finite', /gradient value 7 is NaN/],
+    ['an infinite gradient', (c, l) => result(c.jobId, l.body.leaseId, 0, 16, new Float32Array(c.layout.total).fill(-Infinity, 3, 4)), 'non-finite', /gradient value 3 is -Infinity/],
+    ['the wrong example count', (c, l) => result(c.jobId, l.body.leaseId, 0, 15, new Float32Array(c.layout.total)), 'bad-shape', /for 15 examples, lease .* has 16/],
+    ['more correct than examples', (c, l) => result(c.jobId, l.body.leaseId, 0, 16, new Float32Array(c.layout.total), 17), 'bad-shape', /claims 17 correct of 16/],
+    ['an unknown lease', (c) => result(c.jobId, 'nope', 0, 16, new Float32Array(c.layout.total)), 'unknown-lease', /no lease nope was granted/],
   ];
   it.each(bad)('rejects %s with an error, leaves the model alone and re-leases the examples', (_what, build, code, pattern) => {
     const c = started();
@@ -175,7 +175,7 @@ describe('Coordinator: results', () => {
     const c = started();
     const l1 = leaseOf(welcome(c, 'p1'), 'p1');
     welcome(c, 'p2');
-    const d = c.receive('p2', result(l1.body.leaseId, 0, 16, leaseGradient(c.params, l1.tensors.indices)), 1);
+    const d = c.receive('p2', result(c.jobId, l1.body.leaseId, 0, 16, leaseGradient(c.params, l1.tensors.indices)), 1);
     expect(ackOf(d, 'p2').outcome).toBe('rejected');
     expect(sentTo(d, 'p2', 'error')[0].body).toMatchObject({ code: 'not-your-lease', fatal: false });
     expect(ackOf(answer(c, 'p1', l1), 'p1').outcome).toBe('accepted');
@@ -184,7 +184,7 @@ describe('Coordinator: results', () => {
   it('acks a stale version as stale, without counting it, and re-leases its examples', () => {
     const c = started();
     const lease = leaseOf(welcome(c, 'p1'), 'p1');
-    const d = c.receive('p1', result(lease.body.leaseId, 3, 16, new Float32Array(c.layout.total)), 1);
+    const d = c.receive('p1', result(c.jobId, lease.body.leaseId, 3, 16, new Float32Array(c.layout.total)), 1);
     expect(ackOf(d, 'p1')).toMatchObject({ outcome: 'stale', reason: expect.stringMatching(/version 0, the result was computed on version 3/) });
     expect(sentTo(d, 'p1', 'error')).toHaveLength(0);
     expect(leaseOf(d, 'p1').tensors.indices).toEqual(lease.tensors.indices);
@@ -370,7 +370,7 @@ describe('Coordinator: rounds, evaluation, checkpoints and the end', () => {
     const c = started(tinyJob({ optimizer: { kind: 'sgd', lr: 10, momentum: 0 } }));
     const lease = leaseOf(welcome(c, 'p1', 1000), 'p1');
     const before = c.params.slice();
-    const d = c.receive('p1', result(lease.body.leaseId, 0, 64, new Float32Array(c.layout.total).fill(3e38)), 1);
+    const d = c.receive('p1', result(c.jobId, lease.body.leaseId, 0, 64, new Float32Array(c.layout.total).fill(3e38)), 1);
     expect(eventsOf(d, 'jobDone')[0]).toMatchObject({ reason: 'diverged', version: 0, testAccuracy: null });
     expect(eventsOf(d, 'jobDone')[0].message).toMatch(/diverged in round 0.*Lower optimizer\.lr/);
     expect(c.params).toEqual(before);
@@ -407,7 +407,7 @@ describe('Coordinator: restore', () => {
     d = finishRound(a, 'p1', leaseOf(d, 'p1'));
     const bytes = serializeCheckpoint(a.checkpointState(50));
     const state = deserializeCheckpoint(bytes, { jobId: a.jobId, parameterCount: a.layout.total, optimizer: 'adamw' }, 'mem');
-    const b = new Coordinator({ job, instance: 'B', datasetUrl: '/d', checkpoint: state });
+    const b = new Coordinator({ job, instance: 'B', datasetUrl: '/d', checkpoint: state, ...testSigning });
     b.start(100);
     expect(b.round).toBe(1);
     expect(b.version).toBe(1);
@@ -423,8 +423,8 @@ describe('Coordinator: restore', () => {
   it('refuses a checkpoint of another job or an inconsistent one', () => {
     const a = started(tinyJob(), 'A');
     const state = a.checkpointState(0);
-    expect(() => new Coordinator({ job: tinyJob({ seed: 6 }), instance: 'B', datasetUrl: '/d', checkpoint: state })).toThrow(/Cannot resume .* it is for job/);
-    expect(() => new Coordinator({ job: tinyJob(), instance: 'B', datasetUrl: '/d', checkpoint: { ...state, version: 3 } })).toThrow(/version 3 and round 0 disagree/);
+    expect(() => new Coordinator({ job: tinyJob({ seed: 6 }), instance: 'B', datasetUrl: '/d', checkpoint: state, ...testSigning })).toThrow(/Cannot resume .* it is for job/);
+    expect(() => new Coordinator({ job: tinyJob(), instance: 'B', datasetUrl: '/d', checkpoint: { ...state, version: 3 }, ...testSigning })).toThrow(/version 3 and round 0 disagree/);
   });
 
   it('asks for the final evaluation at once when restored after the last round', () => {
@@ -432,7 +432,7 @@ describe('Coordinator: restore', () => {
     const a = started(job, 'A');
     const d = finishRound(a, 'p1', leaseOf(welcome(a, 'p1', 1000), 'p1'));
     const state = eventsOf(d, 'checkpoint')[0].state;
-    const b = new Coordinator({ job, instance: 'B', datasetUrl: '/d', checkpoint: state });
+    const b = new Coordinator({ job, instance: 'B', datasetUrl: '/d', checkpoint: state, ...testSigning });
     const start = b.start(10);
     expect(eventsOf(start, 'evaluate')[0]).toMatchObject({ version: 1, final: true });
     expect(b.state).toBe('finishing');

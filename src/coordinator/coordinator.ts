@@ -10,6 +10,7 @@
 
 import type { ParamLayout } from '../model/mlp.ts';
 import type { ContributorMessage, ErrorCode } from '../protocol/messages.ts';
+import { resultHashInput, resultStatement, welcomeStatement, type SyncSigner, type SyncVerifier } from '../protocol/signing.ts';
 import { firstNonFinite } from '../worker/api.ts';
 import { ContributorRegistry, type Contributor } from './contributors.ts';
 import type { CoverageReport } from './coverage.ts';
@@ -28,6 +29,10 @@ export interface CoordinatorOptions {
   datasetUrl: string;
   /** Continue from this checkpoint (already validated by deserializeCheckpoint). */
   checkpoint?: CheckpointState;
+  /** The coordinator's own key: it signs welcomes (and the host signs ledger tree heads with it). */
+  signer: SyncSigner;
+  /** Checks contributors' result signatures and hashes. */
+  verifier: SyncVerifier;
 }
 
 type Status = 'created' | 'running' | 'finishing' | 'done';
@@ -228,8 +233,10 @@ export class Coordinator {
   }
 
   private hello(peer: string, body: Extract<ContributorMessage, { type: 'hello' }>['body'], now: number, d: Decisions): void {
-    const { contributor, resumed, note } = this.contributors.attach(peer, body.capabilities, body.resumeContributorId);
+    const { contributor, resumed, note } = this.contributors.attach(peer, body.capabilities, body.resumeContributorId, body.identity.publicKey);
     const job = this.job;
+    const { signer } = this.options;
+    const proof = signer.sign(welcomeStatement({ jobId: this.jobId, contributorId: contributor.id, contributorKey: body.identity.publicKey, nonce: body.identity.nonce }));
     d.send.push({
       to: peer,
       message: {
@@ -238,6 +245,7 @@ export class Coordinator {
           contributorId: contributor.id,
           job: { id: this.jobId, name: job.name, model: { widths: [...job.model.widths], activation: job.model.activation }, datasetUrl: this.options.datasetUrl, parameterCount: this.layout.total },
           serverTime: now,
+          coordinator: { publicKey: signer.publicKey, signature: proof },
         },
         tensors: {},
       },
@@ -261,7 +269,7 @@ export class Coordinator {
     // The payload is checked before the lease is settled, so a bad result gives its examples back.
     const lease = this.scheduler.lease(leaseId);
     if (lease && lease.contributorId === contributor.id && lease.state !== 'answered') {
-      const problem = this.payloadProblem(message, lease.count);
+      const problem = this.payloadProblem(contributor, message, lease.count);
       if (problem) {
         const verdict = this.scheduler.failLease(contributor.id, leaseId);
         uncounted('rejected', `${problem.reason}; the result was discarded${verdict.outcome === 'released' && verdict.returned ? ' and its examples go to someone else' : ''}`, problem.code);
@@ -304,7 +312,7 @@ export class Coordinator {
   }
 
   /** What is wrong with a result's payload for a lease of `count` examples, or null. */
-  private payloadProblem(message: Result, count: number): { code: ErrorCode; reason: string } | null {
+  private payloadProblem(contributor: Contributor, message: Result, count: number): { code: ErrorCode; reason: string } | null {
     const g = message.tensors.gradient;
     if (g.length !== this.layout.total) {
       return { code: 'bad-shape', reason: `the gradient has ${g.length} values, the model ${this.job.model.widths.join('-')} needs ${this.layout.total}` };
@@ -315,6 +323,18 @@ export class Coordinator {
     if (message.body.correct > count) return { code: 'bad-shape', reason: `the result claims ${message.body.correct} correct of ${count} examples` };
     const bad = firstNonFinite(g);
     if (bad >= 0) return { code: 'non-finite', reason: `gradient value ${bad} is ${g[bad]}; every value must be finite` };
+    return this.signatureProblem(contributor, message);
+  }
+
+  /** Whether the result is the one its sender signed: its hash matches its data, and its signature its key. */
+  private signatureProblem(contributor: Contributor, message: Result): { code: ErrorCode; reason: string } | null {
+    const { verifier } = this.options;
+    const { leaseId, version, resultHash, signature, exampleCount, loss, correct } = message.body;
+    const actual = verifier.sha256Hex(resultHashInput({ exampleCount, loss, correct, gradient: message.tensors.gradient }));
+    if (actual !== resultHash) return { code: 'bad-signature', reason: `the result's data hashes to ${actual}, not the resultHash ${resultHash} it names` };
+    if (!verifier.verify(contributor.credit.publicKey, resultStatement({ jobId: this.jobId, leaseId, version, resultHash }), signature)) {
+      return { code: 'bad-signature', reason: `the signature of the result for lease ${leaseId} does not verify with your key` };
+    }
     return null;
   }
 

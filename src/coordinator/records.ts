@@ -61,6 +61,8 @@ export const ContributorCredit = z.strictObject({
   uncounted: int,
   device: z.string(),
   backend: z.string(),
+  /** The key its results are signed with: a resume must come with the same key. */
+  publicKey: z.string(),
 });
 export type ContributorCredit = z.infer<typeof ContributorCredit>;
 

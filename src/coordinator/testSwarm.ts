@@ -2,9 +2,24 @@
 // are exact in f32 when leases hold a power-of-two number of examples, so runs with
 // different lease splits can be compared bit for bit.
 
+import { generateKeyPairSync } from 'node:crypto';
 import type { Capabilities, ContributorMessage, CoordinatorMessage } from '../protocol/messages.ts';
+import { resultHashInput, resultStatement, type SyncSigner } from '../protocol/signing.ts';
+import { nodeSigner, nodeVerifier } from '../server/nodeSigning.ts';
 import type { Decisions } from './decisions.ts';
 import { parseJob, type Job, type JobInput } from './job.ts';
+
+/** A contributor's key, as tests sign with it (browsers use WebCrypto; the bytes are the same). */
+export function testKey(): SyncSigner {
+  return nodeSigner(generateKeyPairSync('ed25519').privateKey);
+}
+
+/** The key test contributors sign with unless a test gives them their own. */
+export const TEST_KEY = testKey();
+/** The coordinator's key in tests. */
+export const COORDINATOR_KEY = testKey();
+/** What a Coordinator needs to sign and verify, for tests. */
+export const testSigning = { signer: COORDINATOR_KEY, verifier: nodeVerifier } as const;
 
 export function tinyJob(overrides: Partial<JobInput> = {}): Job {
   return parseJob(
@@ -29,16 +44,35 @@ export function capabilities(examplesPerSecond = 32, maxBatch = 8192): Capabilit
   return { backend: 'webgpu', device: 'test adapter', fallbackAdapter: false, flopsPerMs: 1e6, examplesPerSecond, maxBatch };
 }
 
-export function hello(examplesPerSecond = 32, maxBatch = 8192, resumeContributorId?: string): ContributorMessage {
+let nonces = 0;
+
+export function hello(examplesPerSecond = 32, maxBatch = 8192, resumeContributorId?: string, key: SyncSigner = TEST_KEY): ContributorMessage {
   return {
     type: 'hello',
-    body: { client: { name: 'test', version: '1' }, capabilities: capabilities(examplesPerSecond, maxBatch), ...(resumeContributorId ? { resumeContributorId } : {}) },
+    body: {
+      client: { name: 'test', version: '1' },
+      capabilities: capabilities(examplesPerSecond, maxBatch),
+      ...(resumeContributorId ? { resumeContributorId } : {}),
+      identity: { publicKey: key.publicKey, nonce: `test-nonce-${String(nonces++).padStart(12, '0')}` },
+    },
     tensors: {},
   };
 }
 
-export function result(leaseId: string, version: number, exampleCount: number, gradient: Float32Array, correct = 0): ContributorMessage {
-  return { type: 'result', body: { leaseId, version, loss: 1.5, correct, exampleCount, computeMs: 3, deviceTimeMs: null }, tensors: { gradient } };
+/** A result for a lease of job `jobId`, hashed and signed with `key` as a contributor does. */
+export function result(
+  jobId: string,
+  leaseId: string,
+  version: number,
+  exampleCount: number,
+  gradient: Float32Array,
+  correct = 0,
+  key: SyncSigner = TEST_KEY,
+  loss = 1.5,
+): Extract<ContributorMessage, { type: 'result' }> {
+  const resultHash = nodeVerifier.sha256Hex(resultHashInput({ exampleCount, loss, correct, gradient }));
+  const signature = key.sign(resultStatement({ jobId, leaseId, version, resultHash }));
+  return { type: 'result', body: { leaseId, version, loss, correct, exampleCount, computeMs: 3, deviceTimeMs: null, resultHash, signature }, tensors: { gradient } };
 }
 
 /** Per-example gradient entries: small integers over 64, so sums of up to 2^k of them are exact. */

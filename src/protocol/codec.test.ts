@@ -8,7 +8,7 @@ const toContributor = messageTable(COORDINATOR_MESSAGES);
 
 const result = (gradient: Float32Array): ContributorMessage => ({
   type: 'result',
-  body: { leaseId: 'L1', version: 3, loss: 0.5, correct: 7, exampleCount: 8, computeMs: 12.5, deviceTimeMs: null },
+  body: { leaseId: 'L1', version: 3, loss: 0.5, correct: 7, exampleCount: 8, computeMs: 12.5, deviceTimeMs: null, resultHash: 'ab'.repeat(32), signature: 'A'.repeat(86) },
   tensors: { gradient },
 });
 
@@ -70,7 +70,7 @@ describe('message codec', () => {
   it('rejects another protocol version with a hint to reload', () => {
     const bytes = encodeMessage(result(new Float32Array(4)));
     new DataView(bytes.buffer).setUint16(4, PROTOCOL_VERSION + 1, true);
-    expectProtocolError(() => decodeMessage(bytes, toCoordinator), 'version-mismatch', /version 2 is not supported.*reload/);
+    expectProtocolError(() => decodeMessage(bytes, toCoordinator), 'version-mismatch', new RegExp(`version ${PROTOCOL_VERSION + 1} is not supported.*reload`));
   });
 
   it('rejects unknown types and messages meant for the other side', () => {

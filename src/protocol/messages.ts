@@ -3,9 +3,10 @@
 // tensors travel beside them as binary, never as JSON number arrays.
 
 import { z } from 'zod';
+import { HASH_HEX_PATTERN, PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './signing.ts';
 
 /** Bumped on any incompatible change; both ends refuse a peer that speaks another. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /**
  * The most examples one lease may name (its indices are 4 bytes each, 256 KiB at most). A
  * contributor computes a large lease in chunks its device holds and answers with one
@@ -20,6 +21,10 @@ const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digi
 const count = z.number().int().nonnegative().max(2 ** 31);
 const finite = z.number().finite();
 const text = (max = 500) => z.string().max(max);
+/** Public keys, signatures and hashes as src/protocol/signing.ts writes them. */
+const publicKey = z.string().regex(PUBLIC_KEY_PATTERN, 'a public key: "ed25519:" or "p256:" then base64url');
+const signature = z.string().regex(SIGNATURE_PATTERN, 'a signature: 86 base64url characters');
+const sha256Hex = z.string().regex(HASH_HEX_PATTERN, 'a SHA-256 hash: 64 lowercase hex digits');
 
 export const ErrorCode = z.enum([
   'malformed',
@@ -34,6 +39,10 @@ export const ErrorCode = z.enum([
   'not-welcome',
   'job-mismatch',
   'banned',
+  /** A result's signature does not verify with the contributor's key, or its hash does not match its data. */
+  'bad-signature',
+  /** A result already seen (same hash) sent again, for this lease or another. */
+  'replayed',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
@@ -89,8 +98,10 @@ export const Hello = message(
   z.strictObject({
     client: z.strictObject({ name: text(100), version: text(50) }),
     capabilities: Capabilities,
-    /** A contributor reconnecting after a drop names itself, to keep its credit and leases. */
+    /** A contributor reconnecting after a drop names itself, to keep its credit and leases (only with the same key). */
     resumeContributorId: id.optional(),
+    /** Its key (the private half never leaves its browser) and a fresh nonce the coordinator must sign. */
+    identity: z.strictObject({ publicKey, nonce: z.string().regex(/^[A-Za-z0-9_-]{22,64}$/, '22–64 base64url characters') }),
   }),
 );
 export const Result = message(
@@ -104,6 +115,10 @@ export const Result = message(
     exampleCount: z.number().int().min(1).max(MAX_LEASE_EXAMPLES),
     computeMs: finite.nonnegative(),
     deviceTimeMs: finite.nonnegative().nullable(),
+    /** SHA-256 of resultHashInput(exampleCount, loss, correct, gradient), hex. */
+    resultHash: sha256Hex,
+    /** The contributor's signature over resultStatement(job, lease, version, resultHash). */
+    signature,
   }),
   { gradient: 'f32' },
 );
@@ -118,7 +133,13 @@ export const Bye = message('bye', z.strictObject({ reason: text() }));
 // ── coordinator → contributor ─────────────────────────────────────────────────────────
 export const Welcome = message(
   'welcome',
-  z.strictObject({ contributorId: id, job: JobInfo, serverTime: finite }),
+  z.strictObject({
+    contributorId: id,
+    job: JobInfo,
+    serverTime: finite,
+    /** The coordinator's key and its signature over welcomeStatement(job, contributorId, contributor key, nonce). */
+    coordinator: z.strictObject({ publicKey, signature }),
+  }),
 );
 export const Parameters = message('parameters', z.strictObject({ version: count }), { params: 'f32' });
 export const Lease = message(
@@ -140,6 +161,35 @@ export const Ack = message(
     reason: text().optional(),
   }),
 );
+/** A signed tree head of the ledger (src/ledger): the log had `size` entries with root `rootHash` at `timestamp`. */
+export const SignedTreeHead = z.strictObject({
+  size: count,
+  rootHash: sha256Hex,
+  timestamp: finite,
+  /** The coordinator's signature over treeHeadStatement(job, size, rootHash, timestamp). */
+  signature,
+});
+export type SignedTreeHead = z.infer<typeof SignedTreeHead>;
+
+/**
+ * A receipt for a counted result, sent when its round closed: the ledger entry that records
+ * it (the exact leaf bytes, as text), a signed tree head, and the RFC 6962 inclusion proof
+ * of the entry in that tree. Anyone holding the coordinator's key can check it.
+ */
+export const Receipt = message(
+  'receipt',
+  z.strictObject({
+    leaseId: id,
+    round: count,
+    examples: count,
+    /** Index of the entry in the log, and its exact bytes (UTF-8 JSON). */
+    index: count,
+    entry: text(8000),
+    treeHead: SignedTreeHead,
+    /** Sibling hashes from the leaf up, hex. */
+    proof: z.array(sha256Hex).max(64),
+  }),
+);
 export const Idle = message('idle', z.strictObject({ reason: text(), retryMs: z.number().int().min(0).max(600_000) }));
 export const JobDone = message(
   'jobDone',
@@ -153,7 +203,7 @@ export const ErrorMessage = message(
 );
 
 export const CONTRIBUTOR_MESSAGES = [Hello, Result, LeaseFailed, Availability, Bye, ErrorMessage] as const;
-export const COORDINATOR_MESSAGES = [Welcome, Parameters, Lease, Ack, Idle, JobDone, ErrorMessage] as const;
+export const COORDINATOR_MESSAGES = [Welcome, Parameters, Lease, Ack, Receipt, Idle, JobDone, ErrorMessage] as const;
 
 type Def = MessageDef<string, z.ZodType, Record<string, TensorDtype>>;
 /** The decoded form of a message type: its type tag, typed body and typed tensors. */

@@ -16,6 +16,8 @@ export interface JobAnnouncement {
   coordinatorId: string;
   relayPath: string;
   targetAccuracy: number | null;
+  /** The coordinator's public key: the page pins it, and the coordinator proves it holds it in every welcome. */
+  coordinatorKey: string;
 }
 
 export interface ApiSources {

@@ -20,6 +20,7 @@ import { CoordinatorHost } from './coordinatorHost.ts';
 import { DATASET_ROUTE, datasetMiddleware } from './datasetRoute.ts';
 import { EvaluationThread } from './evaluationThread.ts';
 import { httpApi, type JobAnnouncement } from './httpApi.ts';
+import { loadOrCreateCoordinatorKey, nodeVerifier } from './nodeSigning.ts';
 import { RunStatus, progressLine } from './runStatus.ts';
 import { staticFiles } from './staticFiles.ts';
 
@@ -73,7 +74,9 @@ async function main(): Promise<number> {
   const loaded = await loadNewestCheckpoint(checkpointDir, { jobId: id, parameterCount: layout.total, optimizer: job.optimizer.kind });
   for (const skipped of loaded?.skipped ?? []) console.warn(`warning: skipped checkpoint ${JSON.stringify(skipped)}`);
   if (loaded) console.log(`resuming from ${loaded.path} (round ${loaded.state.round})`);
-  const coordinator = new Coordinator({ job, instance: Date.now().toString(36), datasetUrl: DATASET_ROUTE, checkpoint: loaded?.state });
+  // The coordinator's key outlives --fresh: contributors pin it.
+  const signer = loadOrCreateCoordinatorKey(join(outDir, 'coordinator-key.pem'));
+  const coordinator = new Coordinator({ job, instance: Date.now().toString(36), datasetUrl: DATASET_ROUTE, checkpoint: loaded?.state, signer, verifier: nodeVerifier });
 
   const startedAt = Date.now();
   const status = new RunStatus({ id, name: job.name, globalBatch: job.globalBatch, parameters: layout.total }, startedAt, {
@@ -90,6 +93,7 @@ async function main(): Promise<number> {
     coordinatorId: COORDINATOR_ID,
     relayPath: RELAY_PATH,
     targetAccuracy: job.stop.targetAccuracy ?? null,
+    coordinatorKey: signer.publicKey,
   };
   let finalParams: Float32Array | null = null;
   // Requests may arrive before the coordinator's host exists (the server listens first).
