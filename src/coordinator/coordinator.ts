@@ -250,7 +250,7 @@ export class Coordinator {
         tensors: {},
       },
     });
-    d.events.push({ type: 'joined', at: now, peer, contributorId: contributor.id, capabilities: body.capabilities, resumed, ...(note ? { note } : {}) });
+    d.events.push({ type: 'joined', at: now, peer, contributorId: contributor.id, publicKey: body.identity.publicKey, capabilities: body.capabilities, resumed, ...(note ? { note } : {}) });
     if (this.run.final) this.sendJobDone(peer, this.run.final, d);
     else if (this.status === 'finishing') this.tellIdle(contributor, 'training is over; the final evaluation is running', this.job.lease.timeoutMs, d);
     else this.assignWork(now, d);
@@ -262,7 +262,7 @@ export class Coordinator {
       contributor.credit.uncounted++;
       d.send.push({ to: contributor.peer!, message: { type: 'ack', body: { leaseId, outcome, reason: reason.slice(0, 500) }, tensors: {} } });
       if (code) d.send.push({ to: contributor.peer!, message: { type: 'error', body: { code, message: reason.slice(0, 1000), fatal: false }, tensors: {} } });
-      d.events.push({ type: 'resultRejected', at: now, contributorId: contributor.id, leaseId, outcome, code, reason });
+      d.events.push({ type: 'resultRejected', at: now, contributorId: contributor.id, leaseId, outcome, code, reason, resultHash: message.body.resultHash, signature: message.body.signature });
     };
     if (this.status !== 'running') return uncounted('late', 'the job has finished training; this result is not needed', null);
 
@@ -291,7 +291,19 @@ export class Coordinator {
         });
         if (!wasExpired) this.contributors.measured(contributor, accepted.count, now - accepted.grantedAt);
         d.send.push({ to: contributor.peer!, message: { type: 'ack', body: { leaseId, outcome: 'accepted' }, tensors: {} } });
-        d.events.push({ type: 'resultAccepted', at: now, contributorId: contributor.id, leaseId, round: accepted.round, count: accepted.count, loss: message.body.loss, afterExpiry: wasExpired });
+        d.events.push({
+          type: 'resultAccepted',
+          at: now,
+          contributorId: contributor.id,
+          leaseId,
+          round: accepted.round,
+          version,
+          count: accepted.count,
+          loss: message.body.loss,
+          afterExpiry: wasExpired,
+          resultHash: message.body.resultHash,
+          signature: message.body.signature,
+        });
         for (const r of revoked) d.events.push({ type: 'leaseRevoked', at: now, contributorId: r.contributorId, leaseId: r.id, round: r.round, byLease: leaseId });
         if (this.scheduler.roundComplete) this.closeRound(now, d);
         break;

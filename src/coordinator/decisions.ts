@@ -29,7 +29,7 @@ export type UncountedOutcome = 'rejected' | 'duplicate' | 'late' | 'stale';
 export type StopReason = 'epochs' | 'rounds' | 'target-accuracy' | 'diverged';
 
 export type CoordinatorEvent =
-  | { type: 'joined'; at: number; peer: string; contributorId: string; capabilities: Capabilities; resumed: boolean; note?: string }
+  | { type: 'joined'; at: number; peer: string; contributorId: string; publicKey: string; capabilities: Capabilities; resumed: boolean; note?: string }
   | { type: 'left'; at: number; peer: string; contributorId: string | null; reason: string; returnedLeases: string[] }
   | { type: 'availability'; at: number; contributorId: string; paused: boolean }
   | {
@@ -47,8 +47,31 @@ export type CoordinatorEvent =
   /** An expired lease's late result was counted; these leases held the same examples and no longer count. */
   | { type: 'leaseRevoked'; at: number; contributorId: string; leaseId: string; round: number; byLease: string }
   | { type: 'leaseFailed'; at: number; contributorId: string; leaseId: string; reason: string; returned: number }
-  | { type: 'resultAccepted'; at: number; contributorId: string; leaseId: string; round: number; count: number; loss: number; afterExpiry: boolean }
-  | { type: 'resultRejected'; at: number; contributorId: string; leaseId: string; outcome: UncountedOutcome; code: ErrorCode | null; reason: string }
+  /** The result as its contributor signed it: resultHash and signature let anyone check who vouched for what (the ledger keeps them). */
+  | {
+      type: 'resultAccepted';
+      at: number;
+      contributorId: string;
+      leaseId: string;
+      round: number;
+      version: number;
+      count: number;
+      loss: number;
+      afterExpiry: boolean;
+      resultHash: string;
+      signature: string;
+    }
+  | {
+      type: 'resultRejected';
+      at: number;
+      contributorId: string;
+      leaseId: string;
+      outcome: UncountedOutcome;
+      code: ErrorCode | null;
+      reason: string;
+      resultHash: string;
+      signature: string;
+    }
   /** The peer broke the protocol or sent an error of its own. */
   | { type: 'peerError'; at: number; peer: string; contributorId: string | null; code: ErrorCode; message: string; fromPeer: boolean }
   | {

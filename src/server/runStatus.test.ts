@@ -19,16 +19,16 @@ function caps(device = 'test adapter', backend: Capabilities['backend'] = 'webgp
 }
 
 const joined = (at: number, peer: string, contributorId: string, capabilities = caps(), resumed = false): CoordinatorEvent => ({
-  type: 'joined', at, peer, contributorId, capabilities, resumed,
+  type: 'joined', at, peer, contributorId, publicKey: 'ed25519:' + 'A'.repeat(43), capabilities, resumed,
 });
 const left = (at: number, peer: string, contributorId: string | null): CoordinatorEvent => ({
   type: 'left', at, peer, contributorId, reason: 'test', returnedLeases: [],
 });
 const accepted = (at: number, contributorId: string, count: number, leaseId = `l-${at}`): CoordinatorEvent => ({
-  type: 'resultAccepted', at, contributorId, leaseId, round: 0, count, loss: 1, afterExpiry: false,
+  type: 'resultAccepted', at, contributorId, leaseId, round: 0, version: 0, count, loss: 1, afterExpiry: false, resultHash: '0'.repeat(64), signature: 'A'.repeat(86),
 });
 const rejected = (at: number, contributorId: string): CoordinatorEvent => ({
-  type: 'resultRejected', at, contributorId, leaseId: `r-${at}`, outcome: 'duplicate', code: null, reason: 'test',
+  type: 'resultRejected', at, contributorId, leaseId: `r-${at}`, outcome: 'duplicate', code: null, reason: 'test', resultHash: '0'.repeat(64), signature: 'A'.repeat(86),
 });
 
 function roundRecord(round: number, loss = 1, trainAccuracy = 0.5, examples = 64): RoundRecord {
