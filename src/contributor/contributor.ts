@@ -5,10 +5,11 @@ import { connectToCoordinator } from '../net/browserPeer.ts';
 import { ReconnectingCoordinatorLink, type CoordinatorLinkState } from '../net/coordinatorLink.ts';
 import { contributorSide, maxMessageBytesFor } from '../protocol/connection.ts';
 import { MAX_LEASE_EXAMPLES, type Capabilities } from '../protocol/messages.ts';
-import { generateWebKeyPair, type WebKeyPair } from '../protocol/signing.ts';
+import type { PublicKeyText, WebKeyPair } from '../protocol/signing.ts';
 import type { JobAnnouncement } from '../server/httpApi.ts';
 import type { BackendChoice, BackendReport } from '../worker/api.ts';
 import { startTrainerWorker, type TrainerWorker } from '../worker/client.ts';
+import { checkCoordinatorPin, fingerprint, loadContributorId, loadOrCreateIdentity, saveContributorId } from './identity.ts';
 import { ContributorSession, type SessionEvent } from './session.ts';
 
 export type ContributorPhase = 'starting' | 'connecting' | 'contributing' | 'paused' | 'retrying' | 'stopped' | 'done' | 'failed';
@@ -27,6 +28,12 @@ export interface ContributorState {
   lastLoss: number | null;
   parametersVersion: number | null;
   computing: boolean;
+  /** This browser's key, as a short fingerprint (see identity.ts). */
+  keyFingerprint: string | null;
+  /** The coordinator key this browser pinned for the job. */
+  coordinatorFingerprint: string | null;
+  /** Set when the coordinator announces a key other than the pinned one: nothing runs until the visitor decides. */
+  keyConflict: { pinned: PublicKeyText; presented: PublicKeyText; message: string } | null;
 }
 
 export interface ContributorOptions {
@@ -61,7 +68,13 @@ export class Contributor {
     lastLoss: null,
     parametersVersion: null,
     computing: false,
+    keyFingerprint: null,
+    coordinatorFingerprint: null,
+    keyConflict: null,
   };
+  /** The id this key had in the job before a reload, to resume its credit. */
+  private storedContributorId: string | undefined;
+  private pinnedCoordinatorKey: PublicKeyText | null = null;
 
   constructor(private readonly options: ContributorOptions) {}
 
@@ -69,6 +82,7 @@ export class Contributor {
   async start(): Promise<void> {
     const { job } = this.options;
     try {
+      if (!(await this.establishTrust())) return;
       this.worker = startTrainerWorker();
       const api = this.worker.api;
       this.update({ phase: 'starting', message: 'Choosing the fastest way to compute on this device…' });
@@ -87,11 +101,30 @@ export class Contributor {
         maxBatch: MAX_LEASE_EXAMPLES,
       };
       this.update({ measuredExamplesPerSecond: examplesPerSecond });
-      this.identity = await generateWebKeyPair();
       this.connect();
     } catch (error) {
       this.fail(`This device cannot contribute: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * Load this browser's key and the job's pinned coordinator key (pinning the announced one on
+   * first use). A coordinator announcing another key is refused before anything runs.
+   */
+  private async establishTrust(): Promise<boolean> {
+    const { job } = this.options;
+    this.update({ message: 'Loading this browser’s contributor key…' });
+    this.identity = await loadOrCreateIdentity();
+    this.storedContributorId = await loadContributorId(job.id);
+    const pin = await checkCoordinatorPin(location.origin, job.id, job.coordinatorKey);
+    this.update({ keyFingerprint: await fingerprint(this.identity.publicKey), coordinatorFingerprint: await fingerprint(pin.pinned) });
+    if (pin.status === 'mismatch') {
+      this.update({ phase: 'failed', message: pin.message, keyConflict: { pinned: pin.pinned, presented: pin.presented, message: pin.message } });
+      return false;
+    }
+    if (pin.status === 'pinned-now') this.log(`Pinned the coordinator's key ${this.state.coordinatorFingerprint} for this job.`);
+    this.pinnedCoordinatorKey = pin.pinned;
+    return true;
   }
 
   async pause(): Promise<void> {
@@ -133,7 +166,7 @@ export class Contributor {
     );
     this.link.onState = (s) => this.onLinkState(s);
     this.link.onChannel = (channel) => {
-      const previousId = this.session?.contributorId ?? this.state.contributorId ?? undefined;
+      const previousId = this.session?.contributorId ?? this.state.contributorId ?? this.storedContributorId;
       let session: ContributorSession;
       const conn = contributorSide(channel, maxMessageBytesFor(job.parameterCount), {
         onMessage: (message) => session.handle(message),
@@ -149,7 +182,7 @@ export class Contributor {
           expectedJobId: job.id,
           paused: this.paused,
           identity: this.identity!,
-          coordinatorKey: job.coordinatorKey,
+          coordinatorKey: this.pinnedCoordinatorKey!,
         },
         (event) => this.onSessionEvent(event),
       );
@@ -182,6 +215,7 @@ export class Contributor {
   private onSessionEvent(event: SessionEvent): void {
     switch (event.kind) {
       case 'welcome':
+        saveContributorId(this.options.job.id, event.contributorId).catch((error) => this.log(`Could not remember the contributor id: ${(error as Error).message}`));
         this.update({ contributorId: event.contributorId, message: `Joined "${event.job.name}" as ${event.contributorId}.` });
         return;
       case 'parameters':

@@ -3,6 +3,7 @@
 
 import '../styles.css';
 import { Contributor, type ContributorState } from '../../contributor/contributor.ts';
+import { trustCoordinatorKey } from '../../contributor/identity.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
 import type { BackendChoice } from '../../worker/api.ts';
 import { describeDevice } from '../deviceFacts.ts';
@@ -14,7 +15,10 @@ const stop = byId<HTMLButtonElement>('stop');
 const backendChoice = byId<HTMLSelectElement>('backend-choice');
 const status = byId('status');
 const activity = byId('activity');
+const keyConflict = byId('key-conflict');
+const trustNewKey = byId<HTMLButtonElement>('trust-new-key');
 let contributor: Contributor | null = null;
+let job: JobAnnouncement | null = null;
 let paused = false;
 
 declare global {
@@ -49,6 +53,10 @@ function render(s: ContributorState): void {
   window.swarmgradContributor = s;
   status.textContent = s.message;
   status.className = s.phase === 'failed' ? 'bad' : s.phase === 'retrying' ? 'warn' : '';
+  byId('key-fingerprint').textContent = s.keyFingerprint ?? '–';
+  byId('coordinator-fingerprint').textContent = s.coordinatorFingerprint ?? '–';
+  keyConflict.hidden = !s.keyConflict;
+  if (s.keyConflict) byId('key-conflict-message').textContent = s.keyConflict.message;
   setFacts(byId('status-facts'), [
     ['State', s.phase + (s.computing ? ' (computing)' : '')],
     ['Contributor id', s.contributorId ?? '–'],
@@ -80,18 +88,31 @@ function log(line: string): void {
   while (activity.children.length > 20) activity.lastElementChild!.remove();
 }
 
+function startContributing(): void {
+  if (!job) return;
+  donate.disabled = true;
+  backendChoice.disabled = true;
+  paused = false;
+  pause.textContent = 'Pause';
+  contributor = new Contributor({ job, backend: backendChoice.value as BackendChoice, onState: render, onLog: log });
+  void contributor.start();
+}
+
 async function main(): Promise<void> {
-  const job = await loadJob();
+  job = await loadJob();
   if (!job) return;
   showJob(job);
   donate.disabled = false;
-  donate.addEventListener('click', () => {
-    donate.disabled = true;
-    backendChoice.disabled = true;
-    paused = false;
-    pause.textContent = 'Pause';
-    contributor = new Contributor({ job, backend: backendChoice.value as BackendChoice, onState: render, onLog: log });
-    void contributor.start();
+  donate.addEventListener('click', startContributing);
+  // The visitor was shown both fingerprints and chose to trust the key the coordinator now announces.
+  trustNewKey.addEventListener('click', async () => {
+    if (!job) return;
+    trustNewKey.disabled = true;
+    await trustCoordinatorKey(location.origin, job.id, job.coordinatorKey);
+    log('Trusted the coordinator’s new key.');
+    keyConflict.hidden = true;
+    trustNewKey.disabled = false;
+    startContributing();
   });
   pause.addEventListener('click', () => {
     if (!contributor) return;
