@@ -197,6 +197,59 @@ describe('ContributorSession: joining', () => {
     expect(h.events).toHaveLength(1);
   });
 
+  /** A welcome the session must refuse: it answers not-welcome, closes, and computes nothing that follows. */
+  async function expectRefused(h: Harness, message: CoordinatorMessage, why: RegExp): Promise<void> {
+    await h.send(message);
+    await eventually(() => expect(h.coordinatorClosed).toHaveLength(1));
+    expect(h.events).toEqual([{ kind: 'error', message: expect.stringMatching(why), fatal: true }]);
+    expect(sentOf(h, 'error')).toEqual([{ type: 'error', body: { code: 'not-welcome', message: expect.stringMatching(why), fatal: true }, tensors: {} }]);
+    expect(h.session.contributorId).toBeNull();
+    h.session.handle(parameters(1));
+    h.session.handle(lease('L1', 1, [0, 1]));
+    await new Promise((ok) => setTimeout(ok, 10));
+    expect(h.trainer.log).toEqual([]);
+    expect(sentOf(h, 'result')).toEqual([]);
+  }
+
+  it('refuses a coordinator presenting a key other than the pinned one, even with a valid signature of that key', async () => {
+    const h = connect();
+    await h.session.start();
+    const impostor = nodeSigner(generateKeyPairSync('ed25519').privateKey);
+    await expectRefused(h, await welcome(h, JOB.id, 'c0-T', impostor), /not the pinned .*refusing it/);
+  });
+
+  it('refuses a welcome naming the pinned key but signed with another', async () => {
+    const h = connect();
+    await h.session.start();
+    const impostor = nodeSigner(generateKeyPairSync('ed25519').privateKey);
+    const message = await welcome(h, JOB.id, 'c0-T', impostor);
+    if (message.type !== 'welcome') throw new Error('unreachable');
+    message.body.coordinator.publicKey = COORDINATOR.publicKey;
+    await expectRefused(h, message, /could not prove it holds its key/);
+  });
+
+  it('refuses a welcome signed over another nonce (a replayed proof)', async () => {
+    const h = connect();
+    await h.session.start();
+    await eventually(() => expect(h.received.some((m) => m.type === 'hello')).toBe(true));
+    const hello = sentOf(h, 'hello')[0];
+    const signature = COORDINATOR.sign(welcomeStatement({ jobId: JOB.id, contributorId: 'c0-T', contributorKey: hello.body.identity.publicKey, nonce: 'A'.repeat(32) }));
+    await expectRefused(
+      h,
+      { type: 'welcome', body: { contributorId: 'c0-T', job: JOB, serverTime: 1, coordinator: { publicKey: COORDINATOR.publicKey, signature } }, tensors: {} },
+      /bad welcome signature/,
+    );
+  });
+
+  it('refuses a welcome whose signature names another contributor id than the one it gives', async () => {
+    const h = connect();
+    await h.session.start();
+    const message = await welcome(h, JOB.id, 'c0-T');
+    if (message.type !== 'welcome') throw new Error('unreachable');
+    message.body.contributorId = 'c9-T';
+    await expectRefused(h, message, /bad welcome signature/);
+  });
+
   it('tells a coordinator it is paused as soon as it is welcomed', async () => {
     const h = connect({ paused: true });
     await h.session.start();
