@@ -33,7 +33,8 @@ export const nodeDataChannelWebRtc: NodeWebRtc = {
   },
 };
 
-class NodeDataChannelPort implements DataChannelPort {
+/** A node-datachannel DataChannel as a DataChannelPort (also used by the Node test contributors in src/testing). */
+export class NodeDataChannelPort implements DataChannelPort {
   readonly #dc: DataChannel;
   #threshold = 0;
   #closed = false;
