@@ -25,7 +25,11 @@ export interface AdversaryOptions {
   train: ImageDataset;
   /** Seeds the noise of mode 'noise'. */
   seed?: number;
-  /** What it claims to compute per second: it sizes the leases it is given. */
+  /**
+   * What it claims to compute per second: it sizes the leases it is given, and the adversary
+   * answers no faster than that (the plain MLP is much faster on this small model, and would
+   * otherwise take most of every round instead of its share).
+   */
   examplesPerSecond?: number;
   log?: (line: string) => void;
 }
@@ -44,6 +48,8 @@ export interface AdversaryReport {
   /** A second hello with the same key after the ban: refused (no welcome), or null if not tried. */
   rejoinRefused: boolean | null;
   firstCheatAt: number | null;
+  /** Leases whose cheating result the coordinator acknowledged as accepted: poison that was counted. */
+  cheatsAccepted: string[];
   closedReason: string | null;
 }
 
@@ -66,6 +72,9 @@ export class Adversary {
   private readonly queue: LeaseMessage[] = [];
   private computing = false;
   private readonly history: SentResult[] = [];
+  private readonly cheatLeases = new Set<string>();
+  /** Every lease granted to us: a steal must guess ids that are not among them. */
+  private readonly ownLeases = new Set<string>();
   private resultsSent = 0;
   private readonly random: () => number;
   private stopped = false;
@@ -74,7 +83,7 @@ export class Adversary {
     this.random = seededRandom(options.seed ?? 1);
     this.report = {
       mode: options.mode, publicKey: '', contributorId: null, honestResults: 0, cheats: 0, acks: [], errors: [],
-      banned: null, rejoinRefused: null, firstCheatAt: null, closedReason: null,
+      banned: null, rejoinRefused: null, firstCheatAt: null, cheatsAccepted: [], closedReason: null,
     };
   }
 
@@ -114,7 +123,8 @@ export class Adversary {
   }
 
   private log(line: string): void {
-    this.options.log?.(`[adversary ${this.options.mode}${this.report.contributorId ? ` ${this.report.contributorId}` : ''}] ${line}`);
+    const who = Number.isFinite(this.options.honestFirst ?? 0) ? this.options.mode : 'honest';
+    this.options.log?.(`[adversary ${who}${this.report.contributorId ? ` ${this.report.contributorId}` : ''}] ${line}`);
   }
 
   /** One connection: hello, and whether a welcome signed with the announced coordinator key came back. */
@@ -172,11 +182,13 @@ export class Adversary {
         }
         return;
       case 'lease':
+        this.ownLeases.add(message.body.leaseId);
         this.queue.push(message);
         void this.computeNext(conn);
         return;
       case 'ack':
         this.report.acks.push({ leaseId: message.body.leaseId, outcome: message.body.outcome, ...(message.body.reason ? { reason: message.body.reason } : {}) });
+        if (message.body.outcome === 'accepted' && this.cheatLeases.has(message.body.leaseId)) this.report.cheatsAccepted.push(message.body.leaseId);
         if (message.body.outcome !== 'accepted') this.log(`ack ${message.body.leaseId}: ${message.body.outcome} (${message.body.reason ?? ''})`);
         return;
       case 'error': {
@@ -205,7 +217,9 @@ export class Adversary {
     const lease = this.queue.shift();
     if (!lease) return;
     this.computing = true;
+    const pace = new Promise((r) => setTimeout(r, (1000 * lease.tensors.indices.length) / (this.options.examplesPerSecond ?? 2000)));
     try {
+      await pace;
       await this.answer(conn, lease);
     } catch (error) {
       if (conn.isOpen) this.log(`lease ${lease.body.leaseId}: ${(error as Error).message}`);
@@ -248,7 +262,8 @@ export class Adversary {
       case 'steal': {
         // Answer leases that are probably someone else's with our own examples' gradient, then our own honestly.
         const honest = this.compute(this.params, indices);
-        for (const guess of neighbourLeaseIds(leaseId, 2)) await this.send(conn, guess, version, honest, true);
+        const guesses = neighbourLeaseIds(leaseId, 8).filter((id) => !this.ownLeases.has(id)).slice(0, 2);
+        for (const guess of guesses) await this.send(conn, guess, version, honest, true);
         return this.send(conn, leaseId, version, honest, false);
       }
     }
@@ -277,7 +292,10 @@ export class Adversary {
       tensors: { gradient: r.gradient },
     });
     this.resultsSent++;
-    if (cheat) this.report.cheats++;
+    if (cheat) {
+      this.report.cheats++;
+      this.cheatLeases.add(leaseId);
+    }
     else this.report.honestResults++;
     this.history.push({ leaseId, version, ...r, resultHash, signature });
     if (this.history.length > 32) this.history.shift();
