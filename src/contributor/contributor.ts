@@ -254,7 +254,8 @@ export class Contributor {
         return;
       case 'error':
         this.log(event.message);
-        if (event.fatal) this.update({ message: event.message });
+        // A fatal error (an untrusted coordinator, a ban, another job) does not heal by reconnecting: stop.
+        if (event.fatal) this.fail(event.message);
         return;
     }
   }
