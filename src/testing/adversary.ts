@@ -12,7 +12,7 @@ import { contributorSide, maxMessageBytesFor, type ProtocolConnection } from '..
 import type { Capabilities, ContributorMessage, CoordinatorMessage } from '../protocol/messages.ts';
 import { generateWebKeyPair, resultHashInput, resultStatement, toBase64Url, webSha256Hex, webSign, webVerify, welcomeStatement, type WebKeyPair } from '../protocol/signing.ts';
 import type { JobAnnouncement } from '../server/httpApi.ts';
-import { cheatsOn, neighbourLeaseIds, pickReplay, poisonGradient, seededRandom, type CheatMode, type SentResult } from './cheats.ts';
+import { cheatsOn, neighbourLeaseIds, parseLeaseId, pickReplay, poisonGradient, seededRandom, type CheatMode, type SentResult } from './cheats.ts';
 import { connectNodeContributor } from './nodeContributorPeer.ts';
 
 export interface AdversaryOptions {
@@ -262,7 +262,11 @@ export class Adversary {
       case 'steal': {
         // Answer leases that are probably someone else's with our own examples' gradient, then our own honestly.
         const honest = this.compute(this.params, indices);
-        const guesses = neighbourLeaseIds(leaseId, 8).filter((id) => !this.ownLeases.has(id)).slice(0, 2);
+        // Counters only grow, so lower ones of this round not granted to us are someone else's (higher ones may yet be ours).
+        const ours = parseLeaseId(leaseId)?.counter ?? 0;
+        const guesses = neighbourLeaseIds(leaseId, 8)
+          .filter((id) => !this.ownLeases.has(id) && (parseLeaseId(id)?.counter ?? ours) < ours)
+          .slice(0, 2);
         for (const guess of guesses) await this.send(conn, guess, version, honest, true);
         return this.send(conn, leaseId, version, honest, false);
       }
