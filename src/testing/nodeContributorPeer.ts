@@ -96,9 +96,19 @@ export function connectNodeContributor(options: NodeContributorConnectOptions): 
           resolve(new PortFrameChannel(options.coordinatorId, new NodeDataChannelPort(dc), { onClosed: () => pc.close() }));
         });
       } else if (message.type === 'ANSWER' && message.payload?.sdp) {
-        pc.setRemoteDescription(message.payload.sdp.sdp, 'answer');
+        try {
+          pc.setRemoteDescription(message.payload.sdp.sdp, 'answer');
+        } catch (error) {
+          fail(`the coordinator's answer is unusable: ${(error as Error).message}`);
+        }
       } else if (message.type === 'CANDIDATE' && message.payload?.candidate?.candidate) {
-        pc.addRemoteCandidate(message.payload.candidate.candidate, message.payload.candidate.sdpMid ?? '0');
+        // libdatachannel throws for a candidate it cannot use yet (or any more); the link may
+        // still open on the others, and the timeout catches it if not.
+        try {
+          pc.addRemoteCandidate(message.payload.candidate.candidate, message.payload.candidate.sdpMid ?? '0');
+        } catch {
+          /* see above */
+        }
       } else if (message.type === 'ERROR' || message.type === 'ID-TAKEN' || message.type === 'INVALID-KEY' || message.type === 'EXPIRE') {
         fail(`the relay said ${message.type}${message.payload?.msg ? `: ${message.payload.msg}` : ''}`);
       }
