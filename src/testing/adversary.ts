@@ -127,9 +127,21 @@ export class Adversary {
     this.options.log?.(`[adversary ${who}${this.report.contributorId ? ` ${this.report.contributorId}` : ''}] ${line}`);
   }
 
+  /** A data channel to the coordinator; a failed negotiation is tried again (twice), as the pages' link would. */
+  private async connect(attempts = 3) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await connectNodeContributor({ origin: this.options.origin, relayPath: this.job.relayPath, coordinatorId: this.job.coordinatorId, timeoutMs: 10_000 });
+      } catch (error) {
+        if (attempt >= attempts) throw error;
+        this.log(`connecting, attempt ${attempt}: ${(error as Error).message}; trying again`);
+      }
+    }
+  }
+
   /** One connection: hello, and whether a welcome signed with the announced coordinator key came back. */
   private async join(): Promise<boolean> {
-    const channel = await connectNodeContributor({ origin: this.options.origin, relayPath: this.job.relayPath, coordinatorId: this.job.coordinatorId });
+    const channel = await this.connect();
     const nonce = toBase64Url(crypto.getRandomValues(new Uint8Array(24)));
     let welcome: (ok: boolean) => void = () => {};
     const welcomed = new Promise<boolean>((resolve) => (welcome = resolve));
