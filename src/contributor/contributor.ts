@@ -5,7 +5,9 @@ import { connectToCoordinator } from '../net/browserPeer.ts';
 import { ReconnectingCoordinatorLink, type CoordinatorLinkState } from '../net/coordinatorLink.ts';
 import { contributorSide, maxMessageBytesFor } from '../protocol/connection.ts';
 import { MAX_LEASE_EXAMPLES, type Capabilities } from '../protocol/messages.ts';
-import type { PublicKeyText, WebKeyPair } from '../protocol/signing.ts';
+import { webVerify, type PublicKeyText, type WebKeyPair } from '../protocol/signing.ts';
+import { receiptProblem } from '../ledger/receipt.ts';
+import type { ReceiptBody } from '../ledger/writer.ts';
 import type { JobAnnouncement } from '../server/httpApi.ts';
 import type { BackendChoice, BackendReport } from '../worker/api.ts';
 import { startTrainerWorker, type TrainerWorker } from '../worker/client.ts';
@@ -34,6 +36,8 @@ export interface ContributorState {
   coordinatorFingerprint: string | null;
   /** Set when the coordinator announces a key other than the pinned one: nothing runs until the visitor decides. */
   keyConflict: { pinned: PublicKeyText; presented: PublicKeyText; message: string } | null;
+  /** Results counted in closed rounds, each proven by a receipt this page verified (signed head + inclusion proof). */
+  credit: { receipts: number; examples: number; failed: number; lastHead: { size: number; rootHash: string } | null };
 }
 
 export interface ContributorOptions {
@@ -47,6 +51,8 @@ export interface ContributorOptions {
 const CLIENT = { name: 'swarmgrad-web', version: '0.1.0' };
 const MEASURE_BATCH = 128;
 const WINDOW_MS = 60_000;
+/** Receipts kept for download (a long session's are a few MB at most). */
+const MAX_RECEIPTS = 20_000;
 
 export class Contributor {
   private worker: TrainerWorker | null = null;
@@ -71,7 +77,11 @@ export class Contributor {
     keyFingerprint: null,
     coordinatorFingerprint: null,
     keyConflict: null,
+    credit: { receipts: 0, examples: 0, failed: 0, lastHead: null },
   };
+  /** Result hashes sent, by lease, until their receipt arrives (a receipt must name the result this page sent). */
+  private readonly sentHashes = new Map<string, string>();
+  private readonly receipts: ReceiptBody[] = [];
   /** The id this key had in the job before a reload, to resume its credit. */
   private storedContributorId: string | undefined;
   private pinnedCoordinatorKey: PublicKeyText | null = null;
@@ -224,7 +234,12 @@ export class Contributor {
       case 'computing':
         this.update({ computing: true, message: `Computing ${event.examples} examples for round ${event.round}.` });
         return;
+      case 'receipt':
+        void this.checkReceipt(event.receipt);
+        return;
       case 'result': {
+        this.sentHashes.set(event.leaseId, event.resultHash);
+        if (this.sentHashes.size > MAX_RECEIPTS) this.sentHashes.delete(this.sentHashes.keys().next().value!);
         const now = Date.now();
         this.recent.push({ at: now, examples: event.examples });
         while (this.recent[0].at < now - WINDOW_MS) this.recent.shift();
@@ -258,6 +273,32 @@ export class Contributor {
         if (event.fatal) this.fail(event.message);
         return;
     }
+  }
+
+  /** Everything needed to check this contributor's credit offline (`npm run ledger -- receipts LOG FILE`). */
+  receiptsFile(): { jobId: string; contributorId: string | null; coordinatorKey: string | null; receipts: ReceiptBody[] } {
+    return { jobId: this.options.job.id, contributorId: this.state.contributorId, coordinatorKey: this.pinnedCoordinatorKey, receipts: [...this.receipts] };
+  }
+
+  private async checkReceipt(receipt: ReceiptBody): Promise<void> {
+    const sent = this.sentHashes.get(receipt.leaseId);
+    const problem = await receiptProblem(
+      receipt,
+      { jobId: this.options.job.id, coordinatorKey: this.pinnedCoordinatorKey!, contributorId: this.state.contributorId ?? undefined, resultHash: sent },
+      { hash: async (d) => new Uint8Array(await crypto.subtle.digest('SHA-256', d as BufferSource)), verify: webVerify },
+    );
+    const credit = { ...this.state.credit };
+    if (problem) {
+      credit.failed++;
+      this.log(`The receipt for task ${receipt.leaseId} does not verify: ${problem}.`);
+    } else {
+      this.sentHashes.delete(receipt.leaseId);
+      if (this.receipts.length < MAX_RECEIPTS) this.receipts.push(receipt);
+      credit.receipts++;
+      credit.examples += receipt.examples;
+      credit.lastHead = { size: receipt.treeHead.size, rootHash: receipt.treeHead.rootHash };
+    }
+    this.update({ credit });
   }
 
   private shutdown(): void {

@@ -17,7 +17,9 @@ export type SessionEvent =
   | { kind: 'welcome'; contributorId: string; job: JobInfo }
   | { kind: 'parameters'; version: number }
   | { kind: 'computing'; leaseId: string; examples: number; round: number }
-  | { kind: 'result'; leaseId: string; examples: number; loss: number; computeMs: number }
+  | { kind: 'result'; leaseId: string; examples: number; loss: number; computeMs: number; resultHash: string }
+  /** The coordinator's proof that a counted result is in its signed log (checked by the page, see ledger/receipt.ts). */
+  | { kind: 'receipt'; receipt: Extract<CoordinatorMessage, { type: 'receipt' }>['body'] }
   | { kind: 'ack'; leaseId: string; outcome: string; reason?: string }
   | { kind: 'idle'; reason: string }
   | { kind: 'jobDone'; rounds: number; testAccuracy: number | null; message: string }
@@ -149,6 +151,9 @@ export class ContributorSession {
         this.queue.push(message);
         void this.computeNext();
         return;
+      case 'receipt':
+        this.emit({ kind: 'receipt', receipt: message.body });
+        return;
       case 'ack':
         this.emit({ kind: 'ack', leaseId: message.body.leaseId, outcome: message.body.outcome, reason: message.body.reason });
         return;
@@ -240,7 +245,7 @@ export class ContributorSession {
         body: { leaseId, version, loss: r.loss, correct: r.correct, exampleCount: r.exampleCount, computeMs: r.wallTimeMs, deviceTimeMs: r.gpuTimeMs, resultHash, signature },
         tensors: { gradient: r.gradient },
       });
-      this.emit({ kind: 'result', leaseId, examples: r.exampleCount, loss: r.loss, computeMs: r.wallTimeMs });
+      this.emit({ kind: 'result', leaseId, examples: r.exampleCount, loss: r.loss, computeMs: r.wallTimeMs, resultHash });
     } catch (error) {
       if (!this.ended) {
         const reason = (error as Error).message;

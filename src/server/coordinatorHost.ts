@@ -10,6 +10,7 @@ import type { FrameChannel } from '../net/frameChannel.ts';
 import { coordinatorSide, maxMessageBytesFor, type ProtocolConnection } from '../protocol/connection.ts';
 import type { ContributorMessage, CoordinatorMessage } from '../protocol/messages.ts';
 import type { EvaluationThread } from './evaluationThread.ts';
+import type { LedgerFile } from './ledgerFile.ts';
 
 export interface HostOptions {
   coordinator: Coordinator;
@@ -18,6 +19,8 @@ export interface HostOptions {
   /** Every event, after the coordinator made it (status, console, ledger). */
   onEvent: (event: CoordinatorEvent) => void;
   onEvaluation?: (version: number, accuracy: number, loss: number) => void;
+  /** The transparency log: every event is recorded, and each closed round's receipts are sent to the contributors counted in it. */
+  ledger?: Pick<LedgerFile, 'record'>;
   tickMs?: number;
   log?: (line: string) => void;
 }
@@ -26,6 +29,8 @@ type Connection = ProtocolConnection<ContributorMessage, CoordinatorMessage>;
 
 export class CoordinatorHost {
   private readonly connections = new Map<string, Connection>();
+  /** Which peer each connected contributor speaks through (from joined/left events): where receipts go. */
+  private readonly peerOfContributor = new Map<string, string>();
   /** Protocol bytes of connections already closed; live ones are summed on demand. */
   private readonly closedTraffic = { bytesSent: 0, bytesReceived: 0 };
   private readonly timer: ReturnType<typeof setInterval>;
@@ -99,6 +104,7 @@ export class CoordinatorHost {
 
   private handle(event: CoordinatorEvent): void {
     this.options.onEvent(event);
+    this.recordInLedger(event);
     switch (event.type) {
       case 'evaluate':
         this.options.evaluation.evaluate(event.params).then(
@@ -117,6 +123,12 @@ export class CoordinatorHost {
           .catch((error) => this.log(`checkpoint of round ${event.round} failed: ${(error as Error).message}`));
         return;
       }
+      case 'joined':
+        this.peerOfContributor.set(event.contributorId, event.peer);
+        return;
+      case 'left':
+        if (event.contributorId && this.peerOfContributor.get(event.contributorId) === event.peer) this.peerOfContributor.delete(event.contributorId);
+        return;
       case 'internalError':
         this.log(`coordinator bug (peer ${event.peer}): ${event.message}\n${event.stack ?? ''}`);
         return;
@@ -125,6 +137,23 @@ export class CoordinatorHost {
         return;
       default:
         return;
+    }
+  }
+
+  private recordInLedger(event: CoordinatorEvent): void {
+    const { ledger } = this.options;
+    if (!ledger) return;
+    let receipts;
+    try {
+      receipts = ledger.record(event);
+    } catch (error) {
+      // The log is the record of who did what: without it the run must not go on.
+      this.rejectDone(new Error(`the ledger could not record a ${event.type} event: ${(error as Error).message}`));
+      return;
+    }
+    for (const { contributorId, receipt } of receipts) {
+      const conn = this.connections.get(this.peerOfContributor.get(contributorId) ?? '');
+      conn?.send({ type: 'receipt', body: receipt, tensors: {} }).catch((error) => this.log(`could not send a receipt to ${contributorId}: ${(error as Error).message}`));
     }
   }
 }

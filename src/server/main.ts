@@ -21,6 +21,7 @@ import { DATASET_ROUTE, datasetMiddleware } from './datasetRoute.ts';
 import { EvaluationThread } from './evaluationThread.ts';
 import { httpApi, type JobAnnouncement } from './httpApi.ts';
 import { loadOrCreateCoordinatorKey, nodeVerifier } from './nodeSigning.ts';
+import { LedgerFile } from './ledgerFile.ts';
 import { RunStatus, progressLine } from './runStatus.ts';
 import { staticFiles } from './staticFiles.ts';
 
@@ -32,7 +33,7 @@ const USAGE = `usage: npm start -- [--job FILE] [--contributors N] [--port N] [-
                      behind HTTPS: browsers allow WebGPU only in secure contexts)
   --out DIR          checkpoints, model and summary (default runs/<job name>)
   --site DIR         the built pages to serve (default dist/, which npm start builds)
-  --fresh            start over: move existing checkpoints aside
+  --fresh            start over: move existing checkpoints and ledger aside
   --stay             keep serving the pages after the job is done`;
 
 const RELAY_PATH = '/peerjs';
@@ -98,10 +99,11 @@ async function main(): Promise<number> {
   let finalParams: Float32Array | null = null;
   // Requests may arrive before the coordinator's host exists (the server listens first).
   let hostRef: CoordinatorHost | null = null;
+  let ledgerRef: LedgerFile | null = null;
 
   const api = httpApi({
     job: () => announcement,
-    status: () => ({ ...status.snapshot(Date.now(), { connectedPeers: relay.stats().connectedPeers }), traffic: hostRef?.traffic() ?? null }),
+    status: () => ({ ...status.snapshot(Date.now(), { connectedPeers: relay.stats().connectedPeers }), traffic: hostRef?.traffic() ?? null, ledger: ledgerRef ? { size: ledgerRef.size, head: ledgerRef.head } : null }),
     modelOnnx: () => exportMlpOnnx(layout, finalParams ?? coordinator.params, { producer: 'swarmgrad' }),
   });
   const dataset = datasetMiddleware();
@@ -128,11 +130,19 @@ async function main(): Promise<number> {
   if (!address || typeof address === 'string') throw new Error('The server has no TCP port');
   const origin = `http://${args.host === '0.0.0.0' ? 'localhost' : args.host}:${address.port}`;
 
+  const ledger = await LedgerFile.open(outDir, {
+    genesis: { kind: 'log', jobId: id, jobName: job.name, coordinatorKey: signer.publicKey },
+    signer,
+    fresh: args.fresh ?? false,
+    log: (line) => console.log(line),
+  });
+  ledgerRef = ledger;
   const evaluation = new EvaluationThread({ spec: jobModel(job), dataDir: defaultDataDir(), testExamples: job.data.testExamples });
   const host = new CoordinatorHost({
     coordinator,
     evaluation,
     checkpointDir,
+    ledger,
     onEvent: (event) => status.record(event),
     onEvaluation: (version, accuracy, loss) => {
       status.recordEvaluation({ version, accuracy, loss, at: Date.now() });
@@ -158,6 +168,7 @@ async function main(): Promise<number> {
     await local?.close().catch(() => {});
     await peer.close().catch(() => {});
     await evaluation.close();
+    ledger.close();
     api.close();
     relay.close();
     server.close();

@@ -17,7 +17,10 @@ const status = byId('status');
 const activity = byId('activity');
 const keyConflict = byId('key-conflict');
 const trustNewKey = byId<HTMLButtonElement>('trust-new-key');
+const downloadReceipts = byId<HTMLButtonElement>('download-receipts');
 let contributor: Contributor | null = null;
+/** The receipts stay downloadable after the contributor stopped. */
+let lastContributor: Contributor | null = null;
 let job: JobAnnouncement | null = null;
 let paused = false;
 
@@ -66,7 +69,10 @@ function render(s: ContributorState): void {
     ['Measured on this job', s.measuredExamplesPerSecond ? `${formatNumber(s.measuredExamplesPerSecond)} examples/s` : '–'],
     ['Last batch loss', s.lastLoss !== null ? s.lastLoss.toFixed(4) : '–'],
     ['Parameters version', s.parametersVersion !== null ? String(s.parametersVersion) : '–'],
+    ['Credit (verified receipts)', `${formatNumber(s.credit.receipts)} tasks, ${formatNumber(s.credit.examples)} examples${s.credit.failed ? ` · ${s.credit.failed} receipts did NOT verify` : ''}`],
+    ['Log head seen', s.credit.lastHead ? `${formatNumber(s.credit.lastHead.size)} entries, root ${s.credit.lastHead.rootHash.slice(0, 16)}…` : '–'],
   ]);
+  downloadReceipts.disabled = s.credit.receipts === 0;
   if (s.backend) {
     const facts = describeDevice(s.backend);
     if (s.backend.selection) facts.push(['Why this backend', s.backend.selection.reason]);
@@ -95,6 +101,7 @@ function startContributing(): void {
   paused = false;
   pause.textContent = 'Pause';
   contributor = new Contributor({ job, backend: backendChoice.value as BackendChoice, onState: render, onLog: log });
+  lastContributor = contributor;
   void contributor.start();
 }
 
@@ -121,6 +128,13 @@ async function main(): Promise<void> {
     void (paused ? contributor.pause() : contributor.resume());
   });
   stop.addEventListener('click', () => void contributor?.stop());
+  downloadReceipts.addEventListener('click', () => {
+    if (!lastContributor) return;
+    const file = new Blob([JSON.stringify(lastContributor.receiptsFile(), null, 1)], { type: 'application/json' });
+    const link = el('a', { href: URL.createObjectURL(file), download: `swarmgrad-receipts-${job?.id ?? 'job'}.json` });
+    link.click();
+    URL.revokeObjectURL(link.href);
+  });
 }
 
 void main();

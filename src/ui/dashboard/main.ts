@@ -2,6 +2,10 @@
 // tasks, rounds per minute; all from the coordinator's status stream.
 
 import '../styles.css';
+import { headSigned } from '../../ledger/receipt.ts';
+import type { SignedTreeHead } from '../../protocol/messages.ts';
+import { webVerify } from '../../protocol/signing.ts';
+import type { JobAnnouncement } from '../../server/httpApi.ts';
 import type { RunStatusSnapshot } from '../../server/runStatus.ts';
 import { byId, el, formatNumber, setFacts } from '../dom.ts';
 import { LineChart } from '../lineChart.ts';
@@ -19,7 +23,32 @@ declare global {
   }
 }
 
-function render(s: RunStatusSnapshot): void {
+/** The status stream also carries the transparency log's newest signed head. */
+type Status = RunStatusSnapshot & { ledger?: { size: number; head: SignedTreeHead | null } | null };
+
+const job: Promise<JobAnnouncement | null> = fetch('/api/job').then((r) => (r.ok ? (r.json() as Promise<JobAnnouncement>) : null), () => null);
+/** The head whose signature was last checked here, and the verdict. */
+let checkedHead: { head: SignedTreeHead; verified: boolean } | null = null;
+
+async function checkHead(head: SignedTreeHead): Promise<void> {
+  if (checkedHead?.head.signature === head.signature) return;
+  const j = await job;
+  const verified = j ? await headSigned(head, { jobId: j.id, coordinatorKey: j.coordinatorKey }, { verify: webVerify }) : false;
+  checkedHead = { head, verified };
+  showHead();
+}
+
+function showHead(): void {
+  const h = checkedHead?.head;
+  setFacts(byId('ledger-facts'), [
+    ['Entries signed', h ? formatNumber(h.size) : '–'],
+    ['Root hash', h ? h.rootHash : '–'],
+    ['Signed at', h ? new Date(h.timestamp).toLocaleTimeString() : '–'],
+    ['Signature', !h ? '–' : checkedHead!.verified ? 'verified in this browser with the coordinator key' : 'DOES NOT VERIFY with the coordinator key'],
+  ]);
+}
+
+function render(s: Status): void {
   window.swarmgradDashboard = s;
   const connected = s.contributors.filter((c) => c.connected);
   const last = s.evaluations.at(-1);
@@ -35,6 +64,7 @@ function render(s: RunStatusSnapshot): void {
     ['Rounds per minute', s.roundsPerMinute.toFixed(1)],
     ['Running for', `${Math.round((s.now - s.startedAt) / 1000)} s`],
   ]);
+  if (s.ledger?.head) void checkHead(s.ledger.head);
   lossChart.set(s.rounds.map((r) => r.round), [s.rounds.map((r) => r.loss), s.rounds.map((r) => r.trainAccuracy)]);
   accuracyChart.set(s.evaluations.map((e) => e.version), [s.evaluations.map((e) => e.accuracy)]);
   byId('contributors').querySelector('tbody')!.replaceChildren(

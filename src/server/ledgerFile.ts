@@ -1,0 +1,98 @@
+// The ledger on disk: `ledger.jsonl` (one entry per line; the line's bytes are the Merkle
+// leaf) and `ledger-heads.jsonl` (one signed tree head per line, one per closed round). Both
+// only ever grow. At start an existing log is verified end to end and continued; a log that
+// fails verification stops the server with the message that says where.
+
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CoordinatorEvent } from '../coordinator/decisions.ts';
+import type { GenesisEntry } from '../ledger/entries.ts';
+import { verifyLog } from '../ledger/verify.ts';
+import { LedgerWriter, type ReceiptBody } from '../ledger/writer.ts';
+import type { SignedTreeHead } from '../protocol/messages.ts';
+import type { SyncSigner } from '../protocol/signing.ts';
+import { nodeVerifier } from './nodeSigning.ts';
+
+export const sha256 = (data: Uint8Array) => new Uint8Array(createHash('sha256').update(data).digest());
+
+export function ledgerPaths(dir: string): { entries: string; heads: string } {
+  return { entries: join(dir, 'ledger.jsonl'), heads: join(dir, 'ledger-heads.jsonl') };
+}
+
+export class LedgerFile {
+  private constructor(
+    private readonly writer: LedgerWriter,
+    private readonly entriesFd: number,
+    private readonly headsFd: number,
+  ) {}
+
+  /** Open (verify and continue) or create the ledger in `dir`; with `fresh`, an existing one is renamed aside first. */
+  static async open(dir: string, options: { genesis: GenesisEntry; signer: SyncSigner; fresh: boolean; log?: (line: string) => void }): Promise<LedgerFile> {
+    const paths = ledgerPaths(dir);
+    const exists = existsSync(paths.entries);
+    if (exists && options.fresh) {
+      const stamp = Date.now();
+      renameSync(paths.entries, `${paths.entries}.${stamp}`);
+      if (existsSync(paths.heads)) renameSync(paths.heads, `${paths.heads}.${stamp}`);
+    }
+    let writer: LedgerWriter;
+    if (exists && !options.fresh) {
+      const entriesText = readFileSync(paths.entries, 'utf8');
+      const headsText = existsSync(paths.heads) ? readFileSync(paths.heads, 'utf8') : '';
+      let verified;
+      try {
+        verified = await verifyLog(entriesText, headsText, { hash: sha256, verifier: nodeVerifier, expectedKey: options.signer.publicKey });
+      } catch (error) {
+        throw new Error(`The ledger ${paths.entries} does not verify: ${(error as Error).message}. Move it away (or start with --fresh) to begin a new one.`);
+      }
+      if (verified.genesis.jobId !== options.genesis.jobId) {
+        throw new Error(`The ledger ${paths.entries} is for job ${verified.genesis.jobId}, not ${options.genesis.jobId}; use another --out or --fresh`);
+      }
+      if (verified.tornTail !== null) {
+        // A crash cut the last line while it was written; it was never covered by a signed head.
+        truncateSync(paths.entries, Buffer.byteLength(entriesText) - Buffer.byteLength(verified.tornTail));
+        options.log?.(`ledger: dropped a last entry cut short by a crash (${verified.tornTail.length} bytes, never signed)`);
+      }
+      writer = new LedgerWriter(options.genesis, options.signer, sha256, verified.lines, verified.heads.at(-1) ?? null);
+      options.log?.(`ledger: continuing ${paths.entries} (${verified.size} entries, ${verified.heads.length} signed heads, verified)`);
+    } else {
+      writer = new LedgerWriter(options.genesis, options.signer, sha256);
+    }
+    const file = new LedgerFile(writer, openSync(paths.entries, 'a'), openSync(paths.heads, 'a'));
+    file.write(writer.start(Date.now()).lines);
+    return file;
+  }
+
+  get head(): SignedTreeHead | null {
+    return this.writer.head;
+  }
+
+  get size(): number {
+    return this.writer.size;
+  }
+
+  /** Append what an event makes; when it closes a round, write the signed head (synced to disk) and return the receipts to send. */
+  record(event: CoordinatorEvent): { contributorId: string; receipt: ReceiptBody }[] {
+    const out = this.writer.record(event);
+    this.write(out.lines);
+    if (!out.head) return [];
+    fdatasyncSync(this.entriesFd);
+    writeSync(this.headsFd, `${JSON.stringify(out.head)}\n`);
+    fdatasyncSync(this.headsFd);
+    return out.receipts ?? [];
+  }
+
+  consistencyProof(oldSize: number, newSize?: number): string[] {
+    return this.writer.consistencyProof(oldSize, newSize);
+  }
+
+  close(): void {
+    closeSync(this.entriesFd);
+    closeSync(this.headsFd);
+  }
+
+  private write(lines: string[]): void {
+    if (lines.length) writeSync(this.entriesFd, lines.map((l) => `${l}\n`).join(''));
+  }
+}
