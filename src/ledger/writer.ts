@@ -35,6 +35,7 @@ export class LedgerWriter {
   private readonly accepted = new Map<string, { index: number; line: string }>();
   private readonly credit = new Map<string, { leases: number; examples: number }>();
   private lastHead: SignedTreeHead | null = null;
+  private lastAt = 0;
 
   /**
    * A writer continuing `existingLines` (already verified, see verifyLog), or a new log when
@@ -50,7 +51,8 @@ export class LedgerWriter {
     this.tree = new MerkleTree(hash);
     for (const line of existingLines) {
       this.tree.append(encoder.encode(line));
-      const entry = JSON.parse(line) as LedgerEntryBody & { n: number };
+      const entry = JSON.parse(line) as LedgerEntryBody & { n: number; at: number };
+      this.lastAt = entry.at;
       if (entry.kind === 'credit') this.credit.set(entry.contributorId, { leases: entry.leases, examples: entry.examples });
     }
     this.lastHead = lastHead;
@@ -132,7 +134,9 @@ export class LedgerWriter {
   }
 
   private add(at: number, body: LedgerEntryBody): string {
-    const line = entryLine(this.tree.size, at, body);
+    // Entry times never go back (a wall clock may): the log's order is the truth, time a label.
+    this.lastAt = Math.max(this.lastAt, at);
+    const line = entryLine(this.tree.size, this.lastAt, body);
     this.tree.append(encoder.encode(line));
     return line;
   }
