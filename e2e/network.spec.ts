@@ -15,6 +15,9 @@ import { JsMlp } from '../src/coordinator/jsMlp.ts';
 import { loadFashionMnistFromDir } from '../src/data/fashionMnistNode.ts';
 import { mlpLayout } from '../src/model/mlp.ts';
 import type { RunStatusSnapshot } from '../src/server/runStatus.ts';
+import { verifyLog } from '../src/ledger/verify.ts';
+import { sha256 } from '../src/server/ledgerFile.ts';
+import { nodeVerifier } from '../src/server/nodeSigning.ts';
 import { freePort, startJobServer, type JobServer } from './support/jobServer.ts';
 
 const JOB_FILE = 'e2e/jobs/network.json';
@@ -133,9 +136,27 @@ test('three contributors, one leaving mid-round and one joining late, survive a 
   expect(credited.length).toBeGreaterThanOrEqual(3);
   expect(credited.map((c) => c.id)).toContain(firstId);
 
+  // The transparency log survived the kill: it verifies end to end with the coordinator's key,
+  // and the pages hold receipts for their counted results that they checked themselves.
+  const coordinatorKey = (JSON.parse(readFileSync(join(out, 'coordinator.pub'), 'utf8')) as { publicKey: string }).publicKey;
+  const log = await verifyLog(readFileSync(join(out, 'ledger.jsonl'), 'utf8'), readFileSync(join(out, 'ledger-heads.jsonl'), 'utf8'), {
+    hash: sha256,
+    verifier: nodeVerifier,
+    expectedKey: coordinatorKey,
+  });
+  expect(log.unsigned).toBe(0);
+  expect(log.kinds.roundClosed).toBeGreaterThanOrEqual(summary.rounds);
+  for (const page of [second, late]) {
+    const credit = await page.evaluate(() => window.swarmgradContributor!.credit);
+    expect(credit.failed).toBe(0);
+    expect(credit.receipts).toBeGreaterThan(0);
+  }
+  const receipts = await second.evaluate(() => window.swarmgradContributor!.credit.receipts);
+
   console.log(
     `network e2e: ${summary.rounds} rounds, ${summary.examples} examples, killed at round ${killedAt}, resumed from ${resumedRound}, ` +
-      `test accuracy ${(100 * summary.finalTestAccuracy).toFixed(2)}%, ${credited.length} contributors credited`,
+      `test accuracy ${(100 * summary.finalTestAccuracy).toFixed(2)}%, ${credited.length} contributors credited; ` +
+      `ledger ${log.size} entries under ${log.heads.length} signed heads, verified; ${receipts} receipts verified by one page`,
   );
 
   // The exported model runs in onnxruntime-web and predicts what our forward pass predicts.

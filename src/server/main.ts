@@ -77,6 +77,8 @@ async function main(): Promise<number> {
   if (loaded) console.log(`resuming from ${loaded.path} (round ${loaded.state.round})`);
   // The coordinator's key outlives --fresh: contributors pin it.
   const signer = loadOrCreateCoordinatorKey(join(outDir, 'coordinator-key.pem'));
+  // The public half, for anyone checking the ledger offline (`npm run ledger -- verify … --key …`).
+  await writeFile(join(outDir, 'coordinator.pub'), `${JSON.stringify({ publicKey: signer.publicKey })}\n`);
   const coordinator = new Coordinator({ job, instance: Date.now().toString(36), datasetUrl: DATASET_ROUTE, checkpoint: loaded?.state, signer, verifier: nodeVerifier });
 
   const startedAt = Date.now();
