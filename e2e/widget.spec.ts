@@ -12,7 +12,7 @@ import { expect, test, type Frame, type Page } from '@playwright/test';
 import type { RunStatusSnapshot } from '../src/server/runStatus.ts';
 import { freePort, startJobServer, type JobServer } from './support/jobServer.ts';
 
-test.describe.configure({ timeout: 6 * 60_000 });
+test.describe.configure({ timeout: 4 * 60_000 });
 
 const MEASURE_MS = 6000;
 let out = '';
@@ -150,6 +150,14 @@ test('the widget starts only on consent, keeps its storage from the host, and le
   // 6. Stop and forget: the choice is gone, the consent button is back.
   await frame.getByRole('button', { name: 'Stop and forget' }).click();
   await expect(frame.getByRole('button', { name: 'Donate my GPU' })).toBeVisible();
-  expect(await frame.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('swarmgrad.widget.consent:')))).toEqual([]);
+  // (Chromium denies a third-party frame localStorage when third-party cookies are blocked.)
+  const remembered = await frame.evaluate(() => {
+    try {
+      return Object.keys(localStorage).filter((k) => k.startsWith('swarmgrad.widget.consent:'));
+    } catch {
+      return [];
+    }
+  });
+  expect(remembered).toEqual([]);
   await context.close();
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConsentStore, embeddingSiteOf, type KeyValueStorage } from './consentStore.ts';
+import { ConsentStore, embeddingSiteOf, frameStorage, type KeyValueStorage } from './consentStore.ts';
 
 function memoryStorage(): KeyValueStorage & { map: Map<string, string> } {
   const map = new Map<string, string>();
@@ -39,5 +39,17 @@ describe('ConsentStore', () => {
     expect(embeddingSiteOf({ referrer: 'https://r.example/x' }, { ancestorOrigins: { length: 1, 0: 'https://a.example' } })).toBe('https://a.example');
     expect(embeddingSiteOf({ referrer: 'https://r.example/x' }, {})).toBe('https://r.example');
     expect(embeddingSiteOf({ referrer: '' }, {})).toBeNull();
+  });
+});
+
+describe('frameStorage', () => {
+  it('falls back to memory where the browser denies the frame its storage', () => {
+    const denied = frameStorage(() => {
+      throw new DOMException('Access is denied for this document.', 'SecurityError');
+    });
+    expect(denied.persistent).toBe(false);
+    new ConsentStore(denied.storage).grant('https://a.example', 1);
+    expect(new ConsentStore(denied.storage).get('https://a.example')?.grantedAt).toBe(1);
+    expect(frameStorage(() => memoryStorage()).persistent).toBe(true);
   });
 });

@@ -77,3 +77,24 @@ export function embeddingSiteOf(doc: { referrer: string }, loc: { ancestorOrigin
     return null;
   }
 }
+
+/** A store that lives as long as the page: where the browser denies the frame its storage. */
+export function memoryStorage(): KeyValueStorage {
+  const map = new Map<string, string>();
+  return { getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k) };
+}
+
+/**
+ * The frame's localStorage, or page-lifetime memory where the browser denies a third-party
+ * frame its storage (Chromium does when third-party cookies are blocked): then consent is
+ * asked again on each visit, never assumed.
+ */
+export function frameStorage(open: () => KeyValueStorage): { storage: KeyValueStorage; persistent: boolean } {
+  try {
+    const storage = open();
+    storage.getItem('swarmgrad.widget.probe');
+    return { storage, persistent: true };
+  } catch {
+    return { storage: memoryStorage(), persistent: false };
+  }
+}

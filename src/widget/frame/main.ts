@@ -6,7 +6,7 @@ import '../../ui/styles.css';
 import './embed.css';
 import { Contributor, type ContributorState } from '../../contributor/contributor.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
-import { ConsentStore, embeddingSiteOf } from '../consentStore.ts';
+import { ConsentStore, embeddingSiteOf, frameStorage } from '../consentStore.ts';
 import { HostMessageSchema, receive, WIDGET_API_VERSION, type FrameMessage, type WidgetPhase } from '../messages.ts';
 import { DutyCycleController, droppedFrames } from '../throttle.ts';
 import { ThrottledTrainer } from '../throttledTrainer.ts';
@@ -28,7 +28,8 @@ const statusLine = $('status');
 
 const site = embeddingSiteOf(document, location);
 const embedded = window.parent !== window && site !== null;
-const consents = new ConsentStore(localStorage);
+const stored = frameStorage(() => localStorage);
+const consents = new ConsentStore(stored.storage);
 const controller = new DutyCycleController({ usageLimit: (site && embedded && consents.get(site)?.usageLimit) || undefined });
 const reasons = new PauseReasons((paused) => void (paused ? contributor?.pause() : contributor?.resume()));
 let contributor: Contributor | null = null;
@@ -216,6 +217,7 @@ async function main(): Promise<void> {
     return;
   }
   $('project-name').textContent = job.name;
+  if (!stored.persistent) $('consent-text').append(' (Your browser keeps no storage for this frame here, so this choice lasts until the page closes.)');
   donate.disabled = false;
   donate.addEventListener('click', () => {
     consents.grant(site!, Date.now(), controller.usageLimit);
