@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { defineConfig, type Plugin } from 'vite';
+import { build, defineConfig, type Plugin } from 'vite';
 import { datasetMiddleware } from './src/server/datasetRoute.ts';
 import { CROSS_ORIGIN_ISOLATION_HEADERS } from './src/server/isolationHeaders.ts';
 
@@ -16,8 +16,32 @@ function datasetPlugin(): Plugin {
   };
 }
 
+/**
+ * `vite build` also writes dist/widget.js, the script host sites embed: one self-contained
+ * file (IIFE, no imports), built after the pages so that `npm run build` stays one command.
+ */
+function widgetLibraryPlugin(): Plugin {
+  return {
+    name: 'swarmgrad-widget-library',
+    apply: 'build',
+    async closeBundle() {
+      await build({
+        configFile: false,
+        logLevel: 'warn',
+        build: {
+          target: 'es2022',
+          emptyOutDir: false,
+          outDir: resolve(import.meta.dirname, 'dist'),
+          copyPublicDir: false,
+          lib: { entry: resolve(import.meta.dirname, 'src/widget/widget.ts'), formats: ['iife'], name: 'swarmgradWidget', fileName: () => 'widget.js' },
+        },
+      });
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [datasetPlugin()],
+  plugins: [datasetPlugin(), widgetLibraryPlugin()],
   // Cross-origin isolation, so that the CPU backend may share memory with its threads.
   server: { headers: { ...CROSS_ORIGIN_ISOLATION_HEADERS } },
   preview: { headers: { ...CROSS_ORIGIN_ISOLATION_HEADERS } },
@@ -29,6 +53,7 @@ export default defineConfig({
         train: resolve(import.meta.dirname, 'train.html'),
         bench: resolve(import.meta.dirname, 'bench.html'),
         dashboard: resolve(import.meta.dirname, 'dashboard.html'),
+        embed: resolve(import.meta.dirname, 'embed.html'),
       },
     },
   },

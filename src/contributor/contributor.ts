@@ -12,7 +12,7 @@ import type { JobAnnouncement } from '../server/httpApi.ts';
 import type { BackendChoice, BackendReport } from '../worker/api.ts';
 import { startTrainerWorker, type TrainerWorker } from '../worker/client.ts';
 import { checkCoordinatorPin, fingerprint, loadContributorId, loadOrCreateIdentity, saveContributorId } from './identity.ts';
-import { ContributorSession, type SessionEvent } from './session.ts';
+import { ContributorSession, type SessionEvent, type SessionTrainer } from './session.ts';
 
 export type ContributorPhase = 'starting' | 'connecting' | 'contributing' | 'paused' | 'retrying' | 'stopped' | 'done' | 'failed';
 
@@ -46,6 +46,10 @@ export interface ContributorOptions {
   onState: (state: ContributorState) => void;
   /** Log lines for the page's activity list. */
   onLog?: (line: string) => void;
+  /** CPU backend threads (the embedded widget asks for 1, to leave the host page a core). */
+  cpuThreads?: number;
+  /** What the session computes with instead of the worker itself (the widget's throttle). */
+  wrapTrainer?: (trainer: SessionTrainer) => SessionTrainer;
 }
 
 const CLIENT = { name: 'swarmgrad-web', version: '0.1.0' };
@@ -96,7 +100,7 @@ export class Contributor {
       this.worker = startTrainerWorker();
       const api = this.worker.api;
       this.update({ phase: 'starting', message: 'Choosing the fastest way to compute on this device…' });
-      const backend = await api.init({ spec: { widths: job.model.widths, activation: job.model.activation as 'relu' | 'gelu' }, backend: this.options.backend ?? 'auto' });
+      const backend = await api.init({ spec: { widths: job.model.widths, activation: job.model.activation as 'relu' | 'gelu' }, backend: this.options.backend ?? 'auto', cpuThreads: this.options.cpuThreads });
       this.update({ backend, message: 'Loading the training data…' });
       await api.loadDataset({ kind: 'url', baseUrl: job.datasetUrl });
       this.update({ message: 'Measuring this device on the job…' });
@@ -184,7 +188,7 @@ export class Contributor {
       });
       session = new ContributorSession(
         conn,
-        this.worker!.api,
+        this.options.wrapTrainer ? this.options.wrapTrainer(this.worker!.api) : this.worker!.api,
         {
           client: CLIENT,
           capabilities: this.capabilities!,

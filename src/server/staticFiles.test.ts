@@ -37,6 +37,8 @@ beforeAll(async () => {
   await writeFile(join(root, 'data.json'), '{"a":1}');
   await writeFile(join(root, 'model.onnx'), new Uint8Array([1, 2, 3]));
   await writeFile(join(root, 'blob.xyz'), 'x');
+  await writeFile(join(root, 'widget.js'), 'void 0;');
+  await writeFile(join(root, 'embed.html'), '<h1>widget</h1>');
   await writeFile(join(root, 'hello world.txt'), 'spaced');
   await writeFile(join(dir, 'secret.txt'), SECRET);
   await writeFile(join(dir, 'site-secret', 'secret.txt'), SECRET);
@@ -82,6 +84,17 @@ describe('staticFiles', () => {
     expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
     expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
     expect(res.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+  });
+
+  it('lets any site load the widget script and frame the widget page, and nothing else', async () => {
+    const script = await fetch(`${origin}/widget.js`);
+    expect(script.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+    expect(script.headers.get('access-control-allow-origin')).toBe('*');
+    const frame = await fetch(`${origin}/embed.html`);
+    expect(frame.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+    expect(frame.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    expect(frame.headers.get('access-control-allow-origin')).toBeNull();
+    expect((await fetch(`${origin}/index.html`)).headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('names the content type of each kind of file the build makes', async () => {

@@ -20,6 +20,9 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
+/** What any site may load: the widget script and the frame it embeds (see README, "Embedding the widget"). */
+const EMBEDDABLE = new Set(['/widget.js', '/embed.html']);
+
 /** Connect-style handler for GET/HEAD of files under `root`; calls next() when there is none. */
 export function staticFiles(root: string) {
   const base = normalize(root + sep);
@@ -48,8 +51,10 @@ export function staticFiles(root: string) {
     }
     res.writeHead(200, {
       ...CROSS_ORIGIN_ISOLATION_HEADERS,
-      // Subresources must opt in under COEP require-corp; ours are same-origin.
-      'Cross-Origin-Resource-Policy': 'same-origin',
+      // Subresources must opt in under COEP require-corp; ours are same-origin, except what
+      // host sites embed, which must load even on a host page that is itself isolated.
+      'Cross-Origin-Resource-Policy': EMBEDDABLE.has(path) ? 'cross-origin' : 'same-origin',
+      ...(path === '/widget.js' ? { 'Access-Control-Allow-Origin': '*' } : {}),
       'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
       'content-length': size,
       // Hashed assets never change; pages must be revalidated to pick up a new build.

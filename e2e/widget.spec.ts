@@ -1,0 +1,166 @@
+// The embeddable widget end to end: the demo game (public/demo/game.html) served from one
+// origin (http://localhost:PORT) embeds widget.js from the coordinator's (http://127.0.0.1:PORT),
+// so the frame is truly cross-origin. Nothing starts before the visitor's keyboard "click"
+// inside the frame; the host cannot read the frame's storage; the game's p95 frame time with
+// the widget computing stays within 10% of the game alone while results are counted.
+// Runs inside ../shared/isolated-net via `node scripts/e2e.mjs e2e/widget.spec.ts`.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test, type Frame, type Page } from '@playwright/test';
+import type { RunStatusSnapshot } from '../src/server/runStatus.ts';
+import { freePort, startJobServer, type JobServer } from './support/jobServer.ts';
+
+test.describe.configure({ timeout: 4 * 60_000 });
+
+const MEASURE_MS = 6000;
+let out = '';
+let server: JobServer | null = null;
+
+test.beforeAll(async () => {
+  out = mkdtempSync(join(tmpdir(), 'swarmgrad-e2e-widget-'));
+  server = await startJobServer({ job: 'e2e/jobs/widget.json', port: await freePort(), out, fresh: true });
+});
+
+test.afterAll(async () => {
+  await server?.kill('SIGKILL');
+  rmSync(out, { recursive: true, force: true });
+});
+
+const status = async () => (await (await fetch(`${server!.origin}/api/status`)).json()) as RunStatusSnapshot;
+const counted = async () => (await status()).contributors.reduce((n, c) => n + c.tasks, 0);
+
+function gameUrl(widget: boolean, project: string): string {
+  const coordinator = server!.origin; // http://127.0.0.1:PORT
+  const game = coordinator.replace('127.0.0.1', 'localhost');
+  return `${game}/demo/game.html?${widget ? `coordinator=${encodeURIComponent(coordinator)}&project=${encodeURIComponent(project)}` : 'widget=0'}`;
+}
+
+/** The game's frame intervals over `ms`, after a settling second; returns the p95 and the count. */
+async function measureFrames(page: Page, ms: number): Promise<{ p95: number; median: number; frames: number }> {
+  await page.waitForTimeout(1000);
+  await page.evaluate(() => ((window as unknown as { gameFrameTimes: number[] }).gameFrameTimes = []));
+  await page.waitForTimeout(ms);
+  const times = await page.evaluate(() => (window as unknown as { gameFrameTimes: number[] }).gameFrameTimes);
+  const sorted = [...times].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+  return { p95: at(0.95), median: at(0.5), frames: times.length };
+}
+
+async function widgetFrame(page: Page): Promise<Frame> {
+  await expect.poll(() => page.frames().some((f) => f.url().includes('/embed.html'))).toBe(true);
+  const frame = page.frames().find((f) => f.url().includes('/embed.html'))!;
+  await frame.waitForSelector('#donate:not([disabled])');
+  return frame;
+}
+
+test('the widget starts only on consent, keeps its storage from the host, and leaves the game its frames', async ({ browser }) => {
+  const project = (await status()).job.id;
+  const context = await browser.newContext();
+  // Count workers and adapter requests in every frame, before any page script runs.
+  await context.addInitScript(() => {
+    // What a curious host could hold: the frame's WindowProxy, from any message it posts.
+    window.addEventListener('message', (e) => ((window as unknown as { lastMessageSource: unknown }).lastMessageSource = e.source));
+    const counts = { workers: 0, adapters: 0 };
+    (window as unknown as { swarmgradCounts: typeof counts }).swarmgradCounts = counts;
+    const NativeWorker = window.Worker;
+    window.Worker = class extends NativeWorker {
+      constructor(url: string | URL, options?: WorkerOptions) {
+        super(url, options);
+        counts.workers++;
+      }
+    };
+    if (navigator.gpu) {
+      const request = navigator.gpu.requestAdapter.bind(navigator.gpu);
+      navigator.gpu.requestAdapter = (options?: GPURequestAdapterOptions) => {
+        counts.adapters++;
+        return request(options);
+      };
+    }
+  });
+  const page = await context.newPage();
+  const workers: string[] = [];
+  page.on('worker', (w) => workers.push(w.url()));
+  page.on('pageerror', (error) => console.error(`[game page] ${error.message}`));
+
+  // 1. The game alone.
+  await page.goto(gameUrl(false, project));
+  const alone = await measureFrames(page, MEASURE_MS);
+
+  // 2. The game with the widget, before consent: nothing computes.
+  await page.goto(gameUrl(true, project));
+  await page.evaluate(() => {
+    const seen: unknown[] = [];
+    (window as unknown as { widgetStatuses: unknown[] }).widgetStatuses = seen;
+    document.querySelector('swarmgrad-widget')?.addEventListener('swarmgrad-status', (e) => seen.push((e as CustomEvent).detail));
+  });
+  const frame = await widgetFrame(page);
+  await page.waitForTimeout(2000);
+  expect(await frame.evaluate(() => (window as unknown as { swarmgradCounts: object }).swarmgradCounts)).toEqual({ workers: 0, adapters: 0 });
+  expect(workers).toEqual([]);
+  expect(await counted()).toBe(0);
+
+  // 3. The host cannot reach the frame's storage, and the status it receives carries no key.
+  const reach = await page.evaluate(() => {
+    const iframe = document.querySelector('swarmgrad-widget')?.shadowRoot?.querySelector('iframe') ?? null;
+    const attempts: Record<string, string> = { shadowRoot: iframe ? 'open' : 'closed' };
+    const target = (window as unknown as { lastMessageSource: Window }).lastMessageSource;
+    attempts.target = target && target !== window ? 'window' : 'none';
+    for (const [name, read] of [
+      ['localStorage', () => target.localStorage.length],
+      ['indexedDB', () => target.indexedDB.databases()],
+      ['document', () => target.document.cookie],
+    ] as const) {
+      try {
+        read();
+        attempts[name] = 'readable';
+      } catch (error) {
+        attempts[name] = (error as Error).name;
+      }
+    }
+    return attempts;
+  });
+  expect(reach).toEqual({ shadowRoot: 'closed', target: 'window', localStorage: 'SecurityError', indexedDB: 'SecurityError', document: 'SecurityError' });
+
+  // 4. Keyboard: Tab reaches the badge, then the consent button inside the frame; Enter consents.
+  await page.keyboard.press('Tab');
+  expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('SWARMGRAD-WIDGET');
+  await page.keyboard.press('Tab');
+  await expect.poll(() => frame.evaluate(() => document.activeElement?.id)).toBe('donate');
+  await expect(frame.getByRole('button', { name: 'Donate my GPU' })).toBeVisible();
+  await page.keyboard.press('Enter');
+
+  // 5. It computes, and the coordinator counts its results.
+  await expect.poll(counted, { timeout: 120_000, intervals: [500] }).toBeGreaterThan(0);
+  expect(await frame.evaluate(() => (window as unknown as { swarmgradCounts: { workers: number } }).swarmgradCounts.workers)).toBeGreaterThan(0);
+  const before = await counted();
+  const withWidget = await measureFrames(page, MEASURE_MS);
+  const during = (await counted()) - before;
+
+  const statuses = await page.evaluate(() => (window as unknown as { widgetStatuses: Record<string, unknown>[] }).widgetStatuses);
+  const keys = new Set(statuses.flatMap((s) => Object.keys(s)));
+  expect([...keys].sort()).toEqual(['computing', 'consent', 'dutyCycle', 'examples', 'message', 'pausedBy', 'phase', 'tasks', 'type', 'usageLimit', 'v']);
+  const last = statuses.at(-1) as { dutyCycle: number };
+  console.log(
+    `widget e2e: game alone p95 ${alone.p95.toFixed(2)} ms (median ${alone.median.toFixed(2)}, ${alone.frames} frames); ` +
+      `with the widget p95 ${withWidget.p95.toFixed(2)} ms (median ${withWidget.median.toFixed(2)}, ${withWidget.frames} frames), ` +
+      `ratio ${(withWidget.p95 / alone.p95).toFixed(3)}; ${during} results counted while measuring, ${await counted()} in all; duty cycle ${last.dutyCycle.toFixed(3)}`,
+  );
+  expect(during).toBeGreaterThan(0);
+  expect(withWidget.p95).toBeLessThanOrEqual(1.1 * alone.p95);
+
+  // 6. Stop and forget: the choice is gone, the consent button is back.
+  await frame.getByRole('button', { name: 'Stop and forget' }).click();
+  await expect(frame.getByRole('button', { name: 'Donate my GPU' })).toBeVisible();
+  // (Chromium denies a third-party frame localStorage when third-party cookies are blocked.)
+  const remembered = await frame.evaluate(() => {
+    try {
+      return Object.keys(localStorage).filter((k) => k.startsWith('swarmgrad.widget.consent:'));
+    } catch {
+      return [];
+    }
+  });
+  expect(remembered).toEqual([]);
+  await context.close();
+});

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { ConsentStore, embeddingSiteOf, frameStorage, type KeyValueStorage } from './consentStore.ts';
+
+function memoryStorage(): KeyValueStorage & { map: Map<string, string> } {
+  const map = new Map<string, string>();
+  return { map, getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k) };
+}
+
+describe('ConsentStore', () => {
+  it('remembers consent per site, and forgets it', () => {
+    const store = new ConsentStore(memoryStorage());
+    expect(store.get('https://a.example')).toBeNull();
+    store.grant('https://a.example', 1000, 0.4);
+    expect(store.get('https://a.example')).toEqual({ site: 'https://a.example', grantedAt: 1000, usageLimit: 0.4 });
+    expect(store.get('https://b.example')).toBeNull();
+    store.forget('https://a.example');
+    expect(store.get('https://a.example')).toBeNull();
+  });
+
+  it('keeps a usage limit only with consent, clamped to 10–100%', () => {
+    const store = new ConsentStore(memoryStorage());
+    expect(() => store.setUsageLimit('https://a.example', 0.5)).toThrow(/no consent/);
+    store.grant('https://a.example', 1, 0.5);
+    expect(store.setUsageLimit('https://a.example', 3).usageLimit).toBe(1);
+  });
+
+  it('refuses anything but an origin, and ignores a corrupt record', () => {
+    const storage = memoryStorage();
+    const store = new ConsentStore(storage);
+    expect(() => store.grant('https://a.example/page', 1)).toThrow(/per site origin/);
+    expect(() => store.get('null')).toThrow(/per site origin/);
+    storage.map.set('swarmgrad.widget.consent:https://a.example', '{not json');
+    expect(store.get('https://a.example')).toBeNull();
+    storage.map.set('swarmgrad.widget.consent:https://a.example', JSON.stringify({ site: 'https://b.example', grantedAt: 1, usageLimit: 0.5 }));
+    expect(store.get('https://a.example')).toBeNull();
+  });
+
+  it('finds the embedding site from ancestorOrigins, else the referrer', () => {
+    expect(embeddingSiteOf({ referrer: 'https://r.example/x' }, { ancestorOrigins: { length: 1, 0: 'https://a.example' } })).toBe('https://a.example');
+    expect(embeddingSiteOf({ referrer: 'https://r.example/x' }, {})).toBe('https://r.example');
+    expect(embeddingSiteOf({ referrer: '' }, {})).toBeNull();
+  });
+});
+
+describe('frameStorage', () => {
+  it('falls back to memory where the browser denies the frame its storage', () => {
+    const denied = frameStorage(() => {
+      throw new DOMException('Access is denied for this document.', 'SecurityError');
+    });
+    expect(denied.persistent).toBe(false);
+    new ConsentStore(denied.storage).grant('https://a.example', 1);
+    expect(new ConsentStore(denied.storage).get('https://a.example')?.grantedAt).toBe(1);
+    expect(frameStorage(() => memoryStorage()).persistent).toBe(true);
+  });
+});

@@ -1,0 +1,244 @@
+// The widget frame, served from the coordinator's origin inside a host page's iframe: the
+// consent click happens here (the host cannot fake it), the contributor's key lives here
+// (the host cannot read it), and compute runs here at the duty cycle the throttle allows.
+
+import '../../ui/styles.css';
+import './embed.css';
+import { Contributor, type ContributorState } from '../../contributor/contributor.ts';
+import { forgetIdentity } from '../../contributor/identity.ts';
+import type { JobAnnouncement } from '../../server/httpApi.ts';
+import { ConsentStore, embeddingSiteOf, frameStorage } from '../consentStore.ts';
+import { HostMessageSchema, receive, WIDGET_API_VERSION, type FrameMessage, type WidgetPhase } from '../messages.ts';
+import { DutyCycleController, droppedFrames } from '../throttle.ts';
+import { ThrottledTrainer } from '../throttledTrainer.ts';
+import { PauseReasons } from './backoff.ts';
+
+const BATTERY_THRESHOLD = 0.2;
+const DEVICE_LOST_PAUSE_MS = 30_000;
+const FRAME_REPORT_MS = 500;
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const consentSection = $('consent');
+const controls = $('controls');
+const donate = $<HTMLButtonElement>('donate');
+const pauseButton = $<HTMLButtonElement>('pause');
+const usage = $<HTMLInputElement>('usage');
+const usageValue = $<HTMLOutputElement>('usage-value');
+const forget = $<HTMLButtonElement>('forget');
+const statusLine = $('status');
+
+const site = embeddingSiteOf(document, location);
+const embedded = window.parent !== window && site !== null;
+const stored = frameStorage(() => localStorage);
+const consents = new ConsentStore(stored.storage);
+const controller = new DutyCycleController({ usageLimit: (site && embedded && consents.get(site)?.usageLimit) || undefined });
+const reasons = new PauseReasons((paused) => void (paused ? contributor?.pause() : contributor?.resume()));
+let contributor: Contributor | null = null;
+let trainer: ThrottledTrainer | null = null;
+let state: ContributorState | null = null;
+let phaseOverride: WidgetPhase | null = null;
+let job: JobAnnouncement | null = null;
+
+function post(message: FrameMessage): void {
+  if (embedded) window.parent.postMessage(message, site!);
+}
+
+function phase(): WidgetPhase {
+  if (phaseOverride) return phaseOverride;
+  if (!contributor || !state) return 'awaiting-consent';
+  if (reasons.paused) return 'paused';
+  switch (state.phase) {
+    case 'starting':
+    case 'connecting':
+    case 'retrying':
+      return 'starting';
+    case 'contributing':
+      return state.computing ? 'computing' : 'idle';
+    case 'paused':
+      return 'paused';
+    case 'failed':
+      return 'failed';
+    default:
+      return 'stopped';
+  }
+}
+
+function report(): void {
+  const p = phase();
+  const message = phaseOverride === 'failed' ? statusLine.textContent ?? '' : reasons.paused ? `Paused (${reasons.list.join(', ')}).` : state?.message ?? 'Waiting for your consent.';
+  statusLine.textContent = message;
+  pauseButton.textContent = reasons.list.includes('visitor') ? 'Resume' : 'Pause';
+  pauseButton.setAttribute('aria-pressed', String(reasons.list.includes('visitor')));
+  post({
+    type: 'swarmgrad:status',
+    v: WIDGET_API_VERSION,
+    phase: p,
+    computing: p === 'computing',
+    consent: contributor !== null,
+    pausedBy: reasons.list,
+    dutyCycle: controller.duty,
+    usageLimit: controller.usageLimit,
+    tasks: state?.tasks ?? 0,
+    examples: state?.examples ?? 0,
+    message: message.slice(0, 500),
+  });
+}
+
+function fail(message: string): void {
+  phaseOverride = 'failed';
+  statusLine.textContent = message;
+  donate.disabled = true;
+  report();
+}
+
+function startContributing(): void {
+  if (!job || contributor) return;
+  consentSection.hidden = true;
+  controls.hidden = false;
+  usage.value = String(Math.round(controller.usageLimit * 100));
+  usageValue.textContent = `${usage.value}%`;
+  contributor = new Contributor({
+    job,
+    // One CPU thread: the host page keeps the other cores for its own frames.
+    cpuThreads: 1,
+    wrapTrainer: (inner) =>
+      (trainer ??= new ThrottledTrainer(inner, controller, {
+        clock: { now: () => performance.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
+        mayCompute: () => reasons.whenRunning(),
+        onDeviceLost: backOffAfterDeviceLoss,
+      })),
+    onState: (s) => {
+      state = s;
+      report();
+    },
+  });
+  void contributor.start().then(() => {
+    if (reasons.paused) void contributor?.pause();
+  });
+  watchOwnFrames();
+  report();
+}
+
+function backOffAfterDeviceLoss(): void {
+  reasons.set('device-lost', true);
+  setTimeout(() => {
+    reasons.set('device-lost', false);
+    report();
+  }, DEVICE_LOST_PAUSE_MS);
+  report();
+}
+
+async function stopAndForget(): Promise<void> {
+  if (site) consents.forget(site);
+  await contributor?.stop('the visitor stopped and forgot this site');
+  contributor = null;
+  trainer = null;
+  state = null;
+  // Forget who we are here too: this origin's contributor key and the id it had in this job.
+  await forgetIdentity(job ? [job.id] : []).catch(() => {});
+  controls.hidden = true;
+  consentSection.hidden = false;
+  donate.focus();
+  report();
+}
+
+/** This frame's own rAF cadence: dropped frames here also cut the duty cycle. */
+function watchOwnFrames(): void {
+  let last = performance.now();
+  let intervals: number[] = [];
+  let reported = last;
+  const onFrame = (now: number) => {
+    intervals.push(now - last);
+    last = now;
+    if (now - reported >= FRAME_REPORT_MS) {
+      controller.onDroppedFrames(droppedFrames(intervals, 1000 / 60), now);
+      intervals = [];
+      reported = now;
+    }
+    if (contributor) requestAnimationFrame(onFrame);
+  };
+  requestAnimationFrame(onFrame);
+}
+
+async function watchBattery(): Promise<void> {
+  const nav = navigator as Navigator & { getBattery?: () => Promise<{ charging: boolean; level: number; addEventListener(t: string, f: () => void): void }> };
+  if (!nav.getBattery) return;
+  const battery = await nav.getBattery();
+  const check = () => {
+    reasons.set('battery', !battery.charging && battery.level < BATTERY_THRESHOLD);
+    report();
+  };
+  battery.addEventListener('chargingchange', check);
+  battery.addEventListener('levelchange', check);
+  check();
+}
+
+function onHostMessage(event: MessageEvent): void {
+  if (!site) return;
+  const received = receive(HostMessageSchema, event, site, window.parent);
+  if (received.kind === 'invalid') console.warn(received.error);
+  if (received.kind !== 'message') return;
+  const m = received.message;
+  switch (m.type) {
+    case 'swarmgrad:init':
+      if (job && m.project !== job.id) fail(`This coordinator runs "${job.id}", not "${m.project}".`);
+      report();
+      return;
+    case 'swarmgrad:pause':
+    case 'swarmgrad:resume':
+      reasons.set('host', m.type === 'swarmgrad:pause');
+      report();
+      return;
+    case 'swarmgrad:frames':
+      controller.onDroppedFrames(m.dropped, performance.now());
+      reasons.set('hidden', m.hidden || document.hidden);
+      return;
+  }
+}
+
+async function main(): Promise<void> {
+  if (!embedded) {
+    fail('This page is the swarmgrad widget: embed it with widget.js (see the README), or contribute from the home page.');
+    return;
+  }
+  window.addEventListener('message', onHostMessage);
+  document.addEventListener('visibilitychange', () => {
+    reasons.set('hidden', document.hidden);
+    report();
+  });
+  reasons.set('hidden', document.hidden);
+  void watchBattery().catch((error) => console.warn(`Battery status unavailable: ${(error as Error).message}`));
+  try {
+    const response = await fetch('/api/job');
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    job = (await response.json()) as JobAnnouncement;
+  } catch (error) {
+    fail(`No job is being served (${(error as Error).message}).`);
+    return;
+  }
+  $('project-name').textContent = job.name;
+  if (!stored.persistent) $('consent-text').append(' (Your browser keeps no storage for this frame here, so this choice lasts until the page closes.)');
+  donate.disabled = false;
+  donate.addEventListener('click', () => {
+    consents.grant(site!, Date.now(), controller.usageLimit);
+    startContributing();
+  });
+  pauseButton.addEventListener('click', () => {
+    reasons.set('visitor', !reasons.list.includes('visitor'));
+    report();
+  });
+  usage.addEventListener('input', () => {
+    const limit = Number(usage.value) / 100;
+    controller.setUsageLimit(limit);
+    consents.setUsageLimit(site!, limit);
+    usageValue.textContent = `${usage.value}%`;
+    report();
+  });
+  forget.addEventListener('click', () => void stopAndForget());
+  post({ type: 'swarmgrad:ready', v: WIDGET_API_VERSION });
+  // A choice remembered for this site: the visitor already opted in here.
+  if (consents.get(site!)) startContributing();
+  else report();
+}
+
+void main();
