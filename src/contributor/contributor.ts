@@ -5,13 +5,13 @@ import { connectToCoordinator } from '../net/browserPeer.ts';
 import { ReconnectingCoordinatorLink, type CoordinatorLinkState } from '../net/coordinatorLink.ts';
 import { contributorSide, maxMessageBytesFor } from '../protocol/connection.ts';
 import { MAX_LEASE_EXAMPLES, type Capabilities } from '../protocol/messages.ts';
-import { webVerify, type PublicKeyText, type WebKeyPair } from '../protocol/signing.ts';
+import { generateWebKeyPair, webVerify, type PublicKeyText, type WebKeyPair } from '../protocol/signing.ts';
 import { receiptProblem } from '../ledger/receipt.ts';
 import type { ReceiptBody } from '../ledger/writer.ts';
 import type { JobAnnouncement } from '../server/httpApi.ts';
 import type { BackendChoice, BackendReport } from '../worker/api.ts';
 import { startTrainerWorker, type TrainerWorker } from '../worker/client.ts';
-import { checkCoordinatorPin, fingerprint, loadContributorId, loadOrCreateIdentity, saveContributorId } from './identity.ts';
+import { checkCoordinatorPin, fingerprint, loadContributorId, loadOrCreateIdentity, saveContributorId, type PinCheck } from './identity.ts';
 import { ContributorSession, type SessionEvent, type SessionTrainer } from './session.ts';
 
 export type ContributorPhase = 'starting' | 'connecting' | 'contributing' | 'paused' | 'retrying' | 'stopped' | 'done' | 'failed';
@@ -89,6 +89,8 @@ export class Contributor {
   /** The id this key had in the job before a reload, to resume its credit. */
   private storedContributorId: string | undefined;
   private pinnedCoordinatorKey: PublicKeyText | null = null;
+  /** False when this browser gives the page no storage (the key is then for this visit only). */
+  private rememberIds = true;
 
   constructor(private readonly options: ContributorOptions) {}
 
@@ -128,9 +130,19 @@ export class Contributor {
   private async establishTrust(): Promise<boolean> {
     const { job } = this.options;
     this.update({ message: 'Loading this browser’s contributor key…' });
-    this.identity = await loadOrCreateIdentity();
-    this.storedContributorId = await loadContributorId(job.id);
-    const pin = await checkCoordinatorPin(location.origin, job.id, job.coordinatorKey);
+    let pin: PinCheck;
+    try {
+      this.identity = await loadOrCreateIdentity();
+      this.storedContributorId = await loadContributorId(job.id);
+      pin = await checkCoordinatorPin(location.origin, job.id, job.coordinatorKey);
+    } catch (error) {
+      // Some browsers keep no storage for a frame inside another site (third-party storage
+      // blocking): then this visit has a key of its own, as safe but not remembered.
+      this.log(`This browser keeps no data here (${(error as Error).message}): using a key for this visit only; credit will not carry over a reload.`);
+      this.identity = await generateWebKeyPair();
+      this.rememberIds = false;
+      pin = { status: 'pinned-now', pinned: job.coordinatorKey };
+    }
     this.update({ keyFingerprint: await fingerprint(this.identity.publicKey), coordinatorFingerprint: await fingerprint(pin.pinned) });
     if (pin.status === 'mismatch') {
       this.update({ phase: 'failed', message: pin.message, keyConflict: { pinned: pin.pinned, presented: pin.presented, message: pin.message } });
@@ -229,7 +241,7 @@ export class Contributor {
   private onSessionEvent(event: SessionEvent): void {
     switch (event.kind) {
       case 'welcome':
-        saveContributorId(this.options.job.id, event.contributorId).catch((error) => this.log(`Could not remember the contributor id: ${(error as Error).message}`));
+        if (this.rememberIds) saveContributorId(this.options.job.id, event.contributorId).catch((error) => this.log(`Could not remember the contributor id: ${(error as Error).message}`));
         this.update({ contributorId: event.contributorId, message: `Joined "${event.job.name}" as ${event.contributorId}.` });
         return;
       case 'parameters':
