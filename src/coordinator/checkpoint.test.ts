@@ -25,6 +25,7 @@ function state(round = 1, overrides: Partial<CheckpointState> = {}): CheckpointS
     })),
     evaluations: [{ version: 1, loss: 2, accuracy: 0.5, count: 100, at: 11 }],
     contributors: [{ id: 'c1-i', leases: 1, examples: 4, uncounted: 2, device: 'gpu', backend: 'webgpu', publicKey: 'ed25519:' + 'A'.repeat(43) }],
+    banned: [],
     params: Float32Array.from({ length: N }, (_, i) => i / 3),
     moment1: Float32Array.from({ length: N }, (_, i) => -i),
     moment2: Float32Array.from({ length: N }, (_, i) => i * i),

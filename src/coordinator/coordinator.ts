@@ -18,6 +18,8 @@ import { noDecisions, type Decisions } from './decisions.ts';
 import { jobId, jobLayout, type Job } from './job.ts';
 import type { CheckpointState } from './records.ts';
 import { RoundScheduler, type RoundPlan } from './rounds.ts';
+import { ResultScreen } from './screening.ts';
+import { VerificationBook, type VerificationCheck } from './verification.ts';
 import { buildSummary, type RunSummary } from './summary.ts';
 import { TrainingRun, checkRestorable, type EvaluationResult, type FinalResult } from './trainingRun.ts';
 
@@ -49,6 +51,9 @@ export class Coordinator {
   /** Peers we decided to disconnect: their remaining messages are ignored until leave(). */
   private readonly closing = new Set<string>();
   private readonly restarts: number;
+  /** Banned keys, seen result hashes, screening flags. */
+  private readonly book: VerificationBook;
+  private readonly screen: ResultScreen;
   private readonly elapsedBefore: number;
   private status: Status = 'created';
   private startedAt = 0;
@@ -66,6 +71,8 @@ export class Coordinator {
     this.scheduler = new RoundScheduler(this.plan, checkpoint?.round ?? 0, checkpoint?.version ?? 0, options.instance);
     this.contributors = new ContributorRegistry(options.instance, checkpoint?.nextContributor ?? 1, checkpoint?.contributors ?? []);
     this.restarts = checkpoint ? checkpoint.restarts + 1 : 0;
+    this.book = new VerificationBook(checkpoint?.banned ?? []);
+    this.screen = new ResultScreen(job.verification.screening);
     this.elapsedBefore = checkpoint?.elapsedMs ?? 0;
   }
 
@@ -169,6 +176,7 @@ export class Coordinator {
       history: structuredClone(this.run.history),
       evaluations: structuredClone(this.run.evaluations),
       contributors: this.contributors.credits(),
+      banned: this.book.bannedKeys(),
       params,
       moment1,
       moment2,
@@ -233,6 +241,8 @@ export class Coordinator {
   }
 
   private hello(peer: string, body: Extract<ContributorMessage, { type: 'hello' }>['body'], now: number, d: Decisions): void {
+    const banned = this.book.isBanned(body.identity.publicKey);
+    if (banned) return this.fail(peer, 'banned', `This key was banned from job ${this.jobId} (as ${banned.contributorId}): ${banned.reason}`, now, d);
     const { contributor, resumed, note } = this.contributors.attach(peer, body.capabilities, body.resumeContributorId, body.identity.publicKey);
     const job = this.job;
     const { signer } = this.options;
@@ -258,11 +268,26 @@ export class Coordinator {
 
   private result(contributor: Contributor, message: Result, now: number, d: Decisions): void {
     const { leaseId, version } = message.body;
-    const uncounted = (outcome: 'rejected' | 'duplicate' | 'late' | 'stale', reason: string, code: ErrorCode | null) => {
+    const uncounted = (outcome: 'rejected' | 'duplicate' | 'late' | 'stale', reason: string, code: ErrorCode | null, check?: VerificationCheck) => {
       contributor.credit.uncounted++;
       d.send.push({ to: contributor.peer!, message: { type: 'ack', body: { leaseId, outcome, reason: reason.slice(0, 500) }, tensors: {} } });
       if (code) d.send.push({ to: contributor.peer!, message: { type: 'error', body: { code, message: reason.slice(0, 1000), fatal: false }, tensors: {} } });
-      d.events.push({ type: 'resultRejected', at: now, contributorId: contributor.id, leaseId, outcome, code, reason, resultHash: message.body.resultHash, signature: message.body.signature });
+      d.events.push({
+        type: 'resultRejected',
+        at: now,
+        contributorId: contributor.id,
+        leaseId,
+        outcome,
+        code,
+        reason,
+        resultHash: message.body.resultHash,
+        signature: message.body.signature,
+        ...(check ? { check } : {}),
+      });
+    };
+    const cheat = (check: VerificationCheck, code: ErrorCode | null, reason: string) => {
+      uncounted('rejected', reason, code, check);
+      this.ban(contributor, check, reason, now, d);
     };
     if (this.status !== 'running') return uncounted('late', 'the job has finished training; this result is not needed', null);
 
@@ -270,9 +295,37 @@ export class Coordinator {
     const lease = this.scheduler.lease(leaseId);
     if (lease && lease.contributorId === contributor.id && lease.state !== 'answered') {
       const problem = this.payloadProblem(contributor, message, lease.count);
+      if (problem?.code === 'bad-signature') {
+        this.scheduler.failLease(contributor.id, leaseId);
+        return cheat('bad-signature', problem.code, problem.reason);
+      }
       if (problem) {
         const verdict = this.scheduler.failLease(contributor.id, leaseId);
         uncounted('rejected', `${problem.reason}; the result was discarded${verdict.outcome === 'released' && verdict.returned ? ' and its examples go to someone else' : ''}`, problem.code);
+        return this.assignWork(now, d);
+      }
+    }
+    // A result hash seen before is the same data sent again: for this lease or another, a replay.
+    // (Only for the sender's own leases: a result for someone else's is banned below anyway, and must not poison the owner's hash.)
+    if (lease && lease.contributorId === contributor.id) {
+      const work = `${lease.round}:${lease.version}:${lease.ranges.map((r) => `${r.start}-${r.end}`).join(',')}`;
+      const first = this.book.replayOf(message.body.resultHash, leaseId, work);
+      if (first !== undefined) {
+        this.scheduler.failLease(contributor.id, leaseId);
+        return cheat('replayed', 'replayed', `this result (hash ${message.body.resultHash}) was already sent for lease ${first}`);
+      }
+    }
+    let norm = 0;
+    if (lease && lease.contributorId === contributor.id && lease.state !== 'answered' && lease.version === version) {
+      const screened = this.screen.screen(message.tensors.gradient, lease.count);
+      norm = screened.norm;
+      if (screened.flag) {
+        const verdict = this.scheduler.failLease(contributor.id, leaseId);
+        const flags = this.book.flag(contributor.id);
+        const limit = this.job.verification.screening.banAfterFlags;
+        const reason = `screening: ${screened.reason}; the result was discarded${verdict.outcome === 'released' && verdict.returned ? ' and its examples go to someone else' : ''} (flag ${flags} of ${limit} before a ban)`;
+        if (flags >= limit) return cheat(screened.flag, null, reason);
+        uncounted('rejected', reason, null, screened.flag);
         return this.assignWork(now, d);
       }
     }
@@ -290,6 +343,7 @@ export class Coordinator {
           correct: message.body.correct,
         });
         if (!wasExpired) this.contributors.measured(contributor, accepted.count, now - accepted.grantedAt);
+        this.screen.observe(accepted.count, norm);
         d.send.push({ to: contributor.peer!, message: { type: 'ack', body: { leaseId, outcome: 'accepted' }, tensors: {} } });
         d.events.push({
           type: 'resultAccepted',
@@ -308,13 +362,16 @@ export class Coordinator {
         if (this.scheduler.roundComplete) this.closeRound(now, d);
         break;
       }
-      case 'duplicate':
       case 'stale':
+        // The lease fixes the version; a result that names another one is not what was asked.
+        return cheat('wrong-version', 'stale-version', verdict.reason);
+      case 'not-your-lease':
+        return cheat('not-your-lease', 'not-your-lease', verdict.reason);
+      case 'duplicate':
       case 'late':
         uncounted(verdict.outcome, verdict.reason, null);
         break;
       case 'unknown-lease':
-      case 'not-your-lease':
         uncounted('rejected', verdict.reason, verdict.outcome);
         break;
       case 'released':
@@ -380,6 +437,7 @@ export class Coordinator {
         credit.examples += l.count;
       }
     }
+    if (this.run.lastAggregate) this.screen.roundClosed(this.run.lastAggregate);
     this.scheduler.advance(version + 1);
     const durationMs = now - this.roundOpenedAt;
     this.roundOpenedAt = now;
@@ -480,6 +538,27 @@ export class Coordinator {
   }
 
   // ── peers ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A cheat is proven: ban the key, discard every result of it the open round accepted (their
+   * examples go back to pending and are recomputed by others), and close its connections.
+   */
+  private ban(contributor: Contributor, check: VerificationCheck, reason: string, now: number, d: Decisions): void {
+    const publicKey = contributor.credit.publicKey;
+    const discardedLeases: string[] = [];
+    if (this.status === 'running') {
+      for (const l of this.scheduler.acceptedLeases()) {
+        if (this.contributors.credit(l.contributorId)?.publicKey !== publicKey) continue;
+        this.scheduler.uncount(l.id);
+        this.run.discardContribution(l.id);
+        discardedLeases.push(l.id);
+      }
+    }
+    this.book.ban({ publicKey, contributorId: contributor.id, reason, at: now });
+    d.events.push({ type: 'contributorBanned', at: now, contributorId: contributor.id, publicKey, reason, check, discardedLeases });
+    const peers = this.contributors.connected().filter((c) => c.credit.publicKey === publicKey && c.peer !== null).map((c) => c.peer!);
+    for (const peer of peers) this.fail(peer, 'banned', `You are banned from this job: ${reason}`, now, d);
+  }
 
   private dropPeer(peer: string, reason: string, now: number, d: Decisions): void {
     const contributor = this.contributors.removePeer(peer);

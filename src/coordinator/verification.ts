@@ -1,0 +1,62 @@
+// What the coordinator remembers to catch cheats: banned keys, result hashes already seen,
+// screening flags per contributor. Pure bookkeeping; the Coordinator decides and acts.
+//
+// Certain cheats ban at once: a bad signature or hash, a replayed result (a hash seen before,
+// for this lease or another), a result for someone else's lease, a version that is not the
+// lease's. Numeric cheats are caught by screening (screening.ts): each flag rejects the
+// result (it never counts), and `banAfterFlags` flags ban the key.
+
+import type { BannedKey } from './records.ts';
+import type { ScreeningFlag } from './screening.ts';
+
+export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | 'not-your-lease' | 'wrong-version';
+
+export class VerificationBook {
+  private readonly banned = new Map<string, BannedKey>();
+  /** resultHash → the lease it first came with and that lease's work (round, version, positions). Kept for the whole run. */
+  private readonly seenHashes = new Map<string, { leaseId: string; work: string }>();
+  private readonly flags = new Map<string, number>();
+
+  constructor(banned: readonly BannedKey[] = []) {
+    for (const b of banned) this.banned.set(b.publicKey, { ...b });
+  }
+
+  isBanned(publicKey: string): BannedKey | undefined {
+    return this.banned.get(publicKey);
+  }
+
+  ban(entry: BannedKey): void {
+    if (!this.banned.has(entry.publicKey)) this.banned.set(entry.publicKey, { ...entry });
+  }
+
+  bannedKeys(): BannedKey[] {
+    return [...this.banned.values()].map((b) => ({ ...b }));
+  }
+
+  /**
+   * If a result with this hash was seen before and this one is a replay, the lease it was
+   * first seen for; else undefined (and a new hash is remembered). The same data sent again
+   * for the same lease is a replay; for another lease it is one unless that lease is the
+   * same work (same round, version and positions): an expired lease's examples re-leased on
+   * the same parameters give the same bits on a deterministic backend, honestly.
+   */
+  replayOf(resultHash: string, leaseId: string, work: string): string | undefined {
+    const first = this.seenHashes.get(resultHash);
+    if (first === undefined) {
+      this.seenHashes.set(resultHash, { leaseId, work });
+      return undefined;
+    }
+    return first.leaseId === leaseId || first.work !== work ? first.leaseId : undefined;
+  }
+
+  /** Count a screening flag; returns the contributor's total. */
+  flag(contributorId: string): number {
+    const n = (this.flags.get(contributorId) ?? 0) + 1;
+    this.flags.set(contributorId, n);
+    return n;
+  }
+
+  flagsOf(contributorId: string): number {
+    return this.flags.get(contributorId) ?? 0;
+  }
+}
