@@ -17,9 +17,10 @@ import type { CoverageReport } from './coverage.ts';
 import { noDecisions, type Decisions } from './decisions.ts';
 import { jobId, jobLayout, type Job } from './job.ts';
 import type { CheckpointState } from './records.ts';
-import { RoundScheduler, type RoundPlan } from './rounds.ts';
-import { ResultScreen } from './screening.ts';
-import { VerificationBook, type VerificationCheck } from './verification.ts';
+import { RoundScheduler, type LeaseRecord, type RoundPlan } from './rounds.ts';
+import { ResultScreen, directionOutliers } from './screening.ts';
+import { VerificationBook, relativeDistance, type SpotChecker, type VerificationCheck } from './verification.ts';
+import { Random } from '../util/random.ts';
 import { buildSummary, type RunSummary } from './summary.ts';
 import { TrainingRun, checkRestorable, type EvaluationResult, type FinalResult } from './trainingRun.ts';
 
@@ -35,6 +36,8 @@ export interface CoordinatorOptions {
   signer: SyncSigner;
   /** Checks contributors' result signatures and hashes. */
   verifier: SyncVerifier;
+  /** The CPU reference for spot checks (verification.ts); without it nothing is recomputed and suspect results are only discarded. */
+  spotChecker?: SpotChecker;
 }
 
 type Status = 'created' | 'running' | 'finishing' | 'done';
@@ -54,6 +57,10 @@ export class Coordinator {
   /** Banned keys, seen result hashes, screening flags. */
   private readonly book: VerificationBook;
   private readonly screen: ResultScreen;
+  /** Picks the results to spot-check: seeded, so a run replays the same way. */
+  private readonly sampler: Random;
+  /** Leases of the open round a spot check found honest: the direction check does not ask again. */
+  private readonly checkedHonest = new Set<string>();
   private readonly elapsedBefore: number;
   private status: Status = 'created';
   private startedAt = 0;
@@ -73,6 +80,7 @@ export class Coordinator {
     this.restarts = checkpoint ? checkpoint.restarts + 1 : 0;
     this.book = new VerificationBook(checkpoint?.banned ?? []);
     this.screen = new ResultScreen(job.verification.screening);
+    this.sampler = new Random((job.seed * 7919 + (checkpoint?.round ?? 0)) >>> 0);
     this.elapsedBefore = checkpoint?.elapsedMs ?? 0;
   }
 
@@ -287,7 +295,7 @@ export class Coordinator {
     };
     const cheat = (check: VerificationCheck, code: ErrorCode | null, reason: string) => {
       uncounted('rejected', reason, code, check);
-      this.ban(contributor, check, reason, now, d);
+      this.ban(contributor.id, contributor.credit.publicKey, check, reason, now, d);
     };
     if (this.status !== 'running') return uncounted('late', 'the job has finished training; this result is not needed', null);
 
@@ -328,6 +336,15 @@ export class Coordinator {
         uncounted('rejected', reason, null, screened.flag);
         return this.assignWork(now, d);
       }
+      const spot = this.job.verification.spotChecks;
+      if (this.options.spotChecker && lease.count <= spot.maxExamples && this.sampler.next() < spot.fraction) {
+        const distance = this.spotCheck(contributor.id, lease, message.tensors.gradient, 'sample', now, d);
+        if (distance > spot.tolerance) {
+          this.scheduler.failLease(contributor.id, leaseId);
+          return cheat('spot-check', null, `spot check: the gradient differs from the coordinator's recomputation by ${distance.toExponential(2)} (relative L2; tolerance ${spot.tolerance})`);
+        }
+        this.checkedHonest.add(leaseId);
+      }
     }
     const verdict = this.scheduler.acceptResult(contributor.id, leaseId, version);
     switch (verdict.outcome) {
@@ -359,7 +376,7 @@ export class Coordinator {
           signature: message.body.signature,
         });
         for (const r of revoked) d.events.push({ type: 'leaseRevoked', at: now, contributorId: r.contributorId, leaseId: r.id, round: r.round, byLease: leaseId });
-        if (this.scheduler.roundComplete) this.closeRound(now, d);
+        if (this.scheduler.roundComplete && this.directionCheck(now, d)) this.closeRound(now, d);
         break;
       }
       case 'stale':
@@ -439,6 +456,7 @@ export class Coordinator {
     }
     if (this.run.lastAggregate) this.screen.roundClosed(this.run.lastAggregate);
     this.scheduler.advance(version + 1);
+    this.checkedHonest.clear();
     const durationMs = now - this.roundOpenedAt;
     this.roundOpenedAt = now;
     d.events.push({
@@ -459,6 +477,52 @@ export class Coordinator {
     if (lastRound) return this.beginFinishing(now, d);
     for (const c of this.contributors.available()) this.sendParameters(c, d);
     this.assignWork(now, d);
+  }
+
+  /**
+   * Every position is counted: before the round closes, each gradient's direction is compared
+   * with the rest of the round (screening.ts directionOutliers). A suspect is recomputed by the
+   * spot checker: a mismatch bans its key (which discards its results of the round), a match
+   * clears it. Without a spot checker a suspect is discarded (its examples are recomputed by
+   * someone else) but not held against its key: the direction alone is not proof. Returns
+   * whether the round may close now.
+   */
+  private directionCheck(now: number, d: Decisions): boolean {
+    const screening = this.job.verification.screening;
+    if (!screening.enabled || screening.cosineFraction === 0) return true;
+    const contributions = this.run.contributions();
+    const suspects = directionOutliers(contributions, screening.cosineFraction).filter((o) => !this.checkedHonest.has(o.leaseId));
+    const tolerance = this.job.verification.spotChecks.tolerance;
+    for (const suspect of suspects) {
+      const c = contributions.find((x) => x.leaseId === suspect.leaseId)!;
+      const lease = this.scheduler.lease(c.leaseId)!;
+      const publicKey = this.contributors.credit(c.contributorId)?.publicKey ?? '';
+      if (this.book.isBanned(publicKey)) continue; // discarded with an earlier suspect's ban
+      if (this.options.spotChecker) {
+        const distance = this.spotCheck(c.contributorId, lease, c.gradient, 'direction', now, d);
+        if (distance <= tolerance) {
+          this.checkedHonest.add(c.leaseId);
+          continue;
+        }
+        this.ban(c.contributorId, publicKey, 'spot-check', `spot check of a suspect direction (${suspect.reason}): the gradient differs from the coordinator's recomputation by ${distance.toExponential(2)} (relative L2; tolerance ${tolerance})`, now, d);
+      } else {
+        this.scheduler.uncount(c.leaseId);
+        this.run.discardContribution(c.leaseId);
+        d.events.push({ type: 'resultDiscarded', at: now, contributorId: c.contributorId, leaseId: c.leaseId, round: lease.round, check: 'direction', reason: suspect.reason });
+      }
+    }
+    if (this.scheduler.roundComplete) return true;
+    this.assignWork(now, d);
+    return false;
+  }
+
+  /** Recompute a result with the host's CPU reference; returns the relative L2 distance. */
+  private spotCheck(contributorId: string, lease: Readonly<LeaseRecord>, gradient: Float32Array, trigger: 'sample' | 'direction', now: number, d: Decisions): number {
+    const reference = this.options.spotChecker!(this.run.params, this.scheduler.indicesOf(lease.ranges));
+    const distance = relativeDistance(gradient, reference);
+    const passed = distance <= this.job.verification.spotChecks.tolerance;
+    d.events.push({ type: 'spotChecked', at: now, contributorId, leaseId: lease.id, count: lease.count, trigger, distance, passed });
+    return distance;
   }
 
   private beginFinishing(now: number, d: Decisions): void {
@@ -543,8 +607,7 @@ export class Coordinator {
    * A cheat is proven: ban the key, discard every result of it the open round accepted (their
    * examples go back to pending and are recomputed by others), and close its connections.
    */
-  private ban(contributor: Contributor, check: VerificationCheck, reason: string, now: number, d: Decisions): void {
-    const publicKey = contributor.credit.publicKey;
+  private ban(contributorId: string, publicKey: string, check: VerificationCheck, reason: string, now: number, d: Decisions): void {
     const discardedLeases: string[] = [];
     if (this.status === 'running') {
       for (const l of this.scheduler.acceptedLeases()) {
@@ -554,8 +617,8 @@ export class Coordinator {
         discardedLeases.push(l.id);
       }
     }
-    this.book.ban({ publicKey, contributorId: contributor.id, reason, at: now });
-    d.events.push({ type: 'contributorBanned', at: now, contributorId: contributor.id, publicKey, reason, check, discardedLeases });
+    this.book.ban({ publicKey, contributorId, reason, at: now });
+    d.events.push({ type: 'contributorBanned', at: now, contributorId, publicKey, reason, check, discardedLeases });
     const peers = this.contributors.connected().filter((c) => c.credit.publicKey === publicKey && c.peer !== null).map((c) => c.peer!);
     for (const peer of peers) this.fail(peer, 'banned', `You are banned from this job: ${reason}`, now, d);
   }

@@ -77,6 +77,10 @@ export type CoordinatorEvent =
     }
   /** A key was caught cheating: banned for the rest of the job; its accepted results of the open round were discarded (their examples are recomputed). */
   | { type: 'contributorBanned'; at: number; contributorId: string; publicKey: string; reason: string; check: VerificationCheck; discardedLeases: string[] }
+  /** An accepted result of the open round was taken back before the round closed (a suspect direction without a spot checker): its examples are recomputed. */
+  | { type: 'resultDiscarded'; at: number; contributorId: string; leaseId: string; round: number; check: VerificationCheck; reason: string }
+  /** A result was recomputed by the host's CPU reference; distance = ‖g − ref‖ / ‖ref‖. A failed check bans (contributorBanned follows). */
+  | { type: 'spotChecked'; at: number; contributorId: string; leaseId: string; count: number; trigger: 'sample' | 'direction'; distance: number; passed: boolean }
   /** The peer broke the protocol or sent an error of its own. */
   | { type: 'peerError'; at: number; peer: string; contributorId: string | null; code: ErrorCode; message: string; fromPeer: boolean }
   | {

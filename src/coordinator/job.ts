@@ -42,12 +42,23 @@ const Verification = z.strictObject({
       enabled: z.boolean().default(true),
       /** A gradient whose norm is outside [expected / normFactor, expected · normFactor] for its lease size is rejected. */
       normFactor: z.number().gt(1).default(8),
-      /** Rejected when its cosine with the previous round's aggregate is below cosineFraction × the cosine expected at its lease size. */
+      /** Rejected when its cosine with the rest of the round (leave-one-out mean) is below cosineFraction × the cosine expected at its lease size. */
       cosineFraction: z.number().min(0).max(1).default(0.2),
       /** Accepted results seen before the norm and direction checks start (before that only zeros are refused). */
       warmupResults: int(1).default(8),
-      /** Screening rejections that ban a key (each one is already a rejected, uncounted result). */
+      /** Norm flags that ban a key (each one is already a rejected, uncounted result). */
       banAfterFlags: int(1).default(2),
+    })
+    .prefault({}),
+  /** Recomputing results with the CPU reference (needs the host's spot checker; see CoordinatorOptions.spotChecker). */
+  spotChecks: z
+    .strictObject({
+      /** Fraction of results recomputed at random (besides every result the direction check finds suspect). */
+      fraction: z.number().min(0).max(1).default(0.05),
+      /** Random spot checks only for leases up to this size (the check blocks the coordinator: ~0.5 ms per example here). */
+      maxExamples: int(1).default(256),
+      /** A result whose relative L2 distance ‖g − ref‖ / ‖ref‖ to the recomputation exceeds this is a proven cheat. */
+      tolerance: z.number().positive().default(1e-3),
     })
     .prefault({}),
 });

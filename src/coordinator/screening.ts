@@ -42,27 +42,17 @@ export class ResultScreen {
 
   constructor(readonly config: ScreeningConfig) {}
 
-  /** Judge one gradient of a lease of `count` examples. Costs one pass over the gradient (two with a consensus). */
+  /** Judge one gradient's norm for a lease of `count` examples: one pass over the gradient. */
   screen(gradient: Float32Array, count: number): ScreeningVerdict {
     let norm2 = 0;
-    let dot = 0;
-    const c = this.consensus;
-    if (c) {
-      for (let i = 0; i < gradient.length; i++) {
-        const g = gradient[i];
-        norm2 += g * g;
-        dot += g * c[i];
-      }
-    } else {
-      for (let i = 0; i < gradient.length; i++) norm2 += gradient[i] * gradient[i];
-    }
+    for (let i = 0; i < gradient.length; i++) norm2 += gradient[i] * gradient[i];
     const norm = Math.sqrt(norm2);
     const verdict: ScreeningVerdict = { flag: null, reason: '', norm, expectedNorm: null, cosine: null, expectedCosine: null };
     if (!this.config.enabled) return verdict;
     if (norm2 === 0) return { ...verdict, flag: 'zero', reason: 'the gradient is all zeros' };
     if (this.recent.length < this.config.warmupResults) return verdict;
 
-    const A = c ? this.consensusNorm2 : 0;
+    const A = this.consensus ? this.consensusNorm2 : 0;
     const B = this.varianceEstimate(A);
     const expected2 = A + B / count;
     const expectedNorm = Math.sqrt(expected2);
@@ -70,16 +60,6 @@ export class ResultScreen {
     const f = this.config.normFactor;
     if (norm > expectedNorm * f) return { ...verdict, flag: 'norm-too-large', reason: `the gradient's norm ${fmt(norm)} is over ${f}× the ${fmt(expectedNorm)} expected for ${count} examples` };
     if (norm < expectedNorm / f) return { ...verdict, flag: 'norm-too-small', reason: `the gradient's norm ${fmt(norm)} is under 1/${f} of the ${fmt(expectedNorm)} expected for ${count} examples` };
-    if (c && A > 0) {
-      const cosine = dot / (norm * Math.sqrt(A));
-      const expectedCosine = Math.sqrt(A / expected2);
-      verdict.cosine = cosine;
-      verdict.expectedCosine = expectedCosine;
-      const bar = this.config.cosineFraction * expectedCosine;
-      if (expectedCosine >= MIN_INFORMATIVE_COSINE && cosine < bar) {
-        return { ...verdict, flag: 'direction', reason: `the gradient's cosine with the consensus is ${cosine.toFixed(4)}, under ${bar.toFixed(4)} (${this.config.cosineFraction} × the ${expectedCosine.toFixed(4)} expected for ${count} examples)` };
-      }
-    }
     return verdict;
   }
 
@@ -89,7 +69,7 @@ export class ResultScreen {
     if (this.recent.length > WINDOW) this.recent.shift();
   }
 
-  /** The round closed with this aggregate: the next round's results are compared with it. */
+  /** The round closed with this aggregate: its norm estimates the full gradient's for the next round's norm checks. */
   roundClosed(aggregate: Float32Array): void {
     this.consensus = aggregate;
     let s = 0;
@@ -109,4 +89,81 @@ export class ResultScreen {
 
 function fmt(x: number): string {
   return x.toPrecision(4);
+}
+
+export interface DirectionItem {
+  leaseId: string;
+  exampleCount: number;
+  gradient: Float32Array;
+}
+
+export interface DirectionOutlier {
+  leaseId: string;
+  cosine: number;
+  expectedCosine: number;
+  reason: string;
+}
+
+/**
+ * The direction check, when a round's positions are all counted: each gradient against the
+ * example-weighted mean of the OTHER gradients of the round (same parameters, so the same
+ * expected direction; the previous round's aggregate is no good: early in training AdamW's
+ * gradient direction turns by more than 90° between rounds). The round's own results
+ * estimate A (‖full gradient‖²) and B (per-example variance): with N examples in k leases,
+ * Σ nᵢ‖gᵢ‖² ≈ N·A + k·B and N‖ḡ‖² ≈ N·A + B. Lease i (n examples) against the rest (m
+ * examples) should then have cosine ≈ A / √((A + B/n)(A + B/m)); below `fraction` of that it
+ * is an outlier. Rounds of fewer than 3 leases, and leases whose expected cosine is under
+ * 0.05 (tiny leases late in training), are not judged. O(k·d).
+ */
+export function directionOutliers(items: readonly DirectionItem[], fraction: number): DirectionOutlier[] {
+  const k = items.length;
+  if (k < 3) return [];
+  const d = items[0].gradient.length;
+  const sum = new Float64Array(d);
+  let N = 0;
+  let weightedNorms = 0;
+  const norms2: number[] = [];
+  for (const it of items) {
+    const g = it.gradient;
+    const w = it.exampleCount;
+    let n2 = 0;
+    for (let i = 0; i < d; i++) {
+      sum[i] += w * g[i];
+      n2 += g[i] * g[i];
+    }
+    norms2.push(n2);
+    N += w;
+    weightedNorms += w * n2;
+  }
+  let sum2 = 0;
+  for (let i = 0; i < d; i++) sum2 += sum[i] * sum[i];
+  const meanNorm2 = sum2 / (N * N);
+  const B = Math.max(0, (weightedNorms - N * meanNorm2) / (k - 1));
+  const A = Math.max(0, meanNorm2 - B / N);
+  if (A === 0) return [];
+  const outliers: DirectionOutlier[] = [];
+  items.forEach((it, j) => {
+    const g = it.gradient;
+    const w = it.exampleCount;
+    // rest = sum − w·g; dot(g, rest) and ‖rest‖² from the totals, in one pass.
+    let dotSum = 0;
+    for (let i = 0; i < d; i++) dotSum += g[i] * sum[i];
+    const dotRest = dotSum - w * norms2[j];
+    const rest2 = sum2 - 2 * w * dotSum + w * w * norms2[j];
+    if (rest2 <= 0 || norms2[j] === 0) return;
+    const cosine = dotRest / Math.sqrt(norms2[j] * rest2);
+    const m = N - w;
+    const expectedCosine = A / Math.sqrt((A + B / w) * (A + B / m));
+    if (expectedCosine < MIN_INFORMATIVE_COSINE) return;
+    const bar = fraction * expectedCosine;
+    if (cosine < bar) {
+      outliers.push({
+        leaseId: it.leaseId,
+        cosine,
+        expectedCosine,
+        reason: `the gradient's cosine with the rest of the round is ${cosine.toFixed(4)}, under ${bar.toFixed(4)} (${fraction} × the ${expectedCosine.toFixed(4)} expected for ${w} of ${N} examples)`,
+      });
+    }
+  });
+  return outliers;
 }

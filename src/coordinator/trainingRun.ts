@@ -76,6 +76,11 @@ export class TrainingRun {
     this.aggregator.add(c);
   }
 
+  /** The open round's contributions in position order (shared: never write to them). */
+  contributions(): Contribution[] {
+    return this.aggregator.contributions();
+  }
+
   /** Drop a contribution of the open round that failed verification after it was accepted. */
   discardContribution(leaseId: string): boolean {
     return this.aggregator.remove(leaseId) !== undefined;

@@ -9,7 +9,26 @@
 import type { BannedKey } from './records.ts';
 import type { ScreeningFlag } from './screening.ts';
 
-export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | 'not-your-lease' | 'wrong-version';
+export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | 'not-your-lease' | 'wrong-version' | 'spot-check';
+
+/**
+ * The host's CPU reference: the mean-loss gradient of the model with `params` over the
+ * training examples `indices` (e.g. JsMlp.lossAndGradient on the training set). Synchronous;
+ * the coordinator calls it for a sample of results and for every suspect one.
+ */
+export type SpotChecker = (params: Float32Array, indices: Uint32Array) => Float32Array;
+
+/** ‖g − ref‖ / ‖ref‖ (‖g‖ when ref is zero). */
+export function relativeDistance(g: Float32Array, ref: Float32Array): number {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < g.length; i++) {
+    const d = g[i] - ref[i];
+    diff += d * d;
+    norm += ref[i] * ref[i];
+  }
+  return norm > 0 ? Math.sqrt(diff / norm) : Math.sqrt(diff);
+}
 
 export class VerificationBook {
   private readonly banned = new Map<string, BannedKey>();
