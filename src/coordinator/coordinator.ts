@@ -61,6 +61,8 @@ export class Coordinator {
   private readonly sampler: Random;
   /** Leases of the open round a spot check found honest: the direction check does not ask again. */
   private readonly checkedHonest = new Set<string>();
+  /** Discarded suspects of the open round by work (positions): a recomputation by another key that agrees settles it. */
+  private readonly suspects = new Map<string, { contributorId: string; publicKey: string; leaseId: string; gradient: Float32Array }[]>();
   private readonly elapsedBefore: number;
   private status: Status = 'created';
   private startedAt = 0;
@@ -457,6 +459,7 @@ export class Coordinator {
     if (this.run.lastAggregate) this.screen.roundClosed(this.run.lastAggregate);
     this.scheduler.advance(version + 1);
     this.checkedHonest.clear();
+    this.suspects.clear();
     const durationMs = now - this.roundOpenedAt;
     this.roundOpenedAt = now;
     d.events.push({
@@ -491,7 +494,11 @@ export class Coordinator {
     const screening = this.job.verification.screening;
     if (!screening.enabled || screening.cosineFraction === 0) return true;
     const contributions = this.run.contributions();
-    const suspects = directionOutliers(contributions, screening.cosineFraction).filter((o) => !this.checkedHonest.has(o.leaseId));
+    const workOf = (leaseId: string) => this.scheduler.lease(leaseId)!.ranges.map((r) => `${r.start}-${r.end}`).join(',');
+    const outliers = directionOutliers(contributions, screening.cosineFraction, this.screen.estimates());
+    // Recomputations of a discarded suspect's examples are judged with it, outliers or not: that is the quorum.
+    const recomputed = this.suspects.size ? contributions.filter((c) => this.suspects.has(workOf(c.leaseId)) && !outliers.some((o) => o.leaseId === c.leaseId)) : [];
+    const suspects = [...outliers, ...recomputed.map((c) => ({ leaseId: c.leaseId, reason: 'a recomputation of a suspect result' }))].filter((o) => !this.checkedHonest.has(o.leaseId));
     const tolerance = this.job.verification.spotChecks.tolerance;
     for (const suspect of suspects) {
       const c = contributions.find((x) => x.leaseId === suspect.leaseId)!;
@@ -506,6 +513,23 @@ export class Coordinator {
         }
         this.ban(c.contributorId, publicKey, 'spot-check', `spot check of a suspect direction (${suspect.reason}): the gradient differs from the coordinator's recomputation by ${distance.toExponential(2)} (relative L2; tolerance ${tolerance})`, now, d);
       } else {
+        // Replication on suspicion: the examples are recomputed by someone else; two keys that agree settle it, and who disagreed with them was wrong.
+        const work = workOf(c.leaseId);
+        const earlier = this.suspects.get(work) ?? [];
+        const agreeing = earlier.find((e) => e.publicKey !== publicKey && relativeDistance(c.gradient, e.gradient) <= tolerance);
+        if (agreeing) {
+          this.checkedHonest.add(c.leaseId);
+          d.events.push({ type: 'replicaAgreed', at: now, leaseId: c.leaseId, contributorId: c.contributorId, withLeaseId: agreeing.leaseId, withContributorId: agreeing.contributorId });
+          for (const e of earlier) {
+            if (e.publicKey === publicKey || e === agreeing || this.book.isBanned(e.publicKey)) continue;
+            if (relativeDistance(e.gradient, c.gradient) > tolerance) {
+              this.ban(e.contributorId, e.publicKey, 'replica-mismatch', `your result for lease ${e.leaseId} disagrees with the same examples recomputed by two other contributors (leases ${agreeing.leaseId} and ${c.leaseId})`, now, d);
+            }
+          }
+          continue;
+        }
+        earlier.push({ contributorId: c.contributorId, publicKey, leaseId: c.leaseId, gradient: c.gradient });
+        this.suspects.set(work, earlier);
         this.scheduler.uncount(c.leaseId);
         this.run.discardContribution(c.leaseId);
         d.events.push({ type: 'resultDiscarded', at: now, contributorId: c.contributorId, leaseId: c.leaseId, round: lease.round, check: 'direction', reason: suspect.reason });
@@ -552,6 +576,11 @@ export class Coordinator {
   private assignWork(now: number, d: Decisions): void {
     if (this.status !== 'running') return;
     const available = this.contributors.available();
+    if (this.suspects.size) {
+      // Suspect examples must be recomputed by another key: who computed one of them is served last.
+      const computed = new Set([...this.suspects.values()].flat().map((e) => e.contributorId));
+      available.sort((x, y) => Number(computed.has(x.id)) - Number(computed.has(y.id)));
+    }
     const totalSpeed = available.reduce((s, c) => s + c.speed, 0);
     for (const c of available) {
       if (this.scheduler.activeLeasesOf(c.id).length > 0) continue;

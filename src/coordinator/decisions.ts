@@ -79,6 +79,8 @@ export type CoordinatorEvent =
   | { type: 'contributorBanned'; at: number; contributorId: string; publicKey: string; reason: string; check: VerificationCheck; discardedLeases: string[] }
   /** An accepted result of the open round was taken back before the round closed (a suspect direction without a spot checker): its examples are recomputed. */
   | { type: 'resultDiscarded'; at: number; contributorId: string; leaseId: string; round: number; check: VerificationCheck; reason: string }
+  /** A suspect result's examples were recomputed by another key with the same result: both stand. */
+  | { type: 'replicaAgreed'; at: number; leaseId: string; contributorId: string; withLeaseId: string; withContributorId: string }
   /** A result was recomputed by the host's CPU reference; distance = ‖g − ref‖ / ‖ref‖. A failed check bans (contributorBanned follows). */
   | { type: 'spotChecked'; at: number; contributorId: string; leaseId: string; count: number; trigger: 'sample' | 'direction'; distance: number; passed: boolean }
   /** The peer broke the protocol or sent an error of its own. */

@@ -1,15 +1,17 @@
 // Statistical screening of a result before it counts: zeros, a norm far outside what a lease
-// of its size should have, a direction inconsistent with the consensus (the previous round's
-// aggregate). Pure: the coordinator feeds it accepted results and closed rounds.
+// of its size should have (at arrival), a direction inconsistent with the rest of its round
+// (directionOutliers, when the round's positions are all counted). Pure: the coordinator
+// feeds it accepted results and closed rounds.
 //
 // Lease size. A micro-batch gradient of n examples has E‖g‖² ≈ A + B/n: A is the squared norm
 // of the full gradient (estimated by the previous aggregate's ‖ḡ‖²), B the per-example
 // variance (estimated as the median of n·(‖g‖² − A) over recent accepted results). So the
-// expected norm is √(A + B/n), and the expected cosine of an honest g with ḡ is about
-// √A / √(A + B/n): near 1 for big leases, small for 16 examples late in training. A result is
-// rejected when its norm leaves [expected / normFactor, expected · normFactor] or its cosine
-// is below cosineFraction × the expected cosine. Zeros, ×100, noise and sign flips fall out
-// (see screening.test.ts for the calibration on real Fashion-MNIST gradients).
+// expected norm is √(A + B/n). A result is rejected when its norm leaves
+// [expected / normFactor, expected · normFactor]: zeros and ×100 fall out. Directions are
+// noisy (calibrated on real Fashion-MNIST gradients by scripts/calibrate-screening.mts: an
+// honest 20–60-example lease can point at −0.5 cosine from the rest of its round), so a
+// direction outlier is only a suspect: the coordinator recomputes it (spot check) or has it
+// recomputed by another contributor (replication on suspicion), never bans on direction alone.
 
 export interface ScreeningConfig {
   enabled: boolean;
@@ -63,6 +65,12 @@ export class ResultScreen {
     return verdict;
   }
 
+  /** The running estimates of A (‖full gradient‖², from the last aggregate) and B (per-example variance), or null during the warm-up. */
+  estimates(): { A: number; B: number } | null {
+    if (!this.consensus || this.recent.length < this.config.warmupResults) return null;
+    return { A: this.consensusNorm2, B: this.varianceEstimate(this.consensusNorm2) };
+  }
+
   /** An accepted result's norm joins the running distribution. */
   observe(count: number, norm: number): void {
     this.recent.push({ count, norm2: norm * norm });
@@ -112,12 +120,13 @@ export interface DirectionOutlier {
  * estimate A (‖full gradient‖²) and B (per-example variance): with N examples in k leases,
  * Σ nᵢ‖gᵢ‖² ≈ N·A + k·B and N‖ḡ‖² ≈ N·A + B. Lease i (n examples) against the rest (m
  * examples) should then have cosine ≈ A / √((A + B/n)(A + B/m)); below `fraction` of that it
- * is an outlier. Rounds of fewer than 3 leases, and leases whose expected cosine is under
+ * is an outlier. After the warm-up, A and B come from the running estimates instead (`running`).
+ * Rounds of fewer than 3 leases (2 with running estimates), and leases whose expected cosine is under
  * 0.05 (tiny leases late in training), are not judged. O(k·d).
  */
-export function directionOutliers(items: readonly DirectionItem[], fraction: number): DirectionOutlier[] {
+export function directionOutliers(items: readonly DirectionItem[], fraction: number, running?: { A: number; B: number } | null): DirectionOutlier[] {
   const k = items.length;
-  if (k < 3) return [];
+  if (k < 2 || (k < 3 && !running)) return [];
   const d = items[0].gradient.length;
   const sum = new Float64Array(d);
   let N = 0;
@@ -138,8 +147,10 @@ export function directionOutliers(items: readonly DirectionItem[], fraction: num
   let sum2 = 0;
   for (let i = 0; i < d; i++) sum2 += sum[i] * sum[i];
   const meanNorm2 = sum2 / (N * N);
-  const B = Math.max(0, (weightedNorms - N * meanNorm2) / (k - 1));
-  const A = Math.max(0, meanNorm2 - B / N);
+  // The running estimates (earlier rounds) when there are any: a cheat holding much of a round
+  // cannot then cancel the round's own estimate of A.
+  const B = running ? running.B : Math.max(0, (weightedNorms - N * meanNorm2) / (k - 1));
+  const A = running ? running.A : Math.max(0, meanNorm2 - B / N);
   if (A === 0) return [];
   const outliers: DirectionOutlier[] = [];
   items.forEach((it, j) => {

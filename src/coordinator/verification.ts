@@ -9,7 +9,7 @@
 import type { BannedKey } from './records.ts';
 import type { ScreeningFlag } from './screening.ts';
 
-export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | 'not-your-lease' | 'wrong-version' | 'spot-check';
+export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | 'not-your-lease' | 'wrong-version' | 'spot-check' | 'replica-mismatch';
 
 /**
  * The host's CPU reference: the mean-loss gradient of the model with `params` over the
