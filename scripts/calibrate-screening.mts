@@ -88,7 +88,8 @@ for (let r = 0; r < rounds; r++) {
   if (leases.length === 0) throw new Error(`round ${r}: every lease was flagged`);
   const fraction = job.verification.screening.cosineFraction;
   const t0 = performance.now();
-  const honestOutliers = directionOutliers(leases, fraction);
+  const running = screen.estimates();
+  const honestOutliers = directionOutliers(leases, fraction, running);
   directionMs.push({ k: leases.length, ms: performance.now() - t0 });
   for (const o of honestOutliers) console.log(`round ${r}: honest ${o.leaseId} flagged by direction: ${o.reason}`);
   flagged += honestOutliers.length;
@@ -102,7 +103,7 @@ for (let r = 0; r < rounds; r++) {
         continue;
       }
       const mixed = leases.map((l) => (l === target ? { ...l, gradient: cg } : l));
-      const out = directionOutliers(mixed, fraction);
+      const out = directionOutliers(mixed, fraction, running);
       if (out.some((o) => o.leaseId === target.leaseId)) caught[kind][0]++;
       else if (kind !== 'stale5' && kind !== 'noise') console.log(`round ${r}: ${kind} cheat of ${target.exampleCount} (of ${leases.length} leases) missed`);
     }
