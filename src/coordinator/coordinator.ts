@@ -339,13 +339,16 @@ export class Coordinator {
         return this.assignWork(now, d);
       }
       const spot = this.job.verification.spotChecks;
-      if (this.options.spotChecker && lease.count <= spot.maxExamples && this.sampler.next() < spot.fraction) {
-        const distance = this.spotCheck(contributor.id, lease, message.tensors.gradient, 'sample', now, d);
+      const onProbation = this.book.reputation(contributor.credit.publicKey) < spot.probationResults && lease.count <= spot.probationMaxExamples;
+      const sampled = lease.count <= spot.maxExamples && this.sampler.next() < spot.fraction;
+      if (this.options.spotChecker && (onProbation || sampled)) {
+        const distance = this.spotCheck(contributor.id, lease, message.tensors.gradient, onProbation ? 'probation' : 'sample', now, d);
         if (distance > spot.tolerance) {
           this.scheduler.failLease(contributor.id, leaseId);
           return cheat('spot-check', null, `spot check: the gradient differs from the coordinator's recomputation by ${distance.toExponential(2)} (relative L2; tolerance ${spot.tolerance})`);
         }
         this.checkedHonest.add(leaseId);
+        this.book.verifiedResult(contributor.credit.publicKey);
       }
     }
     const verdict = this.scheduler.acceptResult(contributor.id, leaseId, version);
@@ -509,6 +512,7 @@ export class Coordinator {
         const distance = this.spotCheck(c.contributorId, lease, c.gradient, 'direction', now, d);
         if (distance <= tolerance) {
           this.checkedHonest.add(c.leaseId);
+          this.book.verifiedResult(publicKey);
           continue;
         }
         this.ban(c.contributorId, publicKey, 'spot-check', `spot check of a suspect direction (${suspect.reason}): the gradient differs from the coordinator's recomputation by ${distance.toExponential(2)} (relative L2; tolerance ${tolerance})`, now, d);
@@ -519,6 +523,8 @@ export class Coordinator {
         const agreeing = earlier.find((e) => e.publicKey !== publicKey && relativeDistance(c.gradient, e.gradient) <= tolerance);
         if (agreeing) {
           this.checkedHonest.add(c.leaseId);
+          this.book.verifiedResult(publicKey);
+          this.book.verifiedResult(agreeing.publicKey);
           d.events.push({ type: 'replicaAgreed', at: now, leaseId: c.leaseId, contributorId: c.contributorId, withLeaseId: agreeing.leaseId, withContributorId: agreeing.contributorId });
           for (const e of earlier) {
             if (e.publicKey === publicKey || e === agreeing || this.book.isBanned(e.publicKey)) continue;
@@ -541,7 +547,7 @@ export class Coordinator {
   }
 
   /** Recompute a result with the host's CPU reference; returns the relative L2 distance. */
-  private spotCheck(contributorId: string, lease: Readonly<LeaseRecord>, gradient: Float32Array, trigger: 'sample' | 'direction', now: number, d: Decisions): number {
+  private spotCheck(contributorId: string, lease: Readonly<LeaseRecord>, gradient: Float32Array, trigger: 'sample' | 'probation' | 'direction', now: number, d: Decisions): number {
     const reference = this.options.spotChecker!(this.run.params, this.scheduler.indicesOf(lease.ranges));
     const distance = relativeDistance(gradient, reference);
     const passed = distance <= this.job.verification.spotChecks.tolerance;

@@ -57,6 +57,9 @@ const Verification = z.strictObject({
       fraction: z.number().min(0).max(1).default(0.05),
       /** Random spot checks only for leases up to this size (the check blocks the coordinator: ~0.5 ms per example here). */
       maxExamples: int(1).default(256),
+      /** Reputation: a key's first this-many results are all spot-checked (each passed check or replica agreement counts), up to probationMaxExamples each. */
+      probationResults: int(0).default(3),
+      probationMaxExamples: int(1).default(2048),
       /** A result whose relative L2 distance ‖g − ref‖ / ‖ref‖ to the recomputation exceeds this is a proven cheat. */
       tolerance: z.number().positive().default(1e-3),
     })

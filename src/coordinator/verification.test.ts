@@ -120,7 +120,7 @@ describe('Coordinator verification', () => {
     const s = new Swarm(job, { spotChecker: checker });
     s.join('honest');
     const ok = s.answer('honest');
-    expect(eventsOf(ok, 'spotChecked')[0]).toMatchObject({ passed: true, trigger: 'sample', distance: 0 });
+    expect(eventsOf(ok, 'spotChecked')[0]).toMatchObject({ passed: true, trigger: 'probation', distance: 0 });
     s.join('flip');
     const d = s.answer('flip', (g) => g.map((x) => -x));
     expect(eventsOf(d, 'spotChecked')[0]).toMatchObject({ passed: false });
@@ -160,5 +160,17 @@ describe('Coordinator verification', () => {
     expect(eventsOf(all, 'contributorBanned')).toEqual([expect.objectContaining({ check: 'replica-mismatch', publicKey: s.keys.get('flip')!.publicKey })]);
     expect(eventsOf(all, 'replicaAgreed').length).toBeGreaterThan(0);
     expect(s.c.coverage()).toMatchObject({ exact: true, problems: [] });
+  });
+
+  it('reputation: a new key\'s first results are all spot-checked, then only a sample', () => {
+    const checker = (params: Float32Array, indices: Uint32Array) => leaseGradient(params, indices);
+    const s = new Swarm(smallLeases({ globalBatch: 64, stop: { rounds: 6 }, verification: { spotChecks: { fraction: 0, probationResults: 3 } } }), { spotChecker: checker });
+    s.join('p1');
+    for (let i = 0; i < 6; i++) s.answer('p1');
+    expect(eventsOf(s.all(), 'spotChecked').map((e) => e.trigger)).toEqual(['probation', 'probation', 'probation']);
+    s.join('stale');
+    const lease = s.leaseOf('stale')!;
+    const d = s.record(s.c.receive('stale', result(s.c.jobId, lease.body.leaseId, lease.body.version, 8, leaseGradient(s.c.params.map((x) => x + 0.5), lease.tensors.indices), 0, s.keys.get('stale')), 99));
+    expect(eventsOf(d, 'contributorBanned')[0]).toMatchObject({ check: 'spot-check' });
   });
 });

@@ -35,6 +35,8 @@ export class VerificationBook {
   /** resultHash → the lease it first came with and that lease's work (round, version, positions). Kept for the whole run. */
   private readonly seenHashes = new Map<string, { leaseId: string; work: string }>();
   private readonly flags = new Map<string, number>();
+  /** Reputation: results of a key verified by a spot check or a replica agreement. */
+  private readonly verified = new Map<string, number>();
 
   constructor(banned: readonly BannedKey[] = []) {
     for (const b of banned) this.banned.set(b.publicKey, { ...b });
@@ -73,6 +75,15 @@ export class VerificationBook {
     const n = (this.flags.get(contributorId) ?? 0) + 1;
     this.flags.set(contributorId, n);
     return n;
+  }
+
+  /** A result of this key passed a spot check or agreed with a replica. */
+  verifiedResult(publicKey: string): void {
+    this.verified.set(publicKey, (this.verified.get(publicKey) ?? 0) + 1);
+  }
+
+  reputation(publicKey: string): number {
+    return this.verified.get(publicKey) ?? 0;
   }
 
   flagsOf(contributorId: string): number {
