@@ -534,6 +534,12 @@ export class Coordinator {
           }
           continue;
         }
+        // Nobody else could recompute it (only this key is here): its own identical recomputation stands, or the round would never close.
+        const sameAgain = earlier.some((e) => e.publicKey === publicKey && relativeDistance(c.gradient, e.gradient) <= tolerance);
+        if (sameAgain && !this.contributors.available().some((x) => x.credit.publicKey !== publicKey)) {
+          this.checkedHonest.add(c.leaseId);
+          continue;
+        }
         earlier.push({ contributorId: c.contributorId, publicKey, leaseId: c.leaseId, gradient: c.gradient });
         this.suspects.set(work, earlier);
         this.scheduler.uncount(c.leaseId);

@@ -173,4 +173,17 @@ describe('Coordinator verification', () => {
     const d = s.record(s.c.receive('stale', result(s.c.jobId, lease.body.leaseId, lease.body.version, 8, leaseGradient(s.c.params.map((x) => x + 0.5), lease.tensors.indices), 0, s.keys.get('stale')), 99));
     expect(eventsOf(d, 'contributorBanned')[0]).toMatchObject({ check: 'spot-check' });
   });
+
+  it('a lone key\'s suspect is settled by its own identical recomputation, so the round cannot stall', () => {
+    const s = new Swarm(smallLeases({ globalBatch: 32, stop: { rounds: 6 } }));
+    s.join('solo', 8); // 8 examples per lease: 4 leases per round, one at a time
+    const real = (g: Float32Array) => g.map((x) => x + 0.25);
+    while (s.c.round < 2) s.answer('solo', real);
+    for (let i = 0; i < 3; i++) s.answer('solo', real);
+    s.answer('solo', (g) => real(g).map((x) => -x));
+    expect(eventsOf(s.all(), 'resultDiscarded')).toHaveLength(1);
+    for (let i = 0; i < 4 && s.c.round === 2; i++) s.answer('solo', real);
+    expect(s.c.round).toBe(3);
+    expect(eventsOf(s.all(), 'contributorBanned')).toHaveLength(0);
+  });
 });
