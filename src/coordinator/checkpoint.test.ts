@@ -49,6 +49,13 @@ describe('checkpoint bytes', () => {
     expect(deserializeCheckpoint(serializeCheckpoint(s), expect10, 'ckpt')).toEqual(s);
   });
 
+  it('keeps banned keys, and loads an older checkpoint without them as none', () => {
+    const banned = [{ publicKey: 'ed25519:' + 'B'.repeat(43), contributorId: 'c2-i', reason: 'replayed', at: 5 }];
+    expect(deserializeCheckpoint(serializeCheckpoint(state(1, { banned })), expect10, 'ckpt').banned).toEqual(banned);
+    const older = serializeCheckpoint(state(1, { banned: undefined as never })); // JSON drops the field, as before bans existed
+    expect(deserializeCheckpoint(older, expect10, 'ckpt').banned).toEqual([]);
+  });
+
   it('round-trips SGD state (no second moment)', () => {
     const s = state(1, { optimizer: { kind: 'sgd', step: 1 }, moment2: null });
     expect(deserializeCheckpoint(serializeCheckpoint(s), { ...expect10, optimizer: 'sgd' }, 'ckpt')).toEqual(s);
