@@ -17,6 +17,7 @@ import type { CoverageReport } from './coverage.ts';
 import { noDecisions, type Decisions } from './decisions.ts';
 import { jobId, jobLayout, type Job } from './job.ts';
 import type { CheckpointState } from './records.ts';
+import { intersectRanges, type PositionRange } from './ranges.ts';
 import { RoundScheduler, type LeaseRecord, type RoundPlan } from './rounds.ts';
 import { ResultScreen, directionOutliers } from './screening.ts';
 import { VerificationBook, relativeDistance, type SpotChecker, type VerificationCheck } from './verification.ts';
@@ -62,6 +63,8 @@ export class Coordinator {
   /** Leases of the open round a spot check found honest: the direction check does not ask again. */
   private readonly checkedHonest = new Set<string>();
   /** Discarded suspects of the open round by work (positions): a recomputation by another key that agrees settles it. */
+  /** Positions of the open round discarded as direction suspects (sorted, disjoint: a position is discarded at most once per split). */
+  private discardedPositions: PositionRange[] = [];
   private readonly suspects = new Map<string, { contributorId: string; publicKey: string; leaseId: string; gradient: Float32Array }[]>();
   private readonly elapsedBefore: number;
   private status: Status = 'created';
@@ -463,6 +466,7 @@ export class Coordinator {
     this.scheduler.advance(version + 1);
     this.checkedHonest.clear();
     this.suspects.clear();
+    this.discardedPositions = [];
     const durationMs = now - this.roundOpenedAt;
     this.roundOpenedAt = now;
     d.events.push({
@@ -540,6 +544,14 @@ export class Coordinator {
           this.checkedHonest.add(c.leaseId);
           continue;
         }
+        // Bounded, so honest outliers cannot keep a round open: positions already discarded once under another split, or
+        // recomputed 3 times already, are not discarded again (the direction alone is no proof).
+        const resplit = earlier.length === 0 && intersectRanges(this.discardedPositions, lease.ranges).length > 0;
+        if (resplit || earlier.length >= 3) {
+          this.checkedHonest.add(c.leaseId);
+          continue;
+        }
+        if (earlier.length === 0) this.discardedPositions = [...this.discardedPositions, ...lease.ranges].sort((x, y) => x.start - y.start);
         earlier.push({ contributorId: c.contributorId, publicKey, leaseId: c.leaseId, gradient: c.gradient });
         this.suspects.set(work, earlier);
         this.scheduler.uncount(c.leaseId);
