@@ -118,7 +118,16 @@ async function main() {
     } catch {
       checks.push({ id: 'network-vs-local', description: 'the network benchmark ran', pass: false, detail: `exit code ${network.status}` });
     }
-    writeFileSync(RESULTS_FILE, JSON.stringify({ ...bench.report, network: networkReport, checks }, null, 2) + '\n');
+    // Verification overhead (screening, spot checks, replication on suspicion, aggregation rules): Node only, real data.
+    const verificationFile = join(outDir, 'verification.json');
+    spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench-verification.ts', '--out', verificationFile], { stdio: 'inherit' });
+    let verification = null;
+    try {
+      verification = JSON.parse(readFileSync(verificationFile, 'utf8'));
+    } catch {
+      console.warn('The verification benchmark did not write its figures (see above).');
+    }
+    writeFileSync(RESULTS_FILE, JSON.stringify({ ...bench.report, network: networkReport, verification, checks }, null, 2) + '\n');
     const failed = checks.filter((c) => !c.pass).length;
     console.log(`Wrote ${RESULTS_FILE}. ${checks.length - failed} of ${checks.length} checks pass; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`);
     return failed === 0 ? 0 : 1;

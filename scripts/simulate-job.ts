@@ -16,7 +16,8 @@ import { loadFashionMnistFromDir } from '../src/data/fashionMnistNode.ts';
 import { deserializeCheckpoint, serializeCheckpoint } from '../src/coordinator/checkpoint.ts';
 import { Coordinator } from '../src/coordinator/coordinator.ts';
 import { JsMlp } from '../src/coordinator/jsMlp.ts';
-import { TEST_KEY, hello, result as signedResult, testSigning } from '../src/coordinator/testSwarm.ts';
+import { hello, result as signedResult, testKey, testSigning } from '../src/coordinator/testSwarm.ts';
+import type { SyncSigner } from '../src/protocol/signing.ts';
 import type { Decisions } from '../src/coordinator/decisions.ts';
 import { TestEvaluator } from '../src/coordinator/evaluator.ts';
 import { defaultJob, jobLayout, parseJob, plannedRounds, roundsPerEpoch } from '../src/coordinator/job.ts';
@@ -49,6 +50,8 @@ interface SimContributor {
   busyUntil: number;
   leases: number;
   vanished: boolean;
+  /** Each contributor signs with its own key, as in a real swarm (a ban hits one key). */
+  key: SyncSigner;
 }
 
 type Pending = { at: number; peer: string; message: ContributorMessage } | { at: number; tick: true };
@@ -70,11 +73,11 @@ const wall0 = performance.now();
 
 function addContributor(speed: number): void {
   const peer = `sim${contributors.size + 1}`;
-  const c: SimContributor = { peer, speed, mlp: new JsMlp(coordinator.layout), params: null, busyUntil: now, leases: 0, vanished: false };
+  const c: SimContributor = { peer, speed, mlp: new JsMlp(coordinator.layout), params: null, busyUntil: now, leases: 0, vanished: false, key: testKey() };
   contributors.set(peer, c);
   apply(coordinator.join(peer, now));
   const capabilities = { backend: 'cpu' as const, device: `simulated ${speed} ex/s`, fallbackAdapter: false, flopsPerMs: 1e6, examplesPerSecond: speed, maxBatch: 8192 };
-  const greeting = hello(speed, 8192);
+  const greeting = hello(speed, 8192, undefined, c.key);
   if (greeting.type === 'hello') greeting.body.capabilities = capabilities;
   apply(coordinator.receive(peer, greeting, now));
 }
@@ -98,7 +101,7 @@ function apply(d: Decisions): void {
       }
       const gradient = new Float32Array(coordinator.layout.total);
       const r = c.mlp.lossAndGradient(c.params!, train, indices, gradient);
-      const answer = signedResult(coordinator.jobId, leaseId, version, r.count, gradient, r.correct, TEST_KEY, r.loss);
+      const answer = signedResult(coordinator.jobId, leaseId, version, r.count, gradient, r.correct, c.key, r.loss);
       answer.body.computeMs = c.busyUntil - start;
       schedule({ at: c.busyUntil + LATENCY_MS, peer: c.peer, message: answer });
     }

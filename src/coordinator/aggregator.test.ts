@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RoundAggregator, type Contribution } from './aggregator.ts';
+import { MEAN_AGGREGATION, RoundAggregator, type Contribution } from './aggregator.ts';
 
 const contribution = (leaseId: string, firstPosition: number, exampleCount: number, values: number[], loss = 1): Contribution => ({
   leaseId,
@@ -52,6 +52,6 @@ describe('RoundAggregator', () => {
     expect(() => a.add(contribution('x', 5, 1, [1, 1]))).toThrow(/lease x was already aggregated/);
     expect(() => a.add(contribution('y', 5, 1, [1]))).toThrow(/gradient of 1 floats, expected 2/);
     expect(() => a.add(contribution('z', 5, 0, [1, 1]))).toThrow(/exampleCount 0/);
-    expect(() => new RoundAggregator(2, 'median' as 'mean')).toThrow(/Unknown aggregation rule "median"/);
+    expect(() => new RoundAggregator(2, { ...MEAN_AGGREGATION, rule: 'mode' as 'mean' })).toThrow(/Unknown aggregation rule "mode"/);
   });
 });

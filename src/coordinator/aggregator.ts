@@ -1,6 +1,9 @@
 // Per-round accumulation of accepted gradients, keyed by lease. Every accepted gradient
 // stays available until the round closes, so later verification (replication, spot checks)
-// and robust rules (trimmed mean, median, centered clipping) can see each one.
+// and robust rules (trimmed mean, median, centered clipping; robustRules.ts) can see each one,
+// and a contribution found bad before the round closes can be removed.
+
+import { centeredClipping, coordinateMedian, exampleWeightedMean, trimmedMean } from './robustRules.ts';
 
 /** One accepted result, as the aggregator keeps it until the round closes. */
 export interface Contribution {
@@ -15,8 +18,19 @@ export interface Contribution {
   correct: number;
 }
 
-/** How the contributions of a round become one gradient. Only 'mean' exists yet; robust rules plug in here. */
-export type AggregationRule = 'mean';
+/** How the contributions of a round become one gradient (job.verification.aggregation). */
+export type AggregationRule = 'mean' | 'trimmed-mean' | 'median' | 'centered-clipping';
+
+export interface AggregationConfig {
+  rule: AggregationRule;
+  /** trimmed-mean: fraction dropped at each end per coordinate. */
+  trim: number;
+  /** centered-clipping: clipping radius as a multiple of the median distance to the coordinate median. */
+  clipRadius: number;
+  clipIterations: number;
+}
+
+export const MEAN_AGGREGATION: AggregationConfig = { rule: 'mean', trim: 0.25, clipRadius: 1, clipIterations: 3 };
 
 export interface RoundAggregate {
   gradient: Float32Array;
@@ -29,22 +43,20 @@ export interface RoundAggregate {
 
 type Combine = (sorted: readonly Contribution[], length: number) => Float32Array;
 
-/** Σ countᵢ·gᵢ / Σ countᵢ: the gradient of the mean loss over all the round's examples. Sums in f64. */
-function exampleWeightedMean(sorted: readonly Contribution[], length: number): Float32Array {
-  const sum = new Float64Array(length);
-  let examples = 0;
-  for (const c of sorted) {
-    const w = c.exampleCount;
-    const g = c.gradient;
-    for (let i = 0; i < length; i++) sum[i] += w * g[i];
-    examples += w;
+function combinerOf(config: AggregationConfig): Combine {
+  switch (config.rule) {
+    case 'mean':
+      return exampleWeightedMean;
+    case 'trimmed-mean':
+      return (s, n) => trimmedMean(s, n, config.trim);
+    case 'median':
+      return coordinateMedian;
+    case 'centered-clipping':
+      return (s, n) => centeredClipping(s, n, config.clipRadius, config.clipIterations);
+    default:
+      throw new Error(`Unknown aggregation rule ${JSON.stringify((config as AggregationConfig).rule)}; known: mean, trimmed-mean, median, centered-clipping`);
   }
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) out[i] = sum[i] / examples;
-  return out;
 }
-
-const RULES: Record<AggregationRule, Combine> = { mean: exampleWeightedMean };
 
 export class RoundAggregator {
   private readonly byLease = new Map<string, Contribution>();
@@ -53,11 +65,9 @@ export class RoundAggregator {
   constructor(
     /** Floats per gradient (layout.total). */
     readonly length: number,
-    readonly rule: AggregationRule = 'mean',
+    readonly config: AggregationConfig = MEAN_AGGREGATION,
   ) {
-    const combine = RULES[rule];
-    if (!combine) throw new Error(`Unknown aggregation rule ${JSON.stringify(rule)}; known: ${Object.keys(RULES).join(', ')}`);
-    this.combine = combine;
+    this.combine = combinerOf(config);
   }
 
   get size(): number {
@@ -80,6 +90,13 @@ export class RoundAggregator {
       throw new Error(`RoundAggregator.add: lease ${c.leaseId} has exampleCount ${c.exampleCount}; it must be a positive integer`);
     }
     this.byLease.set(c.leaseId, c);
+  }
+
+  /** Forget a contribution that failed verification after it was accepted; returns it, or undefined. */
+  remove(leaseId: string): Contribution | undefined {
+    const c = this.byLease.get(leaseId);
+    this.byLease.delete(leaseId);
+    return c;
   }
 
   /** Contributions in position order. */

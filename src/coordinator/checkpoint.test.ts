@@ -25,6 +25,7 @@ function state(round = 1, overrides: Partial<CheckpointState> = {}): CheckpointS
     })),
     evaluations: [{ version: 1, loss: 2, accuracy: 0.5, count: 100, at: 11 }],
     contributors: [{ id: 'c1-i', leases: 1, examples: 4, uncounted: 2, device: 'gpu', backend: 'webgpu', publicKey: 'ed25519:' + 'A'.repeat(43) }],
+    banned: [],
     params: Float32Array.from({ length: N }, (_, i) => i / 3),
     moment1: Float32Array.from({ length: N }, (_, i) => -i),
     moment2: Float32Array.from({ length: N }, (_, i) => i * i),
@@ -46,6 +47,13 @@ describe('checkpoint bytes', () => {
   it('round-trips the whole state exactly', () => {
     const s = state(2);
     expect(deserializeCheckpoint(serializeCheckpoint(s), expect10, 'ckpt')).toEqual(s);
+  });
+
+  it('keeps banned keys, and loads an older checkpoint without them as none', () => {
+    const banned = [{ publicKey: 'ed25519:' + 'B'.repeat(43), contributorId: 'c2-i', reason: 'replayed', at: 5 }];
+    expect(deserializeCheckpoint(serializeCheckpoint(state(1, { banned })), expect10, 'ckpt').banned).toEqual(banned);
+    const older = serializeCheckpoint(state(1, { banned: undefined as never })); // JSON drops the field, as before bans existed
+    expect(deserializeCheckpoint(older, expect10, 'ckpt').banned).toEqual([]);
   });
 
   it('round-trips SGD state (no second moment)', () => {

@@ -1,6 +1,8 @@
 // Seeded simulations of the Coordinator with 1–5 contributors that join, leave, pause,
 // vanish mid-lease, answer late, twice, stale, with NaN or wrong shapes, or with other
-// contributors' leases. After every step: nothing threw, the round's invariants hold, and
+// contributors' leases. Answering a lease with another version, replaying a result and
+// answering someone else's lease are cheats: the key is banned and its accepted results of
+// the open round discarded (the oracle drops them too). After every step: nothing threw, the round's invariants hold, and
 // the model changed only when a round closed, by exactly the step the whole window's
 // gradient asks for. Then: a run killed and restored from checkpoints ends with the same
 // parameters, bit for bit, as an uninterrupted one.
@@ -16,7 +18,8 @@ import type { CoordinatorEvent, Decisions } from './decisions.ts';
 import { plannedRounds, type Job } from './job.ts';
 import { OptimizerHost } from './optimizerHost.ts';
 import type { CheckpointState } from './records.ts';
-import { hello, leaseGradient, result, testSigning, tinyJob } from './testSwarm.ts';
+import type { SyncSigner } from '../protocol/signing.ts';
+import { hello, leaseGradient, result, testKey, testSigning, tinyJob } from './testSwarm.ts';
 
 type LeaseMessage = Extract<CoordinatorMessage, { type: 'lease' }>;
 const COORDINATOR_TABLE = messageTable(COORDINATOR_MESSAGES);
@@ -31,6 +34,8 @@ interface SimPeer {
   leases: HeldLease[];
   answered: ContributorMessage[];
   paused: boolean;
+  /** Each peer signs with its own key (a resumed contributor with the key it had), so a ban hits one contributor. */
+  key: SyncSigner;
 }
 
 const ACTIONS = {
@@ -47,6 +52,8 @@ class SimulatedSwarm {
   lastCheckpoint: CheckpointState | null = null;
   private readonly peers = new Map<string, SimPeer>();
   private readonly leftContributors: string[] = [];
+  private readonly keyOf = new Map<string, SyncSigner>();
+  bans = 0;
   /** Every lease granted, with its owner, for contributors that try to answer someone else's. */
   private readonly leaseIds: Array<{ leaseId: string; contributorId: string }> = [];
   crashes = 0;
@@ -152,10 +159,11 @@ class SimulatedSwarm {
       case 'join': {
         if (this.peers.size >= 5) return;
         const peer = `p${this.nextPeer++}`;
-        this.peers.set(peer, { peer, contributorId: null, params: null, leases: [], answered: [], paused: false });
-        this.apply(this.c.join(peer, this.now));
         const resume = this.leftContributors.length && this.rng.next() < 0.3 ? this.leftContributors[this.rng.int(this.leftContributors.length)] : undefined;
-        return this.send(this.peers.get(peer)!, hello(5 + this.rng.int(200), this.minMaxBatch + this.rng.int(64), resume));
+        const key = (resume && this.keyOf.get(resume)) || testKey();
+        this.peers.set(peer, { peer, contributorId: null, params: null, leases: [], answered: [], paused: false, key });
+        this.apply(this.c.join(peer, this.now));
+        return this.send(this.peers.get(peer)!, hello(5 + this.rng.int(200), this.minMaxBatch + this.rng.int(64), resume, key));
       }
       case 'leave':
       case 'vanish': {
@@ -185,7 +193,7 @@ class SimulatedSwarm {
         if (action === 'nan') gradient[this.rng.int(total)] = this.rng.next() < 0.5 ? NaN : Infinity;
         if (action === 'wrongLength') gradient = gradient.subarray(0, total - 1 - this.rng.int(5));
         if (action === 'wrongCount') count = count + 1;
-        const message = result(this.c.jobId, leaseId, v, count, gradient);
+        const message = result(this.c.jobId, leaseId, v, count, gradient, 0, p.key);
         p.answered.push(message);
         return this.send(p, message);
       }
@@ -200,7 +208,7 @@ class SimulatedSwarm {
         const others = this.leaseIds.filter((l) => l.contributorId !== p?.contributorId);
         if (!p || !others.length) return;
         const leaseId = action === 'stealLease' ? others[this.rng.int(others.length)].leaseId : `nope${this.rng.int(1000)}`;
-        return this.send(p, result(this.c.jobId, leaseId, this.c.version, 8, new Float32Array(total)));
+        return this.send(p, result(this.c.jobId, leaseId, this.c.version, 8, new Float32Array(total), 0, p.key));
       }
       case 'leaseFailed': {
         const p = this.randomPeer(withLease);
@@ -216,7 +224,7 @@ class SimulatedSwarm {
       }
       case 'beforeHello': {
         const peer = `p${this.nextPeer++}`;
-        this.peers.set(peer, { peer, contributorId: null, params: null, leases: [], answered: [], paused: false });
+        this.peers.set(peer, { peer, contributorId: null, params: null, leases: [], answered: [], paused: false, key: testKey() });
         this.apply(this.c.join(peer, this.now));
         return this.send(this.peers.get(peer)!, result(this.c.jobId, 'x', 0, 1, new Float32Array(total)));
       }
@@ -260,7 +268,10 @@ class SimulatedSwarm {
       expect(decodeMessage(encodeMessage(message), COORDINATOR_TABLE)).toEqual(message);
       const p = this.peers.get(to);
       if (!p) continue;
-      if (message.type === 'welcome') p.contributorId = message.body.contributorId;
+      if (message.type === 'welcome') {
+        p.contributorId = message.body.contributorId;
+        this.keyOf.set(p.contributorId, p.key);
+      }
       if (message.type === 'parameters') p.params = message.tensors.params;
       if (message.type === 'lease') {
         expect(p.params, 'parameters arrive before the lease that needs them').not.toBeNull();
@@ -280,6 +291,10 @@ class SimulatedSwarm {
         this.leaseIds.push({ leaseId: e.leaseId, contributorId: e.contributorId });
       }
       if (e.type === 'resultAccepted') this.acceptedThisRound.push(e.leaseId);
+      if (e.type === 'contributorBanned') {
+        this.bans++;
+        this.acceptedThisRound = this.acceptedThisRound.filter((id) => !e.discardedLeases.includes(id));
+      }
       if (e.type === 'roundClosed') this.checkRound(e);
       if (e.type === 'evaluate') this.evaluations.push(e.version);
       if (e.type === 'checkpoint') this.lastCheckpoint = e.state;
@@ -345,6 +360,8 @@ describe('Coordinator simulation', () => {
     optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9 },
     lease: { minExamples: 3, maxExamples: 40, targetSeconds: 0.5, timeoutMs: 2000 },
     stop: { rounds: 10 },
+    // The fake gradients are not a model's: screening is tested on real ones (screening.test.ts).
+    verification: { screening: { enabled: false } },
   });
 
   it.each([1, 2, 3, 4, 5, 6, 7, 8])('seed %i: survives anything contributors do, and aggregates every example exactly once', (seed) => {
@@ -352,6 +369,7 @@ describe('Coordinator simulation', () => {
     runToEnd(swarm, 1500);
     expect(swarm.done?.reason).toBe('rounds');
     expect(swarm.roundsChecked).toBe(10);
+    expect(swarm.bans, 'stale, replayed and stolen results ban their senders').toBeGreaterThan(0);
     const summary = swarm.c.summary(swarm.now);
     expect(summary.coverage).toMatchObject({ exact: true, rounds: 10, examples: 10 * 64 - 2 * 56, problems: [] });
   }, 60_000);
@@ -361,6 +379,7 @@ describe('Coordinator simulation', () => {
     data: { dataset: 'fashion-mnist', trainExamples: 192, testExamples: 100 },
     lease: { minExamples: 8, maxExamples: 8, targetSeconds: 0.5, timeoutMs: 2000 },
     stop: { rounds: 9 },
+    verification: { screening: { enabled: false } },
   });
 
   it.each([11, 12, 13, 14])('seed %i: a run killed at random moments and restored ends with identical parameters', (seed) => {

@@ -3,7 +3,7 @@ import type { CoordinatorMessage } from '../protocol/messages.ts';
 import { deserializeCheckpoint, serializeCheckpoint } from './checkpoint.ts';
 import { Coordinator } from './coordinator.ts';
 import type { Decisions } from './decisions.ts';
-import { eventsOf, hello, leaseGradient, merge, result, sentTo, testSigning, tinyJob } from './testSwarm.ts';
+import { eventsOf, hello, leaseGradient, merge, result, sentTo, testKey, testSigning, tinyJob } from './testSwarm.ts';
 import type { Job } from './job.ts';
 
 type Lease = Extract<CoordinatorMessage, { type: 'lease' }>;
@@ -171,33 +171,57 @@ describe('Coordinator: results', () => {
     }
   });
 
-  it('rejects a result for another contributor\'s lease; the owner can still answer it', () => {
+  it('bans a key that answers another contributor\'s lease; the owner can still answer it', () => {
     const c = started();
     const l1 = leaseOf(welcome(c, 'p1'), 'p1');
-    welcome(c, 'p2');
-    const d = c.receive('p2', result(c.jobId, l1.body.leaseId, 0, 16, leaseGradient(c.params, l1.tensors.indices)), 1);
+    const thief = testKey();
+    c.join('p2', 0);
+    c.receive('p2', hello(32, 8192, undefined, thief), 0);
+    const d = c.receive('p2', result(c.jobId, l1.body.leaseId, 0, 16, leaseGradient(c.params, l1.tensors.indices), 0, thief), 1);
     expect(ackOf(d, 'p2').outcome).toBe('rejected');
-    expect(sentTo(d, 'p2', 'error')[0].body).toMatchObject({ code: 'not-your-lease', fatal: false });
+    expect(sentTo(d, 'p2', 'error').map((e) => e.body)).toEqual([
+      expect.objectContaining({ code: 'not-your-lease', fatal: false }),
+      expect.objectContaining({ code: 'banned', fatal: true }),
+    ]);
+    expect(eventsOf(d, 'contributorBanned')[0]).toMatchObject({ publicKey: thief.publicKey, check: 'not-your-lease', discardedLeases: [] });
+    expect(d.disconnect).toEqual([expect.objectContaining({ peer: 'p2', code: 'banned' })]);
     expect(ackOf(answer(c, 'p1', l1), 'p1').outcome).toBe('accepted');
+    // The banned key cannot come back, not even after a restart.
+    c.leave('p2', 'closed', 2);
+    c.join('p3', 3);
+    const again = c.receive('p3', hello(32, 8192, undefined, thief), 3);
+    expect(sentTo(again, 'p3', 'error')[0].body).toMatchObject({ code: 'banned', fatal: true });
+    const restored = new Coordinator({ job: c.job, instance: 'U', datasetUrl: '/d', checkpoint: deserializeCheckpoint(serializeCheckpoint(c.checkpointState(4)), { jobId: c.jobId, parameterCount: c.layout.total, optimizer: c.job.optimizer.kind }, 'ck'), ...testSigning });
+    restored.start(5);
+    restored.join('p4', 5);
+    expect(sentTo(restored.receive('p4', hello(32, 8192, undefined, thief), 5), 'p4', 'error')[0].body.code).toBe('banned');
   });
 
-  it('acks a stale version as stale, without counting it, and re-leases its examples', () => {
+  it('bans a result labelled with another version than its lease\'s, and re-leases its examples', () => {
     const c = started();
     const lease = leaseOf(welcome(c, 'p1'), 'p1');
     const d = c.receive('p1', result(c.jobId, lease.body.leaseId, 3, 16, new Float32Array(c.layout.total)), 1);
-    expect(ackOf(d, 'p1')).toMatchObject({ outcome: 'stale', reason: expect.stringMatching(/version 0, the result was computed on version 3/) });
-    expect(sentTo(d, 'p1', 'error')).toHaveLength(0);
-    expect(leaseOf(d, 'p1').tensors.indices).toEqual(lease.tensors.indices);
+    expect(ackOf(d, 'p1')).toMatchObject({ outcome: 'rejected', reason: expect.stringMatching(/version 0, the result was computed on version 3/) });
+    expect(eventsOf(d, 'contributorBanned')[0]).toMatchObject({ check: 'wrong-version' });
+    expect(d.disconnect.map((x) => x.peer)).toEqual(['p1']);
+    c.leave('p1', 'closed', 1);
+    c.join('p2', 2);
+    expect(leaseOf(c.receive('p2', hello(32, 8192, undefined, testKey()), 2), 'p2').tensors.indices).toEqual(lease.tensors.indices);
+    c.checkInvariants();
   });
 
-  it('counts a result once: the second copy is a duplicate', () => {
+  it('bans a result sent twice (a replay) and discards the accepted copy: its examples are pending again', () => {
     const c = started();
     const lease = leaseOf(welcome(c, 'p1'), 'p1');
-    answer(c, 'p1', lease);
+    expect(ackOf(answer(c, 'p1', lease), 'p1').outcome).toBe('accepted');
     const again = answer(c, 'p1', lease);
-    expect(ackOf(again, 'p1').outcome).toBe('duplicate');
-    expect(eventsOf(again, 'resultRejected')[0].outcome).toBe('duplicate');
+    expect(eventsOf(again, 'resultRejected')[0]).toMatchObject({ check: 'replayed', code: 'replayed' });
+    expect(eventsOf(again, 'contributorBanned')[0]).toMatchObject({ check: 'replayed', discardedLeases: [lease.body.leaseId] });
     c.checkInvariants();
+    c.join('p2', 2);
+    const d = c.receive('p2', hello(1000, 8192, undefined, testKey()), 2);
+    expect(leaseOf(d, 'p2').tensors.indices).toEqual(lease.tensors.indices.constructor === Uint32Array ? expect.any(Uint32Array) : lease.tensors.indices);
+    expect(leaseOf(d, 'p2').tensors.indices.length).toBe(64);
   });
 
   it('answers a result for a closed round as late', () => {

@@ -17,7 +17,11 @@ import type { CoverageReport } from './coverage.ts';
 import { noDecisions, type Decisions } from './decisions.ts';
 import { jobId, jobLayout, type Job } from './job.ts';
 import type { CheckpointState } from './records.ts';
-import { RoundScheduler, type RoundPlan } from './rounds.ts';
+import { intersectRanges, type PositionRange } from './ranges.ts';
+import { RoundScheduler, type LeaseRecord, type RoundPlan } from './rounds.ts';
+import { ResultScreen, directionOutliers } from './screening.ts';
+import { VerificationBook, relativeDistance, type SpotChecker, type VerificationCheck } from './verification.ts';
+import { Random } from '../util/random.ts';
 import { buildSummary, type RunSummary } from './summary.ts';
 import { TrainingRun, checkRestorable, type EvaluationResult, type FinalResult } from './trainingRun.ts';
 
@@ -33,6 +37,8 @@ export interface CoordinatorOptions {
   signer: SyncSigner;
   /** Checks contributors' result signatures and hashes. */
   verifier: SyncVerifier;
+  /** The CPU reference for spot checks (verification.ts); without it nothing is recomputed and suspect results are only discarded. */
+  spotChecker?: SpotChecker;
 }
 
 type Status = 'created' | 'running' | 'finishing' | 'done';
@@ -49,6 +55,17 @@ export class Coordinator {
   /** Peers we decided to disconnect: their remaining messages are ignored until leave(). */
   private readonly closing = new Set<string>();
   private readonly restarts: number;
+  /** Banned keys, seen result hashes, screening flags. */
+  private readonly book: VerificationBook;
+  private readonly screen: ResultScreen;
+  /** Picks the results to spot-check: seeded, so a run replays the same way. */
+  private readonly sampler: Random;
+  /** Leases of the open round a spot check found honest: the direction check does not ask again. */
+  private readonly checkedHonest = new Set<string>();
+  /** Discarded suspects of the open round by work (positions): a recomputation by another key that agrees settles it. */
+  /** Positions of the open round discarded as direction suspects (sorted, disjoint: a position is discarded at most once per split). */
+  private discardedPositions: PositionRange[] = [];
+  private readonly suspects = new Map<string, { contributorId: string; publicKey: string; leaseId: string; gradient: Float32Array }[]>();
   private readonly elapsedBefore: number;
   private status: Status = 'created';
   private startedAt = 0;
@@ -66,6 +83,9 @@ export class Coordinator {
     this.scheduler = new RoundScheduler(this.plan, checkpoint?.round ?? 0, checkpoint?.version ?? 0, options.instance);
     this.contributors = new ContributorRegistry(options.instance, checkpoint?.nextContributor ?? 1, checkpoint?.contributors ?? []);
     this.restarts = checkpoint ? checkpoint.restarts + 1 : 0;
+    this.book = new VerificationBook(checkpoint?.banned ?? []);
+    this.screen = new ResultScreen(job.verification.screening);
+    this.sampler = new Random((job.seed * 7919 + (checkpoint?.round ?? 0)) >>> 0);
     this.elapsedBefore = checkpoint?.elapsedMs ?? 0;
   }
 
@@ -169,6 +189,7 @@ export class Coordinator {
       history: structuredClone(this.run.history),
       evaluations: structuredClone(this.run.evaluations),
       contributors: this.contributors.credits(),
+      banned: this.book.bannedKeys(),
       params,
       moment1,
       moment2,
@@ -233,6 +254,8 @@ export class Coordinator {
   }
 
   private hello(peer: string, body: Extract<ContributorMessage, { type: 'hello' }>['body'], now: number, d: Decisions): void {
+    const banned = this.book.isBanned(body.identity.publicKey);
+    if (banned) return this.fail(peer, 'banned', `This key was banned from job ${this.jobId} (as ${banned.contributorId}): ${banned.reason}`, now, d);
     const { contributor, resumed, note } = this.contributors.attach(peer, body.capabilities, body.resumeContributorId, body.identity.publicKey);
     const job = this.job;
     const { signer } = this.options;
@@ -258,11 +281,26 @@ export class Coordinator {
 
   private result(contributor: Contributor, message: Result, now: number, d: Decisions): void {
     const { leaseId, version } = message.body;
-    const uncounted = (outcome: 'rejected' | 'duplicate' | 'late' | 'stale', reason: string, code: ErrorCode | null) => {
+    const uncounted = (outcome: 'rejected' | 'duplicate' | 'late' | 'stale', reason: string, code: ErrorCode | null, check?: VerificationCheck) => {
       contributor.credit.uncounted++;
       d.send.push({ to: contributor.peer!, message: { type: 'ack', body: { leaseId, outcome, reason: reason.slice(0, 500) }, tensors: {} } });
       if (code) d.send.push({ to: contributor.peer!, message: { type: 'error', body: { code, message: reason.slice(0, 1000), fatal: false }, tensors: {} } });
-      d.events.push({ type: 'resultRejected', at: now, contributorId: contributor.id, leaseId, outcome, code, reason, resultHash: message.body.resultHash, signature: message.body.signature });
+      d.events.push({
+        type: 'resultRejected',
+        at: now,
+        contributorId: contributor.id,
+        leaseId,
+        outcome,
+        code,
+        reason,
+        resultHash: message.body.resultHash,
+        signature: message.body.signature,
+        ...(check ? { check } : {}),
+      });
+    };
+    const cheat = (check: VerificationCheck, code: ErrorCode | null, reason: string) => {
+      uncounted('rejected', reason, code, check);
+      this.ban(contributor.id, contributor.credit.publicKey, check, reason, now, d);
     };
     if (this.status !== 'running') return uncounted('late', 'the job has finished training; this result is not needed', null);
 
@@ -270,10 +308,50 @@ export class Coordinator {
     const lease = this.scheduler.lease(leaseId);
     if (lease && lease.contributorId === contributor.id && lease.state !== 'answered') {
       const problem = this.payloadProblem(contributor, message, lease.count);
+      if (problem?.code === 'bad-signature') {
+        this.scheduler.failLease(contributor.id, leaseId);
+        return cheat('bad-signature', problem.code, problem.reason);
+      }
       if (problem) {
         const verdict = this.scheduler.failLease(contributor.id, leaseId);
         uncounted('rejected', `${problem.reason}; the result was discarded${verdict.outcome === 'released' && verdict.returned ? ' and its examples go to someone else' : ''}`, problem.code);
         return this.assignWork(now, d);
+      }
+    }
+    // A result hash seen before is the same data sent again: for this lease or another, a replay.
+    // (Only for the sender's own leases: a result for someone else's is banned below anyway, and must not poison the owner's hash.)
+    if (lease && lease.contributorId === contributor.id) {
+      const work = `${lease.round}:${lease.version}:${lease.ranges.map((r) => `${r.start}-${r.end}`).join(',')}`;
+      const first = this.book.replayOf(message.body.resultHash, leaseId, work);
+      if (first !== undefined) {
+        this.scheduler.failLease(contributor.id, leaseId);
+        return cheat('replayed', 'replayed', `this result (hash ${message.body.resultHash}) was already sent for lease ${first}`);
+      }
+    }
+    let norm = 0;
+    if (lease && lease.contributorId === contributor.id && lease.state !== 'answered' && lease.version === version) {
+      const screened = this.screen.screen(message.tensors.gradient, lease.count);
+      norm = screened.norm;
+      if (screened.flag) {
+        const verdict = this.scheduler.failLease(contributor.id, leaseId);
+        const flags = this.book.flag(contributor.id);
+        const limit = this.job.verification.screening.banAfterFlags;
+        const reason = `screening: ${screened.reason}; the result was discarded${verdict.outcome === 'released' && verdict.returned ? ' and its examples go to someone else' : ''} (flag ${flags} of ${limit} before a ban)`;
+        if (flags >= limit) return cheat(screened.flag, null, reason);
+        uncounted('rejected', reason, null, screened.flag);
+        return this.assignWork(now, d);
+      }
+      const spot = this.job.verification.spotChecks;
+      const onProbation = this.book.reputation(contributor.credit.publicKey) < spot.probationResults && lease.count <= spot.probationMaxExamples;
+      const sampled = lease.count <= spot.maxExamples && this.sampler.next() < spot.fraction;
+      if (this.options.spotChecker && (onProbation || sampled)) {
+        const distance = this.spotCheck(contributor.id, lease, message.tensors.gradient, onProbation ? 'probation' : 'sample', now, d);
+        if (distance > spot.tolerance) {
+          this.scheduler.failLease(contributor.id, leaseId);
+          return cheat('spot-check', null, `spot check: the gradient differs from the coordinator's recomputation by ${distance.toExponential(2)} (relative L2; tolerance ${spot.tolerance})`);
+        }
+        this.checkedHonest.add(leaseId);
+        this.book.verifiedResult(contributor.credit.publicKey);
       }
     }
     const verdict = this.scheduler.acceptResult(contributor.id, leaseId, version);
@@ -290,6 +368,7 @@ export class Coordinator {
           correct: message.body.correct,
         });
         if (!wasExpired) this.contributors.measured(contributor, accepted.count, now - accepted.grantedAt);
+        this.screen.observe(accepted.count, norm);
         d.send.push({ to: contributor.peer!, message: { type: 'ack', body: { leaseId, outcome: 'accepted' }, tensors: {} } });
         d.events.push({
           type: 'resultAccepted',
@@ -305,16 +384,19 @@ export class Coordinator {
           signature: message.body.signature,
         });
         for (const r of revoked) d.events.push({ type: 'leaseRevoked', at: now, contributorId: r.contributorId, leaseId: r.id, round: r.round, byLease: leaseId });
-        if (this.scheduler.roundComplete) this.closeRound(now, d);
+        if (this.scheduler.roundComplete && this.directionCheck(now, d)) this.closeRound(now, d);
         break;
       }
-      case 'duplicate':
       case 'stale':
+        // The lease fixes the version; a result that names another one is not what was asked.
+        return cheat('wrong-version', 'stale-version', verdict.reason);
+      case 'not-your-lease':
+        return cheat('not-your-lease', 'not-your-lease', verdict.reason);
+      case 'duplicate':
       case 'late':
         uncounted(verdict.outcome, verdict.reason, null);
         break;
       case 'unknown-lease':
-      case 'not-your-lease':
         uncounted('rejected', verdict.reason, verdict.outcome);
         break;
       case 'released':
@@ -380,7 +462,11 @@ export class Coordinator {
         credit.examples += l.count;
       }
     }
+    if (this.run.lastAggregate) this.screen.roundClosed(this.run.lastAggregate);
     this.scheduler.advance(version + 1);
+    this.checkedHonest.clear();
+    this.suspects.clear();
+    this.discardedPositions = [];
     const durationMs = now - this.roundOpenedAt;
     this.roundOpenedAt = now;
     d.events.push({
@@ -401,6 +487,90 @@ export class Coordinator {
     if (lastRound) return this.beginFinishing(now, d);
     for (const c of this.contributors.available()) this.sendParameters(c, d);
     this.assignWork(now, d);
+  }
+
+  /**
+   * Every position is counted: before the round closes, each gradient's direction is compared
+   * with the rest of the round (screening.ts directionOutliers). A suspect is recomputed by the
+   * spot checker: a mismatch bans its key (which discards its results of the round), a match
+   * clears it. Without a spot checker a suspect is discarded (its examples are recomputed by
+   * someone else) but not held against its key: the direction alone is not proof. Returns
+   * whether the round may close now.
+   */
+  private directionCheck(now: number, d: Decisions): boolean {
+    const screening = this.job.verification.screening;
+    if (!screening.enabled || screening.cosineFraction === 0) return true;
+    const contributions = this.run.contributions();
+    const workOf = (leaseId: string) => this.scheduler.lease(leaseId)!.ranges.map((r) => `${r.start}-${r.end}`).join(',');
+    const outliers = directionOutliers(contributions, screening.cosineFraction, this.screen.estimates());
+    // Recomputations of a discarded suspect's examples are judged with it, outliers or not: that is the quorum.
+    const recomputed = this.suspects.size ? contributions.filter((c) => this.suspects.has(workOf(c.leaseId)) && !outliers.some((o) => o.leaseId === c.leaseId)) : [];
+    const suspects = [...outliers, ...recomputed.map((c) => ({ leaseId: c.leaseId, reason: 'a recomputation of a suspect result' }))].filter((o) => !this.checkedHonest.has(o.leaseId));
+    const tolerance = this.job.verification.spotChecks.tolerance;
+    for (const suspect of suspects) {
+      const c = contributions.find((x) => x.leaseId === suspect.leaseId)!;
+      const lease = this.scheduler.lease(c.leaseId)!;
+      const publicKey = this.contributors.credit(c.contributorId)?.publicKey ?? '';
+      if (this.book.isBanned(publicKey)) continue; // discarded with an earlier suspect's ban
+      if (this.options.spotChecker) {
+        const distance = this.spotCheck(c.contributorId, lease, c.gradient, 'direction', now, d);
+        if (distance <= tolerance) {
+          this.checkedHonest.add(c.leaseId);
+          this.book.verifiedResult(publicKey);
+          continue;
+        }
+        this.ban(c.contributorId, publicKey, 'spot-check', `spot check of a suspect direction (${suspect.reason}): the gradient differs from the coordinator's recomputation by ${distance.toExponential(2)} (relative L2; tolerance ${tolerance})`, now, d);
+      } else {
+        // Replication on suspicion: the examples are recomputed by someone else; two keys that agree settle it, and who disagreed with them was wrong.
+        const work = workOf(c.leaseId);
+        const earlier = this.suspects.get(work) ?? [];
+        const agreeing = earlier.find((e) => e.publicKey !== publicKey && relativeDistance(c.gradient, e.gradient) <= tolerance);
+        if (agreeing) {
+          this.checkedHonest.add(c.leaseId);
+          this.book.verifiedResult(publicKey);
+          this.book.verifiedResult(agreeing.publicKey);
+          d.events.push({ type: 'replicaAgreed', at: now, leaseId: c.leaseId, contributorId: c.contributorId, withLeaseId: agreeing.leaseId, withContributorId: agreeing.contributorId });
+          for (const e of earlier) {
+            if (e.publicKey === publicKey || e === agreeing || this.book.isBanned(e.publicKey)) continue;
+            if (relativeDistance(e.gradient, c.gradient) > tolerance) {
+              this.ban(e.contributorId, e.publicKey, 'replica-mismatch', `your result for lease ${e.leaseId} disagrees with the same examples recomputed by two other contributors (leases ${agreeing.leaseId} and ${c.leaseId})`, now, d);
+            }
+          }
+          continue;
+        }
+        // Nobody else could recompute it (only this key is here): its own identical recomputation stands, or the round would never close.
+        const sameAgain = earlier.some((e) => e.publicKey === publicKey && relativeDistance(c.gradient, e.gradient) <= tolerance);
+        if (sameAgain && !this.contributors.available().some((x) => x.credit.publicKey !== publicKey)) {
+          this.checkedHonest.add(c.leaseId);
+          continue;
+        }
+        // Bounded, so honest outliers cannot keep a round open: positions already discarded once under another split, or
+        // recomputed 3 times already, are not discarded again (the direction alone is no proof).
+        const resplit = earlier.length === 0 && intersectRanges(this.discardedPositions, lease.ranges).length > 0;
+        if (resplit || earlier.length >= 3) {
+          this.checkedHonest.add(c.leaseId);
+          continue;
+        }
+        if (earlier.length === 0) this.discardedPositions = [...this.discardedPositions, ...lease.ranges].sort((x, y) => x.start - y.start);
+        earlier.push({ contributorId: c.contributorId, publicKey, leaseId: c.leaseId, gradient: c.gradient });
+        this.suspects.set(work, earlier);
+        this.scheduler.uncount(c.leaseId);
+        this.run.discardContribution(c.leaseId);
+        d.events.push({ type: 'resultDiscarded', at: now, contributorId: c.contributorId, leaseId: c.leaseId, round: lease.round, check: 'direction', reason: suspect.reason });
+      }
+    }
+    if (this.scheduler.roundComplete) return true;
+    this.assignWork(now, d);
+    return false;
+  }
+
+  /** Recompute a result with the host's CPU reference; returns the relative L2 distance. */
+  private spotCheck(contributorId: string, lease: Readonly<LeaseRecord>, gradient: Float32Array, trigger: 'sample' | 'probation' | 'direction', now: number, d: Decisions): number {
+    const reference = this.options.spotChecker!(this.run.params, this.scheduler.indicesOf(lease.ranges));
+    const distance = relativeDistance(gradient, reference);
+    const passed = distance <= this.job.verification.spotChecks.tolerance;
+    d.events.push({ type: 'spotChecked', at: now, contributorId, leaseId: lease.id, count: lease.count, trigger, distance, passed });
+    return distance;
   }
 
   private beginFinishing(now: number, d: Decisions): void {
@@ -430,6 +600,11 @@ export class Coordinator {
   private assignWork(now: number, d: Decisions): void {
     if (this.status !== 'running') return;
     const available = this.contributors.available();
+    if (this.suspects.size) {
+      // Suspect examples must be recomputed by another key: who computed one of them is served last.
+      const computed = new Set([...this.suspects.values()].flat().map((e) => e.contributorId));
+      available.sort((x, y) => Number(computed.has(x.id)) - Number(computed.has(y.id)));
+    }
     const totalSpeed = available.reduce((s, c) => s + c.speed, 0);
     for (const c of available) {
       if (this.scheduler.activeLeasesOf(c.id).length > 0) continue;
@@ -480,6 +655,26 @@ export class Coordinator {
   }
 
   // ── peers ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A cheat is proven: ban the key, discard every result of it the open round accepted (their
+   * examples go back to pending and are recomputed by others), and close its connections.
+   */
+  private ban(contributorId: string, publicKey: string, check: VerificationCheck, reason: string, now: number, d: Decisions): void {
+    const discardedLeases: string[] = [];
+    if (this.status === 'running') {
+      for (const l of this.scheduler.acceptedLeases()) {
+        if (this.contributors.credit(l.contributorId)?.publicKey !== publicKey) continue;
+        this.scheduler.uncount(l.id);
+        this.run.discardContribution(l.id);
+        discardedLeases.push(l.id);
+      }
+    }
+    this.book.ban({ publicKey, contributorId, reason, at: now });
+    d.events.push({ type: 'contributorBanned', at: now, contributorId, publicKey, reason, check, discardedLeases });
+    const peers = this.contributors.connected().filter((c) => c.credit.publicKey === publicKey && c.peer !== null).map((c) => c.peer!);
+    for (const peer of peers) this.fail(peer, 'banned', `You are banned from this job: ${reason}`, now, d);
+  }
 
   private dropPeer(peer: string, reason: string, now: number, d: Decisions): void {
     const contributor = this.contributors.removePeer(peer);

@@ -1,6 +1,7 @@
 // What the coordinator's state machine returns for every input: messages to send, peers to
 // disconnect, and events for the dashboard and the ledger. The host carries them out in order.
 
+import type { VerificationCheck } from './verification.ts';
 import type { Capabilities, CoordinatorMessage, ErrorCode } from '../protocol/messages.ts';
 import type { CheckpointState, RoundRecord } from './records.ts';
 import type { PositionRange } from './ranges.ts';
@@ -71,7 +72,17 @@ export type CoordinatorEvent =
       reason: string;
       resultHash: string;
       signature: string;
+      /** Set when verification refused it: which check (screening flag, or a protocol-level cheat). */
+      check?: VerificationCheck;
     }
+  /** A key was caught cheating: banned for the rest of the job; its accepted results of the open round were discarded (their examples are recomputed). */
+  | { type: 'contributorBanned'; at: number; contributorId: string; publicKey: string; reason: string; check: VerificationCheck; discardedLeases: string[] }
+  /** An accepted result of the open round was taken back before the round closed (a suspect direction without a spot checker): its examples are recomputed. */
+  | { type: 'resultDiscarded'; at: number; contributorId: string; leaseId: string; round: number; check: VerificationCheck; reason: string }
+  /** A suspect result's examples were recomputed by another key with the same result: both stand. */
+  | { type: 'replicaAgreed'; at: number; leaseId: string; contributorId: string; withLeaseId: string; withContributorId: string }
+  /** A result was recomputed by the host's CPU reference; distance = ‖g − ref‖ / ‖ref‖. A failed check bans (contributorBanned follows). */
+  | { type: 'spotChecked'; at: number; contributorId: string; leaseId: string; count: number; trigger: 'sample' | 'probation' | 'direction'; distance: number; passed: boolean }
   /** The peer broke the protocol or sent an error of its own. */
   | { type: 'peerError'; at: number; peer: string; contributorId: string | null; code: ErrorCode; message: string; fromPeer: boolean }
   | {

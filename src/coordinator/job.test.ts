@@ -43,6 +43,18 @@ describe('parseJob', () => {
     expect(job.aggregation).toBe('mean');
   });
 
+  it('fills the verification defaults, and takes a robust rule with its parameters', () => {
+    const job = parseJob(JSON.stringify(minimal), 'test.json');
+    expect(job.verification).toEqual({
+      aggregation: { rule: 'mean', trim: 0.25, clipRadius: 1, clipIterations: 3 },
+      screening: { enabled: true, normFactor: 8, cosineFraction: 0.2, warmupResults: 8, banAfterFlags: 2 },
+      spotChecks: { fraction: 0.05, maxExamples: 256, probationResults: 3, probationMaxExamples: 2048, tolerance: 1e-3 },
+    });
+    const robust = parseJob(JSON.stringify({ ...minimal, verification: { aggregation: { rule: 'trimmed-mean', trim: 0.1 } } }), 'test.json');
+    expect(robust.verification.aggregation).toMatchObject({ rule: 'trimmed-mean', trim: 0.1 });
+    expect(() => parseJob(JSON.stringify({ ...minimal, verification: { aggregation: { rule: 'mode' } } }), 'test.json')).toThrow(/verification\.aggregation\.rule/);
+  });
+
   it('parses the embedded default job', () => {
     const job = defaultJob();
     expect(job.model.widths).toEqual([784, 256, 128, 10]);

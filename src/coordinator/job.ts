@@ -27,6 +27,45 @@ const Schedule = z.strictObject({
   finalLrFraction: z.number().min(0).max(1).default(0),
 });
 
+/** How results are checked before they count, and how a round's gradients are combined. */
+const Verification = z.strictObject({
+  aggregation: z
+    .strictObject({
+      rule: z.enum(['mean', 'trimmed-mean', 'median', 'centered-clipping']).default('mean'),
+      trim: z.number().min(0).lt(0.5).default(0.25),
+      clipRadius: positive.default(1),
+      clipIterations: int(1, 20).default(3),
+    })
+    .prefault({}),
+  screening: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** A gradient whose norm is outside [expected / normFactor, expected · normFactor] for its lease size is rejected. */
+      normFactor: z.number().gt(1).default(8),
+      /** Rejected when its cosine with the rest of the round (leave-one-out mean) is below cosineFraction × the cosine expected at its lease size. */
+      cosineFraction: z.number().min(0).max(1).default(0.2),
+      /** Accepted results seen before the norm and direction checks start (before that only zeros are refused). */
+      warmupResults: int(1).default(8),
+      /** Norm flags that ban a key (each one is already a rejected, uncounted result). */
+      banAfterFlags: int(1).default(2),
+    })
+    .prefault({}),
+  /** Recomputing results with the CPU reference (needs the host's spot checker; see CoordinatorOptions.spotChecker). */
+  spotChecks: z
+    .strictObject({
+      /** Fraction of results recomputed at random (besides every result the direction check finds suspect). */
+      fraction: z.number().min(0).max(1).default(0.05),
+      /** Random spot checks only for leases up to this size (the check blocks the coordinator: ~0.5 ms per example here). */
+      maxExamples: int(1).default(256),
+      /** Reputation: a key's first this-many results are all spot-checked (each passed check or replica agreement counts), up to probationMaxExamples each. */
+      probationResults: int(0).default(3),
+      probationMaxExamples: int(1).default(2048),
+      /** A result whose relative L2 distance ‖g − ref‖ / ‖ref‖ to the recomputation exceeds this is a proven cheat. */
+      tolerance: z.number().positive().default(1e-3),
+    })
+    .prefault({}),
+});
+
 const AdamW = z.strictObject({
   kind: z.literal('adamw'),
   lr: positive.max(1),
@@ -65,6 +104,8 @@ const JobSchema = z
     optimizer: z.discriminatedUnion('kind', [AdamW, Sgd]),
     /** How a round's gradients become one: the example-weighted mean (robust rules come later). */
     aggregation: z.enum(['mean']).default('mean'),
+    /** Screening, bans and the robust aggregation rule (verification.ts); all fields have defaults. */
+    verification: Verification.prefault({}),
     /** Examples per optimizer step; the last round of an epoch takes what is left. */
     globalBatch: int(1, 1 << 20),
     lease: z

@@ -66,6 +66,15 @@ export const ContributorCredit = z.strictObject({
 });
 export type ContributorCredit = z.infer<typeof ContributorCredit>;
 
+/** A key caught cheating. */
+export const BannedKey = z.strictObject({
+  publicKey: z.string(),
+  contributorId: z.string(),
+  reason: z.string(),
+  at: finite,
+});
+export type BannedKey = z.infer<typeof BannedKey>;
+
 /** Everything of a checkpoint but the large arrays. */
 export const CheckpointHeader = z.strictObject({
   jobId: z.string().min(1),
@@ -81,6 +90,8 @@ export const CheckpointHeader = z.strictObject({
   history: z.array(RoundRecord),
   evaluations: z.array(EvaluationRecord),
   contributors: z.array(ContributorCredit),
+  /** Keys banned for cheating: their hello is refused, across restarts. */
+  banned: z.array(BannedKey).default([]),
 });
 export type CheckpointHeader = z.infer<typeof CheckpointHeader>;
 

@@ -21,6 +21,21 @@ describe('roundWindow', () => {
 });
 
 describe('RoundScheduler', () => {
+  it('uncounts an accepted lease found bad: its positions are pending again and it can never count again', () => {
+    const s = new RoundScheduler(plan, 0, 0, 'x');
+    const a = s.leaseMicroBatch(ask('a', 40), 0)!.lease;
+    expect(s.acceptResult('a', a.id, 0).outcome).toBe('accepted');
+    expect(s.countedCount).toBe(40);
+    expect(s.uncount(a.id)).toBe(true);
+    expect(s.countedCount).toBe(0);
+    expect(s.pendingCount).toBe(100);
+    expect(s.acceptedLeases()).toEqual([]);
+    expect(s.acceptResult('a', a.id, 0).outcome).toBe('duplicate');
+    expect(s.uncount(a.id)).toBe(false);
+    s.checkInvariants();
+    expect(s.leaseMicroBatch(ask('b', 40), 1)!.lease.ranges).toEqual([{ start: 0, end: 40 }]);
+  });
+
   it('leases pending positions sized to speed, clamped, with a deadline and the epoch order', () => {
     const s = new RoundScheduler(plan, 0, 0, 'x');
     const a = s.leaseMicroBatch(ask('a', 40), 5)!;

@@ -224,6 +224,20 @@ export class RoundScheduler {
     return { outcome: 'accepted', lease, revoked, wasExpired };
   }
 
+  /**
+   * An accepted result was found bad before its round closed (its contributor was banned):
+   * it no longer counts, and its positions go back to pending for someone else. The lease
+   * stays answered, so it can never count again.
+   */
+  uncount(leaseId: string): boolean {
+    const i = this.accepted.findIndex((l) => l.id === leaseId);
+    if (i < 0) return false;
+    const [lease] = this.accepted.splice(i, 1);
+    this.counted.removeAll(lease.ranges);
+    this.pending.addAll(lease.ranges);
+    return true;
+  }
+
   /** The contributor gave a lease up (it failed, or sent an unusable result): its positions go back to pending. */
   failLease(contributorId: string, leaseId: string): LeaseVerdict {
     const found = this.find(contributorId, leaseId);

@@ -43,7 +43,7 @@ export class TrainingRun {
     checkpoint?: CheckpointState,
   ) {
     this.planned = plannedRounds(job);
-    this.aggregator = new RoundAggregator(layout.total, job.aggregation);
+    this.aggregator = new RoundAggregator(layout.total, job.verification.aggregation);
     const state: OptimizerState = checkpoint
       ? { step: checkpoint.optimizer.step, params: checkpoint.params, moment1: checkpoint.moment1, moment2: checkpoint.moment2 }
       : freshOptimizerState(layout, job.optimizer, job.seed);
@@ -76,6 +76,19 @@ export class TrainingRun {
     this.aggregator.add(c);
   }
 
+  /** The open round's contributions in position order (shared: never write to them). */
+  contributions(): Contribution[] {
+    return this.aggregator.contributions();
+  }
+
+  /** Drop a contribution of the open round that failed verification after it was accepted. */
+  discardContribution(leaseId: string): boolean {
+    return this.aggregator.remove(leaseId) !== undefined;
+  }
+
+  /** The aggregate gradient of the last closed round (the screening consensus), or null before the first. */
+  lastAggregate: Float32Array | null = null;
+
   /**
    * Aggregate the round and take one optimizer step. Returns the round's record, or the
    * reason the step was refused (the model is then unchanged and the run must end).
@@ -96,6 +109,7 @@ export class TrainingRun {
       throw error;
     }
     this.aggregator.clear();
+    this.lastAggregate = aggregate.gradient;
     const record: RoundRecord = {
       round: window.round,
       epoch: window.epoch,

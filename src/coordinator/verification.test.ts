@@ -1,0 +1,189 @@
+// Verification in the coordinator: each cheat is caught, its key banned, its examples
+// recomputed by others, and no rejected gradient ever reaches an aggregate.
+
+import { describe, expect, it } from 'vitest';
+import type { CoordinatorMessage } from '../protocol/messages.ts';
+import type { SyncSigner } from '../protocol/signing.ts';
+import { Coordinator, type CoordinatorOptions } from './coordinator.ts';
+import type { Decisions } from './decisions.ts';
+import type { Job } from './job.ts';
+import { eventsOf, hello, leaseGradient, merge, result, sentTo, testKey, testSigning, tinyJob } from './testSwarm.ts';
+
+type Lease = Extract<CoordinatorMessage, { type: 'lease' }>;
+
+class Swarm {
+  readonly c: Coordinator;
+  readonly keys = new Map<string, SyncSigner>();
+  readonly log: Decisions[] = [];
+  now = 0;
+
+  constructor(job: Job, extra: Partial<CoordinatorOptions> = {}) {
+    this.c = new Coordinator({ job, instance: 'V', datasetUrl: '/d', ...testSigning, ...extra });
+    this.record(this.c.start(0));
+  }
+
+  record(d: Decisions): Decisions {
+    this.log.push(d);
+    return d;
+  }
+
+  join(peer: string, examplesPerSecond = 32): Decisions {
+    const key = testKey();
+    this.keys.set(peer, key);
+    this.record(this.c.join(peer, this.now));
+    return this.record(this.c.receive(peer, hello(examplesPerSecond, 8192, undefined, key), this.now));
+  }
+
+  /** The newest lease sent to `peer` and not answered yet. */
+  leaseOf(peer: string): Lease | undefined {
+    const all = merge(...this.log);
+    const leases = sentTo(all, peer, 'lease');
+    const answered = new Set(eventsOf(all, 'resultAccepted').concat().map((e) => e.leaseId).concat(eventsOf(all, 'resultRejected').map((e) => e.leaseId)));
+    return leases.filter((l) => !answered.has(l.body.leaseId)).pop();
+  }
+
+  /** Answer `peer`'s open lease with the true gradient, or what `cheat` makes of it. */
+  answer(peer: string, cheat: (g: Float32Array) => Float32Array = (g) => g): Decisions {
+    const lease = this.leaseOf(peer);
+    if (!lease) throw new Error(`${peer} holds no lease`);
+    this.now += 10;
+    const { leaseId, version } = lease.body;
+    const g = cheat(leaseGradient(this.c.params, lease.tensors.indices));
+    return this.record(this.c.receive(peer, result(this.c.jobId, leaseId, version, lease.tensors.indices.length, g, 0, this.keys.get(peer)!), this.now));
+  }
+
+  all(): Decisions {
+    return merge(...this.log);
+  }
+}
+
+const smallLeases = (overrides: Parameters<typeof tinyJob>[0] = {}) =>
+  tinyJob({ lease: { minExamples: 8, maxExamples: 8, targetSeconds: 0.5, timeoutMs: 2000 }, stop: { rounds: 4 }, ...overrides });
+
+describe('Coordinator verification', () => {
+  it('bans a bad signature at once', () => {
+    const s = new Swarm(smallLeases());
+    s.join('p1');
+    const lease = s.leaseOf('p1')!;
+    const d = s.record(s.c.receive('p1', result(s.c.jobId, lease.body.leaseId, 0, 8, leaseGradient(s.c.params, lease.tensors.indices), 0, testKey()), 1));
+    expect(eventsOf(d, 'contributorBanned')[0]).toMatchObject({ check: 'bad-signature', publicKey: s.keys.get('p1')!.publicKey });
+    expect(d.disconnect.map((x) => x.code)).toEqual(['banned']);
+    s.c.checkInvariants();
+  });
+
+  it('rejects a zero gradient, and bans the key at the second one', () => {
+    const s = new Swarm(smallLeases());
+    s.join('p1');
+    const first = s.answer('p1', (g) => g.fill(0));
+    expect(eventsOf(first, 'resultRejected')[0]).toMatchObject({ check: 'zero', outcome: 'rejected' });
+    expect(eventsOf(first, 'contributorBanned')).toHaveLength(0);
+    const second = s.answer('p1', (g) => g.fill(0));
+    expect(eventsOf(second, 'contributorBanned')[0]).toMatchObject({ check: 'zero' });
+    s.c.checkInvariants();
+  });
+
+  it('catches a ×100 gradient by its norm once the running distribution is known, and discards the cheat\'s accepted results of the round', () => {
+    const s = new Swarm(smallLeases({ globalBatch: 64, stop: { rounds: 6 } }));
+    s.join('honest');
+    for (let i = 0; i < 10; i++) s.answer('honest'); // 10 results: past the warm-up, round 0 closed
+    s.join('cheat');
+    s.answer('cheat'); // an honest-looking result first: accepted
+    const accepted = eventsOf(s.all(), 'resultAccepted').filter((e) => e.contributorId === eventsOf(s.all(), 'joined').at(-1)!.contributorId);
+    expect(accepted).toHaveLength(1);
+    s.answer('cheat', (g) => g.map((x) => x * 100));
+    const d = s.answer('cheat', (g) => g.map((x) => x * 100));
+    const ban = eventsOf(d, 'contributorBanned')[0];
+    expect(ban).toMatchObject({ check: 'norm-too-large', discardedLeases: [accepted[0].leaseId] });
+    s.c.checkInvariants();
+    // The honest contributor finishes the run; no round lists the cheater's lease.
+    while (s.c.state === 'running' && s.leaseOf('honest')) s.answer('honest');
+    const closed = eventsOf(s.all(), 'roundClosed').flatMap((e) => e.record.leases.map((l) => l.leaseId));
+    expect(closed).not.toContain(accepted[0].leaseId);
+    expect(s.c.coverage()).toMatchObject({ exact: true, problems: [] });
+  });
+
+  it('bans a result replayed for another lease (the same data, recomputed hash and all)', () => {
+    const s = new Swarm(smallLeases());
+    s.join('p1');
+    const lease = s.leaseOf('p1')!;
+    const g = leaseGradient(s.c.params, lease.tensors.indices);
+    s.record(s.c.receive('p1', result(s.c.jobId, lease.body.leaseId, 0, 8, g, 0, s.keys.get('p1')), 1));
+    const next = s.leaseOf('p1')!;
+    const d = s.record(s.c.receive('p1', result(s.c.jobId, next.body.leaseId, 0, 8, g, 0, s.keys.get('p1')), 2));
+    expect(eventsOf(d, 'contributorBanned')[0]).toMatchObject({ check: 'replayed', discardedLeases: [lease.body.leaseId] });
+    s.c.checkInvariants();
+  });
+
+  it('spot checks: a recomputation that differs bans (sign flip, stale parameters); one that agrees passes', () => {
+    const checker = (params: Float32Array, indices: Uint32Array) => leaseGradient(params, indices);
+    const job = smallLeases({ verification: { spotChecks: { fraction: 1 } } });
+    const s = new Swarm(job, { spotChecker: checker });
+    s.join('honest');
+    const ok = s.answer('honest');
+    expect(eventsOf(ok, 'spotChecked')[0]).toMatchObject({ passed: true, trigger: 'probation', distance: 0 });
+    s.join('flip');
+    const d = s.answer('flip', (g) => g.map((x) => -x));
+    expect(eventsOf(d, 'spotChecked')[0]).toMatchObject({ passed: false });
+    expect(eventsOf(d, 'contributorBanned')[0]).toMatchObject({ check: 'spot-check' });
+    s.join('stale');
+    const lease = s.leaseOf('stale')!;
+    const old = s.c.params.map((x) => x + 0.5); // other parameters, labelled with the lease's version
+    const e = s.record(s.c.receive('stale', result(s.c.jobId, lease.body.leaseId, lease.body.version, 8, leaseGradient(old, lease.tensors.indices), 0, s.keys.get('stale')), 99));
+    expect(eventsOf(e, 'contributorBanned')[0]).toMatchObject({ check: 'spot-check' });
+    s.c.checkInvariants();
+  });
+
+  it('without a spot checker, a gradient against the rest of the round is discarded at the close, recomputed, and a recomputation that disagrees with two agreeing keys bans', () => {
+    const s = new Swarm(smallLeases({ globalBatch: 32, stop: { rounds: 6 } }));
+    for (const p of ['a', 'b', 'c', 'flip']) s.join(p, 16);
+    // The fake gradients are mostly per-example noise: give them the common direction a real model's have.
+    const real = (g: Float32Array) => g.map((x) => x + 0.25);
+    for (let round = 0; round < 2; round++) for (const p of ['a', 'b', 'c', 'flip']) s.answer(p, real); // past the warm-up
+    expect(s.c.round).toBe(2);
+    s.answer('a', real);
+    s.answer('b', real);
+    s.answer('c', real);
+    const d = s.answer('flip', (g) => real(g).map((x) => -x));
+    const discarded = eventsOf(d, 'resultDiscarded');
+    expect(discarded).toEqual([expect.objectContaining({ check: 'direction' })]);
+    expect(eventsOf(d, 'roundClosed')).toHaveLength(0);
+    s.c.checkInvariants();
+    // The flipped examples go to whoever asks; the honest recomputation is again a suspect (it differs from the discarded one)
+    // until a second honest key agrees with it; then the flipper is banned.
+    for (let i = 0; i < 8 && s.c.round === 2; i++) {
+      for (const p of ['a', 'b', 'c']) if (s.leaseOf(p)) s.answer(p, real);
+      if (s.leaseOf('flip') && !eventsOf(s.all(), 'contributorBanned').length) s.answer('flip', (g) => real(g).map((x) => -x));
+    }
+    const types = s.all().events.slice(-40).map((e) => `${e.type}${'leaseId' in e ? ' ' + e.leaseId : ''}${'contributorId' in e ? ' ' + e.contributorId : ''}`);
+    expect(s.c.round, types.join('\n')).toBe(3);
+    const all = s.all();
+    expect(eventsOf(all, 'contributorBanned')).toEqual([expect.objectContaining({ check: 'replica-mismatch', publicKey: s.keys.get('flip')!.publicKey })]);
+    expect(eventsOf(all, 'replicaAgreed').length).toBeGreaterThan(0);
+    expect(s.c.coverage()).toMatchObject({ exact: true, problems: [] });
+  });
+
+  it('reputation: a new key\'s first results are all spot-checked, then only a sample', () => {
+    const checker = (params: Float32Array, indices: Uint32Array) => leaseGradient(params, indices);
+    const s = new Swarm(smallLeases({ globalBatch: 64, stop: { rounds: 6 }, verification: { spotChecks: { fraction: 0, probationResults: 3 } } }), { spotChecker: checker });
+    s.join('p1');
+    for (let i = 0; i < 6; i++) s.answer('p1');
+    expect(eventsOf(s.all(), 'spotChecked').map((e) => e.trigger)).toEqual(['probation', 'probation', 'probation']);
+    s.join('stale');
+    const lease = s.leaseOf('stale')!;
+    const d = s.record(s.c.receive('stale', result(s.c.jobId, lease.body.leaseId, lease.body.version, 8, leaseGradient(s.c.params.map((x) => x + 0.5), lease.tensors.indices), 0, s.keys.get('stale')), 99));
+    expect(eventsOf(d, 'contributorBanned')[0]).toMatchObject({ check: 'spot-check' });
+  });
+
+  it('a lone key\'s suspect is settled by its own identical recomputation, so the round cannot stall', () => {
+    const s = new Swarm(smallLeases({ globalBatch: 32, stop: { rounds: 6 } }));
+    s.join('solo', 8); // 8 examples per lease: 4 leases per round, one at a time
+    const real = (g: Float32Array) => g.map((x) => x + 0.25);
+    while (s.c.round < 2) s.answer('solo', real);
+    for (let i = 0; i < 3; i++) s.answer('solo', real);
+    s.answer('solo', (g) => real(g).map((x) => -x));
+    expect(eventsOf(s.all(), 'resultDiscarded')).toHaveLength(1);
+    for (let i = 0; i < 4 && s.c.round === 2; i++) s.answer('solo', real);
+    expect(s.c.round).toBe(3);
+    expect(eventsOf(s.all(), 'contributorBanned')).toHaveLength(0);
+  });
+});

@@ -1,0 +1,92 @@
+// What the coordinator remembers to catch cheats: banned keys, result hashes already seen,
+// screening flags per contributor. Pure bookkeeping; the Coordinator decides and acts.
+//
+// Certain cheats ban at once: a bad signature or hash, a replayed result (a hash seen before,
+// for this lease or another), a result for someone else's lease, a version that is not the
+// lease's. Numeric cheats are caught by screening (screening.ts): each flag rejects the
+// result (it never counts), and `banAfterFlags` flags ban the key.
+
+import type { BannedKey } from './records.ts';
+import type { ScreeningFlag } from './screening.ts';
+
+export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | 'not-your-lease' | 'wrong-version' | 'spot-check' | 'replica-mismatch';
+
+/**
+ * The host's CPU reference: the mean-loss gradient of the model with `params` over the
+ * training examples `indices` (e.g. JsMlp.lossAndGradient on the training set). Synchronous;
+ * the coordinator calls it for a sample of results and for every suspect one.
+ */
+export type SpotChecker = (params: Float32Array, indices: Uint32Array) => Float32Array;
+
+/** ‖g − ref‖ / ‖ref‖ (‖g‖ when ref is zero). */
+export function relativeDistance(g: Float32Array, ref: Float32Array): number {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < g.length; i++) {
+    const d = g[i] - ref[i];
+    diff += d * d;
+    norm += ref[i] * ref[i];
+  }
+  return norm > 0 ? Math.sqrt(diff / norm) : Math.sqrt(diff);
+}
+
+export class VerificationBook {
+  private readonly banned = new Map<string, BannedKey>();
+  /** resultHash → the lease it first came with and that lease's work (round, version, positions). Kept for the whole run. */
+  private readonly seenHashes = new Map<string, { leaseId: string; work: string }>();
+  private readonly flags = new Map<string, number>();
+  /** Reputation: results of a key verified by a spot check or a replica agreement. */
+  private readonly verified = new Map<string, number>();
+
+  constructor(banned: readonly BannedKey[] = []) {
+    for (const b of banned) this.banned.set(b.publicKey, { ...b });
+  }
+
+  isBanned(publicKey: string): BannedKey | undefined {
+    return this.banned.get(publicKey);
+  }
+
+  ban(entry: BannedKey): void {
+    if (!this.banned.has(entry.publicKey)) this.banned.set(entry.publicKey, { ...entry });
+  }
+
+  bannedKeys(): BannedKey[] {
+    return [...this.banned.values()].map((b) => ({ ...b }));
+  }
+
+  /**
+   * If a result with this hash was seen before and this one is a replay, the lease it was
+   * first seen for; else undefined (and a new hash is remembered). The same data sent again
+   * for the same lease is a replay; for another lease it is one unless that lease is the
+   * same work (same round, version and positions): an expired lease's examples re-leased on
+   * the same parameters give the same bits on a deterministic backend, honestly.
+   */
+  replayOf(resultHash: string, leaseId: string, work: string): string | undefined {
+    const first = this.seenHashes.get(resultHash);
+    if (first === undefined) {
+      this.seenHashes.set(resultHash, { leaseId, work });
+      return undefined;
+    }
+    return first.leaseId === leaseId || first.work !== work ? first.leaseId : undefined;
+  }
+
+  /** Count a screening flag; returns the contributor's total. */
+  flag(contributorId: string): number {
+    const n = (this.flags.get(contributorId) ?? 0) + 1;
+    this.flags.set(contributorId, n);
+    return n;
+  }
+
+  /** A result of this key passed a spot check or agreed with a replica. */
+  verifiedResult(publicKey: string): void {
+    this.verified.set(publicKey, (this.verified.get(publicKey) ?? 0) + 1);
+  }
+
+  reputation(publicKey: string): number {
+    return this.verified.get(publicKey) ?? 0;
+  }
+
+  flagsOf(contributorId: string): number {
+    return this.flags.get(contributorId) ?? 0;
+  }
+}
