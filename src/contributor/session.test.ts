@@ -314,7 +314,7 @@ describe('ContributorSession: parameters and leases', () => {
     expect(resultHash).toBe(nodeVerifier.sha256Hex(resultHashInput({ exampleCount: 4, loss: 0.4, correct: 2, gradient: result.tensors.gradient })));
     expect(nodeVerifier.verify(IDENTITY.publicKey, resultStatement({ jobId: JOB.id, leaseId: 'L-abc', version: 3, resultHash }), signature)).toBe(true);
     expect(eventsOf(h, 'computing')).toEqual([{ kind: 'computing', leaseId: 'L-abc', examples: 4, round: 7 }]);
-    expect(eventsOf(h, 'result')).toEqual([{ kind: 'result', leaseId: 'L-abc', examples: 4, loss: 0.4, computeMs: 5 }]);
+    expect(eventsOf(h, 'result')).toEqual([{ kind: 'result', leaseId: 'L-abc', examples: 4, loss: 0.4, computeMs: 5, resultHash }]);
   });
 
   it('computes a lease larger than one device call in chunks and sends one result', async () => {

@@ -295,6 +295,7 @@ class SimulatedSwarm {
         this.bans++;
         this.acceptedThisRound = this.acceptedThisRound.filter((id) => !e.discardedLeases.includes(id));
       }
+      if (e.type === 'resultDiscarded') this.acceptedThisRound = this.acceptedThisRound.filter((id) => id !== e.leaseId);
       if (e.type === 'roundClosed') this.checkRound(e);
       if (e.type === 'evaluate') this.evaluations.push(e.version);
       if (e.type === 'checkpoint') this.lastCheckpoint = e.state;

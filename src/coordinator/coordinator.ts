@@ -62,6 +62,9 @@ export class Coordinator {
   private readonly sampler: Random;
   /** Leases of the open round a spot check found honest: the direction check does not ask again. */
   private readonly checkedHonest = new Set<string>();
+  /** Results of the open round already drawn for replication or passed over, and the work (positions) drawn. */
+  private readonly replicationDrawn = new Set<string>();
+  private readonly replicatedWork = new Set<string>();
   /** Discarded suspects of the open round by work (positions): a recomputation by another key that agrees settles it. */
   /** Positions of the open round discarded as direction suspects (sorted, disjoint: a position is discarded at most once per split). */
   private discardedPositions: PositionRange[] = [];
@@ -465,6 +468,8 @@ export class Coordinator {
     if (this.run.lastAggregate) this.screen.roundClosed(this.run.lastAggregate);
     this.scheduler.advance(version + 1);
     this.checkedHonest.clear();
+    this.replicationDrawn.clear();
+    this.replicatedWork.clear();
     this.suspects.clear();
     this.discardedPositions = [];
     const durationMs = now - this.roundOpenedAt;
@@ -499,20 +504,32 @@ export class Coordinator {
    */
   private directionCheck(now: number, d: Decisions): boolean {
     const screening = this.job.verification.screening;
-    if (!screening.enabled || screening.cosineFraction === 0) return true;
+    const directionOn = screening.enabled && screening.cosineFraction > 0;
+    const replication = this.job.verification.replication.fraction;
+    if (!directionOn && replication === 0) return true;
     const contributions = this.run.contributions();
     const workOf = (leaseId: string) => this.scheduler.lease(leaseId)!.ranges.map((r) => `${r.start}-${r.end}`).join(',');
-    const outliers = directionOutliers(contributions, screening.cosineFraction, this.screen.estimates());
+    const outliers = directionOn ? directionOutliers(contributions, screening.cosineFraction, this.screen.estimates()) : [];
     // Recomputations of a discarded suspect's examples are judged with it, outliers or not: that is the quorum.
     const recomputed = this.suspects.size ? contributions.filter((c) => this.suspects.has(workOf(c.leaseId)) && !outliers.some((o) => o.leaseId === c.leaseId)) : [];
     const suspects = [...outliers, ...recomputed.map((c) => ({ leaseId: c.leaseId, reason: 'a recomputation of a suspect result' }))].filter((o) => !this.checkedHonest.has(o.leaseId));
+    // Replication: a random part of the round's results, each drawn once, is recomputed by another key.
+    for (const c of contributions) {
+      if (replication === 0 || this.replicationDrawn.has(c.leaseId) || suspects.some((s) => s.leaseId === c.leaseId)) continue;
+      this.replicationDrawn.add(c.leaseId);
+      const key = this.contributors.credit(c.contributorId)?.publicKey ?? '';
+      const someoneElse = this.contributors.available().some((x) => x.credit.publicKey !== key);
+      if (this.checkedHonest.has(c.leaseId) || !someoneElse || this.sampler.next() >= replication) continue;
+      this.replicatedWork.add(workOf(c.leaseId));
+      suspects.push({ leaseId: c.leaseId, reason: 'drawn for replication' });
+    }
     const tolerance = this.job.verification.spotChecks.tolerance;
     for (const suspect of suspects) {
       const c = contributions.find((x) => x.leaseId === suspect.leaseId)!;
       const lease = this.scheduler.lease(c.leaseId)!;
       const publicKey = this.contributors.credit(c.contributorId)?.publicKey ?? '';
       if (this.book.isBanned(publicKey)) continue; // discarded with an earlier suspect's ban
-      if (this.options.spotChecker) {
+      if (this.options.spotChecker && !this.replicatedWork.has(workOf(c.leaseId))) {
         const distance = this.spotCheck(c.contributorId, lease, c.gradient, 'direction', now, d);
         if (distance <= tolerance) {
           this.checkedHonest.add(c.leaseId);
@@ -556,7 +573,7 @@ export class Coordinator {
         this.suspects.set(work, earlier);
         this.scheduler.uncount(c.leaseId);
         this.run.discardContribution(c.leaseId);
-        d.events.push({ type: 'resultDiscarded', at: now, contributorId: c.contributorId, leaseId: c.leaseId, round: lease.round, check: 'direction', reason: suspect.reason });
+        d.events.push({ type: 'resultDiscarded', at: now, contributorId: c.contributorId, leaseId: c.leaseId, round: lease.round, check: this.replicatedWork.has(workOf(c.leaseId)) ? 'replication' : 'direction', reason: suspect.reason });
       }
     }
     if (this.scheduler.roundComplete) return true;

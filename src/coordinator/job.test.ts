@@ -48,6 +48,7 @@ describe('parseJob', () => {
     expect(job.verification).toEqual({
       aggregation: { rule: 'mean', trim: 0.25, clipRadius: 1, clipIterations: 3 },
       screening: { enabled: true, normFactor: 8, cosineFraction: 0.2, warmupResults: 8, banAfterFlags: 2 },
+      replication: { fraction: 0.1 },
       spotChecks: { fraction: 0.05, maxExamples: 256, probationResults: 3, probationMaxExamples: 2048, tolerance: 1e-3 },
     });
     const robust = parseJob(JSON.stringify({ ...minimal, verification: { aggregation: { rule: 'trimmed-mean', trim: 0.1 } } }), 'test.json');

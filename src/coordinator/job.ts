@@ -50,6 +50,13 @@ const Verification = z.strictObject({
       banAfterFlags: int(1).default(2),
     })
     .prefault({}),
+  /**
+   * Replication: this fraction of a round's results, drawn at random once the round is
+   * complete, is recomputed by another contributor (another key) before the round closes. The
+   * recomputation counts if it agrees; a disagreement goes to a third, and whoever the two
+   * agreeing keys contradict is banned (quorum).
+   */
+  replication: z.strictObject({ fraction: z.number().min(0).max(1).default(0.1) }).prefault({}),
   /** Recomputing results with the CPU reference (needs the host's spot checker; see CoordinatorOptions.spotChecker). */
   spotChecks: z
     .strictObject({

@@ -134,7 +134,7 @@ describe('Coordinator verification', () => {
   });
 
   it('without a spot checker, a gradient against the rest of the round is discarded at the close, recomputed, and a recomputation that disagrees with two agreeing keys bans', () => {
-    const s = new Swarm(smallLeases({ globalBatch: 32, stop: { rounds: 6 } }));
+    const s = new Swarm(smallLeases({ globalBatch: 32, stop: { rounds: 6 }, verification: { replication: { fraction: 0 } } }));
     for (const p of ['a', 'b', 'c', 'flip']) s.join(p, 16);
     // The fake gradients are mostly per-example noise: give them the common direction a real model's have.
     const real = (g: Float32Array) => g.map((x) => x + 0.25);
@@ -160,6 +160,27 @@ describe('Coordinator verification', () => {
     expect(eventsOf(all, 'contributorBanned')).toEqual([expect.objectContaining({ check: 'replica-mismatch', publicKey: s.keys.get('flip')!.publicKey })]);
     expect(eventsOf(all, 'replicaAgreed').length).toBeGreaterThan(0);
     expect(s.c.coverage()).toMatchObject({ exact: true, problems: [] });
+  });
+
+  it('replication: drawn results are recomputed by another key before the round closes; agreement stands, a cheat the screens miss is banned by the quorum once drawn', () => {
+    const s = new Swarm(smallLeases({ globalBatch: 32, stop: { rounds: 8 }, verification: { replication: { fraction: 0.3 }, screening: { enabled: false } } }));
+    for (const p of ['a', 'b', 'c', 'skew']) s.join(p, 16);
+    // A subtle cheat: 5% off, far inside any norm or direction screen, far outside the replica tolerance.
+    const skew = (g: Float32Array) => g.map((x) => x * 1.05);
+    for (let i = 0; i < 40 && s.c.state === 'running' && !eventsOf(s.all(), 'contributorBanned').length; i++) {
+      for (const p of ['a', 'b', 'c']) if (s.leaseOf(p)) s.answer(p);
+      if (s.leaseOf('skew')) s.answer('skew', skew);
+    }
+    const all = s.all();
+    expect(eventsOf(all, 'resultDiscarded').some((e) => e.check === 'replication')).toBe(true);
+    expect(eventsOf(all, 'replicaAgreed').length).toBeGreaterThan(0);
+    expect(eventsOf(all, 'contributorBanned')).toEqual([expect.objectContaining({ check: 'replica-mismatch', publicKey: s.keys.get('skew')!.publicKey })]);
+    // Sampling catches a steady cheat sooner or later; what it had counted before is why screening and spot checks exist too.
+    // After the ban, nothing of the skewed key counts: the round that banned it lists none of its leases.
+    const skewId = eventsOf(all, 'joined').find((e) => e.publicKey === s.keys.get('skew')!.publicKey)!.contributorId;
+    const banRound = eventsOf(all, 'roundClosed').at(-1)!.record;
+    expect(banRound.leases.filter((l) => l.contributorId === skewId)).toEqual([]);
+    s.c.checkInvariants();
   });
 
   it('reputation: a new key\'s first results are all spot-checked, then only a sample', () => {

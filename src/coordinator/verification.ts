@@ -9,7 +9,8 @@
 import type { BannedKey } from './records.ts';
 import type { ScreeningFlag } from './screening.ts';
 
-export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | 'not-your-lease' | 'wrong-version' | 'spot-check' | 'replica-mismatch';
+/** Why a result was refused or set aside ('replication': drawn at random, recomputed by another key). */
+export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | 'not-your-lease' | 'wrong-version' | 'spot-check' | 'replica-mismatch' | 'replication';
 
 /**
  * The host's CPU reference: the mean-loss gradient of the model with `params` over the
