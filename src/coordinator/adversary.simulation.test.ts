@@ -18,6 +18,7 @@ import type { CoordinatorEvent, Decisions } from './decisions.ts';
 import { jobLayout } from './job.ts';
 import { JsMlp } from './jsMlp.ts';
 import { hello, result, testKey, testSigning, tinyJob } from './testSwarm.ts';
+import { jsMlpSpotChecker } from './verification.ts';
 
 const hasRealData = existsSync(join(defaultDataDir(), FASHION_MNIST_FILES.trainImages));
 type Lease = Extract<CoordinatorMessage, { type: 'lease' }>;
@@ -38,11 +39,7 @@ describe.skipIf(!hasRealData)('adversarial swarm on real data', async () => {
   });
   const layout = jobLayout(job);
   const mlp = new JsMlp(layout);
-  const reference = (params: Float32Array, indices: Uint32Array) => {
-    const g = new Float32Array(layout.total);
-    mlp.lossAndGradient(params, train, indices, g);
-    return g;
-  };
+  const reference = jsMlpSpotChecker(layout, train);
 
   function run(behaviours: Behaviour[]): { params: Float32Array; events: CoordinatorEvent[]; banned: Set<string> } {
     const c = new Coordinator({ job, instance: 'A', datasetUrl: '/d', ...testSigning, spotChecker: reference });

@@ -6,6 +6,9 @@
 // lease's. Numeric cheats are caught by screening (screening.ts): each flag rejects the
 // result (it never counts), and `banAfterFlags` flags ban the key.
 
+import type { ImageDataset } from '../data/dataset.ts';
+import type { ParamLayout } from '../model/mlp.ts';
+import { JsMlp } from './jsMlp.ts';
 import type { BannedKey } from './records.ts';
 import type { ScreeningFlag } from './screening.ts';
 
@@ -18,6 +21,16 @@ export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | '
  * the coordinator calls it for a sample of results and for every suspect one.
  */
 export type SpotChecker = (params: Float32Array, indices: Uint32Array) => Float32Array;
+
+/** The spot checker of a real job: the plain JavaScript MLP (f32, the CPU reference) on the training set. */
+export function jsMlpSpotChecker(layout: ParamLayout, train: ImageDataset): SpotChecker {
+  const mlp = new JsMlp(layout);
+  return (params, indices) => {
+    const gradient = new Float32Array(layout.total);
+    mlp.lossAndGradient(params, train, indices, gradient);
+    return gradient;
+  };
+}
 
 /** ‖g − ref‖ / ‖ref‖ (‖g‖ when ref is zero). */
 export function relativeDistance(g: Float32Array, ref: Float32Array): number {

@@ -40,7 +40,6 @@ export function entryLine(n: number, at: number, body: LedgerEntryBody): string 
  * host, which knows the running totals (see LedgerWriter).
  */
 export function entriesOf(event: CoordinatorEvent): LedgerEntryBody[] {
-  const e = event as unknown as Record<string, unknown>;
   switch (event.type) {
     case 'joined':
       return [{ kind: 'joined', contributorId: event.contributorId, publicKey: event.publicKey, backend: event.capabilities.backend, device: event.capabilities.device, resumed: event.resumed }];
@@ -52,15 +51,11 @@ export function entriesOf(event: CoordinatorEvent): LedgerEntryBody[] {
       return [{ kind: 'resultRejected', contributorId: event.contributorId, leaseId: event.leaseId, outcome: event.outcome, code: event.code, reason: event.reason, resultHash: event.resultHash, signature: event.signature }];
     case 'roundClosed':
       return [{ kind: 'roundClosed', round: event.record.round, version: event.newVersion, examples: event.record.examples, leases: event.record.leases.map((l) => l.leaseId) }];
+    case 'contributorBanned':
+      return [{ kind: 'banned', contributorId: event.contributorId, publicKey: event.publicKey, reason: `${event.check}: ${event.reason}` }];
+    case 'resultDiscarded':
+      return [{ kind: 'resultDiscarded', contributorId: event.contributorId, leaseId: event.leaseId, round: event.round, reason: `${event.check}: ${event.reason}` }];
     default:
-      break;
+      return [];
   }
-  // Events of the verification layer, by shape (they carry these fields).
-  if (e.type === 'contributorBanned' && typeof e.contributorId === 'string') {
-    return [{ kind: 'banned', contributorId: e.contributorId, publicKey: String(e.publicKey ?? ''), reason: String(e.reason ?? '') }];
-  }
-  if (e.type === 'resultDiscarded' && typeof e.contributorId === 'string' && typeof e.leaseId === 'string') {
-    return [{ kind: 'resultDiscarded', contributorId: e.contributorId, leaseId: e.leaseId, round: Number(e.round ?? -1), reason: String(e.reason ?? '') }];
-  }
-  return [];
 }

@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { loadNewestCheckpoint } from '../coordinator/checkpointStore.ts';
 import { defaultJob, jobId, jobLayout, jobModel, parseJob, type Job } from '../coordinator/job.ts';
-import { defaultDataDir } from '../data/fashionMnistNode.ts';
+import { defaultDataDir, loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
+import { jsMlpSpotChecker } from '../coordinator/verification.ts';
 import { startCoordinatorPeer } from '../net/nodePeer.ts';
 import { attachSignalingRelay } from '../net/relay.ts';
 import { exportMlpOnnx } from '../model/onnx.ts';
@@ -79,7 +80,17 @@ async function main(): Promise<number> {
   const signer = loadOrCreateCoordinatorKey(join(outDir, 'coordinator-key.pem'));
   // The public half, for anyone checking the ledger offline (`npm run ledger -- verify … --key …`).
   await writeFile(join(outDir, 'coordinator.pub'), `${JSON.stringify({ publicKey: signer.publicKey })}\n`);
-  const coordinator = new Coordinator({ job, instance: Date.now().toString(36), datasetUrl: DATASET_ROUTE, checkpoint: loaded?.state, signer, verifier: nodeVerifier });
+  // Spot checks recompute sampled and suspect results with the CPU reference on the training set.
+  const { train } = await loadFashionMnistFromDir();
+  const coordinator = new Coordinator({
+    job,
+    instance: Date.now().toString(36),
+    datasetUrl: DATASET_ROUTE,
+    checkpoint: loaded?.state,
+    signer,
+    verifier: nodeVerifier,
+    spotChecker: jsMlpSpotChecker(layout, train),
+  });
 
   const startedAt = Date.now();
   const status = new RunStatus({ id, name: job.name, globalBatch: job.globalBatch, parameters: layout.total }, startedAt, {
