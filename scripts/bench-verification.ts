@@ -10,7 +10,13 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { RoundAggregator, type AggregationRule } from '../src/coordinator/aggregator.ts';
+import { Coordinator } from '../src/coordinator/coordinator.ts';
+import type { Decisions } from '../src/coordinator/decisions.ts';
 import { JsMlp } from '../src/coordinator/jsMlp.ts';
+import type { Job } from '../src/coordinator/job.ts';
+import { hello, result, testKey, testSigning } from '../src/coordinator/testSwarm.ts';
+import { jsMlpSpotChecker } from '../src/coordinator/verification.ts';
+import type { CoordinatorMessage } from '../src/protocol/messages.ts';
 import { defaultJob, jobLayout } from '../src/coordinator/job.ts';
 import { OptimizerHost, freshOptimizerState } from '../src/coordinator/optimizerHost.ts';
 import { exampleWeightedMean } from '../src/coordinator/robustRules.ts';
@@ -83,6 +89,7 @@ const figures = {
   spotCheckMsPerResultAtDefaults: spotMsPerResult,
   spotCheckDefaults: spot,
   aggregationMsPerRound: {} as Record<string, Record<number, number>>,
+  endToEnd: null as null | Record<string, number>,
 };
 
 // 2. Aggregation rules.
@@ -103,6 +110,76 @@ for (const rule of ['mean', 'trimmed-mean', 'median', 'centered-clipping'] as Ag
   }
 }
 
+// 3. The real coordinator, side by side: the default verification (10% replication, screening,
+// spot checks with the CPU reference) against none, with four honest contributors computing
+// real gradients. Extra compute = examples computed / examples counted − 1; coordinator CPU =
+// time inside receive() per result (signature and hash checks, screening, spot checks,
+// aggregation and the optimizer step at round close).
+function driveCoordinator(verified: boolean, roundsToRun: number): { computed: number; counted: number; results: number; receiveMs: number; bans: number } {
+  const base = defaultJob();
+  const v = base.verification;
+  const jobRun: Job = {
+    ...base,
+    globalBatch: batch,
+    stop: { rounds: roundsToRun },
+    evaluateEvery: 1_000_000,
+    checkpointEvery: 1_000_000,
+    verification: verified ? v : { ...v, replication: { fraction: 0 }, screening: { ...v.screening, enabled: false } },
+  };
+  const c = new Coordinator({ job: jobRun, instance: verified ? 'on' : 'off', datasetUrl: '', ...testSigning, ...(verified ? { spotChecker: jsMlpSpotChecker(layout, train) } : {}) });
+  const peers = ['p1', 'p2', 'p3', 'p4'];
+  const keys = new Map(peers.map((p) => [p, testKey()]));
+  const params = new Map<string, Float32Array>();
+  const queue: { peer: string; lease: Extract<CoordinatorMessage, { type: 'lease' }> }[] = [];
+  let computed = 0;
+  let counted = 0;
+  let results = 0;
+  let receiveMs = 0;
+  let bans = 0;
+  const apply = (d: Decisions) => {
+    for (const { to, message } of d.send) {
+      if (message.type === 'parameters') params.set(to, message.tensors.params.slice());
+      if (message.type === 'lease') queue.push({ peer: to, lease: message });
+    }
+    for (const e of d.events) {
+      if (e.type === 'roundClosed') counted += e.record.examples;
+      if (e.type === 'contributorBanned') bans++;
+    }
+  };
+  apply(c.start(0));
+  let now = 0;
+  for (const p of peers) {
+    apply(c.join(p, now));
+    apply(c.receive(p, hello(4000, 8192, undefined, keys.get(p)), now));
+  }
+  while (c.state === 'running' && queue.length) {
+    const { peer, lease } = queue.shift()!;
+    now += 50;
+    const indices = lease.tensors.indices;
+    const g = new Float32Array(layout.total);
+    const r = mlp.lossAndGradient(params.get(peer)!, train, indices, g);
+    computed += indices.length;
+    const message = result(c.jobId, lease.body.leaseId, lease.body.version, indices.length, g, r.correct, keys.get(peer), r.loss);
+    const t0 = performance.now();
+    const d = c.receive(peer, message, now);
+    receiveMs += performance.now() - t0;
+    results++;
+    apply(d);
+  }
+  return { computed, counted, results, receiveMs, bans };
+}
+const coordinatorRounds = Math.max(4, Math.round(rounds / 2));
+const off = driveCoordinator(false, coordinatorRounds);
+const on = driveCoordinator(true, coordinatorRounds);
+if (on.bans || off.bans) throw new Error(`honest contributors were banned (${on.bans} with verification, ${off.bans} without)`);
+const endToEnd = {
+  rounds: coordinatorRounds,
+  extraComputePercent: 100 * (on.computed / on.counted - 1),
+  extraComputePercentWithout: 100 * (off.computed / off.counted - 1),
+  coordinatorMsPerResult: on.receiveMs / on.results,
+  coordinatorMsPerResultWithout: off.receiveMs / off.results,
+};
+
 console.log(`Verification overhead (default job, ${layout.total} floats; ${rounds} real rounds of ${batch} examples in leases of 16–512)`);
 console.log(`  extra contributor compute from replication on suspicion: ${figures.replicationExtraComputePercent.toFixed(2)}% of examples (${figures.directionSuspectsPercentOfLeases.toFixed(1)}% of leases are direction suspects)`);
 console.log(`  coordinator CPU per result: norm screening ${figures.normScreeningMsPerResult.toFixed(2)} ms, direction check ${figures.directionCheckMsPerResult.toFixed(2)} ms, spot checks ${spotMsPerResult.toFixed(2)} ms on average (${(100 * spot.fraction).toFixed(0)}% of leases ≤ ${spot.maxExamples} examples at ${cpuMsPerExample.toFixed(3)} ms/example)`);
@@ -110,4 +187,10 @@ console.log('  aggregation per round (ms):            4        16        64 cont
 for (const [rule, row] of Object.entries(figures.aggregationMsPerRound)) {
   console.log(`    ${rule.padEnd(34)}${[4, 16, 64].map((n) => row[n].toFixed(1).padStart(10)).join('')}`);
 }
+figures.endToEnd = endToEnd;
+console.log(
+  `  the real coordinator, ${endToEnd.rounds} rounds of ${batch} with 4 honest contributors, default verification vs none: ` +
+    `extra contributor compute ${endToEnd.extraComputePercent.toFixed(1)}% (vs ${endToEnd.extraComputePercentWithout.toFixed(1)}%), ` +
+    `coordinator CPU ${endToEnd.coordinatorMsPerResult.toFixed(2)} vs ${endToEnd.coordinatorMsPerResultWithout.toFixed(2)} ms per result`,
+);
 if (values.out) writeFileSync(values.out, JSON.stringify(figures, null, 2) + '\n');
