@@ -150,18 +150,22 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * RFC 9162 §2.1.3.2: whether `proof` shows the leaf with hash `leaf` at `index` in the tree of
- * `size` leaves with root `root`.
+ * The walk both RFC 9162 verifiers share: fn and sn are the indices of the first and last
+ * node at the current level; each proof hash is a left sibling (fold it in on the left) or a
+ * right one. Returns the final sn (0 when the path reached the root), or null for a path
+ * longer than the tree.
  */
-export async function verifyInclusion(hash: AnyHash, index: number, size: number, leaf: Uint8Array, proof: readonly Uint8Array[], root: Uint8Array): Promise<boolean> {
-  if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return false;
-  let fn = index;
-  let sn = size - 1;
-  let r = leaf;
-  for (const p of proof) {
-    if (sn === 0) return false;
+async function walkPath(
+  fn: number,
+  sn: number,
+  path: readonly Uint8Array[],
+  left: (c: Uint8Array) => Promise<void>,
+  right: (c: Uint8Array) => Promise<void>,
+): Promise<number | null> {
+  for (const c of path) {
+    if (sn === 0) return null;
     if (fn % 2 === 1 || fn === sn) {
-      r = await nodeHash(hash, p, r);
+      await left(c);
       if (fn % 2 === 0) {
         do {
           fn = Math.floor(fn / 2);
@@ -169,11 +173,28 @@ export async function verifyInclusion(hash: AnyHash, index: number, size: number
         } while (fn % 2 === 0 && fn !== 0);
       }
     } else {
-      r = await nodeHash(hash, r, p);
+      await right(c);
     }
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
+  return sn;
+}
+
+/**
+ * RFC 9162 §2.1.3.2: whether `proof` shows the leaf with hash `leaf` at `index` in the tree of
+ * `size` leaves with root `root`.
+ */
+export async function verifyInclusion(hash: AnyHash, index: number, size: number, leaf: Uint8Array, proof: readonly Uint8Array[], root: Uint8Array): Promise<boolean> {
+  if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return false;
+  let r = leaf;
+  const sn = await walkPath(
+    index,
+    size - 1,
+    proof,
+    async (c) => void (r = await nodeHash(hash, c, r)),
+    async (c) => void (r = await nodeHash(hash, r, c)),
+  );
   return sn === 0 && equal(r, root);
 }
 
@@ -189,8 +210,7 @@ export async function verifyConsistency(
   if (!Number.isInteger(size1) || !Number.isInteger(size2) || size1 < 0 || size1 > size2) return false;
   if (size1 === size2) return proof.length === 0 && equal(root1, root2);
   if (size1 === 0) return proof.length === 0;
-  let path = [...proof];
-  if ((size1 & (size1 - 1)) === 0) path = [root1, ...path];
+  const path = (size1 & (size1 - 1)) === 0 ? [root1, ...proof] : [...proof];
   if (path.length === 0) return false;
   let fn = size1 - 1;
   let sn = size2 - 1;
@@ -200,22 +220,15 @@ export async function verifyConsistency(
   }
   let fr = path[0];
   let sr = path[0];
-  for (const c of path.slice(1)) {
-    if (sn === 0) return false;
-    if (fn % 2 === 1 || fn === sn) {
+  const end = await walkPath(
+    fn,
+    sn,
+    path.slice(1),
+    async (c) => {
       fr = await nodeHash(hash, c, fr);
       sr = await nodeHash(hash, c, sr);
-      if (fn % 2 === 0) {
-        do {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        } while (fn % 2 === 0 && fn !== 0);
-      }
-    } else {
-      sr = await nodeHash(hash, sr, c);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  return sn === 0 && equal(fr, root1) && equal(sr, root2);
+    },
+    async (c) => void (sr = await nodeHash(hash, sr, c)),
+  );
+  return end === 0 && equal(fr, root1) && equal(sr, root2);
 }
