@@ -96,6 +96,8 @@ test('three contributors, one leaving mid-round and one joining late, survive a 
     return !!s && s.contributors.filter((c) => c.connected && c.tasks > 0).length >= 3 && s.rounds.length > 0;
   });
   await expect(dashboard.locator('#contributors')).toContainText('cpu');
+  // …and the ledger's newest signed head, its signature checked in the browser.
+  await expect(dashboard.locator('#ledger-facts')).toContainText('verified in this browser with the coordinator key');
   await dashboard.close();
 
   // Close the first contributor while it holds a lease: its micro-batch must go to someone else.
