@@ -8,6 +8,8 @@ const PORT = Number(process.env.SWARMGRAD_E2E_PORT ?? 4317);
 
 export default defineConfig({
   testDir: 'e2e',
+  // Playwright empties its output folder at start: keep it apart from scripts/test.mjs's reports.
+  outputDir: 'test-results/e2e-artifacts',
   timeout: 10 * 60_000,
   expect: { timeout: 60_000 },
   workers: 1,
