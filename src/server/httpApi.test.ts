@@ -90,14 +90,22 @@ describe('httpApi routes', () => {
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(MODEL);
   });
 
-  it('answers 405 with a JSON reason to any method but GET on an /api/ path', async () => {
+  it('answers 405 with a JSON reason and an Allow header to any method but GET and HEAD on an /api/ path', async () => {
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
       const res = await fetch(`${origin}/api/status`, { method });
       expect(res.status, method).toBe(405);
+      expect(res.headers.get('allow'), method).toBe('GET, HEAD');
       expect(res.headers.get('content-type')).toBe('application/json');
       expect(await res.json()).toEqual({ error: `${method} is not allowed on /api/status` });
     }
     expect(statusCalls).toBe(0);
+  });
+
+  it('answers HEAD with the headers of GET and no body', async () => {
+    const res = await fetch(`${origin}/api/model.onnx`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-length')).toBe(String(MODEL.length));
+    expect((await res.arrayBuffer()).byteLength).toBe(0);
   });
 
   it('answers a JSON 404 that names an unknown /api/ route', async () => {

@@ -41,8 +41,9 @@ export function httpApi(sources: ApiSources) {
   const handler = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     const path = (req.url ?? '').split('?')[0];
     if (!path.startsWith('/api/')) return next();
-    if (req.method !== 'GET') {
-      json(res, 405, { error: `${req.method} is not allowed on ${path}` });
+    // HEAD is answered as GET: Node's ServerResponse sends the headers and drops the body.
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      json(res, 405, { error: `${req.method} is not allowed on ${path}` }, { allow: 'GET, HEAD' });
       return;
     }
     switch (path) {
@@ -81,8 +82,8 @@ export function httpApi(sources: ApiSources) {
   });
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(text);
 }
