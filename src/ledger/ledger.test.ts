@@ -170,6 +170,24 @@ describe('ledger: the file', () => {
     fresh.close();
   });
 
+  it('signs what came after the last head when it closes: no unsigned tail', async () => {
+    const d = dir();
+    const a = await LedgerFile.open(d, { genesis: GENESIS, signer: COORDINATOR_KEY, fresh: false });
+    for (const e of events(2)) a.record(e);
+    const signedSize = a.head!.size;
+    // A result that arrives after the job's final head is refused as late: one more entry.
+    a.record({ type: 'resultRejected', at: 2000, contributorId: 'c1', leaseId: 'L9-0', outcome: 'late', code: null, reason: 'the job has finished training', resultHash: hash(99), signature: 'A'.repeat(86) });
+    expect(a.head!.size).toBe(signedSize);
+    a.close();
+    const v = await verifyLog(readFileSync(ledgerPaths(d).entries, 'utf8'), readFileSync(ledgerPaths(d).heads, 'utf8'), OPTIONS);
+    expect(v.unsigned).toBe(0);
+    expect(v.size).toBe(signedSize + 1);
+    // Closing again after a restart with nothing new adds no head.
+    const heads = readFileSync(ledgerPaths(d).heads, 'utf8');
+    (await LedgerFile.open(d, { genesis: GENESIS, signer: COORDINATOR_KEY, fresh: false })).close();
+    expect(readFileSync(ledgerPaths(d).heads, 'utf8')).toBe(heads);
+  });
+
   it('refuses another job\'s log', async () => {
     const d = dir();
     (await LedgerFile.open(d, { genesis: GENESIS, signer: COORDINATOR_KEY, fresh: false })).close();

@@ -77,9 +77,7 @@ export class LedgerFile {
     const out = this.writer.record(event);
     this.write(out.lines);
     if (!out.head) return [];
-    fdatasyncSync(this.entriesFd);
-    writeSync(this.headsFd, `${JSON.stringify(out.head)}\n`);
-    fdatasyncSync(this.headsFd);
+    this.writeHead(out.head);
     return out.receipts ?? [];
   }
 
@@ -87,9 +85,21 @@ export class LedgerFile {
     return this.writer.consistencyProof(oldSize, newSize);
   }
 
-  close(): void {
+  /**
+   * Close the files. What was appended since the last signed head (a late result refused after
+   * the job's final head, a contributor that joined mid-round before a shutdown) gets a head of
+   * its own first, so a log closed in order has no unsigned tail.
+   */
+  close(now = Date.now()): void {
+    if (this.writer.size > (this.writer.head?.size ?? 0)) this.writeHead(this.writer.signHead(now));
     closeSync(this.entriesFd);
     closeSync(this.headsFd);
+  }
+
+  private writeHead(head: SignedTreeHead): void {
+    fdatasyncSync(this.entriesFd);
+    writeSync(this.headsFd, `${JSON.stringify(head)}\n`);
+    fdatasyncSync(this.headsFd);
   }
 
   private write(lines: string[]): void {
