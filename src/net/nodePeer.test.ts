@@ -223,6 +223,40 @@ describe('startCoordinatorPeer', () => {
     expect(relay.stats().connectedPeers).toBe(1);
   });
 
+  it('keeps the link of a channel it closed up a moment, so the last messages get out; close() waits for it', async () => {
+    const peer = await startCoordinator({ closeLingerMs: 200 });
+    const channels: FrameChannel[] = [];
+    peer.onChannel = (channel) => channels.push(channel);
+    const browser = await contributor('contributor-1');
+    browser.offer('dc_1');
+    browser.offer('dc_2');
+    await vi.waitFor(() => expect(webrtc.links).toHaveLength(2));
+    const [banned, failed] = webrtc.links;
+    const browserEnd = openDataChannel(banned);
+    openDataChannel(failed);
+    const reasons: string[] = [];
+    browserEnd.onClose = (reason) => reasons.push(reason);
+
+    channels[0].close('banned: you cheated');
+    expect(peer.openChannels).toBe(1);
+    expect(banned.closed).toBe(false); // lingering: SCTP may still hold the error that says why
+    await vi.waitFor(() => expect(reasons).toHaveLength(1)); // the contributor's end hears the close
+    await vi.waitFor(() => expect(banned.closed).toBe(true), { timeout: 2_000 });
+
+    failed.events.onStateChange('failed'); // not closed by us: the link goes at once
+    expect(failed.closed).toBe(true);
+
+    browser.offer('dc_3');
+    await vi.waitFor(() => expect(webrtc.links).toHaveLength(3));
+    const last = webrtc.links[2];
+    openDataChannel(last);
+    channels[2].close('the job is done');
+    const closing = peer.close();
+    expect(last.closed).toBe(false);
+    await closing;
+    expect(last.closed).toBe(true);
+  });
+
   it('close() ends every contributor and leaves the relay', async () => {
     const peer = await startCoordinator();
     const reasons: string[] = [];

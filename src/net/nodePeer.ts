@@ -39,6 +39,12 @@ export interface CoordinatorPeerOptions {
   readonly negotiationTimeoutMs?: number;
   /** An ICE link that stays "disconnected" this long counts as gone. */
   readonly disconnectGraceMs?: number;
+  /**
+   * After the coordinator closes a contributor's channel (a ban, the end of the job), its peer
+   * connection stays up this long so that the last messages (the error saying why) get out:
+   * closing the connection at once would drop what SCTP still holds.
+   */
+  readonly closeLingerMs?: number;
   /** How long startCoordinatorPeer waits for the relay to accept the registration. */
   readonly registerTimeoutMs?: number;
   /** Waits between attempts to get back to a relay that went away. */
@@ -64,6 +70,7 @@ export interface CoordinatorPeer {
 const PEER_ID = /^[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*$/;
 const HEARTBEAT_MS = 5_000; // what PeerJS clients send; the relay drops sockets silent for alive_timeout
 const PEERJS_PROTOCOL_VERSION = '1.5.5';
+const CLOSE_LINGER_MS = 1_000;
 
 /** Registers `coordinatorId` with the relay; resolves once the relay accepted it. */
 export async function startCoordinatorPeer(options: CoordinatorPeerOptions): Promise<CoordinatorPeer> {
@@ -97,6 +104,8 @@ class RelayRegisteredCoordinator implements CoordinatorPeer {
   /** Same token on every reconnection, so the relay hands our id back to us. */
   readonly #token = randomBytes(12).toString('hex');
   readonly #sessions = new Map<string, ContributorSession>();
+  /** Links of channels this side closed, still up for CLOSE_LINGER_MS; close() waits for them. */
+  readonly #lingering = new Set<Promise<void>>();
   #socket: WebSocket | null = null;
   #registered = false;
   #closed = false;
@@ -170,6 +179,7 @@ class RelayRegisteredCoordinator implements CoordinatorPeer {
     this.#closed = true;
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     for (const session of [...this.#sessions.values()]) this.#endSession(session, 'the coordinator is shutting down');
+    await Promise.all(this.#lingering);
     this.#stopHeartbeat();
     this.#registered = false;
     const socket = this.#socket;
@@ -349,7 +359,7 @@ class RelayRegisteredCoordinator implements CoordinatorPeer {
     session.negotiationTimer = null;
     const channel = new PortFrameChannel(session.peerId, port, {
       watermarks: this.#options.watermarks,
-      onClosed: (reason) => this.#endSession(session, reason),
+      onClosed: (reason, byThisSide) => this.#endSession(session, reason, byThisSide),
     });
     session.channel = channel;
     try {
@@ -388,14 +398,23 @@ class RelayRegisteredCoordinator implements CoordinatorPeer {
     }
   }
 
-  #endSession(session: ContributorSession, reason: string): void {
+  /** End a session; `linger` when this side closed its channel with messages perhaps still in flight. */
+  #endSession(session: ContributorSession, reason: string, linger = false): void {
     if (session.ended) return;
     session.ended = true;
     if (session.negotiationTimer) clearTimeout(session.negotiationTimer);
     if (session.disconnectTimer) clearTimeout(session.disconnectTimer);
     if (this.#sessions.get(session.connectionId) === session) this.#sessions.delete(session.connectionId);
     session.channel?.close(reason);
-    session.link.close();
+    if (!linger) {
+      session.link.close();
+      return;
+    }
+    const lingered = new Promise<void>((resolve) => setTimeout(resolve, this.#options.closeLingerMs ?? CLOSE_LINGER_MS).unref()).then(() => {
+      this.#lingering.delete(lingered);
+      session.link.close();
+    });
+    this.#lingering.add(lingered);
   }
 
   #startHeartbeat(): void {

@@ -22,15 +22,18 @@ export interface DataChannelPort extends BufferedSink {
 
 export interface PortFrameChannelOptions {
   readonly watermarks?: Watermarks;
-  /** Called once after the channel closed, after onClose; owners release what they hold for it. */
-  readonly onClosed?: (reason: string) => void;
+  /**
+   * Called once after the channel closed, after onClose; owners release what they hold for it.
+   * `byThisSide`: close() was called here (what was just sent may still be in flight).
+   */
+  readonly onClosed?: (reason: string, byThisSide: boolean) => void;
 }
 
 export class PortFrameChannel implements FrameChannel {
   readonly peerId: string;
   readonly #port: DataChannelPort;
   readonly #sender: BackpressuredSender;
-  readonly #onClosed: ((reason: string) => void) | undefined;
+  readonly #onClosed: ((reason: string, byThisSide: boolean) => void) | undefined;
   #onFrame: ((frame: Uint8Array) => void) | null = null;
   #onClose: ((reason: string) => void) | null = null;
   /** Frames that arrived before anyone set onFrame: kept, not dropped. */
@@ -50,7 +53,7 @@ export class PortFrameChannel implements FrameChannel {
     port.listen({
       onMessage: (frame) => this.#receive(frame),
       onBufferedAmountLow: () => this.#sender.handleBufferedAmountLow(),
-      onClose: (reason) => this.#finish(reason),
+      onClose: (reason) => this.#finish(reason, false),
     });
   }
 
@@ -96,7 +99,7 @@ export class PortFrameChannel implements FrameChannel {
 
   close(reason = 'closed by this side'): void {
     if (this.#closeReason !== null) return;
-    this.#finish(reason);
+    this.#finish(reason, true);
     this.#port.close();
   }
 
@@ -106,12 +109,12 @@ export class PortFrameChannel implements FrameChannel {
     else this.#early.push(frame);
   }
 
-  #finish(reason: string): void {
+  #finish(reason: string, byThisSide: boolean): void {
     if (this.#closeReason !== null) return;
     this.#closeReason = reason;
     this.#sender.fail(reason);
     if (this.#onClose) this.#reportClose();
-    this.#onClosed?.(reason);
+    this.#onClosed?.(reason, byThisSide);
   }
 
   #reportClose(): void {

@@ -77,9 +77,15 @@ export class ProtocolConnection<In extends AnyMessage, Out extends AnyMessage> {
     this.close(`${code}: ${message}`);
   }
 
-  /** Close once every message queued so far has gone out (the one saying why among them). */
-  closeWhenSent(reason: string): void {
-    void this.sending.then(() => this.close(reason));
+  /**
+   * Close once every message queued so far has left the channel's buffer (the one saying why
+   * among them), or after `drainTimeoutMs` if a stalled peer never takes it.
+   */
+  async closeWhenSent(reason: string, drainTimeoutMs = 2_000): Promise<void> {
+    await this.sending;
+    const deadline = Date.now() + drainTimeoutMs;
+    while (this.channel.open && this.channel.bufferedAmount > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    this.close(reason);
   }
 
   close(reason = 'closed'): void {

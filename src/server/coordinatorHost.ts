@@ -83,11 +83,11 @@ export class CoordinatorHost {
     return { bytesSent, bytesReceived };
   }
 
-  /** Wait for checkpoint writes in flight, then stop ticking and close every connection. */
+  /** Wait for checkpoint writes in flight, then stop ticking and close every connection once what was sent on it has gone out. */
   async close(reason: string): Promise<void> {
     clearInterval(this.timer);
     await this.checkpointWrites;
-    for (const conn of this.connections.values()) conn.closeWhenSent(reason);
+    await Promise.all([...this.connections.values()].map((conn) => conn.closeWhenSent(reason)));
   }
 
   /** Carry out decisions in order: per-peer message order is the coordinator's order. */
@@ -97,7 +97,7 @@ export class CoordinatorHost {
       conn?.send(message).catch((error) => this.log(`could not send ${message.type} to ${to}: ${(error as Error).message}`));
     }
     for (const { peer, code, reason } of d.disconnect) {
-      this.connections.get(peer)?.closeWhenSent(code ? `${code}: ${reason}` : reason);
+      void this.connections.get(peer)?.closeWhenSent(code ? `${code}: ${reason}` : reason);
     }
     for (const event of d.events) this.handle(event);
   }
