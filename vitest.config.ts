@@ -26,6 +26,10 @@ export default mergeConfig(
             include: ['src/**/*.test.ts'],
             exclude: ['src/**/*.gpu.test.ts'],
             environment: 'node',
+            // Some unit tests compute for real (a 784-256-128-10 gradient against the JS
+            // reference, a screening run on Fashion-MNIST): seconds here, more on a slower or
+            // busier machine. The limit catches a hang, not a slow machine.
+            testTimeout: 60_000,
           },
         },
         {

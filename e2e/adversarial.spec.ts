@@ -20,12 +20,21 @@ import { freePort, startJobServer, type JobServer } from './support/jobServer.ts
 
 const JOB_FILE = 'e2e/jobs/adversarial.json';
 const HONEST_BROWSERS = 3;
-/** Honest results before a cheater starts cheating, so that detection cannot key on a first result. */
+/**
+ * Honest results before a cheater starts cheating, so that detection cannot key on a first result.
+ * Some modes cannot cheat on their next result after these: stale needs a second parameter
+ * version, replay an earlier result of the same size, steal a neighbour's lease; they answer
+ * honestly until they can. The job's probation (every result of a new key spot-checked) is 8
+ * results so that the first cheat of every mode falls inside it whatever the timing; a cheater
+ * patient beyond probation meets only screening and the sampled checks (5% spot checks, 10%
+ * replication), each unit-tested in src/coordinator/verification.test.ts.
+ */
 const HONEST_FIRST = 2;
 /** How long a cheater may go on before the test counts it as not banned and sends the next. */
 const BAN_WAIT_MS = Number(process.env.SWARMGRAD_BAN_WAIT_MS ?? 8_000);
 
-test.describe.configure({ timeout: 6 * 60_000 });
+// Two runs of the job, each 2–4 min on a 2-core machine without a GPU.
+test.describe.configure({ timeout: 12 * 60_000 });
 
 interface RunOutcome {
   summary: { status: string; rounds: number; examples: number; finalTestAccuracy: number; coverage: { exact: boolean } };
