@@ -106,6 +106,10 @@ describe('httpApi routes', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-length')).toBe(String(MODEL.length));
     expect((await res.arrayBuffer()).byteLength).toBe(0);
+    const events = await fetch(`${origin}/api/events`, { method: 'HEAD' });
+    expect(events.status).toBe(200);
+    expect(events.headers.get('content-type')).toBe('text/event-stream');
+    expect((await events.arrayBuffer()).byteLength).toBe(0); // ends: no stream kept open
   });
 
   it('answers a JSON 404 that names an unknown /api/ route', async () => {

@@ -55,6 +55,10 @@ export function httpApi(sources: ApiSources) {
         return;
       case '/api/events':
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        if (req.method === 'HEAD') {
+          res.end(); // no stream to keep open for a request that takes no body
+          return;
+        }
         res.write(`event: status\ndata: ${JSON.stringify(sources.status())}\n\n`);
         streams.add(res);
         req.on('close', () => streams.delete(res));
