@@ -13,8 +13,18 @@ export interface Contributor {
   paused: boolean;
   /** Parameter version last sent to it on its current connection. */
   knownVersion: number | null;
-  /** Examples per second as the coordinator sees it: lease granted → result received. */
+  /**
+   * Examples per second of its compute: from the computeMs its results report (lease granted →
+   * result received for a result that reports none). Sizes leases to about targetSeconds of work.
+   */
   speed: number;
+  /**
+   * Examples per second as the coordinator sees them: lease granted → result received, with the
+   * transfers, queueing and any throttling. Only bounds a lease so that it ends well inside its
+   * deadline: sizing by it would shrink leases on a slow link until the fixed cost of each result
+   * (a whole gradient to upload) is all there is.
+   */
+  turnaround: number;
   /** It was told there is no work, and has not been given any since. */
   toldIdle: boolean;
   /**
@@ -96,6 +106,7 @@ export class ContributorRegistry {
       paused: false,
       knownVersion: null,
       speed: Math.max(MIN_SPEED, capabilities.examplesPerSecond),
+      turnaround: Math.max(MIN_SPEED, capabilities.examplesPerSecond),
       toldIdle: false,
       silent: false,
       credit,
@@ -135,14 +146,18 @@ export class ContributorRegistry {
     return this.byId.get(id)?.credit ?? this.dormant.get(id);
   }
 
-  measured(contributor: Contributor, examples: number, elapsedMs: number): void {
-    const observed = (examples * 1000) / Math.max(1, elapsedMs);
-    contributor.speed = Math.max(MIN_SPEED, SPEED_SMOOTHING * observed + (1 - SPEED_SMOOTHING) * contributor.speed);
+  /** A result of `examples` came back `elapsedMs` after its lease was granted; the contributor says it computed for `computeMs` (0: not said). */
+  measured(contributor: Contributor, examples: number, computeMs: number, elapsedMs: number): void {
+    const smooth = (previous: number, ms: number) => Math.max(MIN_SPEED, SPEED_SMOOTHING * ((examples * 1000) / Math.max(1, ms)) + (1 - SPEED_SMOOTHING) * previous);
+    // Compute cannot take longer than the whole turnaround: a larger claim is a clock problem.
+    contributor.speed = smooth(contributor.speed, computeMs > 0 ? Math.min(computeMs, elapsedMs) : elapsedMs);
+    contributor.turnaround = smooth(contributor.turnaround, elapsedMs);
   }
 
   /** A lease ran out: assume it is half as fast as thought, so its next lease is smaller, and wait until it speaks. */
   leaseExpired(contributor: Contributor): void {
     contributor.speed = Math.max(MIN_SPEED, contributor.speed / 2);
+    contributor.turnaround = Math.max(MIN_SPEED, contributor.turnaround / 2);
     contributor.silent = true;
   }
 

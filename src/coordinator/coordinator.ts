@@ -370,7 +370,7 @@ export class Coordinator {
           loss: message.body.loss,
           correct: message.body.correct,
         });
-        if (!wasExpired) this.contributors.measured(contributor, accepted.count, now - accepted.grantedAt);
+        if (!wasExpired) this.contributors.measured(contributor, accepted.count, message.body.computeMs, now - accepted.grantedAt);
         this.screen.observe(accepted.count, norm);
         d.send.push({ to: contributor.peer!, message: { type: 'ack', body: { leaseId, outcome: 'accepted' }, tensors: {} } });
         d.events.push({
@@ -626,7 +626,7 @@ export class Coordinator {
     for (const c of available) {
       if (this.scheduler.activeLeasesOf(c.id).length > 0) continue;
       const grant = this.scheduler.leaseMicroBatch(
-        { contributorId: c.id, examplesPerSecond: c.speed, maxBatch: c.capabilities.maxBatch, share: c.speed / totalSpeed },
+        { contributorId: c.id, examplesPerSecond: c.speed, turnaroundExamplesPerSecond: c.turnaround, maxBatch: c.capabilities.maxBatch, share: c.speed / totalSpeed },
         now,
       );
       if (!grant) {

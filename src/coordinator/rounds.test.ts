@@ -9,7 +9,13 @@ const plan: RoundPlan = {
   lease: { minExamples: 10, maxExamples: 60, targetSeconds: 1, timeoutMs: 1000 },
 };
 
-const ask = (contributorId: string, examplesPerSecond = 40, share = 1, maxBatch = 8192): LeaseRequest => ({ contributorId, examplesPerSecond, maxBatch, share });
+const ask = (contributorId: string, examplesPerSecond = 40, share = 1, maxBatch = 8192, turnaroundExamplesPerSecond = Number.POSITIVE_INFINITY): LeaseRequest => ({
+  contributorId,
+  examplesPerSecond,
+  turnaroundExamplesPerSecond,
+  maxBatch,
+  share,
+});
 
 describe('roundWindow', () => {
   it('walks each epoch in global batches, the last one short', () => {
@@ -57,6 +63,14 @@ describe('RoundScheduler', () => {
     s.leaseMicroBatch(ask('a', 45), 0); // 55 left
     s.leaseMicroBatch(ask('b', 50), 0); // 5 left < min 10: taken too
     expect(s.pendingCount).toBe(0);
+  });
+
+  it('sizes by compute speed, not by a slow turnaround, unless the lease would not be back within a third of its deadline', () => {
+    const s = new RoundScheduler(plan, 0, 0, 'x');
+    // Fast compute, results back at 120 examples/s (a whole gradient to upload each time): a full share; 120 × 1 s / 3 = 40 bounds it.
+    expect(s.leaseSize(ask('a', 1000, 1, 8192, 120))).toBe(40);
+    expect(s.leaseSize(ask('a', 1000, 1, 8192, 1000))).toBe(60); // the job's max
+    expect(s.leaseSize(ask('a', 20, 1, 8192, 1000))).toBe(20); // compute-bound
   });
 
   it('counts a result once; a second one is a duplicate', () => {

@@ -73,8 +73,10 @@ export type LeaseVerdict =
 
 export interface LeaseRequest {
   contributorId: string;
-  /** Measured speed of this contributor. */
+  /** Measured compute speed of this contributor. */
   examplesPerSecond: number;
+  /** Measured speed from lease granted to result received (transfers and throttling included). */
+  turnaroundExamplesPerSecond: number;
   /** The contributor's own limit (capabilities.maxBatch). */
   maxBatch: number;
   /** This contributor's part of the total speed of those present, in (0, 1]: sizes leases so a round's leases end together. */
@@ -83,6 +85,8 @@ export interface LeaseRequest {
 
 /** Remembered leases of closed rounds, so a very late result is told 'late' rather than 'unknown'. */
 const CLOSED_LEASE_MEMORY = 4096;
+/** A lease is sized to come back, at the measured turnaround, within a third of its deadline. */
+const DEADLINE_SHARE = 3;
 
 export class RoundScheduler {
   private readonly leases = new Map<string, LeaseRecord>();
@@ -153,9 +157,10 @@ export class RoundScheduler {
 
   /** Lease size for a request: the round's share of this contributor, about targetSeconds of its work, within the job's bounds. */
   leaseSize(request: LeaseRequest): number {
-    const { minExamples, maxExamples, targetSeconds } = this.plan.lease;
+    const { minExamples, maxExamples, targetSeconds, timeoutMs } = this.plan.lease;
     const windowSize = this.window.end - this.window.start;
-    const bySpeed = Math.round(request.examplesPerSecond * targetSeconds);
+    // About targetSeconds of compute, and back well inside the deadline as results come back now.
+    const bySpeed = Math.round(Math.min(request.examplesPerSecond * targetSeconds, (request.turnaroundExamplesPerSecond * timeoutMs) / 1000 / DEADLINE_SHARE));
     const byShare = Math.ceil(windowSize * Math.min(1, Math.max(0, request.share)));
     const limit = Math.min(maxExamples, request.maxBatch);
     let size = Math.max(minExamples, Math.min(bySpeed, byShare));
