@@ -24,7 +24,7 @@ const HONEST_BROWSERS = 3;
  * Honest results before a cheater starts cheating, so that detection cannot key on a first result.
  * Some modes cannot cheat on their next result after these: stale needs a second parameter
  * version, replay an earlier result of the same size, steal a neighbour's lease; they answer
- * honestly until they can. The job's probation (every result of a new key spot-checked) is 8
+ * honestly until they can. The job's probation (every result of a new key spot-checked) is 16
  * results so that the first cheat of every mode falls inside it whatever the timing; a cheater
  * patient beyond probation meets only screening and the sampled checks (5% spot checks, 10%
  * replication), each unit-tested in src/coordinator/verification.test.ts.

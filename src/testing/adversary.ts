@@ -71,6 +71,8 @@ export class Adversary {
   private version = -1;
   private readonly queue: LeaseMessage[] = [];
   private computing = false;
+  /** When the lease being answered was taken up: its results report the time since as computeMs, as a page would. */
+  private leaseStartedAt = 0;
   private readonly history: SentResult[] = [];
   private readonly cheatLeases = new Set<string>();
   /** Every lease granted to us: a steal must guess ids that are not among them. */
@@ -229,6 +231,7 @@ export class Adversary {
     const lease = this.queue.shift();
     if (!lease) return;
     this.computing = true;
+    this.leaseStartedAt = Date.now();
     const pace = new Promise((r) => setTimeout(r, (1000 * lease.tensors.indices.length) / (this.options.examplesPerSecond ?? 2000)));
     try {
       await pace;
@@ -304,7 +307,7 @@ export class Adversary {
     signature ??= await webSign(this.identity, resultStatement({ jobId: this.job.id, leaseId, version, resultHash }));
     await conn.send({
       type: 'result',
-      body: { leaseId, version, loss: r.loss, correct: r.correct, exampleCount: r.exampleCount, computeMs: 1, deviceTimeMs: null, resultHash, signature },
+      body: { leaseId, version, loss: r.loss, correct: r.correct, exampleCount: r.exampleCount, computeMs: Math.max(1, Date.now() - this.leaseStartedAt), deviceTimeMs: null, resultHash, signature },
       tensors: { gradient: r.gradient },
     });
     this.resultsSent++;

@@ -92,12 +92,11 @@ export interface SentResult {
 
 /**
  * The earlier result a replay resends for a lease of `count` examples: the oldest one of the
- * same size not for this lease (a size mismatch would be caught as a bad shape, not as a
- * replay), else the oldest of any size; null when there is none.
+ * same size not for this lease; null when there is none (one of another size would only be
+ * refused as a bad shape, which is a bug, not a replay: the adversary answers honestly then).
  */
 export function pickReplay(history: readonly SentResult[], count: number, leaseId: string): SentResult | null {
-  const others = history.filter((r) => r.leaseId !== leaseId);
-  return others.find((r) => r.exampleCount === count) ?? others[0] ?? null;
+  return history.find((r) => r.leaseId !== leaseId && r.exampleCount === count) ?? null;
 }
 
 /** Whether result number `index` (0-based, in the order sent) is a cheat, after `honestFirst` honest ones. */
