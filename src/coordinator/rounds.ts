@@ -160,10 +160,11 @@ export class RoundScheduler {
     const { minExamples, maxExamples, targetSeconds, timeoutMs } = this.plan.lease;
     const windowSize = this.window.end - this.window.start;
     // About targetSeconds of compute, and back well inside the deadline as results come back now.
-    const bySpeed = Math.round(Math.min(request.examplesPerSecond * targetSeconds, (request.turnaroundExamplesPerSecond * timeoutMs) / 1000 / DEADLINE_SHARE));
+    const bySpeed = Math.round(request.examplesPerSecond * targetSeconds);
+    const byDeadline = Math.round((request.turnaroundExamplesPerSecond * timeoutMs) / 1000 / DEADLINE_SHARE);
     const byShare = Math.ceil(windowSize * Math.min(1, Math.max(0, request.share)));
     const limit = Math.min(maxExamples, request.maxBatch);
-    let size = Math.max(minExamples, Math.min(bySpeed, byShare));
+    let size = Math.max(minExamples, Math.min(bySpeed, byDeadline, byShare));
     size = Math.min(size, limit, this.pending.size);
     // A remainder smaller than a minimum lease would become a lease of its own: take it now.
     const left = this.pending.size - size;

@@ -1,6 +1,6 @@
 // The ledger on disk: `ledger.jsonl` (one entry per line; the line's bytes are the Merkle
-// leaf) and `ledger-heads.jsonl` (one signed tree head per line, one per closed round). Both
-// only ever grow. At start an existing log is verified end to end and continued; a log that
+// leaf) and `ledger-heads.jsonl` (one signed tree head per line: one per closed round, one at
+// the end of the job, one at close over anything after the last). Both only ever grow. At start an existing log is verified end to end and continued; a log that
 // fails verification stops the server with the message that says where.
 
 import { createHash } from 'node:crypto';
