@@ -1,0 +1,19 @@
+// Compressed vectors for the wire: int8 and 2-bit ternary block quantisation, masks of shared
+// coordinates, and parameter deltas. Pure functions over typed arrays; no I/O, no DOM.
+
+export { CompressionError, type CompressionErrorCode } from './errors.ts';
+export {
+  DEFAULT_BLOCK_SIZE,
+  MAX_BLOCK_SIZE,
+  MIN_BLOCK_SIZE,
+  SCHEMES,
+  encodedByteSize,
+  parseHeader,
+  type Compressed,
+  type CompressedHeader,
+  type Scheme,
+} from './header.ts';
+export { checkMask, sharedMask, topKMask } from './mask.ts';
+export { decodeVector, encodeVector, payloadWords, type EncodeOptions } from './vector.ts';
+export { applyDelta, encodeDelta, type DeltaUpdate } from './delta.ts';
+export { int8Scale } from './int8.ts';
