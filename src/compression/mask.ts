@@ -10,6 +10,7 @@ import { MAX_LENGTH } from './header.ts';
 /**
  * k distinct coordinates of [0, length), ascending, drawn from `seed` by selection sampling
  * (Knuth's algorithm S: take i with probability needed/remaining), one draw per coordinate.
+ * The seed is taken modulo 2³² (src/util/random.ts); derive it from the job seed and the round.
  */
 export function sharedMask(length: number, k: number, seed: number): Uint32Array {
   checkCount('length', length, MAX_LENGTH);
