@@ -1,5 +1,9 @@
 // Compressed vectors for the wire: int8 and 2-bit ternary block quantisation, masks of shared
 // coordinates, and parameter deltas. Pure functions over typed arrays; no I/O, no DOM.
+//
+// On the wire: the header (a small JSON object) goes in a message body, the payload in a u32
+// tensor (payloadWords), a mask in a u32 tensor or as the seed of sharedMask. A receiver checks
+// encodedByteSize(header) against the tensor's length, then decodeVector (or applyDelta).
 
 export { CompressionError, type CompressionErrorCode } from './errors.ts';
 export {

@@ -35,7 +35,8 @@ export function encodeVector(values: Float32Array, options: EncodeOptions, mask?
 
 /**
  * Rebuilds the full-length vector from a header and payload received from elsewhere (a u32
- * tensor is fine), checking everything first; throws CompressionError saying what is wrong.
+ * tensor is fine). Sizes and the mask are checked before any value is read, each scale and code
+ * as it is read; on anything unexpected it throws CompressionError and returns nothing.
  */
 export function decodeVector(compressed: { header: unknown; payload: Uint8Array | Uint32Array }, mask?: Uint32Array): Float32Array {
   const header = parseHeader(compressed.header);
