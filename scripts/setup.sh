@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks to run swarmgrad: Chromium (the
-# contributors and the tests run in it), the Fashion-MNIST dataset package, and the npm
+# contributors and the tests run in it), the Fashion-MNIST dataset package, the Vulkan
+# loader (Dawn in Node, the `webgpu` package, runs our WGSL through it), and the npm
 # packages. Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null || [[ -n ${CHROME_PATH:-} ]] || missing+=(chromium)
 [[ -f ${SWARMGRAD_DATA_DIR:-/usr/share/datasets/fashion-mnist}/train-images-idx3-ubyte.gz ]] || missing+=(dataset-fashion-mnist)
+ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 ' || missing+=(libvulkan1)
 if ((${#missing[@]})); then
   sudo=""
   [[ $(id -u) -eq 0 ]] || sudo="sudo"
