@@ -3,11 +3,15 @@
 // compute live), and reports the host page's frame cadence to it. It starts nothing itself.
 //
 //   <script src="https://coordinator.example/widget.js" data-project="fashion-mnist-mlp" async></script>
+//
+// A host with its own frame timing (a fixed-step game loop, an OffscreenCanvas in a worker)
+// sets frames="host" (data-frames="host" on the script) and calls reportFrames() itself.
 
 import { FrameMessageSchema, normalizeOrigin, receive, WIDGET_API_VERSION, type FrameMessage, type HostMessage } from './messages.ts';
 import { droppedFrames, percentileOf } from './throttle.ts';
 
 type Status = Extract<FrameMessage, { type: 'swarmgrad:status' }>;
+type FramesReport = Omit<Extract<HostMessage, { type: 'swarmgrad:frames' }>, 'type' | 'v' | 'hidden'>;
 
 const FRAME_REPORT_MS = 250;
 const LABELS: Record<Status['phase'], string> = {
@@ -58,6 +62,37 @@ export class SwarmgradWidget extends HTMLElement {
     this.send({ type: 'swarmgrad:resume', v: WIDGET_API_VERSION });
   }
 
+  /**
+   * The host's own frame report since its last one (with frames="host"): how many frames it
+   * drew, how many it dropped, its p95 interval. The frame cuts its duty cycle on any drop.
+   */
+  reportFrames(report: FramesReport): void {
+    const clamp = (x: number, max: number) => Math.min(Math.max(0, Math.round(x)), max);
+    this.send({
+      type: 'swarmgrad:frames',
+      v: WIDGET_API_VERSION,
+      frames: clamp(report.frames, 10_000),
+      dropped: clamp(report.dropped, 10_000),
+      p95Ms: Math.min(Math.max(0, report.p95Ms), 60_000),
+      hidden: document.hidden,
+    });
+  }
+
+  static get observedAttributes(): string[] {
+    return ['frames'];
+  }
+
+  attributeChangedCallback(name: string): void {
+    if (name !== 'frames' || !this.frame) return;
+    cancelAnimationFrame(this.rafId);
+    if (this.hostReportsFrames) return;
+    this.watchFrames();
+  }
+
+  private get hostReportsFrames(): boolean {
+    return this.getAttribute('frames') === 'host';
+  }
+
   connectedCallback(): void {
     if (this.frame) return;
     const project = this.getAttribute('project') ?? '';
@@ -91,7 +126,7 @@ export class SwarmgradWidget extends HTMLElement {
     root.append(style, this.badge, this.panel);
     this.render();
     window.addEventListener('message', this.onMessage);
-    this.watchFrames();
+    if (!this.hostReportsFrames) this.watchFrames();
   }
 
   disconnectedCallback(): void {
@@ -135,14 +170,7 @@ export class SwarmgradWidget extends HTMLElement {
       intervals.push(now - last);
       last = now;
       if (now - reported >= FRAME_REPORT_MS) {
-        this.send({
-          type: 'swarmgrad:frames',
-          v: WIDGET_API_VERSION,
-          frames: Math.min(intervals.length, 10_000),
-          dropped: Math.min(droppedFrames(intervals, 1000 / 60), 10_000),
-          p95Ms: Math.min(percentileOf(intervals, 0.95), 60_000),
-          hidden: document.hidden,
-        });
+        this.reportFrames({ frames: intervals.length, dropped: droppedFrames(intervals, 1000 / 60), p95Ms: percentileOf(intervals, 0.95) });
         intervals = [];
         reported = now;
       }
@@ -159,6 +187,7 @@ function autoInit(): void {
   const widget = document.createElement('swarmgrad-widget');
   widget.setAttribute('coordinator', script.dataset.coordinator ?? new URL(script.src).origin);
   widget.setAttribute('project', script.dataset.project);
+  if (script.dataset.frames) widget.setAttribute('frames', script.dataset.frames);
   const place = () => document.body.append(widget);
   if (document.body) place();
   else document.addEventListener('DOMContentLoaded', place);

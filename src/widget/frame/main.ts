@@ -16,6 +16,10 @@ import { PauseReasons } from './backoff.ts';
 const BATTERY_THRESHOLD = 0.2;
 const DEVICE_LOST_PAUSE_MS = 30_000;
 const FRAME_REPORT_MS = 500;
+/** Host frame reports arrive every 250 ms; without one for this long the frame watches its own. */
+const HOST_REPORTS_STALE_MS = 1000;
+/** A longer rAF interval is a throttled frame (collapsed panel, hidden tab), not dropped frames. */
+const THROTTLED_INTERVAL_MS = 1000;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const consentSection = $('consent');
@@ -38,6 +42,7 @@ let trainer: ThrottledTrainer | null = null;
 let state: ContributorState | null = null;
 let phaseOverride: WidgetPhase | null = null;
 let job: JobAnnouncement | null = null;
+let lastHostReportAt = -Infinity;
 
 function post(message: FrameMessage): void {
   if (embedded) window.parent.postMessage(message, site!);
@@ -142,16 +147,24 @@ async function stopAndForget(): Promise<void> {
   report();
 }
 
-/** This frame's own rAF cadence: dropped frames here also cut the duty cycle. */
+/**
+ * This frame's own rAF cadence, the fallback while the host reports none (a host without
+ * widget.js's monitor): dropped frames here cut the duty cycle too. While the host reports,
+ * its frames are the ones that matter, and counting the same jank twice would cut twice.
+ */
 function watchOwnFrames(): void {
   let last = performance.now();
   let intervals: number[] = [];
   let reported = last;
   const onFrame = (now: number) => {
-    intervals.push(now - last);
+    if (now - last < THROTTLED_INTERVAL_MS && !document.hidden) intervals.push(now - last);
     last = now;
     if (now - reported >= FRAME_REPORT_MS) {
-      controller.onDroppedFrames(droppedFrames(intervals, 1000 / 60), now);
+      const dropped = droppedFrames(intervals, 1000 / 60);
+      if (now - lastHostReportAt > HOST_REPORTS_STALE_MS && dropped > 0) {
+        controller.onDroppedFrames(dropped, now);
+        report();
+      }
       intervals = [];
       reported = now;
     }
@@ -189,10 +202,16 @@ function onHostMessage(event: MessageEvent): void {
       reasons.set('host', m.type === 'swarmgrad:pause');
       report();
       return;
-    case 'swarmgrad:frames':
-      controller.onDroppedFrames(m.dropped, performance.now());
+    case 'swarmgrad:frames': {
+      // One control step: cut on a drop, else climb; the host hears the new duty cycle at once.
+      const now = performance.now();
+      lastHostReportAt = now;
+      if (m.dropped > 0) controller.onDroppedFrames(m.dropped, now);
+      else controller.advance(now);
       reasons.set('hidden', m.hidden || document.hidden);
+      if (contributor) report();
       return;
+    }
   }
 }
 
