@@ -21,6 +21,8 @@ export interface JobServerOptions {
   fresh?: boolean;
   extraArgs?: string[];
   readyTimeoutMs?: number;
+  /** Run the server at this lower priority (nice 0–19): a benchmark measuring a contributor's cost. */
+  nice?: number;
 }
 
 /** A TCP port that was free a moment ago, so that a restarted server can take the same one. */
@@ -40,7 +42,8 @@ export function startJobServer(options: JobServerOptions): Promise<JobServer> {
   const args = ['--import', 'tsx', 'src/server/main.ts', '--job', options.job, '--port', String(options.port), '--out', options.out];
   if (options.fresh) args.push('--fresh');
   args.push(...(options.extraArgs ?? []));
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, argv] = options.nice ? ['nice', ['-n', String(options.nice), process.execPath, ...args]] : [process.execPath, args];
+  const child: ChildProcess = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code, signal) => {
