@@ -5,7 +5,7 @@
 // gradient from the parameters it holds, refuses a batch for a version it does not hold (as
 // the real worker does), and can hold its calls open so the test decides when they finish.
 
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFrameChannelPair } from '../net/memoryFrameChannel.ts';
 import { contributorSide, coordinatorSide, maxMessageBytesFor, type ProtocolConnection } from '../protocol/connection.ts';
 import type { Capabilities, ContributorMessage, CoordinatorMessage, JobInfo } from '../protocol/messages.ts';
@@ -14,10 +14,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { generateWebKeyPair, resultHashInput, resultStatement, welcomeStatement } from '../protocol/signing.ts';
 import { nodeSigner, nodeVerifier } from '../server/nodeSigning.ts';
 import { ContributorSession, type SessionEvent, type SessionOptions, type SessionTrainer } from './session.ts';
+import { eventually } from '../testing/eventually.ts';
 
 const P = 6;
 /** Polls often: the in-memory channel delivers within a few macrotasks. */
-const eventually = (check: () => void) => vi.waitFor(check, { interval: 1, timeout: 2000 });
 const CAPABILITIES: Capabilities = { backend: 'cpu', device: 'test CPU', fallbackAdapter: false, flopsPerMs: 2e5, examplesPerSecond: 120, maxBatch: 16384 };
 /** This contributor's key (WebCrypto, as in a browser) and the coordinator's (node:crypto, as in the server). */
 const IDENTITY = await generateWebKeyPair();

@@ -4,7 +4,7 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { FrameChannel } from './frameChannel.ts';
 import { createSimulatedDataChannelPair } from './memoryFrameChannel.ts';
@@ -12,6 +12,7 @@ import type { AnswererEvents, NodeWebRtc } from './nodeWebRtc.ts';
 import { startCoordinatorPeer, type CoordinatorPeer } from './nodePeer.ts';
 import { PortFrameChannel } from './portFrameChannel.ts';
 import { attachSignalingRelay, type SignalingRelay } from './relay.ts';
+import { eventually } from '../testing/eventually.ts';
 
 /** One answered offer, driven by the test. */
 interface ScriptedLink {
@@ -75,7 +76,7 @@ async function contributor(id: string) {
   sockets.push(socket);
   const inbox: Record<string, any>[] = [];
   socket.on('message', (data) => inbox.push(JSON.parse(data.toString())));
-  await vi.waitFor(() => expect(inbox[0]).toEqual({ type: 'OPEN' }));
+  await eventually(() => expect(inbox[0]).toEqual({ type: 'OPEN' }));
   inbox.shift();
   const send = (message: object) => socket.send(JSON.stringify(message));
   const offer = (connectionId: string, overrides: object = {}) =>
@@ -105,19 +106,19 @@ describe('startCoordinatorPeer', () => {
     };
     const browser = await contributor('contributor-1');
     browser.offer('dc_1');
-    await vi.waitFor(() => expect(webrtc.links).toHaveLength(1));
+    await eventually(() => expect(webrtc.links).toHaveLength(1));
     const link = webrtc.links[0];
     expect(link.offerSdp).toBe('offer from contributor-1');
     expect(peer.negotiating).toBe(1);
 
     link.events.onLocalCandidate('candidate:1 1 UDP 1 198.18.0.1 4000 typ host', '0');
     link.events.onAnswer('answer sdp');
-    await vi.waitFor(() => expect(browser.inbox).toHaveLength(2));
+    await eventually(() => expect(browser.inbox).toHaveLength(2));
     expect(browser.inbox[0]).toMatchObject({ type: 'ANSWER', src: 'coordinator', payload: { sdp: { type: 'answer', sdp: 'answer sdp' }, connectionId: 'dc_1' } });
     expect(browser.inbox[1]).toMatchObject({ type: 'CANDIDATE', payload: { candidate: { candidate: 'candidate:1 1 UDP 1 198.18.0.1 4000 typ host', sdpMid: '0' } } });
 
     browser.send({ type: 'CANDIDATE', dst: 'coordinator', payload: { candidate: { candidate: 'candidate:2 1 udp 5 x.local 5000 typ host', sdpMid: '0' }, type: 'data', connectionId: 'dc_1' } });
-    await vi.waitFor(() => expect(link.remoteCandidates).toEqual([['candidate:2 1 udp 5 x.local 5000 typ host', '0']]));
+    await eventually(() => expect(link.remoteCandidates).toEqual([['candidate:2 1 udp 5 x.local 5000 typ host', '0']]));
 
     const browserEnd = openDataChannel(link);
     expect(channels.map((c) => c.peerId)).toEqual(['contributor-1']);
@@ -126,7 +127,7 @@ describe('startCoordinatorPeer', () => {
     const echoed: Uint8Array[] = [];
     browserEnd.onFrame = (frame) => echoed.push(frame);
     await browserEnd.send(new Uint8Array([1, 2, 3]));
-    await vi.waitFor(() => expect(echoed).toEqual([new Uint8Array([2, 3, 4])]));
+    await eventually(() => expect(echoed).toEqual([new Uint8Array([2, 3, 4])]));
   });
 
   it('drops a contributor whose link fails or stays disconnected, releasing everything', async () => {
@@ -136,7 +137,7 @@ describe('startCoordinatorPeer', () => {
     const browser = await contributor('contributor-1');
     browser.offer('dc_1');
     browser.offer('dc_2');
-    await vi.waitFor(() => expect(webrtc.links).toHaveLength(2));
+    await eventually(() => expect(webrtc.links).toHaveLength(2));
     const [first, second] = webrtc.links;
     openDataChannel(first);
     openDataChannel(second);
@@ -151,7 +152,7 @@ describe('startCoordinatorPeer', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(peer.openChannels).toBe(1);
     second.events.onStateChange('disconnected');
-    await vi.waitFor(() => expect(peer.openChannels).toBe(0));
+    await eventually(() => expect(peer.openChannels).toBe(0));
     expect(reasons[1]).toBe('lost contact with contributor contributor-1 for 50 ms');
     expect(second.closed).toBe(true);
   });
@@ -161,8 +162,8 @@ describe('startCoordinatorPeer', () => {
     peer.onChannel = () => {};
     const browser = await contributor('contributor-1');
     browser.offer('dc_1');
-    await vi.waitFor(() => expect(webrtc.links).toHaveLength(1));
-    await vi.waitFor(() => expect(webrtc.links[0].closed).toBe(true));
+    await eventually(() => expect(webrtc.links).toHaveLength(1));
+    await eventually(() => expect(webrtc.links[0].closed).toBe(true));
     expect(peer.negotiating).toBe(0);
   });
 
@@ -172,12 +173,12 @@ describe('startCoordinatorPeer', () => {
     peer.onError = (error) => errors.push(error.message);
     const browser = await contributor('contributor-1');
     browser.offer('dc_1'); // no onChannel yet
-    await vi.waitFor(() => expect(errors).toHaveLength(1));
+    await eventually(() => expect(errors).toHaveLength(1));
     peer.onChannel = () => {};
     browser.offer('dc_2', { serialization: 'binary' });
     browser.offer('dc_3', { sdp: { type: 'offer', sdp: 'garbage' } });
     browser.send({ type: 'OFFER', dst: 'coordinator', payload: { nonsense: true } });
-    await vi.waitFor(() => expect(errors).toHaveLength(4));
+    await eventually(() => expect(errors).toHaveLength(4));
     expect(errors[0]).toMatch(/nothing handles channels yet \(set onChannel\)/);
     expect(errors[1]).toMatch(/only takes reliable raw data connections: peer.connect\(id, \{ serialization: 'raw', reliable: true \}\)/);
     expect(errors[2]).toBe("Could not answer contributor contributor-1's offer: Invalid SDP");
@@ -211,14 +212,14 @@ describe('startCoordinatorPeer', () => {
     peer.onChannel = () => {};
     const browser = await contributor('contributor-1');
     browser.offer('dc_1');
-    await vi.waitFor(() => expect(webrtc.links).toHaveLength(1));
+    await eventually(() => expect(webrtc.links).toHaveLength(1));
     openDataChannel(webrtc.links[0]);
 
     relay.close();
-    await vi.waitFor(() => expect(peer.relayConnected).toBe(false));
+    await eventually(() => expect(peer.relayConnected).toBe(false));
     expect(errors[0]).toMatch(/^Lost the signaling relay: .*retrying in \d+ ms\.$/);
     relay = attachSignalingRelay(server, { path: '/peerjs' });
-    await vi.waitFor(() => expect(peer.relayConnected).toBe(true));
+    await eventually(() => expect(peer.relayConnected).toBe(true));
     expect(peer.openChannels).toBe(1);
     expect(relay.stats().connectedPeers).toBe(1);
   });
@@ -230,7 +231,7 @@ describe('startCoordinatorPeer', () => {
     const browser = await contributor('contributor-1');
     browser.offer('dc_1');
     browser.offer('dc_2');
-    await vi.waitFor(() => expect(webrtc.links).toHaveLength(2));
+    await eventually(() => expect(webrtc.links).toHaveLength(2));
     const [banned, failed] = webrtc.links;
     const browserEnd = openDataChannel(banned);
     openDataChannel(failed);
@@ -240,14 +241,14 @@ describe('startCoordinatorPeer', () => {
     channels[0].close('banned: you cheated');
     expect(peer.openChannels).toBe(1);
     expect(banned.closed).toBe(false); // lingering: SCTP may still hold the error that says why
-    await vi.waitFor(() => expect(reasons).toHaveLength(1)); // the contributor's end hears the close
-    await vi.waitFor(() => expect(banned.closed).toBe(true), { timeout: 2_000 });
+    await eventually(() => expect(reasons).toHaveLength(1)); // the contributor's end hears the close
+    await eventually(() => expect(banned.closed).toBe(true));
 
     failed.events.onStateChange('failed'); // not closed by us: the link goes at once
     expect(failed.closed).toBe(true);
 
     browser.offer('dc_3');
-    await vi.waitFor(() => expect(webrtc.links).toHaveLength(3));
+    await eventually(() => expect(webrtc.links).toHaveLength(3));
     const last = webrtc.links[2];
     openDataChannel(last);
     channels[2].close('the job is done');
@@ -264,11 +265,11 @@ describe('startCoordinatorPeer', () => {
     const browser = await contributor('contributor-1');
     browser.offer('dc_1');
     browser.offer('dc_2');
-    await vi.waitFor(() => expect(webrtc.links).toHaveLength(2));
+    await eventually(() => expect(webrtc.links).toHaveLength(2));
     openDataChannel(webrtc.links[0]);
     await peer.close();
     expect(reasons).toEqual(['the coordinator is shutting down']);
     expect(webrtc.links.every((link) => link.closed)).toBe(true);
-    await vi.waitFor(() => expect(relay.stats().connectedPeers).toBe(1)); // only the contributor is left
+    await eventually(() => expect(relay.stats().connectedPeers).toBe(1)); // only the contributor is left
   });
 });

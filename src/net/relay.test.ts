@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { attachSignalingRelay, type SignalingRelay } from './relay.ts';
+import { eventually } from '../testing/eventually.ts';
 
 let server: Server;
 let relay: SignalingRelay;
@@ -62,7 +63,7 @@ describe('attachSignalingRelay', () => {
     expect(await coordinator.next()).toEqual({ type: 'OFFER', src: 'contributor-1', dst: 'coordinator', payload: { connectionId: 'dc_1' } });
 
     contributor.socket.close();
-    await vi.waitFor(() => expect(relay.stats()).toEqual({ connectedPeers: 1, connects: 2, disconnects: 1, errors: 0 }));
+    await eventually(() => expect(relay.stats()).toEqual({ connectedPeers: 1, connects: 2, disconnects: 1, errors: 0 }));
   });
 
   it('refuses a second peer with a taken id', async () => {
@@ -78,7 +79,7 @@ describe('attachSignalingRelay', () => {
     const rude = await peer('rude');
     await rude.next();
     rude.socket.send('{not json');
-    await vi.waitFor(() => expect(relay.stats().errors).toBe(1));
+    await eventually(() => expect(relay.stats().errors).toBe(1));
     expect(errors[0]).toBeInstanceOf(SyntaxError);
     const polite = await peer('polite');
     expect(await polite.next()).toEqual({ type: 'OPEN' });
@@ -120,7 +121,7 @@ describe('attachSignalingRelay', () => {
     const closed = new Promise<void>((resolve) => coordinator.socket.once('close', () => resolve()));
     relay.close();
     await closed;
-    await vi.waitFor(() => expect(relay.stats().connectedPeers).toBe(0));
+    await eventually(() => expect(relay.stats().connectedPeers).toBe(0));
   });
 
   it('rejects a path that would swallow the whole site', () => {
@@ -134,7 +135,7 @@ describe('attachSignalingRelay', () => {
     await a.next();
     a.socket.send('garbage');
     a.socket.close();
-    await vi.waitFor(() => expect(relay.stats().disconnects).toBe(1));
+    await eventually(() => expect(relay.stats().disconnects).toBe(1));
     for (const spy of spies) expect(spy).not.toHaveBeenCalled();
     for (const spy of spies) spy.mockRestore();
   });
