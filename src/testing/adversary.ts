@@ -110,10 +110,16 @@ export class Adversary {
     return !welcomed;
   }
 
-  /** Resolves with the report once banned, or after `timeoutMs` without a ban. */
-  async waitBanned(timeoutMs: number): Promise<AdversaryReport> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.report.banned && Date.now() < deadline && !this.stopped) await new Promise((r) => setTimeout(r, 100));
+  /**
+   * Resolves with the report once banned; or, unbanned, once it has cheated `maxCheats` times
+   * and heard the coordinator answer each (detection failed: the caller asserts on the report);
+   * or when `hangLimitMs` passes with neither (the job ended, or the coordinator went quiet).
+   * The end is what happened, not how fast: the limit only catches a hang.
+   */
+  async waitBanned({ maxCheats = 4, hangLimitMs = 60_000 }: { maxCheats?: number; hangLimitMs?: number } = {}): Promise<AdversaryReport> {
+    const deadline = Date.now() + hangLimitMs;
+    const answeredCheats = () => this.report.acks.filter((a) => this.cheatLeases.has(a.leaseId)).length;
+    while (!this.report.banned && !this.stopped && answeredCheats() < maxCheats && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     return this.report;
   }
 
