@@ -3,6 +3,7 @@
 // JSON. No figure is asserted: timings on a shared machine are noise; structure is not.
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
+import { CPU_MATMUL_SUITE_ID, CPU_MLP_SUITE_ID, cpuMatmulChecks, cpuMlpChecks } from '../src/bench/cpuChecks.ts';
 import type { BenchReport } from '../src/bench/report.ts';
 
 test('a quick run measures every suite and shows a table, a chart, checks and a JSON download', async ({ page }) => {
@@ -37,6 +38,28 @@ test('a quick run measures every suite and shows a table, a chart, checks and a 
   for (const r of mlp) expect(r.value).toBeGreaterThan(0);
   // Rows of other suites: positive, or not measured with a reason.
   for (const r of bench.rows) expect(r.value > 0 || (typeof r.skipped === 'string' && r.skipped.length > 0), r.name).toBe(true);
+
+  // The CPU suites: every row measured (ours, onnxruntime-web wasm, tfjs-backend-wasm, both
+  // backends through selection), and every bar judged on measured rows.
+  const cpu = bench.rows.filter((r) => r.suite === CPU_MATMUL_SUITE_ID || r.suite === CPU_MLP_SUITE_ID);
+  expect(cpu.map((r) => r.name)).toEqual(
+    [
+      'ours wasm relaxed-SIMD, 1 thread', 'ours wasm SIMD128, 1 thread', 'onnxruntime-web wasm, 1 thread',
+      'ours wasm relaxed-SIMD, 2 threads', 'ours wasm SIMD128, 2 threads', 'onnxruntime-web wasm, 2 threads',
+      'ours CPU backend, 1 thread', 'tfjs-backend-wasm, 1 thread', 'ours CPU backend, 2 threads', 'tfjs-backend-wasm, 2 threads',
+      'selection: CPU backend gradient', 'selection: WebGPU backend gradient',
+    ].filter((n) => env.cores > 1 || !n.includes('2 threads')),
+  );
+  // tfjs-backend-wasm may start fewer threads than asked: that row is skipped, saying so; every other row is measured.
+  for (const r of cpu) {
+    if (r.skipped) expect(`${r.name}: ${r.skipped}`).toMatch(/^tfjs-backend-wasm, \d+ threads: tfjs-backend-wasm started \d+ threads? when \d+ were asked for$/);
+    else expect(r.value, r.name).toBeGreaterThan(0);
+  }
+  const cpuChecks = [...cpuMatmulChecks(cpu), ...cpuMlpChecks(cpu)];
+  expect(cpuChecks.map((c) => c.detail).join('\n')).not.toMatch(/was not measured/);
+  const tfjsMeasured = cpu.filter((r) => r.name.startsWith('tfjs') && !r.skipped).length;
+  expect(cpuChecks).toHaveLength((env.cores > 1 ? 2 : 1) + tfjsMeasured);
+  for (const c of cpuChecks) expect(bench.checks).toContainEqual(c);
 
   // The table shows what the rows say.
   const table = page.locator('table[data-suite="matmul"]');
