@@ -48,6 +48,8 @@ export interface ContributorOptions {
   onLog?: (line: string) => void;
   /** CPU backend threads (the embedded widget asks for 1, to leave the host page a core). */
   cpuThreads?: number;
+  /** Never start a software WebGPU adapter (the embedded widget: see TrainerOptions.hardwareGpuOnly). */
+  hardwareGpuOnly?: boolean;
   /** What the session computes with instead of the worker itself (the widget's throttle). */
   wrapTrainer?: (trainer: SessionTrainer) => SessionTrainer;
 }
@@ -102,7 +104,7 @@ export class Contributor {
       this.worker = startTrainerWorker();
       const api = this.worker.api;
       this.update({ phase: 'starting', message: 'Choosing the fastest way to compute on this device…' });
-      const backend = await api.init({ spec: { widths: job.model.widths, activation: job.model.activation as 'relu' | 'gelu' }, backend: this.options.backend ?? 'auto', cpuThreads: this.options.cpuThreads });
+      const backend = await api.init({ spec: { widths: job.model.widths, activation: job.model.activation as 'relu' | 'gelu' }, backend: this.options.backend ?? 'auto', cpuThreads: this.options.cpuThreads, hardwareGpuOnly: this.options.hardwareGpuOnly });
       this.update({ backend, message: 'Loading the training data…' });
       await api.loadDataset({ kind: 'url', baseUrl: job.datasetUrl });
       this.update({ message: 'Measuring this device on the job…' });

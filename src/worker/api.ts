@@ -22,6 +22,12 @@ export interface TrainerOptions {
   selectionBudgetMs?: number;
   /** How long a candidate may take to start (create, load, warm up) before it loses; default 6 s. */
   selectionStartupMs?: number;
+  /**
+   * Refuse a software WebGPU adapter (SwiftShader, WARP, llvmpipe) without starting it: its
+   * pipeline compiles and its compute run in the browser's GPU process, where the page's own
+   * frames are drawn. The embedded widget sets it, so that a host page keeps its frames.
+   */
+  hardwareGpuOnly?: boolean;
   /** Keep each GPU submit under this many estimated milliseconds (default 100). */
   maxSubmitMs?: number;
   /** Force a matmul configuration by name instead of autotuning (tests, benchmarks). */
@@ -201,7 +207,10 @@ export function validateGradient(layout: ParamLayout, gradient: unknown): Float3
 
 /** The backend choices in TrainerOptions; checked before init changes anything. */
 export function validateBackendOptions(options: TrainerOptions): void {
-  const { backend, cpuThreads, selectionBatch, selectionBudgetMs, selectionStartupMs } = options;
+  const { backend, cpuThreads, selectionBatch, selectionBudgetMs, selectionStartupMs, hardwareGpuOnly } = options;
+  if (hardwareGpuOnly !== undefined && typeof hardwareGpuOnly !== 'boolean') {
+    throw new InvalidInputError(`hardwareGpuOnly must be true or false, got ${JSON.stringify(hardwareGpuOnly)}`);
+  }
   if (backend !== undefined && backend !== 'webgpu' && backend !== 'cpu' && backend !== 'auto') {
     throw new InvalidInputError(`backend must be 'webgpu', 'cpu' or 'auto', got ${JSON.stringify(backend)}`);
   }

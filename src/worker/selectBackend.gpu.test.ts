@@ -41,3 +41,13 @@ it("'auto' times WebGPU and the CPU on the job's shapes and keeps the faster", a
   expect(after.recoveries).toBe(1);
   expect(new Uint32Array(after.gradient.buffer)).toEqual(new Uint32Array(before.gradient.buffer));
 });
+
+it('hardwareGpuOnly refuses a software adapter before compiling anything, and the CPU computes', async () => {
+  const report = await worker.api.init({ spec: DEFAULT_MLP, hardwareGpuOnly: true, selectionBudgetMs: 300 });
+  const webgpu = report.selection!.candidates.find((c) => c.backend === 'webgpu')!;
+  // SwiftShader here: refused at once, named; on a machine with a real GPU both are timed.
+  if (webgpu.error) expect(webgpu.error).toMatch(/is a software GPU: its compiles and compute would run beside the page's own frames/);
+  else expect(webgpu.examplesPerSecond).toBeGreaterThan(0);
+  expect(report.backend).toBe(webgpu.error ? 'cpu' : report.selection!.chosen);
+  await expect(worker.api.init({ spec: DEFAULT_MLP, hardwareGpuOnly: 'yes' as unknown as boolean })).rejects.toThrow(/hardwareGpuOnly must be true or false/);
+});

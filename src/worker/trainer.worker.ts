@@ -23,7 +23,7 @@ const trainer = new Trainer({
       options.backend ?? 'auto',
       {
         webgpu: 'gpu' in navigator
-          ? () => WebGpuBackend.create({ layout, maxSubmitMs: options.maxSubmitMs, matmulConfig: options.matmulConfig, tuneCache })
+          ? () => WebGpuBackend.create({ layout, maxSubmitMs: options.maxSubmitMs, matmulConfig: options.matmulConfig, tuneCache, hardwareGpuOnly: options.hardwareGpuOnly })
           : { unavailable: 'this browser has no WebGPU (navigator.gpu)' },
         cpu: () => CpuBackend.create({ layout, threads: options.cpuThreads }),
       },

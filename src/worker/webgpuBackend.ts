@@ -19,6 +19,12 @@ export interface WebGpuBackendOptions {
   /** A configuration name to use instead of autotuning. */
   matmulConfig?: string;
   tuneCache?: TuneCache;
+  /** Refuse a software adapter before compiling anything (see TrainerOptions.hardwareGpuOnly). */
+  hardwareGpuOnly?: boolean;
+}
+
+export class SoftwareAdapterRefused extends Error {
+  override name = 'SoftwareAdapterRefused';
 }
 
 export class WebGpuBackend implements TrainingBackend {
@@ -36,6 +42,11 @@ export class WebGpuBackend implements TrainingBackend {
   /** Create the device, choose the matmul (forced, cached or autotuned), run the self-test. */
   static async create(options: WebGpuBackendOptions): Promise<WebGpuBackend> {
     const ctx = await GpuContext.create({ gpu: options.gpu });
+    if (options.hardwareGpuOnly && ctx.report.isFallbackAdapter) {
+      const name = [ctx.report.vendor, ctx.report.device, ctx.report.description].filter(Boolean).join(' ') || 'this adapter';
+      ctx.destroy();
+      throw new SoftwareAdapterRefused(`${name} is a software GPU: its compiles and compute would run beside the page's own frames, so it is not used here`);
+    }
     try {
       let config: MatmulConfig;
       let tuning: TuneResult | null = null;

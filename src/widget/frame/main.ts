@@ -68,12 +68,17 @@ function phase(): WidgetPhase {
   }
 }
 
+function setText(element: HTMLElement, text: string): void {
+  if (element.textContent !== text) element.textContent = text;
+}
+
 function report(): void {
   const p = phase();
   const message = phaseOverride === 'failed' ? statusLine.textContent ?? '' : reasons.paused ? `Paused (${reasons.list.join(', ')}).` : state?.message ?? 'Waiting for your consent.';
-  statusLine.textContent = message;
-  pauseButton.textContent = reasons.list.includes('visitor') ? 'Resume' : 'Pause';
-  pauseButton.setAttribute('aria-pressed', String(reasons.list.includes('visitor')));
+  // Touch the DOM only on a change: a repaint is raster work in the process that draws the host's frames too.
+  setText(statusLine, message);
+  setText(pauseButton, reasons.list.includes('visitor') ? 'Resume' : 'Pause');
+  if (pauseButton.getAttribute('aria-pressed') !== String(reasons.list.includes('visitor'))) pauseButton.setAttribute('aria-pressed', String(reasons.list.includes('visitor')));
   post({
     type: 'swarmgrad:status',
     v: WIDGET_API_VERSION,
@@ -106,6 +111,9 @@ function startContributing(): void {
     job,
     // One CPU thread: the host page keeps the other cores for its own frames.
     cpuThreads: 1,
+    // A software GPU (SwiftShader) compiles and computes in the GPU process that draws the host's
+    // frames: starting it to time it cost a game 17–37 dropped frames in 4 s (scripts/bench-widget.ts).
+    hardwareGpuOnly: true,
     wrapTrainer: (inner) =>
       (trainer ??= new ThrottledTrainer(inner, controller, {
         clock: { now: () => performance.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
