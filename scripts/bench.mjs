@@ -1,8 +1,9 @@
 // `npm run bench`: builds the pages, serves them with `vite preview`, runs bench.html in
 // headless Chromium (real WebGPU; SwiftShader without a GPU), streams its log, prints the
 // tables and checks, then runs the network row (scripts/bench-network.ts: one contributor
-// through the real server vs the same browser training locally), writes bench-results.json,
-// and fails if a check fails.
+// through the real server vs the same browser training locally) and the widget row
+// (scripts/bench-widget.ts: the demo game's frames with the widget computing vs paused),
+// writes bench-results.json, and fails if a check fails.
 //
 //   npm run bench                          sizes 256, 512, 1024, 2048
 //   npm run bench -- --sizes=256,1024 --cap=10 --quick
@@ -118,6 +119,16 @@ async function main() {
     } catch {
       checks.push({ id: 'network-vs-local', description: 'the network benchmark ran', pass: false, detail: `exit code ${network.status}` });
     }
+    // The widget row: the demo game's frame times with the widget computing vs paused, idle and under a CPU hog.
+    const widgetFile = join(outDir, 'widget.json');
+    const widgetRun = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench-widget.ts', '--site', outDir, '--out', widgetFile], { stdio: 'inherit' });
+    let widgetReport = null;
+    try {
+      widgetReport = JSON.parse(readFileSync(widgetFile, 'utf8'));
+      checks.push(...widgetReport.checks);
+    } catch {
+      checks.push({ id: 'widget-frames', description: 'the widget benchmark ran', pass: false, detail: `exit code ${widgetRun.status}` });
+    }
     // Verification overhead (screening, spot checks, replication on suspicion, aggregation rules): Node only, real data.
     const verificationFile = join(outDir, 'verification.json');
     spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench-verification.ts', '--out', verificationFile], { stdio: 'inherit' });
@@ -127,7 +138,7 @@ async function main() {
     } catch {
       console.warn('The verification benchmark did not write its figures (see above).');
     }
-    writeFileSync(RESULTS_FILE, JSON.stringify({ ...bench.report, network: networkReport, verification, checks }, null, 2) + '\n');
+    writeFileSync(RESULTS_FILE, JSON.stringify({ ...bench.report, network: networkReport, widget: widgetReport, verification, checks }, null, 2) + '\n');
     const failed = checks.filter((c) => !c.pass).length;
     console.log(`Wrote ${RESULTS_FILE}. ${checks.length - failed} of ${checks.length} checks pass; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`);
     return failed === 0 ? 0 : 1;
