@@ -96,6 +96,9 @@ test('three contributors, one leaving mid-round and one joining late, survive a 
     return !!s && s.contributors.filter((c) => c.connected && c.tasks > 0).length >= 3 && s.rounds.length > 0;
   });
   await expect(dashboard.locator('#contributors')).toContainText('cpu');
+  // …when the job should end at this pace, and how much of the time the contributors compute.
+  await expect(dashboard.locator('#run-facts')).toContainText(/Estimated time left\s*ETA \d+(s|m\d\ds|h\d\dm) \(round \d+, or 84\.5% first\)/);
+  await expect(dashboard.locator('#run-facts')).toContainText(/Contributors computing\s*\d+% of the time, waiting \d+%/);
   // …and the ledger's newest signed head, its signature checked in the browser.
   await expect(dashboard.locator('#ledger-facts')).toContainText('verified in this browser with the coordinator key');
   await dashboard.close();

@@ -383,6 +383,8 @@ export class Coordinator {
           count: accepted.count,
           loss: message.body.loss,
           afterExpiry: wasExpired,
+          computeMs: message.body.computeMs,
+          turnaroundMs: now - accepted.grantedAt,
           resultHash: message.body.resultHash,
           signature: message.body.signature,
         });

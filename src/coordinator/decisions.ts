@@ -59,6 +59,9 @@ export type CoordinatorEvent =
       count: number;
       loss: number;
       afterExpiry: boolean;
+      /** What the contributor reports it spent computing, and lease granted → result received here. */
+      computeMs: number;
+      turnaroundMs: number;
       resultHash: string;
       signature: string;
     }

@@ -88,6 +88,26 @@ const CLOSED_LEASE_MEMORY = 4096;
 /** A lease is sized to come back, at the measured turnaround, within a third of its deadline. */
 const DEADLINE_SHARE = 3;
 
+/**
+ * Lease size for a request, with `pending` positions left in a window of `windowSize`: the
+ * round's share of this contributor, about targetSeconds of its work, back well inside the
+ * deadline at its turnaround speed, within the job's bounds. Pure: `--plan` sizes leases with it too.
+ */
+export function leaseSizeFor(lease: RoundPlan['lease'], windowSize: number, pending: number, request: LeaseRequest): number {
+  const { minExamples, maxExamples, targetSeconds, timeoutMs } = lease;
+  // About targetSeconds of compute, and back well inside the deadline as results come back now.
+  const bySpeed = Math.round(request.examplesPerSecond * targetSeconds);
+  const byDeadline = Math.round((request.turnaroundExamplesPerSecond * timeoutMs) / 1000 / DEADLINE_SHARE);
+  const byShare = Math.ceil(windowSize * Math.min(1, Math.max(0, request.share)));
+  const limit = Math.min(maxExamples, request.maxBatch);
+  let size = Math.max(minExamples, Math.min(bySpeed, byDeadline, byShare));
+  size = Math.min(size, limit, pending);
+  // A remainder smaller than a minimum lease would become a lease of its own: take it now.
+  const left = pending - size;
+  if (left > 0 && left < minExamples && pending <= limit) size = pending;
+  return size;
+}
+
 export class RoundScheduler {
   private readonly leases = new Map<string, LeaseRecord>();
   private readonly closedLeases = new Map<string, { contributorId: string; round: number }>();
@@ -155,21 +175,9 @@ export class RoundScheduler {
     return out;
   }
 
-  /** Lease size for a request: the round's share of this contributor, about targetSeconds of its work, within the job's bounds. */
+  /** Lease size for a request: see leaseSizeFor. */
   leaseSize(request: LeaseRequest): number {
-    const { minExamples, maxExamples, targetSeconds, timeoutMs } = this.plan.lease;
-    const windowSize = this.window.end - this.window.start;
-    // About targetSeconds of compute, and back well inside the deadline as results come back now.
-    const bySpeed = Math.round(request.examplesPerSecond * targetSeconds);
-    const byDeadline = Math.round((request.turnaroundExamplesPerSecond * timeoutMs) / 1000 / DEADLINE_SHARE);
-    const byShare = Math.ceil(windowSize * Math.min(1, Math.max(0, request.share)));
-    const limit = Math.min(maxExamples, request.maxBatch);
-    let size = Math.max(minExamples, Math.min(bySpeed, byDeadline, byShare));
-    size = Math.min(size, limit, this.pending.size);
-    // A remainder smaller than a minimum lease would become a lease of its own: take it now.
-    const left = this.pending.size - size;
-    if (left > 0 && left < minExamples && this.pending.size <= limit) size = this.pending.size;
-    return size;
+    return leaseSizeFor(this.plan.lease, this.window.end - this.window.start, this.pending.size, request);
   }
 
   /** Lease the next pending positions to a contributor, or null when nothing is pending. */

@@ -10,6 +10,11 @@ export function defaultDataDir(): string {
   return process.env.SWARMGRAD_DATA_DIR ?? '/usr/share/datasets/fashion-mnist';
 }
 
+/** The dataset's files are missing or unreadable: something the job owner installs or points at. */
+export class DatasetUnavailableError extends Error {
+  override name = 'DatasetUnavailableError';
+}
+
 export function loadFashionMnistFromDir(dir = defaultDataDir()): Promise<DatasetSplits> {
   return fashionMnistFromGzipFiles(async (name) => {
     const path = join(dir, name);
@@ -17,9 +22,9 @@ export function loadFashionMnistFromDir(dir = defaultDataDir()): Promise<Dataset
       return new Uint8Array(await readFile(path));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new Error(`${path} is missing: install the dataset with \`apt-get install dataset-fashion-mnist\` or set SWARMGRAD_DATA_DIR to the directory that holds the four files`);
+        throw new DatasetUnavailableError(`${path} is missing: install the dataset with \`apt-get install dataset-fashion-mnist\` or set SWARMGRAD_DATA_DIR to the directory that holds the four files`);
       }
-      throw new Error(`Could not read ${path}: ${(error as Error).message}`);
+      throw new DatasetUnavailableError(`Could not read ${path}: ${(error as Error).message}`);
     }
   }, dir);
 }

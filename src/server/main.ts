@@ -3,20 +3,24 @@
 // N local headless contributors; when the job is done it writes the model and a run
 // summary and exits (0 when the job reached its goal).
 
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { constants, existsSync, readFileSync } from 'node:fs';
+import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { loadNewestCheckpoint } from '../coordinator/checkpointStore.ts';
-import { defaultJob, jobId, jobLayout, jobModel, parseJob, type Job } from '../coordinator/job.ts';
+import { defaultJob, jobId, jobLayout, jobModel, parseJob, plannedRounds, type Job } from '../coordinator/job.ts';
 import { defaultDataDir, loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
 import { jsMlpSpotChecker } from '../coordinator/verification.ts';
 import { startCoordinatorPeer } from '../net/nodePeer.ts';
 import { attachSignalingRelay } from '../net/relay.ts';
 import { exportMlpOnnx } from '../model/onnx.ts';
+import { JsMlp } from '../coordinator/jsMlp.ts';
+import type { ImageDataset } from '../data/dataset.ts';
+import { initParameters } from '../model/mlp.ts';
+import { USAGE, UsageError, describeFailure, fileError, outputError, parseCommandLine, wantsDebug, type PlanOptions, type ServerOptions } from './cli.ts';
 import { launchContributors, type LaunchedContributors } from './contributorLauncher.ts';
+import { planJob, planText } from './plan.ts';
 import { CoordinatorHost } from './coordinatorHost.ts';
 import { DATASET_ROUTE, datasetMiddleware } from './datasetRoute.ts';
 import { EvaluationThread } from './evaluationThread.ts';
@@ -26,51 +30,87 @@ import { LedgerFile } from './ledgerFile.ts';
 import { RunStatus, progressLine } from './runStatus.ts';
 import { staticFiles } from './staticFiles.ts';
 
-const USAGE = `usage: npm start -- [--job FILE] [--contributors N] [--port N] [--host ADDR] [--out DIR] [--fresh] [--stay]
-  --job FILE         the job to run (default: the embedded Fashion-MNIST MLP job)
-  --contributors N   also run N headless Chromium contributors on this machine
-  --port N           HTTP port for the pages, the relay and the API (default 8787; 0 picks one)
-  --host ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 for other machines,
-                     behind HTTPS: browsers allow WebGPU only in secure contexts)
-  --out DIR          checkpoints, model and summary (default runs/<job name>)
-  --site DIR         the built pages to serve (default dist/, which npm start builds)
-  --fresh            start over: move existing checkpoints and ledger aside
-  --stay             keep serving the pages after the job is done`;
-
 const RELAY_PATH = '/peerjs';
 const COORDINATOR_ID = 'swarmgrad-coordinator';
 
-async function main(): Promise<number> {
-  const { values: args } = parseArgs({
-    options: {
-      job: { type: 'string' },
-      contributors: { type: 'string', default: '0' },
-      port: { type: 'string', default: '8787' },
-      host: { type: 'string', default: '127.0.0.1' },
-      out: { type: 'string' },
-      site: { type: 'string', default: 'dist' },
-      fresh: { type: 'boolean', default: false },
-      stay: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
+async function main(argv: readonly string[]): Promise<number> {
+  const command = parseCommandLine(argv);
+  switch (command.kind) {
+    case 'help':
+      console.log(USAGE);
+      return 0;
+    case 'version':
+      console.log(`swarmgrad ${packageVersion()}`);
+      return 0;
+    case 'plan':
+      return plan(command.options);
+    case 'run':
+      return run(command.options);
   }
-  const contributorCount = Number(args.contributors);
-  const port = Number(args.port);
-  if (!Number.isInteger(contributorCount) || contributorCount < 0) throw new UsageError(`--contributors must be a whole number, got ${args.contributors}`);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0–65535, got ${args.port}`);
+}
 
-  const job: Job = args.job ? parseJob(await readFile(args.job, 'utf8'), args.job) : defaultJob();
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** The job file, parsed and validated, or the embedded default. */
+async function loadJob(path: string | null): Promise<Job> {
+  if (path === null) return defaultJob();
+  const text = await readFile(path, 'utf8').catch((error) => {
+    throw fileError(error, path, 'The job file');
+  });
+  return parseJob(text, path);
+}
+
+async function plan(options: PlanOptions): Promise<number> {
+  const job = await loadJob(options.job);
+  const { train, test } = await loadFashionMnistFromDir();
+  const figures = planJob({
+    job,
+    speed: options.speed,
+    downMbps: options.downMbps,
+    upMbps: options.upMbps,
+    contributors: [1, 2, 4],
+    spotCheckMsPerExample: measureSpotCheck(job, train),
+    dataset: { trainCount: train.count, testCount: test?.count ?? 0 },
+  });
+  console.log(options.json ? JSON.stringify(figures, null, 2) : planText(figures));
+  return 0;
+}
+
+/** Milliseconds per example of the coordinator's CPU reference gradient on this machine (what a spot check costs). */
+function measureSpotCheck(job: Job, train: ImageDataset): number {
+  const layout = jobLayout(job);
+  const mlp = new JsMlp(layout);
+  const params = initParameters(layout, job.seed);
+  const gradient = new Float32Array(layout.total);
+  const indices = Uint32Array.from({ length: 32 }, (_, i) => i % train.count);
+  mlp.lossAndGradient(params, train, indices, gradient); // warm-up
+  let examples = 0;
+  const started = performance.now();
+  while (performance.now() - started < 300) {
+    mlp.lossAndGradient(params, train, indices, gradient);
+    examples += indices.length;
+  }
+  return (performance.now() - started) / examples;
+}
+
+async function run(args: ServerOptions): Promise<number> {
+  const contributorCount = args.contributors;
+  const port = args.port;
+  const job = await loadJob(args.job);
   const id = jobId(job);
   const layout = jobLayout(job);
   const outDir = resolve(args.out ?? join('runs', slug(job.name)));
   const checkpointDir = join(outDir, 'checkpoints');
   const siteDir = resolve(args.site);
   if (!existsSync(join(siteDir, 'index.html'))) throw new UsageError(`${siteDir} has no built pages: run \`npm run build\` (npm start does it for you)`);
-  await mkdir(checkpointDir, { recursive: true });
+  await mkdir(checkpointDir, { recursive: true }).catch((error) => {
+    throw outputError(error, outDir);
+  });
+  await access(outDir, constants.W_OK).catch((error) => {
+    throw outputError(error, outDir);
+  });
   if (args.fresh) await rename(checkpointDir, `${checkpointDir}-${Date.now()}`).then(() => mkdir(checkpointDir, { recursive: true }));
 
   const loaded = await loadNewestCheckpoint(checkpointDir, { jobId: id, parameterCount: layout.total, optimizer: job.optimizer.kind });
@@ -93,7 +133,7 @@ async function main(): Promise<number> {
   });
 
   const startedAt = Date.now();
-  const status = new RunStatus({ id, name: job.name, globalBatch: job.globalBatch, parameters: layout.total }, startedAt, {
+  const status = new RunStatus({ id, name: job.name, globalBatch: job.globalBatch, parameters: layout.total, plannedRounds: plannedRounds(job), targetAccuracy: job.stop.targetAccuracy ?? null }, startedAt, {
     evaluations: loaded?.state.evaluations.map((e) => ({ version: e.version, at: e.at, accuracy: e.accuracy, loss: e.loss })),
   });
   const announcement: JobAnnouncement = {
@@ -214,18 +254,16 @@ async function main(): Promise<number> {
   return 0;
 }
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 function slug(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'job';
 }
 
-main().then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => process.exit(code),
   (error) => {
-    console.error(error instanceof UsageError ? `${error.message}\n${USAGE}` : error);
-    process.exit(2);
+    const { text, exitCode } = describeFailure(error, wantsDebug(argv));
+    console.error(text);
+    process.exit(exitCode);
   },
 );

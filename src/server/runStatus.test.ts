@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { CoordinatorEvent } from '../coordinator/decisions.ts';
 import type { RoundRecord } from '../coordinator/records.ts';
 import type { Capabilities } from '../protocol/messages.ts';
-import { RunStatus, progressLine, type RoundPoint, type RunStatusSnapshot } from './runStatus.ts';
+import { RunStatus, duration, etaText, progressLine, type RoundPoint, type RunStatusSnapshot } from './runStatus.ts';
 
 const JOB = { id: 'job-1', name: 'tiny', globalBatch: 64, parameters: 1000 };
 const T0 = 1_000_000;
@@ -24,8 +24,8 @@ const joined = (at: number, peer: string, contributorId: string, capabilities = 
 const left = (at: number, peer: string, contributorId: string | null): CoordinatorEvent => ({
   type: 'left', at, peer, contributorId, reason: 'test', returnedLeases: [],
 });
-const accepted = (at: number, contributorId: string, count: number, leaseId = `l-${at}`): CoordinatorEvent => ({
-  type: 'resultAccepted', at, contributorId, leaseId, round: 0, version: 0, count, loss: 1, afterExpiry: false, resultHash: '0'.repeat(64), signature: 'A'.repeat(86),
+const accepted = (at: number, contributorId: string, count: number, leaseId = `l-${at}`, computeMs = 10, turnaroundMs = 40): CoordinatorEvent => ({
+  type: 'resultAccepted', at, contributorId, leaseId, round: 0, version: 0, count, loss: 1, afterExpiry: false, computeMs, turnaroundMs, resultHash: '0'.repeat(64), signature: 'A'.repeat(86),
 });
 const rejected = (at: number, contributorId: string): CoordinatorEvent => ({
   type: 'resultRejected', at, contributorId, leaseId: `r-${at}`, outcome: 'duplicate', code: null, reason: 'test', resultHash: '0'.repeat(64), signature: 'A'.repeat(86),
@@ -314,13 +314,14 @@ describe('progressLine', () => {
   const base: RunStatusSnapshot = {
     job: JOB, state: 'running', message: null, startedAt: T0, now: T0, round: 0, rounds: [], evaluations: [],
     contributors: [], examplesPerSecond: 0, roundsPerMinute: 0, relay: null,
+    eta: { stopRound: null, targetAccuracy: null, seconds: null }, computeShare: null,
   };
   const contributor = (id: string, connected: boolean) => ({
     id, device: 'd', backend: 'webgpu', connected, paused: false, joinedAt: T0, tasks: 0, examples: 0, uncounted: 0, examplesPerSecond: 0,
   });
 
   it('shows dashes before the first round and evaluation', () => {
-    expect(progressLine(base)).toBe('round 0 · loss – · test accuracy – · 0 contributors · 0 examples/s · 0.0 rounds/min');
+    expect(progressLine(base)).toBe('round 0 · loss – · test accuracy – · 0 contributors · 0 examples/s · 0.0 rounds/min · no stop condition · computing –');
   });
 
   it('shows the last round’s loss, the last evaluation, connected contributors and rounded rates', () => {
@@ -338,11 +339,45 @@ describe('progressLine', () => {
       contributors: [contributor('a', true), contributor('b', false), contributor('c', true)],
       examplesPerSecond: 1234.5,
       roundsPerMinute: 37.25,
+      eta: { stopRound: 1875, targetAccuracy: 0.88, seconds: 200.4 },
+      computeShare: 0.123,
     });
-    expect(line).toBe('round 12 · loss 0.1235 · test accuracy 88.16% (v10) · 2 contributors · 1235 examples/s · 37.3 rounds/min');
+    expect(line).toBe(
+      'round 12 · loss 0.1235 · test accuracy 88.16% (v10) · 2 contributors · 1235 examples/s · 37.3 rounds/min · ' +
+        'ETA 3m20s (round 1875, or 88% first) · contributors computing 12% of the time, waiting 88%',
+    );
   });
 
   it('says "1 contributor" in the singular', () => {
     expect(progressLine({ ...base, contributors: [contributor('a', true), contributor('b', false)] })).toContain(' · 1 contributor · ');
+  });
+});
+
+describe('ETA and compute share', () => {
+  const job = { ...JOB, plannedRounds: 100, targetAccuracy: 0.9 };
+
+  it('estimates the time to the round limit from the last minute of rounds, and says when it cannot', () => {
+    const s = new RunStatus(job, T0);
+    expect(s.snapshot(T0).eta).toEqual({ stopRound: 100, targetAccuracy: 0.9, seconds: null });
+    // 20 rounds in the first 30 s: 40 rounds/min, 80 rounds left → 120 s.
+    for (let r = 0; r < 20; r++) s.record(roundClosed(T0 + 1500 * (r + 1), r));
+    const eta = s.snapshot(T0 + 30_000).eta;
+    expect(eta.seconds).toBeCloseTo(120, 6);
+    expect(etaText(eta)).toBe('ETA 2m00s (round 100, or 90% first)');
+    expect(etaText({ stopRound: null, targetAccuracy: 0.88, seconds: null })).toBe('until 88% test accuracy');
+    expect(duration(4000)).toBe('1h06m');
+  });
+
+  it('is the share of wall time that the contributors with results spent computing', () => {
+    const s = new RunStatus(job, T0);
+    s.record(joined(T0, 'p1', 'c1'));
+    s.record(joined(T0, 'p2', 'c2'));
+    expect(s.snapshot(T0 + 1000).computeShare).toBeNull();
+    // Over 10 s: c1 computed 3 × 500 ms, c2 2 × 1000 ms → 3.5 s of 20 contributor-seconds.
+    for (const at of [1000, 4000, 7000]) s.record(accepted(T0 + at, 'c1', 10, `a${at}`, 500, 900));
+    for (const at of [2000, 6000]) s.record(accepted(T0 + at, 'c2', 10, `b${at}`, 1000, 1500));
+    expect(s.snapshot(T0 + 10_000).computeShare).toBeCloseTo(3.5 / 20, 9);
+    // A minute later those results have left the window.
+    expect(s.snapshot(T0 + 80_000).computeShare).toBeNull();
   });
 });

@@ -35,8 +35,26 @@ export interface EvaluationPoint {
   loss: number;
 }
 
+export interface RunJobInfo {
+  id: string;
+  name: string;
+  globalBatch: number;
+  parameters: number;
+  /** The round at which the job stops at the latest (epochs or rounds), or null when only an accuracy ends it. */
+  plannedRounds?: number | null;
+  targetAccuracy?: number | null;
+}
+
+/** When the job should end at the current rate: at its round limit (earlier if it reaches its target accuracy). */
+export interface Eta {
+  stopRound: number | null;
+  targetAccuracy: number | null;
+  /** Seconds to stopRound at the last minute's rounds per minute; null without a round limit or a rate. */
+  seconds: number | null;
+}
+
 export interface RunStatusSnapshot {
-  job: { id: string; name: string; globalBatch: number; parameters: number };
+  job: RunJobInfo;
   state: 'running' | 'done' | 'failed';
   message: string | null;
   startedAt: number;
@@ -47,6 +65,13 @@ export interface RunStatusSnapshot {
   contributors: ContributorStatus[];
   examplesPerSecond: number;
   roundsPerMinute: number;
+  eta: Eta;
+  /**
+   * Over the last minute: the share of wall time the contributors that computed spent
+   * computing (what their results report), the rest waiting on the network and on rounds to
+   * close; null before any result.
+   */
+  computeShare: number | null;
   relay: { connectedPeers: number } | null;
 }
 
@@ -57,7 +82,7 @@ const MAX_ROUND_POINTS = 2000;
 export class RunStatus {
   private readonly contributors = new Map<string, ContributorStatus>();
   private readonly peerToContributor = new Map<string, string>();
-  private readonly counted: { at: number; contributorId: string; count: number }[] = [];
+  private readonly counted: { at: number; contributorId: string; count: number; computeMs: number }[] = [];
   private readonly rounds: RoundPoint[] = [];
   private readonly evaluations: EvaluationPoint[] = [];
   private state: RunStatusSnapshot['state'] = 'running';
@@ -65,7 +90,7 @@ export class RunStatus {
   private round = 0;
 
   constructor(
-    private readonly job: RunStatusSnapshot['job'],
+    private readonly job: RunJobInfo,
     private readonly startedAt: number,
     history: { rounds?: RoundPoint[]; evaluations?: EvaluationPoint[] } = {},
   ) {
@@ -112,7 +137,7 @@ export class RunStatus {
           c.tasks++;
           c.examples += event.count;
         }
-        this.counted.push({ at: event.at, contributorId: event.contributorId, count: event.count });
+        this.counted.push({ at: event.at, contributorId: event.contributorId, count: event.count, computeMs: event.computeMs });
         return;
       }
       case 'resultRejected': {
@@ -158,12 +183,22 @@ export class RunStatus {
     const span = Math.max(1, Math.min(WINDOW_MS, now - this.startedAt)) / 1000;
     const perContributor = new Map<string, number>();
     let total = 0;
+    let computeMs = 0;
     for (const c of this.counted) {
       perContributor.set(c.contributorId, (perContributor.get(c.contributorId) ?? 0) + c.count);
       total += c.count;
+      computeMs += c.computeMs;
     }
     for (const c of this.contributors.values()) c.examplesPerSecond = (perContributor.get(c.id) ?? 0) / span;
     const recentRounds = this.rounds.filter((r) => r.at >= now - WINDOW_MS).length;
+    const roundsPerMinute = (recentRounds * 60) / span;
+    const stopRound = this.job.plannedRounds ?? null;
+    const eta: Eta = {
+      stopRound,
+      targetAccuracy: this.job.targetAccuracy ?? null,
+      seconds: stopRound !== null && roundsPerMinute > 0 && this.state === 'running' ? (Math.max(0, stopRound - this.round) * 60) / roundsPerMinute : null,
+    };
+    const computeShare = perContributor.size ? Math.min(1, computeMs / (span * 1000 * perContributor.size)) : null;
     return {
       job: this.job,
       state: this.state,
@@ -175,7 +210,9 @@ export class RunStatus {
       evaluations: this.evaluations.slice(),
       contributors: [...this.contributors.values()].map((c) => ({ ...c })),
       examplesPerSecond: total / span,
-      roundsPerMinute: (recentRounds * 60) / span,
+      roundsPerMinute,
+      eta,
+      computeShare,
       relay,
     };
   }
@@ -193,5 +230,22 @@ export function progressLine(s: RunStatusSnapshot): string {
     `${connected} contributor${connected === 1 ? '' : 's'}`,
     `${Math.round(s.examplesPerSecond)} examples/s`,
     `${s.roundsPerMinute.toFixed(1)} rounds/min`,
+    etaText(s.eta),
+    s.computeShare === null ? 'computing –' : `contributors computing ${(100 * s.computeShare).toFixed(0)}% of the time, waiting ${(100 * (1 - s.computeShare)).toFixed(0)}%`,
   ].join(' · ');
+}
+
+/** "ETA 3m20s (round 1875, or 88% first)", or what ends the job when there is no estimate yet. */
+export function etaText(eta: Eta): string {
+  const target = eta.targetAccuracy !== null ? `${(100 * eta.targetAccuracy).toFixed(1).replace(/\.0$/, '')}%` : null;
+  if (eta.stopRound === null) return target ? `until ${target} test accuracy` : 'no stop condition';
+  const at = `round ${eta.stopRound}${target ? `, or ${target} first` : ''}`;
+  return eta.seconds === null ? `ETA – (${at})` : `ETA ${duration(eta.seconds)} (${at})`;
+}
+
+export function duration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { defaultJob, jobLayout, parseJob } from '../coordinator/job.ts';
+import { messageBytes, planJob, planText, type PlanInputs } from './plan.ts';
+
+const inputs = (over: Partial<PlanInputs> = {}): PlanInputs => ({
+  job: defaultJob(),
+  speed: 40_000,
+  downMbps: 20,
+  upMbps: 5,
+  contributors: [1, 2, 4],
+  spotCheckMsPerExample: 0.5,
+  dataset: { trainCount: 60_000, testCount: 10_000 },
+  ...over,
+});
+
+describe('planJob', () => {
+  it('sizes the default job: one lease per contributor and round, a parameter download and a gradient upload each', () => {
+    const p = planJob(inputs());
+    const floats = jobLayout(defaultJob()).total;
+    expect(p.model.parameters).toBe(235_146);
+    expect(p.rounds).toEqual({ globalBatch: 256, perEpoch: 235, planned: 1880, epochs: (1880 * 256) / 60_000, targetAccuracy: 0.88 });
+    expect(p.swarm.map((r) => [r.contributors, r.leaseExamples, r.leasesPerContributor])).toEqual([[1, 256, 1], [2, 128, 1], [4, 64, 1]]);
+    const one = p.swarm[0];
+    const m = messageBytes(floats, 256);
+    expect(one.bytesDown).toBe(m.parameters + m.lease + m.ack + m.receipt);
+    expect(one.bytesUp).toBe(m.result);
+    expect(m.parameters).toBeGreaterThan(4 * floats);
+    expect(m.parameters).toBeLessThan(4 * floats + 200);
+    // 0.94 MB down at 20 Mbit/s and up at 5 Mbit/s: the network, not the 6 ms of compute, sets the pace.
+    expect(one.computeSeconds).toBeCloseTo(256 / 40_000, 9);
+    expect(one.transferSeconds).toBeCloseTo(one.bytesDown / 2.5e6 + one.bytesUp / 625e3, 9);
+    expect(one.jobSeconds).toBeCloseTo(1880 * one.roundSeconds, 6);
+  });
+
+  it('gives a slow contributor several leases a round, as the scheduler would', () => {
+    // 500 examples/s × 0.25 s target: leases of 125 (then the remainder of 6 joins the last).
+    const p = planJob(inputs({ speed: 500, contributors: [1] }));
+    expect(p.swarm[0].leaseExamples).toBe(125);
+    expect(p.swarm[0].leasesPerContributor).toBe(2);
+    expect(p.swarm[0].bytesUp).toBe(2 * messageBytes(jobLayout(defaultJob()).total, 125).result);
+  });
+
+  it('counts the verification the job asks for, and the memory a contributor needs', () => {
+    const p = planJob(inputs());
+    expect(p.verification).toMatchObject({ replication: 0.1, spotFraction: 0.05, spotMaxExamples: 256, probationResults: 3 });
+    expect(p.verification.coordinatorMsPerRound).toBeCloseTo(0.05 * 256 * 0.5, 9);
+    expect(p.verification.probationMsPerResult).toBeCloseTo(256 * 0.5, 9);
+    // Four copies of the model, the 70,000 images as bytes, micro-batch buffers.
+    expect(p.memory.cpuBackendBytes).toBeGreaterThan(4 * 4 * 235_146 + 70_000 * 785);
+    expect(p.memory.cpuBackendBytes).toBeLessThan(128 * 2 ** 20);
+  });
+
+  it('without a round limit plans no job length, and says what stops it', () => {
+    const zoo = JSON.parse(readFileSync('src/coordinator/jobs/fashion-mnist-mlp.json', 'utf8'));
+    const job = parseJob(JSON.stringify({ ...zoo, optimizer: { ...zoo.optimizer, schedule: { decay: 'constant' } }, stop: { targetAccuracy: 0.9 } }), 'test');
+    const p = planJob(inputs({ job }));
+    expect(p.rounds.planned).toBeNull();
+    expect(p.swarm[0].jobSeconds).toBeNull();
+    expect(planText(p)).toContain('stops at 90% test accuracy');
+  });
+});
