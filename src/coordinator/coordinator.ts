@@ -585,9 +585,13 @@ export class Coordinator {
 
   /** Recompute a result with the host's CPU reference; returns the relative L2 distance. */
   private spotCheck(contributorId: string, lease: Readonly<LeaseRecord>, gradient: Float32Array, trigger: 'sample' | 'probation' | 'direction', now: number, d: Decisions): number {
-    const reference = this.options.spotChecker!(this.run.params, this.scheduler.indicesOf(lease.ranges));
-    const distance = relativeDistance(gradient, reference);
-    const passed = distance <= this.job.verification.spotChecks.tolerance;
+    const checker = this.options.spotChecker!;
+    const indices = this.scheduler.indicesOf(lease.ranges);
+    const tolerance = this.job.verification.spotChecks.tolerance;
+    let distance = relativeDistance(gradient, checker(this.run.params, indices));
+    // Not yet a cheat: a pre-activation at a ReLU kink may have fallen the other way in its arithmetic.
+    if (distance > tolerance && checker.resolveKinks) distance = checker.resolveKinks(this.run.params, indices, gradient).distance;
+    const passed = distance <= tolerance;
     d.events.push({ type: 'spotChecked', at: now, contributorId, leaseId: lease.id, count: lease.count, trigger, distance, passed });
     return distance;
   }

@@ -86,7 +86,7 @@ export class JsMlp {
    * The gradient of the MEAN loss over the examples `indices`, written into `gradient`
    * (layout.total floats, padding zero), as a contributor computes it.
    */
-  lossAndGradient(params: Float32Array, ds: ImageDataset, indices: ArrayLike<number>, gradient: Float32Array): LossAndCorrect {
+  lossAndGradient(params: Float32Array, ds: ImageDataset, indices: ArrayLike<number>, gradient: Float32Array, forced?: ReadonlyMap<number, boolean>): LossAndCorrect {
     this.checkParams(params);
     this.checkDataset(ds);
     const count = indices.length;
@@ -112,9 +112,45 @@ export class JsMlp {
         loss += this.rowLoss[r];
         correct += this.rowCorrect[r];
       }
-      this.backwardBlock(params, rows, gradient);
+      this.backwardBlock(params, rows, gradient, start, forced);
     }
     return { loss: loss / count, correct, count };
+  }
+
+  /**
+   * ReLU units whose pre-activation lies within float error of zero (|z| ≤ relTol · (|b| + Σ|a·w|)),
+   * where two correct f32 implementations may take opposite sides of the kink; with the side
+   * this implementation takes. Keys as kinkKey.
+   */
+  nearKinks(params: Float32Array, ds: ImageDataset, indices: ArrayLike<number>, relTol = 1e-4): { key: number; active: boolean }[] {
+    if (this.layout.spec.activation !== 'relu') return [];
+    const found: { key: number; active: boolean }[] = [];
+    for (let start = 0; start < indices.length; start += this.blockRows) {
+      const rows = Math.min(this.blockRows, indices.length - start);
+      this.loadIndices(ds, indices, start, rows);
+      this.forwardBlock(params, rows);
+      for (let l = 0; l + 2 < this.widths.length; l++) {
+        const W = this.layout.weights[l];
+        const bOff = this.layout.biases[l].offset;
+        const input = this.acts[l];
+        const z = this.preacts[l];
+        for (let r = 0; r < rows; r++) {
+          for (let j = 0; j < W.cols; j++) {
+            let scale = Math.abs(params[bOff + j]);
+            for (let p = 0; p < W.rows; p++) scale += Math.abs(input[r * W.rows + p] * params[W.offset + p * W.cols + j]);
+            const zj = z[r * W.cols + j];
+            if (Math.abs(zj) <= relTol * scale) found.push({ key: this.kinkKey(start + r, l, j), active: zj > 0 });
+          }
+        }
+      }
+    }
+    return found;
+  }
+
+  /** A hidden unit of one example of a micro-batch: (position, layer, unit) as one number. */
+  kinkKey(position: number, layer: number, unit: number): number {
+    const widest = Math.max(...this.widths);
+    return (position * this.widths.length + layer) * widest + unit;
   }
 
   private checkParams(params: Float32Array): void {
@@ -224,7 +260,7 @@ export class JsMlp {
   }
 
   /** Adds this block's dW and db into `gradient`; deltas of the last layer are already set. */
-  private backwardBlock(params: Float32Array, rows: number, gradient: Float32Array): void {
+  private backwardBlock(params: Float32Array, rows: number, gradient: Float32Array, start: number, forced?: ReadonlyMap<number, boolean>): void {
     const gelus = this.layout.spec.activation === 'gelu';
     for (let l = this.widths.length - 2; l >= 0; l--) {
       const W = this.layout.weights[l];
@@ -267,7 +303,7 @@ export class JsMlp {
         const zo = r * n;
         for (let p = 0; p < k; p++) {
           const i = r * k + p;
-          const active = gelus || zPrev[i] > 0;
+          const active = gelus || (forced?.size ? (forced.get(this.kinkKey(start + r, l - 1, p)) ?? zPrev[i] > 0) : zPrev[i] > 0);
           if (!active) {
             dPrev[i] = 0;
             continue;

@@ -8,6 +8,10 @@ import { Coordinator, type CoordinatorOptions } from './coordinator.ts';
 import type { Decisions } from './decisions.ts';
 import type { Job } from './job.ts';
 import { eventsOf, hello, leaseGradient, merge, result, sentTo, testKey, testSigning, tinyJob } from './testSwarm.ts';
+import type { ImageDataset } from '../data/dataset.ts';
+import { mlpLayout } from '../model/mlp.ts';
+import { JsMlp } from './jsMlp.ts';
+import { jsMlpSpotChecker, relativeDistance } from './verification.ts';
 
 type Lease = Extract<CoordinatorMessage, { type: 'lease' }>;
 
@@ -206,5 +210,36 @@ describe('Coordinator verification', () => {
     for (let i = 0; i < 4 && s.c.round === 2; i++) s.answer('solo', real);
     expect(s.c.round).toBe(3);
     expect(eventsOf(s.all(), 'contributorBanned')).toHaveLength(0);
+  });
+});
+
+describe('spot checks at a ReLU kink', () => {
+  // A 3-2-2 ReLU net whose first hidden unit gets a pre-activation of exactly 0 on example 0:
+  // w = (1, −1, 0) on pixels (128, 128, 0). Two correct f32 implementations may put such a
+  // unit on either side of the kink; a claim that did is honest and must pass.
+  const layout = mlpLayout({ widths: [3, 2, 2], activation: 'relu' });
+  const params = new Float32Array(layout.total);
+  const [w0, w1] = layout.weights;
+  params.set([1, 0.5, -1, 0.25, 0, 0.75], w0.offset); // rows = inputs, cols = hidden units
+  params.set([0.5, -0.25, -0.75, 1], w1.offset);
+  const train: ImageDataset = { images: Uint8Array.of(128, 128, 0, 10, 200, 30), labels: Uint8Array.of(1, 0), count: 2, features: 3, classes: 2 };
+  const indices = Uint32Array.of(0, 1);
+  const checker = jsMlpSpotChecker(layout, train);
+  const mlp = new JsMlp(layout);
+
+  it('finds the unit, and resolves an honest claim that took the other side', () => {
+    const kinks = mlp.nearKinks(params, train, indices);
+    expect(kinks).toEqual([{ key: mlp.kinkKey(0, 0, 0), active: false }]);
+    const otherSide = new Float32Array(layout.total);
+    mlp.lossAndGradient(params, train, indices, otherSide, new Map([[kinks[0].key, true]]));
+    expect(relativeDistance(otherSide, checker(params, indices))).toBeGreaterThan(0.01);
+    expect(checker.resolveKinks!(params, indices, otherSide)).toEqual({ distance: 0, kinks: 1 });
+  });
+
+  it('does not excuse a cheat', () => {
+    const honest = checker(params, indices);
+    for (const cheat of [honest.map((x) => 2 * x), honest.map((x) => -x), new Float32Array(layout.total).fill(0.01)]) {
+      expect(checker.resolveKinks!(params, indices, cheat).distance).toBeGreaterThan(0.1);
+    }
   });
 });

@@ -20,16 +20,52 @@ export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | '
  * training examples `indices` (e.g. JsMlp.lossAndGradient on the training set). Synchronous;
  * the coordinator calls it for a sample of results and for every suspect one.
  */
-export type SpotChecker = (params: Float32Array, indices: Uint32Array) => Float32Array;
+export interface SpotChecker {
+  /** The reference gradient of the lease's examples at these parameters. */
+  (params: Float32Array, indices: Uint32Array): Float32Array;
+  /**
+   * A claimed gradient's distance to the reference once the ReLU kinks are resolved its way:
+   * a pre-activation within float error of zero may fall on either side in two correct f32
+   * implementations, and one such unit of one example moved an honest lease's gradient by
+   * 1.65e-3 (relative L2; the quick start of 2026-12-01 banned both of its contributors for it).
+   */
+  resolveKinks?: (params: Float32Array, indices: Uint32Array, claimed: Float32Array) => { distance: number; kinks: number };
+}
+
+/** Past this many near-kink units in one lease, none is resolved (each costs one recomputation). */
+const MAX_KINKS = 64;
+/** A kink flip counts as the claim's side when it alone cuts the distance by at least this factor. */
+const HELPFUL = 0.9;
+/** Helpful flips tried in every combination up to this many; more are applied together. */
+const EXHAUSTIVE_KINKS = 4;
 
 /** The spot checker of a real job: the plain JavaScript MLP (f32, the CPU reference) on the training set. */
 export function jsMlpSpotChecker(layout: ParamLayout, train: ImageDataset): SpotChecker {
   const mlp = new JsMlp(layout);
-  return (params, indices) => {
+  const gradientOf = (params: Float32Array, indices: Uint32Array, forced?: ReadonlyMap<number, boolean>) => {
     const gradient = new Float32Array(layout.total);
-    mlp.lossAndGradient(params, train, indices, gradient);
+    mlp.lossAndGradient(params, train, indices, gradient, forced);
     return gradient;
   };
+  const checker: SpotChecker = (params, indices) => gradientOf(params, indices);
+  checker.resolveKinks = (params, indices, claimed) => {
+    const reference = gradientOf(params, indices);
+    let best = relativeDistance(claimed, reference);
+    const kinks = mlp.nearKinks(params, train, indices);
+    if (kinks.length === 0 || kinks.length > MAX_KINKS) return { distance: best, kinks: kinks.length };
+    // A flipped kink is forced to the side the reference did not take.
+    const distanceWith = (flipped: readonly { key: number; active: boolean }[]) =>
+      relativeDistance(claimed, gradientOf(params, indices, new Map(flipped.map((k) => [k.key, !k.active]))));
+    // Each kink alone first: a wrong flip moves the distance up or barely at all, the claim's own cuts it.
+    const helpful = kinks.filter((k) => distanceWith([k]) < HELPFUL * best);
+    if (helpful.length <= EXHAUSTIVE_KINKS) {
+      for (let mask = 1; mask < 1 << helpful.length; mask++) best = Math.min(best, distanceWith(helpful.filter((_, i) => mask & (1 << i))));
+    } else {
+      best = Math.min(best, distanceWith(helpful));
+    }
+    return { distance: best, kinks: kinks.length };
+  };
+  return checker;
 }
 
 /** ‖g − ref‖ / ‖ref‖ (‖g‖ when ref is zero). */
