@@ -13,7 +13,7 @@
 // browsers and an honest Node contributor instead (minutes longer).
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Browser, type BrowserContext } from '@playwright/test';
@@ -24,8 +24,17 @@ import { Adversary, type AdversaryReport } from '../src/testing/adversary.ts';
 import { CHEAT_MODES } from '../src/testing/cheats.ts';
 import { freePort, startJobServer, type JobServer } from './support/jobServer.ts';
 
-const JOB_FILE = 'e2e/jobs/adversarial.json';
 const CLEAN_RUN = process.env.SWARMGRAD_ADVERSARIAL_CLEAN ?? 'simulated';
+/** SWARMGRAD_ADVERSARIAL_ROUNDS=480 is the long run (`npm run bench` runs it with the browser clean run). */
+const JOB_FILE = ((): string => {
+  const rounds = process.env.SWARMGRAD_ADVERSARIAL_ROUNDS;
+  if (!rounds) return 'e2e/jobs/adversarial.json';
+  if (!/^\d+$/.test(rounds) || Number(rounds) < 1) throw new Error(`SWARMGRAD_ADVERSARIAL_ROUNDS must be a whole number of rounds, got ${rounds}`);
+  const job = JSON.parse(readFileSync('e2e/jobs/adversarial.json', 'utf8'));
+  const file = join(mkdtempSync(join(tmpdir(), 'swarmgrad-e2e-adversarial-job-')), 'adversarial.json');
+  writeFileSync(file, JSON.stringify({ ...job, stop: { rounds: Number(rounds) } }));
+  return file;
+})();
 const HONEST_BROWSERS = 3;
 /**
  * Honest results before a cheater starts cheating, so that detection cannot key on a first result.
@@ -45,7 +54,7 @@ const HONEST_FIRST = 2;
 const MAX_CHEATS_UNBANNED = 4;
 
 // Every mode has had its turn by round ~40 of the job's 160 (about 1.5 min on 2 cores).
-test.describe.configure({ timeout: 12 * 60_000 });
+test.describe.configure({ timeout: (process.env.SWARMGRAD_ADVERSARIAL_ROUNDS ? 30 : 12) * 60_000 });
 
 interface RunOutcome {
   summary: { status: string; rounds: number; examples: number; finalTestAccuracy: number; coverage: { exact: boolean } };

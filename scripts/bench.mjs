@@ -1,8 +1,9 @@
 // `npm run bench`: builds the pages, serves them with `vite preview`, runs bench.html in
 // headless Chromium (real WebGPU; SwiftShader without a GPU), streams its log, prints the
 // tables and checks, then runs the network row (scripts/bench-network.ts: one contributor
-// through the real server vs the same browser training locally) and the widget row
-// (scripts/bench-widget.ts: the demo game's frames with the widget computing vs paused),
+// through the real server vs the same browser training locally), the widget row
+// (scripts/bench-widget.ts: the demo game's frames with the widget computing vs paused) and
+// the long adversarial run (480 rounds, clean run in the browsers; not with --quick),
 // writes bench-results.json, and fails if a check fails.
 //
 //   npm run bench                          sizes 256, 512, 1024, 2048
@@ -128,6 +129,19 @@ async function main() {
       checks.push(...widgetReport.checks);
     } catch {
       checks.push({ id: 'widget-frames', description: 'the widget benchmark ran', pass: false, detail: `exit code ${widgetRun.status}` });
+    }
+    // The long adversarial run: 480 rounds, the clean run with the same real browsers (CI runs 160 against a simulated clean run).
+    if (!process.argv.includes('--quick')) {
+      const adversarial = spawnSync(process.execPath, ['scripts/e2e.mjs', 'e2e/adversarial.spec.ts'], {
+        stdio: 'inherit',
+        env: { ...process.env, SWARMGRAD_ADVERSARIAL_ROUNDS: '480', SWARMGRAD_ADVERSARIAL_CLEAN: 'browsers' },
+      });
+      checks.push({
+        id: 'adversarial-long',
+        description: 'adversarial e2e, 480 rounds, clean run in the browsers: every cheater banned, none counted, accuracy within 1 point',
+        pass: adversarial.status === 0,
+        detail: `exit code ${adversarial.status}`,
+      });
     }
     // Verification overhead (screening, spot checks, replication on suspicion, aggregation rules): Node only, real data.
     const verificationFile = join(outDir, 'verification.json');
