@@ -57,6 +57,19 @@ async function waitForServer(url, child, timeoutMs = 60_000) {
   throw new Error(`vite preview did not serve ${url} within ${timeoutMs / 1000} s`);
 }
 
+/** One benchmark script in its own process: its report (and its checks added to `checks`), or a failed check saying it did not run. */
+function runRow(args, reportFile, id, description, checks) {
+  const run = spawnSync(process.execPath, args, { stdio: 'inherit' });
+  try {
+    const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+    checks.push(...report.checks);
+    return report;
+  } catch {
+    checks.push({ id, description, pass: false, detail: `exit code ${run.status}` });
+    return null;
+  }
+}
+
 async function main() {
   const query = pageQuery(process.argv.slice(2));
   const started = Date.now();
@@ -111,25 +124,12 @@ async function main() {
     const backendRow = bench.report.rows.find((r) => r.suite === 'cpu-mlp' && /^ours CPU backend, 2 threads/.test(r.name) && Number.isFinite(r.value));
     const networkArgs = ['--import', 'tsx', 'scripts/bench-network.ts', '--site', outDir, '--out', networkFile];
     if (backendRow) networkArgs.push('--backend-rate', String(backendRow.value));
-    const network = spawnSync(process.execPath, networkArgs, { stdio: 'inherit' });
     const checks = [...bench.report.checks];
-    let networkReport = null;
-    try {
-      networkReport = JSON.parse(readFileSync(networkFile, 'utf8'));
-      checks.push(...networkReport.checks);
-    } catch {
-      checks.push({ id: 'network-vs-local', description: 'the network benchmark ran', pass: false, detail: `exit code ${network.status}` });
-    }
+    const networkReport = runRow(networkArgs, networkFile, 'network-vs-local', 'the network benchmark ran', checks);
     // The widget row: the demo game's frame times with the widget computing vs paused, idle and under a CPU hog.
     const widgetFile = join(outDir, 'widget.json');
-    const widgetRun = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench-widget.ts', '--site', outDir, '--out', widgetFile], { stdio: 'inherit' });
-    let widgetReport = null;
-    try {
-      widgetReport = JSON.parse(readFileSync(widgetFile, 'utf8'));
-      checks.push(...widgetReport.checks);
-    } catch {
-      checks.push({ id: 'widget-frames', description: 'the widget benchmark ran', pass: false, detail: `exit code ${widgetRun.status}` });
-    }
+    const widgetArgs = ['--import', 'tsx', 'scripts/bench-widget.ts', '--site', outDir, '--out', widgetFile];
+    const widgetReport = runRow(widgetArgs, widgetFile, 'widget-frames', 'the widget benchmark ran', checks);
     // The long adversarial run: 480 rounds, the clean run with the same real browsers (CI runs 160 against a simulated clean run).
     if (!process.argv.includes('--quick')) {
       const adversarial = spawnSync(process.execPath, ['scripts/e2e.mjs', 'e2e/adversarial.spec.ts'], {
