@@ -67,13 +67,14 @@ export class SwarmgradWidget extends HTMLElement {
    * drew, how many it dropped, its p95 interval. The frame cuts its duty cycle on any drop.
    */
   reportFrames(report: FramesReport): void {
-    const clamp = (x: number, max: number) => Math.min(Math.max(0, Math.round(x)), max);
+    // Out-of-range or missing figures are clamped to what the frame accepts, never sent as NaN.
+    const clamp = (x: number, max: number, round = true) => (Number.isFinite(x) ? Math.min(Math.max(0, round ? Math.round(x) : x), max) : 0);
     this.send({
       type: 'swarmgrad:frames',
       v: WIDGET_API_VERSION,
       frames: clamp(report.frames, 10_000),
       dropped: clamp(report.dropped, 10_000),
-      p95Ms: Math.min(Math.max(0, report.p95Ms), 60_000),
+      p95Ms: clamp(report.p95Ms, 60_000, false),
       hidden: document.hidden,
     });
   }
