@@ -174,9 +174,12 @@ async function run(args: ServerOptions): Promise<number> {
   const relay = attachSignalingRelay(server, { path: RELAY_PATH });
   relay.onError = (error) => console.warn(`[relay] ${error.message}`);
   await new Promise<void>((ok, fail) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      fail(error.code === 'EADDRINUSE' ? new UsageError(`Port ${port} is in use: pick another with --port`) : error),
-    );
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') fail(new UsageError(`Port ${port} is in use: pick another with --port`));
+      else if (error.code === 'EACCES') fail(new UsageError(`Port ${port} needs more privileges on this machine: pick one above 1023 with --port`));
+      else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') fail(new UsageError(`Cannot listen on ${args.host}: it is not an address of this machine (--host)`));
+      else fail(error);
+    });
     server.listen(port, args.host, ok);
   });
   const address = server.address();
