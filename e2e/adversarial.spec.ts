@@ -155,7 +155,7 @@ function simulatedCleanRun(): RunOutcome {
   const file = join(out, 'summary.json');
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/simulate-job.ts', '--job', JOB_FILE, '--speeds', '3000,3000,3000,3000', '--out', file], { encoding: 'utf8' });
   expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
-  const r = JSON.parse(readFileSync(file, 'utf8')) as { stopReason: string; rounds: number; examples: number; finalTestAccuracy: number; coverageExact: boolean };
+  const r = JSON.parse(readFileSync(file, 'utf8')) as { rounds: number; examples: number; finalTestAccuracy: number; coverageExact: boolean };
   return { summary: { status: 'done', rounds: r.rounds, examples: r.examples, finalTestAccuracy: r.finalTestAccuracy, coverage: { exact: r.coverageExact } }, cheaters: [], seconds: (Date.now() - started) / 1000 };
 }
 

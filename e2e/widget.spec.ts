@@ -32,10 +32,11 @@ test.afterAll(async () => {
 const status = async () => (await (await fetch(`${server!.origin}/api/status`)).json()) as RunStatusSnapshot;
 const counted = async () => (await status()).contributors.reduce((n, c) => n + c.tasks, 0);
 
-function gameUrl(widget: boolean, project: string): string {
+/** The demo game on the other origin (localhost), embedding the widget from the coordinator's (127.0.0.1). */
+function gameUrl(project: string): string {
   const coordinator = server!.origin; // http://127.0.0.1:PORT
   const game = coordinator.replace('127.0.0.1', 'localhost');
-  return `${game}/demo/game.html?${widget ? `coordinator=${encodeURIComponent(coordinator)}&project=${encodeURIComponent(project)}` : 'widget=0'}`;
+  return `${game}/demo/game.html?coordinator=${encodeURIComponent(coordinator)}&project=${encodeURIComponent(project)}`;
 }
 
 async function widgetFrame(page: Page): Promise<Frame> {
@@ -75,7 +76,7 @@ test('the widget starts only on consent, keeps its storage from the host, and yi
   page.on('pageerror', (error) => console.error(`[game page] ${error.message}`));
 
   // 1. The game with the widget, before consent: nothing computes.
-  await page.goto(gameUrl(true, project));
+  await page.goto(gameUrl(project));
   await page.evaluate(() => {
     const seen: unknown[] = [];
     (window as unknown as { widgetStatuses: unknown[] }).widgetStatuses = seen;
@@ -129,14 +130,12 @@ test('the widget starts only on consent, keeps its storage from the host, and yi
   // duty cycle climb; one burst of drops halves it at the next control step; it climbs back after.
   await page.evaluate(() => {
     const w = document.querySelector('swarmgrad-widget') as HTMLElement & { reportFrames(r: { frames: number; dropped: number; p95Ms: number }): void };
-    const t = window as unknown as { burst: number; reports: number };
+    const t = window as unknown as { burst: number };
     t.burst = 0;
-    t.reports = 0;
     w.setAttribute('frames', 'host');
     setInterval(() => {
       const dropped = t.burst;
       t.burst = 0;
-      t.reports++;
       w.reportFrames({ frames: 15, dropped, p95Ms: dropped > 0 ? 50 : 16.7 });
     }, 250);
   });

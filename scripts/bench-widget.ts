@@ -13,14 +13,14 @@
 // It re-runs itself inside ../shared/isolated-net when that exists: WebRTC stays on this machine.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium, type Frame, type Page } from 'playwright-core';
 import { freePort, startJobServer, type JobServer } from '../e2e/support/jobServer.ts';
 import type { RunStatusSnapshot } from '../src/server/runStatus.ts';
+import { droppedFrames, medianOf, percentileOf } from '../src/widget/throttle.ts';
 import { chromiumArgs, chromiumPath } from './chromium.mjs';
 
 const isolate = resolve('..', 'shared', 'isolated-net');
@@ -54,24 +54,16 @@ export interface WidgetRow {
   ratio: number;
   resultsWhileComputing: number;
   dutyCycles: number[];
-  backend: string;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : Number.NaN;
-};
 
 async function measureFrames(page: Page, ms: number): Promise<FrameStats> {
   await page.waitForTimeout(SETTLE_MS);
   await page.evaluate(() => ((window as unknown as { gameFrameTimes: number[] }).gameFrameTimes = []));
   await page.waitForTimeout(ms);
   const times = await page.evaluate(() => (window as unknown as { gameFrameTimes: number[] }).gameFrameTimes);
-  const sorted = [...times].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
-  const expected = 1000 / 60;
-  const dropped = times.reduce((n, t) => n + (t >= 1.5 * expected ? Math.round(t / expected) - 1 : 0), 0);
-  return { p95: at(0.95), median: at(0.5), frames: times.length, dropped };
+  // The same count of dropped frames as the widget's own monitor, against a 60 Hz cadence.
+  return { p95: percentileOf(times, 0.95), median: medianOf(times), frames: times.length, dropped: droppedFrames(times, 1000 / 60) };
 }
 
 /** A busy loop on every core at normal priority: another program on the visitor's laptop. */
@@ -123,7 +115,6 @@ async function widgetRow(site: string, work: string, load: Load, reps: number, s
       if (Date.now() > deadline) throw new Error(`the widget counted no result within 180 s:\n${server.output()}`);
       await page.waitForTimeout(500);
     }
-    const backend = await frame.evaluate(() => document.getElementById('status')?.textContent ?? '');
     if (load === 'hog') hog = startHog();
     const paused: FrameStats[] = [];
     const computing: FrameStats[] = [];
@@ -142,9 +133,9 @@ async function widgetRow(site: string, work: string, load: Load, reps: number, s
           `computing p95 ${computing.at(-1)!.p95.toFixed(2)} ms (${computing.at(-1)!.dropped} dropped), duty cycle ${dutyCycles.at(-1)!.toFixed(3)}`,
       );
     }
-    const pausedP95 = median(paused.map((s) => s.p95));
-    const computingP95 = median(computing.map((s) => s.p95));
-    return { load, reps, paused, computing, pausedP95, computingP95, ratio: computingP95 / pausedP95, resultsWhileComputing: results, dutyCycles, backend };
+    const pausedP95 = medianOf(paused.map((s) => s.p95));
+    const computingP95 = medianOf(computing.map((s) => s.p95));
+    return { load, reps, paused, computing, pausedP95, computingP95, ratio: computingP95 / pausedP95, resultsWhileComputing: results, dutyCycles };
   } finally {
     hog?.kill('SIGKILL');
     await browser.close();

@@ -384,7 +384,6 @@ export class Coordinator {
           loss: message.body.loss,
           afterExpiry: wasExpired,
           computeMs: message.body.computeMs,
-          turnaroundMs: now - accepted.grantedAt,
           resultHash: message.body.resultHash,
           signature: message.body.signature,
         });
@@ -588,9 +587,10 @@ export class Coordinator {
     const checker = this.options.spotChecker!;
     const indices = this.scheduler.indicesOf(lease.ranges);
     const tolerance = this.job.verification.spotChecks.tolerance;
-    let distance = relativeDistance(gradient, checker(this.run.params, indices));
+    const reference = checker(this.run.params, indices);
+    let distance = relativeDistance(gradient, reference);
     // Not yet a cheat: a pre-activation at a ReLU kink may have fallen the other way in its arithmetic.
-    if (distance > tolerance && checker.resolveKinks) distance = checker.resolveKinks(this.run.params, indices, gradient).distance;
+    if (distance > tolerance && checker.resolveKinks) distance = checker.resolveKinks(this.run.params, indices, gradient, reference).distance;
     const passed = distance <= tolerance;
     d.events.push({ type: 'spotChecked', at: now, contributorId, leaseId: lease.id, count: lease.count, trigger, distance, passed });
     return distance;

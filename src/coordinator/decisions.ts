@@ -59,9 +59,8 @@ export type CoordinatorEvent =
       count: number;
       loss: number;
       afterExpiry: boolean;
-      /** What the contributor reports it spent computing, and lease granted → result received here. */
+      /** What the contributor reports it spent computing (the run status's compute share). */
       computeMs: number;
-      turnaroundMs: number;
       resultHash: string;
       signature: string;
     }

@@ -30,6 +30,7 @@ export class JsMlp {
   /** One row's nonzero inputs: flat offsets of their weight rows, and their values. */
   private readonly nzIndex: Int32Array;
   private readonly nzValue: Float32Array;
+  private readonly widest: number;
 
   constructor(
     readonly layout: ParamLayout,
@@ -43,9 +44,9 @@ export class JsMlp {
     this.deltas = this.widths.slice(1).map((w) => new Float32Array(blockRows * w));
     this.rowLoss = new Float64Array(blockRows);
     this.rowCorrect = new Uint8Array(blockRows);
-    const widest = Math.max(...this.widths);
-    this.nzIndex = new Int32Array(widest);
-    this.nzValue = new Float32Array(widest);
+    this.widest = Math.max(...this.widths);
+    this.nzIndex = new Int32Array(this.widest);
+    this.nzValue = new Float32Array(this.widest);
   }
 
   /** Loss and accuracy over the first `limit` examples of a dataset (all by default). */
@@ -149,8 +150,7 @@ export class JsMlp {
 
   /** A hidden unit of one example of a micro-batch: (position, layer, unit) as one number. */
   kinkKey(position: number, layer: number, unit: number): number {
-    const widest = Math.max(...this.widths);
-    return (position * this.widths.length + layer) * widest + unit;
+    return (position * this.widths.length + layer) * this.widest + unit;
   }
 
   private checkParams(params: Float32Array): void {
@@ -262,6 +262,7 @@ export class JsMlp {
   /** Adds this block's dW and db into `gradient`; deltas of the last layer are already set. */
   private backwardBlock(params: Float32Array, rows: number, gradient: Float32Array, start: number, forced?: ReadonlyMap<number, boolean>): void {
     const gelus = this.layout.spec.activation === 'gelu';
+    const forcing = forced !== undefined && forced.size > 0;
     for (let l = this.widths.length - 2; l >= 0; l--) {
       const W = this.layout.weights[l];
       const bOff = this.layout.biases[l].offset;
@@ -303,7 +304,7 @@ export class JsMlp {
         const zo = r * n;
         for (let p = 0; p < k; p++) {
           const i = r * k + p;
-          const active = gelus || (forced?.size ? (forced.get(this.kinkKey(start + r, l - 1, p)) ?? zPrev[i] > 0) : zPrev[i] > 0);
+          const active = gelus || (forcing ? (forced.get(this.kinkKey(start + r, l - 1, p)) ?? zPrev[i] > 0) : zPrev[i] > 0);
           if (!active) {
             dPrev[i] = 0;
             continue;

@@ -233,13 +233,13 @@ describe('spot checks at a ReLU kink', () => {
     const otherSide = new Float32Array(layout.total);
     mlp.lossAndGradient(params, train, indices, otherSide, new Map([[kinks[0].key, true]]));
     expect(relativeDistance(otherSide, checker(params, indices))).toBeGreaterThan(0.01);
-    expect(checker.resolveKinks!(params, indices, otherSide)).toEqual({ distance: 0, kinks: 1 });
+    expect(checker.resolveKinks!(params, indices, otherSide, checker(params, indices))).toEqual({ distance: 0, kinks: 1 });
   });
 
   it('does not excuse a cheat', () => {
     const honest = checker(params, indices);
     for (const cheat of [honest.map((x) => 2 * x), honest.map((x) => -x), new Float32Array(layout.total).fill(0.01)]) {
-      expect(checker.resolveKinks!(params, indices, cheat).distance).toBeGreaterThan(0.1);
+      expect(checker.resolveKinks!(params, indices, cheat, honest).distance).toBeGreaterThan(0.1);
     }
   });
 });

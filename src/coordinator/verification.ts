@@ -29,7 +29,7 @@ export interface SpotChecker {
    * implementations, and one such unit of one example moved an honest lease's gradient by
    * 1.65e-3 (relative L2; the quick start of 2026-12-01 banned both of its contributors for it).
    */
-  resolveKinks?: (params: Float32Array, indices: Uint32Array, claimed: Float32Array) => { distance: number; kinks: number };
+  resolveKinks?: (params: Float32Array, indices: Uint32Array, claimed: Float32Array, reference: Float32Array) => { distance: number; kinks: number };
 }
 
 /** Past this many near-kink units in one lease, none is resolved (each costs one recomputation). */
@@ -48,8 +48,7 @@ export function jsMlpSpotChecker(layout: ParamLayout, train: ImageDataset): Spot
     return gradient;
   };
   const checker: SpotChecker = (params, indices) => gradientOf(params, indices);
-  checker.resolveKinks = (params, indices, claimed) => {
-    const reference = gradientOf(params, indices);
+  checker.resolveKinks = (params, indices, claimed, reference) => {
     let best = relativeDistance(claimed, reference);
     const kinks = mlp.nearKinks(params, train, indices);
     if (kinks.length === 0 || kinks.length > MAX_KINKS) return { distance: best, kinks: kinks.length };

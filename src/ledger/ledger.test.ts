@@ -27,7 +27,7 @@ function events(rounds: number, firstRound = 0, at = 1000): CoordinatorEvent[] {
     const leases = ['c1', 'c2'].map((contributorId, i) => ({ leaseId: `L${r}-${i}`, contributorId, ranges: [[i * 8, i * 8 + 8]] as [number, number][], count: 8 }));
     for (const l of leases) out.push({ type: 'leaseGranted', at: at + r, contributorId: l.contributorId, leaseId: l.leaseId, round: r, version: r, ranges: [{ start: 0, end: 8 }], count: 8, deadline: 0 });
     for (const [i, l] of leases.entries()) {
-      out.push({ type: 'resultAccepted', at: at + r, contributorId: l.contributorId, leaseId: l.leaseId, round: r, version: r, count: 8, loss: 1, afterExpiry: false, computeMs: 1, turnaroundMs: 2, resultHash: hash(r * 2 + i), signature: 'A'.repeat(86) });
+      out.push({ type: 'resultAccepted', at: at + r, contributorId: l.contributorId, leaseId: l.leaseId, round: r, version: r, count: 8, loss: 1, afterExpiry: false, computeMs: 1, resultHash: hash(r * 2 + i), signature: 'A'.repeat(86) });
     }
     out.push({
       type: 'roundClosed', at: at + r, newVersion: r + 1, contributors: 2, durationMs: 1, examplesPerSecond: 1,

@@ -24,8 +24,8 @@ const joined = (at: number, peer: string, contributorId: string, capabilities = 
 const left = (at: number, peer: string, contributorId: string | null): CoordinatorEvent => ({
   type: 'left', at, peer, contributorId, reason: 'test', returnedLeases: [],
 });
-const accepted = (at: number, contributorId: string, count: number, leaseId = `l-${at}`, computeMs = 10, turnaroundMs = 40): CoordinatorEvent => ({
-  type: 'resultAccepted', at, contributorId, leaseId, round: 0, version: 0, count, loss: 1, afterExpiry: false, computeMs, turnaroundMs, resultHash: '0'.repeat(64), signature: 'A'.repeat(86),
+const accepted = (at: number, contributorId: string, count: number, leaseId = `l-${at}`, computeMs = 10): CoordinatorEvent => ({
+  type: 'resultAccepted', at, contributorId, leaseId, round: 0, version: 0, count, loss: 1, afterExpiry: false, computeMs, resultHash: '0'.repeat(64), signature: 'A'.repeat(86),
 });
 const rejected = (at: number, contributorId: string): CoordinatorEvent => ({
   type: 'resultRejected', at, contributorId, leaseId: `r-${at}`, outcome: 'duplicate', code: null, reason: 'test', resultHash: '0'.repeat(64), signature: 'A'.repeat(86),
@@ -374,8 +374,8 @@ describe('ETA and compute share', () => {
     s.record(joined(T0, 'p2', 'c2'));
     expect(s.snapshot(T0 + 1000).computeShare).toBeNull();
     // Over 10 s: c1 computed 3 × 500 ms, c2 2 × 1000 ms → 3.5 s of 20 contributor-seconds.
-    for (const at of [1000, 4000, 7000]) s.record(accepted(T0 + at, 'c1', 10, `a${at}`, 500, 900));
-    for (const at of [2000, 6000]) s.record(accepted(T0 + at, 'c2', 10, `b${at}`, 1000, 1500));
+    for (const at of [1000, 4000, 7000]) s.record(accepted(T0 + at, 'c1', 10, `a${at}`, 500));
+    for (const at of [2000, 6000]) s.record(accepted(T0 + at, 'c2', 10, `b${at}`, 1000));
     expect(s.snapshot(T0 + 10_000).computeShare).toBeCloseTo(3.5 / 20, 9);
     // A minute later those results have left the window.
     expect(s.snapshot(T0 + 80_000).computeShare).toBeNull();

@@ -231,8 +231,13 @@ export function progressLine(s: RunStatusSnapshot): string {
     `${Math.round(s.examplesPerSecond)} examples/s`,
     `${s.roundsPerMinute.toFixed(1)} rounds/min`,
     etaText(s.eta),
-    s.computeShare === null ? 'computing –' : `contributors computing ${(100 * s.computeShare).toFixed(0)}% of the time, waiting ${(100 * (1 - s.computeShare)).toFixed(0)}%`,
+    s.computeShare === null ? 'computing –' : `contributors computing ${computeShareText(s.computeShare)}`,
   ].join(' · ');
+}
+
+/** "12% of the time, waiting 88%": what the contributors spent computing. */
+export function computeShareText(share: number): string {
+  return `${(100 * share).toFixed(0)}% of the time, waiting ${(100 * (1 - share)).toFixed(0)}%`;
 }
 
 /** "ETA 3m20s (round 1875, or 88% first)", or what ends the job when there is no estimate yet. */

@@ -1,7 +1,7 @@
 // The WebGPU backend: a GpuContext, the autotuned matmul configuration, the MLP and the
 // datasets resident on the GPU.
 
-import { GpuContext } from '../gpu/context.ts';
+import { GpuContext, GpuNotAvailableError } from '../gpu/context.ts';
 import { autotuneMatmul, representativeShape, type TuneCache, type TuneResult } from '../kernels/autotune.ts';
 import { configName, parseConfigName, type MatmulConfig } from '../kernels/matmul.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
@@ -23,10 +23,6 @@ export interface WebGpuBackendOptions {
   hardwareGpuOnly?: boolean;
 }
 
-export class SoftwareAdapterRefused extends Error {
-  override name = 'SoftwareAdapterRefused';
-}
-
 export class WebGpuBackend implements TrainingBackend {
   readonly kind = 'webgpu' as const;
   private train: ResidentDataset | null = null;
@@ -45,7 +41,7 @@ export class WebGpuBackend implements TrainingBackend {
     if (options.hardwareGpuOnly && ctx.report.isFallbackAdapter) {
       const name = [ctx.report.vendor, ctx.report.device, ctx.report.description].filter(Boolean).join(' ') || 'this adapter';
       ctx.destroy();
-      throw new SoftwareAdapterRefused(`${name} is a software GPU: its compiles and compute would run beside the page's own frames, so it is not used here`);
+      throw new GpuNotAvailableError(`${name} is a software GPU: its compiles and compute would run beside the page's own frames, so it is not used here`);
     }
     try {
       let config: MatmulConfig;

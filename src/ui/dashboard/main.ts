@@ -6,7 +6,7 @@ import { headSigned } from '../../ledger/receipt.ts';
 import type { SignedTreeHead } from '../../protocol/messages.ts';
 import { webVerify } from '../../protocol/signing.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
-import { etaText, type RunStatusSnapshot } from '../../server/runStatus.ts';
+import { computeShareText, etaText, type RunStatusSnapshot } from '../../server/runStatus.ts';
 import { byId, el, formatNumber, setFacts } from '../dom.ts';
 import { LineChart } from '../lineChart.ts';
 
@@ -65,7 +65,7 @@ function render(s: Status): void {
     ['Estimated time left', etaText(s.eta)],
     [
       'Contributors computing',
-      s.computeShare === null ? '–' : `${(100 * s.computeShare).toFixed(0)}% of the time, waiting ${(100 * (1 - s.computeShare)).toFixed(0)}% (network, rounds closing)`,
+      s.computeShare === null ? '–' : `${computeShareText(s.computeShare)} (network, rounds closing)`,
     ],
     ['Running for', `${Math.round((s.now - s.startedAt) / 1000)} s`],
   ]);
