@@ -19,7 +19,7 @@ describe('planJob', () => {
     const p = planJob(inputs());
     const floats = jobLayout(defaultJob()).total;
     expect(p.model.parameters).toBe(235_146);
-    expect(p.rounds).toEqual({ globalBatch: 256, perEpoch: 235, planned: 1880, epochs: (1880 * 256) / 60_000, targetAccuracy: 0.88 });
+    expect(p.rounds).toEqual({ globalBatch: 256, perEpoch: 235, planned: 1880, epochs: 8, targetAccuracy: 0.88 });
     expect(p.swarm.map((r) => [r.contributors, r.leaseExamples, r.leasesPerContributor])).toEqual([[1, 256, 1], [2, 128, 1], [4, 64, 1]]);
     const one = p.swarm[0];
     const m = messageBytes(floats, 256);

@@ -153,7 +153,7 @@ export function planJob(inputs: PlanInputs): JobPlan {
     name: job.name,
     id: jobId(job),
     model: { widths: [...spec.widths], activation: spec.activation, parameters: parameterCount(layout), flopsPerExample },
-    rounds: { globalBatch: job.globalBatch, perEpoch: roundsPerEpoch(job), planned, epochs: planned === null ? null : (planned * job.globalBatch) / job.data.trainExamples, targetAccuracy: job.stop.targetAccuracy ?? null },
+    rounds: { globalBatch: job.globalBatch, perEpoch: roundsPerEpoch(job), planned, epochs: planned === null ? null : planned / roundsPerEpoch(job), targetAccuracy: job.stop.targetAccuracy ?? null },
     speed: {
       examplesPerSecond: speed,
       source: inputs.speed === null ? `our CPU backend on one core of the development machine, scaled by FLOPs (--speed to change)` : 'given with --speed',
