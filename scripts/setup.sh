@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null || [[ -n ${CHROME_PATH:-} ]] || missing+=(chromium)
 [[ -f ${SWARMGRAD_DATA_DIR:-/usr/share/datasets/fashion-mnist}/train-images-idx3-ubyte.gz ]] || missing+=(dataset-fashion-mnist)
-ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 ' || missing+=(libvulkan1)
+# ldconfig lives in /sbin, which a non-root user's PATH may lack.
+{ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -q 'libvulkan\.so\.1 ' || missing+=(libvulkan1)
 if ((${#missing[@]})); then
   sudo=""
   [[ $(id -u) -eq 0 ]] || sudo="sudo"
