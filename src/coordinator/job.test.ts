@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { JobError, defaultJob, jobId, jobLayout, learningRateAt, parseJob, plannedRounds, roundsPerEpoch, type JobInput } from './job.ts';
 
@@ -147,5 +148,73 @@ describe('rounds and learning-rate schedule', () => {
     expect(learningRateAt(constant, 100, null)).toBe(1);
     expect(() => learningRateAt(o, 0, 20)).toThrow(/1-based/);
     expect(() => learningRateAt(o, 10, null)).toThrow(/needs the planned number of steps/);
+  });
+});
+
+describe('sync', () => {
+  const localSteps = { mode: 'local-steps', innerSteps: 50, innerOptimizer: { kind: 'adamw', lr: 0.001 } };
+
+  it('is every-step when the section is absent, as jobs were before it existed', () => {
+    expect(parseJob(minimal, 'a').sync).toEqual({ mode: 'every-step' });
+    expect(parseJob({ ...minimal, sync: { mode: 'every-step' } }, 'a').sync).toEqual({ mode: 'every-step' });
+  });
+
+  it('takes local steps and fills the inner AdamW and DiLoCo outer defaults', () => {
+    const job = parseJob({ ...minimal, sync: localSteps }, 'a');
+    expect(job.sync).toEqual({
+      mode: 'local-steps',
+      innerSteps: 50,
+      innerBatch: 32,
+      innerOptimizer: { kind: 'adamw', lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, maxGradNorm: 0 },
+      outer: { lr: 0.7, momentum: 0.9, nesterov: true },
+    });
+    const custom = parseJob({ ...minimal, sync: { ...localSteps, innerBatch: 8, outer: { lr: 0.5, momentum: 0 } } }, 'a');
+    expect(custom.sync).toMatchObject({ innerBatch: 8, outer: { lr: 0.5, momentum: 0, nesterov: true } });
+  });
+
+  it.each([
+    ['an unknown mode', { mode: 'sometimes' }, /sync\.mode: .*'every-step' \| 'local-steps'/],
+    ['local-step fields on every-step', { mode: 'every-step', innerSteps: 4 }, /sync: Unrecognized key: "innerSteps"/],
+    ['no inner steps', { ...localSteps, innerSteps: undefined }, /sync\.innerSteps/],
+    ['0 inner steps', { ...localSteps, innerSteps: 0 }, /sync\.innerSteps: Too small/],
+    ['1025 inner steps', { ...localSteps, innerSteps: 1025 }, /sync\.innerSteps: Too big/],
+    ['fractional inner steps', { ...localSteps, innerSteps: 2.5 }, /sync\.innerSteps/],
+    ['an inner batch of 0', { ...localSteps, innerBatch: 0 }, /sync\.innerBatch: Too small/],
+    ['more examples per lease than the protocol allows', { ...localSteps, innerSteps: 1024, innerBatch: 128 }, /sync\.innerBatch: innerSteps × innerBatch = 131072 examples per lease; a lease names at most 65536/],
+    ['no inner optimizer', { ...localSteps, innerOptimizer: undefined }, /sync\.innerOptimizer: .*expected object/],
+    ['an SGD inner optimizer', { ...localSteps, innerOptimizer: { kind: 'sgd', lr: 0.1 } }, /sync\.innerOptimizer\.kind: local steps run AdamW inside a lease/],
+    ['no inner learning rate', { ...localSteps, innerOptimizer: { kind: 'adamw' } }, /sync\.innerOptimizer\.lr/],
+    ['an inner beta2 of 1', { ...localSteps, innerOptimizer: { kind: 'adamw', lr: 0.001, beta2: 1 } }, /sync\.innerOptimizer\.beta2/],
+    ['an inner schedule', { ...localSteps, innerOptimizer: { kind: 'adamw', lr: 0.001, schedule: {} } }, /sync\.innerOptimizer: Unrecognized key: "schedule"/],
+    ['an outer learning rate of 0', { ...localSteps, outer: { lr: 0 } }, /sync\.outer\.lr: Too small/],
+    ['an outer momentum of 1', { ...localSteps, outer: { momentum: 1 } }, /sync\.outer\.momentum: Too big/],
+    ['plain outer momentum', { ...localSteps, outer: { nesterov: false } }, /sync\.outer\.nesterov: only Nesterov momentum is implemented/],
+    ['a typo in outer', { ...localSteps, outer: { learningRate: 0.7 } }, /sync\.outer: Unrecognized key: "learningRate"/],
+  ])('rejects %s, naming the field', (_what, sync, pattern) => {
+    const message = errorOf({ ...minimal, sync });
+    expect(message).toMatch(/^test.json is not a valid job/);
+    expect(message).toMatch(pattern);
+  });
+
+  it('leaves the id of every existing job as it was, and gives local steps ids of their own', () => {
+    // Ids from before the section existed (commit 4ae36cf): their checkpoints must still load.
+    const before: Record<string, string> = {
+      'src/coordinator/jobs/fashion-mnist-mlp.json': 'job-01b0ecff22562e20',
+      'e2e/jobs/adversarial.json': 'job-47afd2b4ab69a1e7',
+      'e2e/jobs/network.json': 'job-371ca112d18da017',
+      'e2e/jobs/small.json': 'job-dd666b87930a16e9',
+      'e2e/jobs/widget.json': 'job-150449027ea6b2e2',
+    };
+    for (const [path, id] of Object.entries(before)) {
+      const job = parseJob(readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8'), path);
+      expect(job.sync, path).toEqual({ mode: 'every-step' });
+      expect(jobId(job), path).toBe(id);
+    }
+    const base = jobId(parseJob(minimal, 'a'));
+    expect(jobId(parseJob({ ...minimal, sync: { mode: 'every-step' } }, 'a'))).toBe(base);
+    const local = jobId(parseJob({ ...minimal, sync: localSteps }, 'a'));
+    expect(local).not.toBe(base);
+    expect(jobId(parseJob({ ...minimal, sync: { ...localSteps, innerSteps: 51 } }, 'a'))).not.toBe(local);
+    expect(jobId(parseJob({ ...minimal, sync: { ...localSteps, outer: { lr: 0.5 } } }, 'a'))).not.toBe(local);
   });
 });

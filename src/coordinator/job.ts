@@ -94,6 +94,35 @@ const Sgd = z.strictObject({
   schedule: Schedule.default({ warmupSteps: 0, decay: 'constant', finalLrFraction: 0 }),
 });
 
+/** A local-steps lease's inner optimizer: the job's AdamW at a constant learning rate (a schedule over inner steps is not defined yet). */
+const InnerAdamW = AdamW.omit({ schedule: true }).extend({
+  kind: z.literal('adamw', { error: 'local steps run AdamW inside a lease; only kind "adamw" is implemented' }),
+});
+
+/**
+ * How often contributors synchronise. every-step: a lease returns a gradient and every round is
+ * one optimizer step (what jobs did before this section). local-steps (DiLoCo): a lease runs
+ * innerSteps AdamW steps of innerBatch examples from version v and returns Δ = θ_v − θ_after;
+ * a round's combined Δ takes one outer Nesterov step (outerOptimizer.ts).
+ */
+const Sync = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('every-step') }),
+  z.strictObject({
+    mode: z.literal('local-steps'),
+    innerSteps: int(1, 1024),
+    innerBatch: int(1, MAX_LEASE_EXAMPLES).default(32),
+    innerOptimizer: InnerAdamW,
+    outer: z
+      .strictObject({
+        lr: positive.max(10).default(0.7),
+        momentum: z.number().min(0).lt(1).default(0.9),
+        /** Only Nesterov is implemented; writing it lets a job file say which momentum it means. */
+        nesterov: z.literal(true, { error: 'only Nesterov momentum is implemented for the outer step; set true or leave it out' }).default(true),
+      })
+      .prefault({}),
+  }),
+]);
+
 const JobSchema = z
   .strictObject({
     name: z.string().min(1).max(200),
@@ -113,6 +142,8 @@ const JobSchema = z
     aggregation: z.enum(['mean']).default('mean'),
     /** Screening, bans and the robust aggregation rule (verification.ts); all fields have defaults. */
     verification: Verification.prefault({}),
+    /** every-step (the default) or DiLoCo-style local steps with an outer optimizer. */
+    sync: Sync.default({ mode: 'every-step' }),
     /** Examples per optimizer step; the last round of an epoch takes what is left. */
     globalBatch: int(1, 1 << 20),
     lease: z
@@ -161,6 +192,9 @@ const JobSchema = z
     if (job.lease.timeoutMs < 2 * job.lease.targetSeconds * 1000) {
       issue(['lease', 'timeoutMs'], `must be at least twice lease.targetSeconds (${job.lease.targetSeconds} s), or every lease of a contributor on target expires`);
     }
+    if (job.sync.mode === 'local-steps' && job.sync.innerSteps * job.sync.innerBatch > MAX_LEASE_EXAMPLES) {
+      issue(['sync', 'innerBatch'], `innerSteps × innerBatch = ${job.sync.innerSteps * job.sync.innerBatch} examples per lease; a lease names at most ${MAX_LEASE_EXAMPLES}`);
+    }
     const needsHorizon = job.optimizer.schedule.decay !== 'constant';
     if (needsHorizon && job.stop.epochs === undefined && job.stop.rounds === undefined) {
       issue(['optimizer', 'schedule', 'decay'], `a ${job.optimizer.schedule.decay} decay needs a planned length: set stop.epochs or stop.rounds`);
@@ -174,6 +208,8 @@ export type JobInput = z.input<typeof JobSchema>;
 export type Job = z.output<typeof JobSchema> & { data: { trainExamples: number; testExamples: number } };
 export type JobOptimizer = Job['optimizer'];
 export type JobSchedule = JobOptimizer['schedule'];
+export type JobSync = Job['sync'];
+export type LocalStepsSync = Extract<JobSync, { mode: 'local-steps' }>;
 
 export class JobError extends Error {
   override name = 'JobError';
@@ -217,10 +253,12 @@ function canonicalJson(value: unknown): string {
 /**
  * A stable id of what the job trains. The name, lease sizing and checkpoint interval are
  * left out: changing them between restarts does not change the maths, so a checkpoint
- * stays usable; everything else (model, data, optimizer, batch, stop, evaluation, seed) is in.
+ * stays usable; everything else (model, data, optimizer, sync, batch, stop, evaluation, seed) is in.
  */
 export function jobId(job: Job): string {
-  const { name: _name, lease: _lease, checkpointEvery: _checkpointEvery, ...training } = job;
+  const { name: _name, lease: _lease, checkpointEvery: _checkpointEvery, sync, ...rest } = job;
+  // every-step is what every job did before `sync` existed: leaving it out keeps their ids, and so their checkpoints.
+  const training = sync.mode === 'every-step' ? rest : { ...rest, sync };
   return `job-${createHash('sha256').update(canonicalJson(training)).digest('hex').slice(0, 16)}`;
 }
 
