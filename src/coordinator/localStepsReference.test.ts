@@ -1,0 +1,114 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { labelsOf, toFloatBatch, type ImageDataset } from '../data/dataset.ts';
+import { loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
+import { DEFAULT_ADAMW, type AdamWHyper } from '../kernels/optimizer.ts';
+import { DEFAULT_MLP, initParameters, mlpLayout, type MlpSpec } from '../model/mlp.ts';
+import { adamwStepRef, mlpLossAndGradientRef } from '../model/reference.ts';
+import { Random } from '../util/random.ts';
+import { JsMlp } from './jsMlp.ts';
+import { localStepsReference } from './localStepsReference.ts';
+import { relativeDistance } from './verification.ts';
+
+const SMALL: MlpSpec = { widths: [12, 9, 7, 4], activation: 'relu' };
+const HYPER: AdamWHyper = { ...DEFAULT_ADAMW, lr: 2e-3, weightDecay: 0.01 };
+
+/** A small random dataset; some pixels are 0 on purpose (their weight rows get no gradient). */
+function syntheticDataset(count: number, features: number, classes: number, seed: number): ImageDataset {
+  const rng = new Random(seed);
+  const images = Uint8Array.from({ length: count * features }, () => (rng.next() < 0.4 ? 0 : rng.int(256)));
+  const labels = Uint8Array.from({ length: count }, () => rng.int(classes));
+  return { images, labels, count, features, classes };
+}
+
+const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
+
+describe('localStepsReference', () => {
+  const layout = mlpLayout(SMALL);
+  const ds = syntheticDataset(60, 12, 4, 3);
+  const start = initParameters(layout, 4);
+  const indices = Uint32Array.from({ length: 23 }, (_, i) => (i * 7) % 60);
+
+  it('with one inner batch is a single AdamW step from zero moments', () => {
+    const mlp = new JsMlp(layout);
+    const batch = indices.subarray(0, 16);
+    const gradient = new Float32Array(layout.total);
+    const g = mlp.lossAndGradient(start, ds, batch, gradient);
+    const after = start.slice();
+    adamwStepRef(after, gradient, new Float32Array(layout.total), new Float32Array(layout.total), 1, HYPER, layout.decayEnd);
+    const expected = start.map((p, i) => p - after[i]);
+
+    const r = localStepsReference(mlp, ds, start, { indices: batch, innerBatch: 16, hyper: HYPER });
+    expect(r.steps).toBe(1);
+    expect(bits(r.delta)).toEqual(bits(expected));
+    expect(r.loss).toBe(g.loss);
+    expect(r.correct).toBe(g.correct);
+  });
+
+  it('matches a hand-composed loop on the f64 gradient: batches of 5, the last one of 3, moments carried, loss per example', () => {
+    const innerBatch = 5;
+    const params = start.slice();
+    const m = new Float32Array(layout.total);
+    const v = new Float32Array(layout.total);
+    let loss = 0;
+    let correct = 0;
+    for (let s = 0, at = 0; at < indices.length; s++, at += innerBatch) {
+      const batch = indices.subarray(at, at + innerBatch);
+      const ref = mlpLossAndGradientRef(layout, params, toFloatBatch(ds, batch), labelsOf(ds, batch), batch.length);
+      loss += ref.loss * batch.length;
+      correct += ref.correct;
+      adamwStepRef(params, ref.gradient, m, v, s + 1, HYPER, layout.decayEnd);
+    }
+    const expected = start.map((p, i) => p - params[i]);
+
+    const r = localStepsReference(new JsMlp(layout, 4), ds, start, { indices, innerBatch, hyper: HYPER });
+    expect(r.steps).toBe(5);
+    // JsMlp's f32 gradient against the f64 one, through 5 steps.
+    expect(relativeDistance(r.delta, expected)).toBeLessThan(1e-5);
+    expect(r.loss).toBeCloseTo(loss / indices.length, 5);
+    expect(r.correct).toBe(correct);
+  });
+
+  it('is deterministic and leaves the start parameters alone', () => {
+    const before = start.slice();
+    const mlp = new JsMlp(layout);
+    const a = localStepsReference(mlp, ds, start, { indices, innerBatch: 4, hyper: HYPER });
+    const b = localStepsReference(mlp, ds, start, { indices, innerBatch: 4, hyper: HYPER });
+    expect(bits(a.delta)).toEqual(bits(b.delta));
+    expect(a.loss).toBe(b.loss);
+    expect(bits(start)).toEqual(bits(before));
+    // Δ moves, and other hyper-parameters move it elsewhere.
+    const other = localStepsReference(mlp, ds, start, { indices, innerBatch: 4, hyper: { ...HYPER, lr: 1e-3 } });
+    expect(relativeDistance(other.delta, a.delta)).toBeGreaterThan(0.1);
+  });
+
+  it('names what is wrong', () => {
+    const mlp = new JsMlp(layout);
+    const work = { indices, innerBatch: 4, hyper: HYPER };
+    expect(() => localStepsReference(mlp, ds, new Float32Array(3), work)).toThrow(/start parameters must be a Float32Array of \d+ floats/);
+    expect(() => localStepsReference(mlp, ds, start, { ...work, indices: new Uint32Array(0) })).toThrow(/at least one example/);
+    expect(() => localStepsReference(mlp, ds, start, { ...work, indices: [1, 2] as unknown as Uint32Array })).toThrow(/at least one example/);
+    expect(() => localStepsReference(mlp, ds, start, { ...work, innerBatch: 0 })).toThrow(/innerBatch must be a positive integer, got 0/);
+    expect(() => localStepsReference(mlp, ds, start, { ...work, hyper: { kind: 'sgd' } as unknown as AdamWHyper })).toThrow(/run AdamW; got optimizer "sgd"/);
+    expect(() => localStepsReference(mlp, ds, start, { ...work, hyper: { ...HYPER, lr: Number.NaN } })).toThrow(/lr must be a number/);
+    expect(() => localStepsReference(mlp, ds, start, { ...work, indices: Uint32Array.of(0, 60) })).toThrow(/example index 60 .* outside the dataset's 60 examples/);
+  });
+});
+
+describe('localStepsReference on the Fashion-MNIST MLP', () => {
+  let train: ImageDataset;
+  beforeAll(async () => {
+    ({ train } = await loadFashionMnistFromDir('test/fixtures/fashion-mnist-small'));
+  });
+
+  it('lowers the loss of the lease\'s own examples over 8 inner steps', () => {
+    const layout = mlpLayout(DEFAULT_MLP);
+    const mlp = new JsMlp(layout);
+    const start = initParameters(layout, 1);
+    const indices = Uint32Array.from({ length: 8 * 32 }, (_, i) => i % train.count);
+    const r = localStepsReference(mlp, train, start, { indices, innerBatch: 32, hyper: HYPER });
+    expect(r.steps).toBe(8);
+    const after = start.map((p, i) => p - r.delta[i]);
+    const lossOf = (params: Float32Array) => mlp.lossAndGradient(params, train, indices, new Float32Array(layout.total)).loss;
+    expect(lossOf(after)).toBeLessThan(lossOf(start) - 0.1);
+  });
+});
