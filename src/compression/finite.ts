@@ -7,7 +7,7 @@ import { CompressionError } from './errors.ts';
 export function checkFinite(values: Float32Array, what = 'Input', indexOf: (i: number) => number = (i) => i): void {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i])) {
-      throw new CompressionError('non-finite', `${what} value at index ${indexOf(i)} is ${values[i]}; only finite values can be compressed`);
+      throw new CompressionError('non-finite', `${what} value at index ${indexOf(i)} is ${values[i]}; every value must be finite`);
     }
   }
 }

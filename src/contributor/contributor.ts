@@ -13,6 +13,7 @@ import type { BackendChoice, BackendReport } from '../worker/api.ts';
 import { startTrainerWorker, type TrainerWorker } from '../worker/client.ts';
 import { checkCoordinatorPin, fingerprint, loadContributorId, loadOrCreateIdentity, saveContributorId, type PinCheck } from './identity.ts';
 import { ContributorSession, type SessionEvent, type SessionTrainer } from './session.ts';
+import type { LocalStepsTrainer } from '../worker/localSteps.ts';
 
 export type ContributorPhase = 'starting' | 'connecting' | 'contributing' | 'paused' | 'retrying' | 'stopped' | 'done' | 'failed';
 
@@ -51,7 +52,7 @@ export interface ContributorOptions {
   /** Never start a software WebGPU adapter (the embedded widget: see TrainerOptions.hardwareGpuOnly). */
   hardwareGpuOnly?: boolean;
   /** What the session computes with instead of the worker itself (the widget's throttle). */
-  wrapTrainer?: (trainer: SessionTrainer) => SessionTrainer;
+  wrapTrainer?: (trainer: SessionTrainer & LocalStepsTrainer) => SessionTrainer;
 }
 
 const CLIENT = { name: 'swarmgrad-web', version: '0.1.0' };

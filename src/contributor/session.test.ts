@@ -13,6 +13,9 @@ import { MAX_MICRO_BATCH, type GradientResult, type MicroBatch } from '../worker
 import { generateKeyPairSync } from 'node:crypto';
 import { generateWebKeyPair, resultHashInput, resultStatement, welcomeStatement } from '../protocol/signing.ts';
 import { nodeSigner, nodeVerifier } from '../server/nodeSigning.ts';
+import { decodeUpdate } from '../protocol/updates.ts';
+import { encodeDelta } from '../compression/index.ts';
+import type { LocalStepsLease, LocalStepsResult } from '../worker/localSteps.ts';
 import { ContributorSession, type SessionEvent, type SessionOptions, type SessionTrainer } from './session.ts';
 import { eventually } from '../testing/eventually.ts';
 
@@ -22,7 +25,15 @@ const CAPABILITIES: Capabilities = { backend: 'cpu', device: 'test CPU', fallbac
 /** This contributor's key (WebCrypto, as in a browser) and the coordinator's (node:crypto, as in the server). */
 const IDENTITY = await generateWebKeyPair();
 const COORDINATOR = nodeSigner(generateKeyPairSync('ed25519').privateKey);
-const JOB: JobInfo = { id: 'job-1', name: 'tiny', model: { widths: [2, 2, 2], activation: 'relu' }, datasetUrl: '/data/', parameterCount: P };
+const JOB: JobInfo = {
+  id: 'job-1', name: 'tiny', model: { widths: [2, 2, 2], activation: 'relu' }, datasetUrl: '/data/', parameterCount: P,
+  sync: { mode: 'every-step' }, compression: { up: { scheme: 'f32' }, down: { scheme: 'f32' } },
+};
+/** The update a result carries, decoded as the coordinator does. */
+const updateOf = (m: ContributorMessage, job: JobInfo = JOB): Float32Array => {
+  if (m.type !== 'result') throw new Error(`updateOf: a ${m.type} message carries no update`);
+  return decodeUpdate({ encoding: m.body.encoding, update: m.tensors.update }, job.compression.up, job.parameterCount);
+};
 
 /** The worker stand-in: gradient[j] = n·params[j] + Σ indices, loss = n / 10. */
 class FakeTrainer implements SessionTrainer {
@@ -60,6 +71,17 @@ class FakeTrainer implements SessionTrainer {
 
   get heldCount(): { loads: number; computes: number } {
     return { loads: this.heldLoads.length, computes: this.heldComputes.length };
+  }
+
+  /** Δ[j] = steps·params[j] + Σ indices / 100 (steps = ⌈n / innerBatch⌉), loss = steps / 10. */
+  async localSteps(lease: LocalStepsLease): Promise<LocalStepsResult> {
+    const n = lease.indices.length;
+    this.log.push(`local steps v${lease.version} ×${n} by ${lease.innerBatch} at lr ${lease.hyper.lr}`);
+    if (this.loaded?.version !== lease.version) throw new Error(`parameters version ${lease.version} are not loaded`);
+    const steps = Math.ceil(n / lease.innerBatch);
+    const sum = lease.indices.reduce((a, b) => a + b, 0);
+    const delta = this.loaded.params.map((p) => steps * p + sum / 100);
+    return { version: lease.version, steps, loss: steps / 10, correct: 1, exampleCount: n, delta, gpuTimeMs: null, wallTimeMs: 7, recoveries: 0 };
   }
 
   releaseLoad(): void {
@@ -111,14 +133,14 @@ function connect(options: Partial<SessionOptions> = {}, trainer = new FakeTraine
 }
 
 /** A welcome answering the session's hello, signed with `key` (the pinned coordinator key by default). */
-const welcome = async (h: Harness, jobId = JOB.id, contributorId = 'c0-T', key = COORDINATOR): Promise<CoordinatorMessage> => {
+const welcome = async (h: Harness, jobId = JOB.id, contributorId = 'c0-T', key = COORDINATOR, job = JOB): Promise<CoordinatorMessage> => {
   await eventually(() => expect(h.received.some((m) => m.type === 'hello')).toBe(true));
   const hello = h.received.find((m) => m.type === 'hello');
   if (hello?.type !== 'hello') throw new Error('welcome: the session has not said hello');
   const signature = key.sign(welcomeStatement({ jobId, contributorId, contributorKey: hello.body.identity.publicKey, nonce: hello.body.identity.nonce }));
   return {
     type: 'welcome',
-    body: { contributorId, job: { ...JOB, id: jobId, name: jobId === JOB.id ? JOB.name : 'another job' }, serverTime: 1, coordinator: { publicKey: key.publicKey, signature } },
+    body: { contributorId, job: { ...job, id: jobId, name: jobId === JOB.id ? job.name : 'another job' }, serverTime: 1, coordinator: { publicKey: key.publicKey, signature } },
     tensors: {},
   };
 };
@@ -306,12 +328,14 @@ describe('ContributorSession: parameters and leases', () => {
     await h.send(lease('L-abc', 3, [1, 2, 3, 10], 7));
     await eventually(() => expect(sentOf(h, 'result')).toHaveLength(1));
     const result = sentOf(h, 'result')[0];
-    const { resultHash, signature, ...figures } = result.body;
+    if (result.type !== 'result') throw new Error('not a result');
+    const { resultHash, signature, encoding, ...figures } = result.body;
     expect(figures).toEqual({ leaseId: 'L-abc', version: 3, loss: 0.4, correct: 2, exampleCount: 4, computeMs: 5, deviceTimeMs: null });
+    expect(encoding).toEqual({ scheme: 'f32', length: P, blockSize: null, k: null });
     // n·p + Σ indices = 4·4 + 16
-    expect(result.tensors.gradient).toEqual(new Float32Array(P).fill(32));
+    expect(updateOf(result)).toEqual(new Float32Array(P).fill(32));
     // Hashed and signed as the coordinator checks it.
-    expect(resultHash).toBe(nodeVerifier.sha256Hex(resultHashInput({ exampleCount: 4, loss: 0.4, correct: 2, gradient: result.tensors.gradient })));
+    expect(resultHash).toBe(nodeVerifier.sha256Hex(resultHashInput({ exampleCount: 4, loss: 0.4, correct: 2, encoding, update: result.tensors.update })));
     expect(nodeVerifier.verify(IDENTITY.publicKey, resultStatement({ jobId: JOB.id, leaseId: 'L-abc', version: 3, resultHash }), signature)).toBe(true);
     expect(eventsOf(h, 'computing')).toEqual([{ kind: 'computing', leaseId: 'L-abc', examples: 4, round: 7 }]);
     expect(eventsOf(h, 'result')).toEqual([{ kind: 'result', leaseId: 'L-abc', examples: 4, loss: 0.4, computeMs: 5, resultHash }]);
@@ -328,7 +352,7 @@ describe('ContributorSession: parameters and leases', () => {
     expect(result.body.exampleCount).toBe(n);
     // A chunk of k ones gives k·2 + k = 3k; the chunks are weighted by k/n and summed.
     const expected = (3 * (MAX_MICRO_BATCH ** 2 + 100 ** 2)) / n;
-    for (const g of result.tensors.gradient) expect(g).toBeCloseTo(expected, 0);
+    for (const g of updateOf(result)) expect(g).toBeCloseTo(expected, 0);
   });
 
   it('computes one lease at a time, in the order they came', async () => {
@@ -371,7 +395,65 @@ describe('ContributorSession: parameters and leases', () => {
     await h.send(lease('L2', 2, [0]));
     await eventually(() => expect(sentOf(h, 'result')).toHaveLength(1));
     expect(sentOf(h, 'result')[0].body.version).toBe(2);
-    expect(sentOf(h, 'result')[0].tensors.gradient).toEqual(new Float32Array(P).fill(10));
+    expect(updateOf(sentOf(h, 'result')[0])).toEqual(new Float32Array(P).fill(10));
+  });
+});
+
+describe('ContributorSession: local steps and compressed vectors', () => {
+  const LOCAL: JobInfo = {
+    ...JOB,
+    sync: { mode: 'local-steps', innerBatch: 2, optimizer: { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 } },
+    compression: { up: { scheme: 'int8', blockSize: 64 }, down: { scheme: 'int8', blockSize: 64 } },
+  };
+  const readyLocal = async (h: Harness) => {
+    await h.session.start();
+    await h.send(await welcome(h, JOB.id, 'c0-T', COORDINATOR, LOCAL));
+    await h.send(parameters(1));
+  };
+  const delta = (fromVersion: number, previous: Float32Array, next: Float32Array): { message: CoordinatorMessage; reconstruction: Float32Array } => {
+    const { delta: d, reconstruction } = encodeDelta(previous, next, { scheme: 'int8', blockSize: 64 });
+    const words = new Uint32Array(d.payload.buffer, d.payload.byteOffset, d.payload.byteLength / 4);
+    return { message: { type: 'parameterDelta', body: { fromVersion, version: fromVersion + 1, encoding: d.header }, tensors: { delta: words } }, reconstruction };
+  };
+
+  it("answers a lease with its local steps' Δ, encoded as the job says", async () => {
+    const h = connect();
+    await readyLocal(h);
+    await h.send(lease('L1', 1, [1, 2, 3, 4, 5]));
+    await eventually(() => expect(sentOf(h, 'result')).toHaveLength(1));
+    expect(h.trainer.log).toContain('local steps v1 ×5 by 2 at lr 0.01');
+    const result = sentOf(h, 'result')[0];
+    expect(result.body.encoding).toEqual({ scheme: 'int8', length: P, blockSize: 64, k: null });
+    expect(result.body).toMatchObject({ exampleCount: 5, loss: 0.3, computeMs: 7 });
+    // 3 steps · 2 + 15 / 100, within int8's rounding of a block whose largest value is itself.
+    for (const v of updateOf(result, LOCAL)) expect(v).toBeCloseTo(6.15, 1);
+    expect(result.body.resultHash).toBe(nodeVerifier.sha256Hex(resultHashInput({ exampleCount: 5, loss: 0.3, correct: 1, encoding: result.body.encoding, update: result.tensors.update })));
+  });
+
+  it('applies parameter deltas to what it holds, bit for bit as the coordinator reconstructs them', async () => {
+    const h = connect();
+    await readyLocal(h);
+    const v1 = new Float32Array(P).fill(2);
+    const step = delta(1, v1, Float32Array.from({ length: P }, (_, i) => 2 + 0.01 * i));
+    await h.send(step.message);
+    await eventually(() => expect(h.trainer.loaded?.version).toBe(2));
+    expect(h.trainer.loaded!.params).toEqual(step.reconstruction);
+    const next = delta(2, step.reconstruction, Float32Array.from({ length: P }, (_, i) => 2 - 0.02 * i));
+    await h.send(next.message);
+    await eventually(() => expect(h.trainer.loaded?.version).toBe(3));
+    expect(h.trainer.loaded!.params).toEqual(next.reconstruction);
+  });
+
+  it('ends the session, saying why, on a delta for parameters it does not hold', async () => {
+    const h = connect();
+    await readyLocal(h);
+    await eventually(() => expect(h.trainer.loaded?.version).toBe(1));
+    await h.send(delta(4, new Float32Array(P), new Float32Array(P).fill(1)).message);
+    await eventually(() => expect(eventsOf(h, 'error')).toHaveLength(1));
+    expect(eventsOf(h, 'error')[0]).toEqual({ kind: 'error', message: 'Could not rebuild parameters version 5: a delta from version 4 arrived, but this page holds version 1', fatal: true });
+    await eventually(() => expect(sentOf(h, 'error').map((m) => m.body.code)).toEqual(['stale-version']));
+    expect(h.trainer.loaded?.version).toBe(1);
+    await eventually(() => expect(h.coordinatorClosed).toHaveLength(1));
   });
 });
 

@@ -5,12 +5,17 @@
 import type { ProtocolConnection } from '../protocol/connection.ts';
 import type { Capabilities, ContributorMessage, CoordinatorMessage, JobInfo } from '../protocol/messages.ts';
 import { resultHashInput, resultStatement, toBase64Url, webSha256Hex, webSign, webVerify, welcomeStatement, type PublicKeyText, type WebKeyPair } from '../protocol/signing.ts';
+import { applyDelta } from '../compression/index.ts';
+import { encodeUpdate } from '../protocol/updates.ts';
 import { MAX_MICRO_BATCH, type GradientResult, type MicroBatch } from '../worker/api.ts';
+import type { LocalStepsLease, LocalStepsResult } from '../worker/localSteps.ts';
 
 /** The part of the worker API a session needs. */
 export interface SessionTrainer {
   loadParameters(version: number, params: Float32Array): Promise<void>;
   computeGradient(batch: MicroBatch): Promise<GradientResult>;
+  /** A local-steps lease from the parameters last loaded (worker/localSteps.ts). */
+  localSteps(lease: LocalStepsLease): Promise<LocalStepsResult>;
 }
 
 export type SessionEvent =
@@ -81,6 +86,8 @@ export class ContributorSession {
   contributorId: string | null = null;
   job: JobInfo | null = null;
   private loadedVersion: number | null = null;
+  /** The parameters last received (θ̂ of the coordinator's broadcast): what the next delta applies to. */
+  private held: { version: number; params: Float32Array } | null = null;
   /** Parameters are loaded in arrival order; leases wait for the load before them. */
   private parametersLoaded: Promise<void> = Promise.resolve();
   private readonly queue: LeaseMessage[] = [];
@@ -135,16 +142,18 @@ export class ContributorSession {
         });
         return;
       }
-      case 'parameters': {
-        const { version } = message.body;
-        const params = message.tensors.params;
-        this.parametersLoaded = this.parametersLoaded
-          .then(() => this.trainer.loadParameters(version, params))
-          .then(() => {
-            this.loadedVersion = version;
-            this.emit({ kind: 'parameters', version });
-          })
-          .catch((error) => this.failLocally(`Could not load parameters version ${version}: ${(error as Error).message}`));
+      case 'parameters':
+        this.load(message.body.version, () => message.tensors.params);
+        return;
+      case 'parameterDelta': {
+        const { fromVersion, version, encoding } = message.body;
+        this.load(version, () => {
+          if (this.held?.version !== fromVersion) {
+            // Deltas come in order after the parameters they apply to; a gap means this connection lost track.
+            throw new Error(`a delta from version ${fromVersion} arrived, but this page holds ${this.held ? `version ${this.held.version}` : 'no parameters'}`);
+          }
+          return applyDelta(this.held.params, { header: encoding, payload: message.tensors.delta });
+        });
         return;
       }
       case 'lease':
@@ -168,6 +177,35 @@ export class ContributorSession {
         this.emit({ kind: 'error', message: `Coordinator: ${message.body.message}`, fatal: message.body.fatal });
         return;
     }
+  }
+
+  /**
+   * Loads parameters in arrival order. Parameters that cannot be built (a delta that does not
+   * apply to what this page holds) end the session: a reconnect starts from whole parameters.
+   * A trainer that fails to load them is reported, and the leases that needed them are given back.
+   */
+  private load(version: number, build: () => Float32Array): void {
+    this.parametersLoaded = this.parametersLoaded.then(async () => {
+      if (this.ended) return;
+      let params: Float32Array;
+      try {
+        params = build();
+      } catch (error) {
+        const message = `Could not rebuild parameters version ${version}: ${(error as Error).message}`;
+        this.emit({ kind: 'error', message, fatal: true });
+        await this.conn.send({ type: 'error', body: { code: 'stale-version', message: message.slice(0, 1000), fatal: true }, tensors: {} }).catch(() => {});
+        this.end('parameters lost');
+        return;
+      }
+      this.held = { version, params };
+      try {
+        await this.trainer.loadParameters(version, params);
+        this.loadedVersion = version;
+        this.emit({ kind: 'parameters', version });
+      } catch (error) {
+        this.emit({ kind: 'error', message: `Could not load parameters version ${version}: ${(error as Error).message}`, fatal: false });
+      }
+    });
   }
 
   /** Stop taking leases (the one being computed still finishes and is sent). */
@@ -235,15 +273,17 @@ export class ContributorSession {
         return;
       }
       this.emit({ kind: 'computing', leaseId, examples: indices.length, round });
-      const r = await gradientOfLease(this.trainer, version, indices);
+      const job = this.job!;
+      const r = await this.computeLease(job, version, indices);
       if (this.ended) return;
-      const resultHash = await webSha256Hex(resultHashInput({ exampleCount: r.exampleCount, loss: r.loss, correct: r.correct, gradient: r.gradient }));
-      const signature = await webSign(this.options.identity, resultStatement({ jobId: this.job!.id, leaseId, version, resultHash }));
+      const { encoding, update } = encodeUpdate(r.values, job.compression.up);
+      const resultHash = await webSha256Hex(resultHashInput({ exampleCount: r.exampleCount, loss: r.loss, correct: r.correct, encoding, update }));
+      const signature = await webSign(this.options.identity, resultStatement({ jobId: job.id, leaseId, version, resultHash }));
       if (this.ended) return;
       await this.conn.send({
         type: 'result',
-        body: { leaseId, version, loss: r.loss, correct: r.correct, exampleCount: r.exampleCount, computeMs: r.wallTimeMs, deviceTimeMs: r.gpuTimeMs, resultHash, signature },
-        tensors: { gradient: r.gradient },
+        body: { leaseId, version, loss: r.loss, correct: r.correct, exampleCount: r.exampleCount, computeMs: r.wallTimeMs, deviceTimeMs: r.gpuTimeMs, encoding, resultHash, signature },
+        tensors: { update },
       });
       this.emit({ kind: 'result', leaseId, examples: r.exampleCount, loss: r.loss, computeMs: r.wallTimeMs, resultHash });
     } catch (error) {
@@ -258,12 +298,18 @@ export class ContributorSession {
     }
   }
 
-  private sendAvailability(): Promise<void> {
-    return this.conn.send({ type: 'availability', body: { paused: this.paused }, tensors: {} }).catch(() => {});
+  /** The job's kind of work on a lease: the gradient of its examples, or its local steps' Δ. */
+  private async computeLease(job: JobInfo, version: number, indices: Uint32Array): Promise<{ values: Float32Array; loss: number; correct: number; exampleCount: number; wallTimeMs: number; gpuTimeMs: number | null }> {
+    if (job.sync.mode === 'local-steps') {
+      const r = await this.trainer.localSteps({ version, indices, innerBatch: job.sync.innerBatch, hyper: { kind: 'adamw', ...job.sync.optimizer } });
+      return { ...r, values: r.delta };
+    }
+    const r = await gradientOfLease(this.trainer, version, indices);
+    return { ...r, values: r.gradient };
   }
 
-  private failLocally(message: string): void {
-    this.emit({ kind: 'error', message, fatal: false });
+  private sendAvailability(): Promise<void> {
+    return this.conn.send({ type: 'availability', body: { paused: this.paused }, tensors: {} }).catch(() => {});
   }
 
   private end(reason: string): void {

@@ -31,7 +31,7 @@ export interface CheckpointExpectation {
   jobId: string;
   /** layout.total of the job's model. */
   parameterCount: number;
-  optimizer: 'adamw' | 'sgd';
+  optimizer: 'adamw' | 'sgd' | 'outer-nesterov';
 }
 
 const StoredHeader = z.strictObject({

@@ -63,7 +63,9 @@ describe('Coordinator: joining', () => {
     const d = welcome(c, 'p1', 32);
     const w = sentTo(d, 'p1', 'welcome')[0].body;
     expect(w.contributorId).toMatch(/^c1-T$/);
-    expect(w.job).toEqual({ id: c.jobId, name: 'tiny', model: { widths: [784, 4, 10], activation: 'relu' }, datasetUrl: '/data/fashion-mnist/', parameterCount: c.layout.total });
+    expect(w.job).toEqual({ id: c.jobId, name: 'tiny', model: { widths: [784, 4, 10], activation: 'relu' }, datasetUrl: '/data/fashion-mnist/', parameterCount: c.layout.total,
+      sync: { mode: 'every-step' }, compression: { up: { scheme: 'f32' }, down: { scheme: 'f32' } },
+    });
     expect(d.send.map((s) => s.message.type)).toEqual(['welcome', 'parameters', 'lease']);
     const p = sentTo(d, 'p1', 'parameters')[0];
     expect(p.body.version).toBe(0);
@@ -145,9 +147,9 @@ describe('Coordinator: results', () => {
   });
 
   const bad: Array<[string, (c: Coordinator, l: Lease) => ReturnType<typeof result>, string, RegExp]> = [
-    ['a gradient of the wrong length', (c, l) => result(c.jobId, l.body.leaseId, 0, 16, new Float32Array(c.layout.total - 1)), 'bad-shape', /the gradient has \d+ values, the model 784-4-10 needs \d+/],
-    ['a NaN gradient', (c, l) => result(c.jobId, l.body.leaseId, 0, 16, new Float32Array(c.layout.total).fill(NaN, 7, 8)), 'non-finite', /gradient value 7 is NaN/],
-    ['an infinite gradient', (c, l) => result(c.jobId, l.body.leaseId, 0, 16, new Float32Array(c.layout.total).fill(-Infinity, 3, 4)), 'non-finite', /gradient value 3 is -Infinity/],
+    ['a gradient of the wrong length', (c, l) => result(c.jobId, l.body.leaseId, 0, 16, new Float32Array(c.layout.total - 1)), 'bad-shape', /the update has \d+ values, the model needs \d+/],
+    ['a NaN gradient', (c, l) => result(c.jobId, l.body.leaseId, 0, 16, new Float32Array(c.layout.total).fill(NaN, 7, 8)), 'non-finite', /value at index 7 is NaN/],
+    ['an infinite gradient', (c, l) => result(c.jobId, l.body.leaseId, 0, 16, new Float32Array(c.layout.total).fill(-Infinity, 3, 4)), 'non-finite', /value at index 3 is -Infinity/],
     ['the wrong example count', (c, l) => result(c.jobId, l.body.leaseId, 0, 15, new Float32Array(c.layout.total)), 'bad-shape', /for 15 examples, lease .* has 16/],
     ['more correct than examples', (c, l) => result(c.jobId, l.body.leaseId, 0, 16, new Float32Array(c.layout.total), 17), 'bad-shape', /claims 17 correct of 16/],
     ['an unknown lease', (c) => result(c.jobId, 'nope', 0, 16, new Float32Array(c.layout.total)), 'unknown-lease', /no lease nope was granted/],

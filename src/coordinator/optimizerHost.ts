@@ -28,7 +28,7 @@ export class OptimizerDivergedError extends Error {
 }
 
 /** [start, end) ranges of the flat vector that are alignment padding, not parameters. */
-function paddingRanges(layout: ParamLayout): Array<[number, number]> {
+export function paddingRanges(layout: ParamLayout): Array<[number, number]> {
   const segments = [...layout.segments].sort((a, b) => a.offset - b.offset);
   const out: Array<[number, number]> = [];
   let at = 0;

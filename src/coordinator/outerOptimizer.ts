@@ -4,7 +4,9 @@
 // SGD(nesterov=True) would with Δ as the gradient. Pure: no I/O, no layout, no schedule.
 // A step is all or nothing: a bad Δ or an overflowing result leaves params and momentum as they were.
 
-import { OptimizerDivergedError } from './optimizerHost.ts';
+import type { ParamLayout } from '../model/mlp.ts';
+import { globalNormRef } from '../model/reference.ts';
+import { OptimizerDivergedError, paddingRanges, type OptimizerState, type StepReport } from './optimizerHost.ts';
 
 export interface OuterHyper {
   /** η; DiLoCo uses 0.7. */
@@ -111,5 +113,60 @@ export class OuterNesterov {
     if (bad >= 0) throw new Error(`OuterNesterov.restore: momentum entry ${bad} is ${momentum[bad]}; a checkpoint holds finite values only`);
     this.buffer = momentum.slice();
     this.steps = steps;
+  }
+}
+
+/**
+ * The coordinator's model under local steps, with the same contract as OptimizerHost: the
+ * parameters and the outer optimizer, one outer step per round on the round's combined Δ.
+ * Its checkpoint state is an OptimizerState whose moment1 is the momentum buffer (no moment2).
+ */
+export class OuterHost {
+  private current: Float32Array;
+  private readonly outer: OuterNesterov;
+  private readonly padding: Array<[number, number]>;
+  private readonly delta: Float32Array;
+
+  constructor(
+    readonly layout: ParamLayout,
+    readonly hyper: OuterHyper,
+    state: OptimizerState,
+  ) {
+    if (!(state.params instanceof Float32Array) || state.params.length !== layout.total) {
+      throw new Error(`OuterHost: params must be a Float32Array of ${layout.total} floats (the model's layout), got ${state.params?.length ?? 'none'}`);
+    }
+    if (state.moment2 !== null) throw new Error('OuterHost: the outer optimizer keeps no second moment, but the state has one; is it from an every-step job?');
+    this.outer = new OuterNesterov(layout.total, hyper, { momentum: state.moment1, steps: state.step });
+    this.current = state.params;
+    this.padding = paddingRanges(layout);
+    this.delta = new Float32Array(layout.total);
+  }
+
+  get step(): number {
+    return this.outer.stepCount;
+  }
+
+  /** The current parameters: a new array per step, never written to afterwards. */
+  get params(): Float32Array {
+    return this.current;
+  }
+
+  /** One outer step; padding entries of Δ are zeroed first. Throws OptimizerDivergedError, changing nothing, on overflow. */
+  apply(meanDelta: Float32Array): StepReport {
+    if (meanDelta.length !== this.layout.total) throw new Error(`OuterHost.apply: Δ has ${meanDelta.length} floats, expected ${this.layout.total}`);
+    const delta = this.delta;
+    delta.set(meanDelta);
+    for (const [start, end] of this.padding) delta.fill(0, start, end);
+    const gradNorm = globalNormRef(delta);
+    if (!Number.isFinite(gradNorm)) throw new OptimizerDivergedError(`The combined Δ of outer step ${this.step + 1} is not finite (norm ${gradNorm})`);
+    const next = this.current.slice();
+    this.outer.step(next, delta);
+    this.current = next;
+    return { step: this.step, lr: this.hyper.lr, gradNorm };
+  }
+
+  snapshot(): OptimizerState {
+    const { momentum, steps } = this.outer.state();
+    return { step: steps, params: this.current.slice(), moment1: momentum, moment2: null };
   }
 }

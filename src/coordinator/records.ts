@@ -86,7 +86,8 @@ export const CheckpointHeader = z.strictObject({
   /** Training time across all runs so far. */
   elapsedMs: finite.nonnegative(),
   nextContributor: int,
-  optimizer: z.strictObject({ kind: z.enum(['adamw', 'sgd']), step: int }),
+  /** outer-nesterov: a local-steps job's outer optimizer (moment1 is its momentum). */
+  optimizer: z.strictObject({ kind: z.enum(['adamw', 'sgd', 'outer-nesterov']), step: int }),
   history: z.array(RoundRecord),
   evaluations: z.array(EvaluationRecord),
   contributors: z.array(ContributorCredit),

@@ -5,6 +5,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { Capabilities, ContributorMessage, CoordinatorMessage } from '../protocol/messages.ts';
 import { resultHashInput, resultStatement, type SyncSigner } from '../protocol/signing.ts';
+import type { EncodingSpec } from '../protocol/messages.ts';
+import { encodeUpdate, rawF32Update } from '../protocol/updates.ts';
 import { nodeSigner, nodeVerifier } from '../server/nodeSigning.ts';
 import type { Decisions } from './decisions.ts';
 import { parseJob, type Job, type JobInput } from './job.ts';
@@ -69,10 +71,13 @@ export function result(
   correct = 0,
   key: SyncSigner = TEST_KEY,
   loss = 1.5,
+  /** The job's compression.up; f32 sends the values as they are, NaN included. */
+  up: EncodingSpec = { scheme: 'f32' },
 ): Extract<ContributorMessage, { type: 'result' }> {
-  const resultHash = nodeVerifier.sha256Hex(resultHashInput({ exampleCount, loss, correct, gradient }));
+  const { encoding, update } = up.scheme === 'f32' ? rawF32Update(gradient) : encodeUpdate(gradient, up);
+  const resultHash = nodeVerifier.sha256Hex(resultHashInput({ exampleCount, loss, correct, encoding, update }));
   const signature = key.sign(resultStatement({ jobId, leaseId, version, resultHash }));
-  return { type: 'result', body: { leaseId, version, loss, correct, exampleCount, computeMs: 3, deviceTimeMs: null, resultHash, signature }, tensors: { gradient } };
+  return { type: 'result', body: { leaseId, version, loss, correct, exampleCount, computeMs: 3, deviceTimeMs: null, encoding, resultHash, signature }, tensors: { update } };
 }
 
 /** Per-example gradient entries: small integers over 64, so sums of up to 2^k of them are exact. */

@@ -8,6 +8,7 @@ import { checkCoverage, tilesExactly, type CoverageReport } from './coverage.ts'
 import type { StopReason } from './decisions.ts';
 import { plannedRounds, type Job } from './job.ts';
 import { OptimizerDivergedError, OptimizerHost, freshOptimizerState, type OptimizerState } from './optimizerHost.ts';
+import { OuterHost } from './outerOptimizer.ts';
 import type { CheckpointState, EvaluationRecord, RoundRecord } from './records.ts';
 import { roundWindow, type LeaseRecord, type RoundPlan, type RoundWindow } from './rounds.ts';
 
@@ -32,7 +33,8 @@ export class TrainingRun {
   readonly evaluations: EvaluationRecord[];
   final: FinalResult | null = null;
   private readonly aggregator: RoundAggregator;
-  private readonly optimizer: OptimizerHost;
+  /** Every-step: the job's optimizer on the mean gradient. Local steps: the outer Nesterov step on the mean Δ. */
+  private readonly optimizer: OptimizerHost | OuterHost;
   /** Parameters handed out for evaluation, by version, until their result is recorded. */
   private readonly awaitingEvaluation = new Map<number, { params: Float32Array; final: boolean }>();
 
@@ -47,7 +49,11 @@ export class TrainingRun {
     const state: OptimizerState = checkpoint
       ? { step: checkpoint.optimizer.step, params: checkpoint.params, moment1: checkpoint.moment1, moment2: checkpoint.moment2 }
       : freshOptimizerState(layout, job.optimizer, job.seed);
-    this.optimizer = new OptimizerHost(layout, job.optimizer, this.planned, state);
+    if (job.sync.mode === 'local-steps') {
+      this.optimizer = new OuterHost(layout, job.sync.outer, { ...state, moment2: null });
+    } else {
+      this.optimizer = new OptimizerHost(layout, job.optimizer, this.planned, state);
+    }
     this.history = checkpoint ? structuredClone(checkpoint.history) : [];
     this.evaluations = checkpoint ? structuredClone(checkpoint.evaluations) : [];
   }

@@ -8,8 +8,11 @@ const toContributor = messageTable(COORDINATOR_MESSAGES);
 
 const result = (gradient: Float32Array): ContributorMessage => ({
   type: 'result',
-  body: { leaseId: 'L1', version: 3, loss: 0.5, correct: 7, exampleCount: 8, computeMs: 12.5, deviceTimeMs: null, resultHash: 'ab'.repeat(32), signature: 'A'.repeat(86) },
-  tensors: { gradient },
+  body: {
+    leaseId: 'L1', version: 3, loss: 0.5, correct: 7, exampleCount: 8, computeMs: 12.5, deviceTimeMs: null,
+    encoding: { scheme: 'f32', length: gradient.length, blockSize: null, k: null }, resultHash: 'ab'.repeat(32), signature: 'A'.repeat(86),
+  },
+  tensors: { update: new Uint32Array(gradient.buffer, gradient.byteOffset, gradient.length) },
 });
 
 function expectProtocolError(fn: () => unknown, code: ProtocolError['code'], text: RegExp): void {
@@ -44,7 +47,8 @@ describe('message codec', () => {
     const decoded = decodeMessage<ContributorMessage>(encodeMessage(result(gradient)), toCoordinator);
     expect(decoded.type).toBe('result');
     expect(decoded.body).toEqual(result(gradient).body);
-    expect((decoded.tensors as { gradient: Float32Array }).gradient).toEqual(gradient);
+    const update = (decoded.tensors as { update: Uint32Array }).update;
+    expect(new Float32Array(update.buffer, update.byteOffset, update.length)).toEqual(gradient);
   });
 
   it('round-trips u32 tensors and messages without tensors', () => {
@@ -81,7 +85,7 @@ describe('message codec', () => {
 
   it('rejects bodies that fail the schema, including unknown keys and non-finite numbers', () => {
     const body = result(new Float32Array(1)).body;
-    const tensors = [{ name: 'gradient', dtype: 'f32', length: 1 }];
+    const tensors = [{ name: 'update', dtype: 'u32', length: 1 }];
     const four = new Uint8Array(4);
     expectProtocolError(() => decodeMessage(withHeader({ type: 'result', body: { ...body, extra: 1 }, tensors }, four), toCoordinator), 'malformed', /Unrecognized key/i);
     expectProtocolError(() => decodeMessage(withHeader({ type: 'result', body: { ...body, loss: 'NaN' }, tensors }, four), toCoordinator), 'malformed', /loss/);
@@ -92,11 +96,11 @@ describe('message codec', () => {
   it('rejects missing, extra, mistyped and mis-sized tensors', () => {
     const body = result(new Float32Array(1)).body;
     const f = (tensors: unknown, bytes = new Uint8Array(4)) => () => decodeMessage(withHeader({ type: 'result', body, tensors }, bytes), toCoordinator);
-    expectProtocolError(f([], new Uint8Array(0)), 'malformed', /carries tensors gradient:f32; got none/);
-    expectProtocolError(f([{ name: 'gradient', dtype: 'u32', length: 1 }]), 'malformed', /got gradient:u32/);
-    expectProtocolError(f([{ name: 'gradient', dtype: 'f32', length: 1 }, { name: 'x', dtype: 'f32', length: 0 }]), 'malformed', /got gradient:f32, x:f32/);
-    expectProtocolError(f([{ name: 'gradient', dtype: 'f32', length: 2 }]), 'malformed', /declares 8 tensor bytes but carries 4/);
-    expectProtocolError(f([{ name: 'gradient', dtype: 'f64', length: 1 }]), 'malformed', /malformed tensor/);
+    expectProtocolError(f([], new Uint8Array(0)), 'malformed', /carries tensors update:u32; got none/);
+    expectProtocolError(f([{ name: 'update', dtype: 'f32', length: 1 }]), 'malformed', /got update:f32/);
+    expectProtocolError(f([{ name: 'update', dtype: 'u32', length: 1 }, { name: 'x', dtype: 'f32', length: 0 }]), 'malformed', /got update:u32, x:f32/);
+    expectProtocolError(f([{ name: 'update', dtype: 'u32', length: 2 }]), 'malformed', /declares 8 tensor bytes but carries 4/);
+    expectProtocolError(f([{ name: 'update', dtype: 'f64', length: 1 }]), 'malformed', /malformed tensor/);
   });
 });
 

@@ -3,10 +3,11 @@
 // tensors travel beside them as binary, never as JSON number arrays.
 
 import { z } from 'zod';
+import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SCHEMES } from '../compression/header.ts';
 import { HASH_HEX_PATTERN, PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './signing.ts';
 
 /** Bumped on any incompatible change; both ends refuse a peer that speaks another. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /**
  * The most examples one lease may name (its indices are 4 bytes each, 256 KiB at most). A
  * contributor computes a large lease in chunks its device holds and answers with one
@@ -66,6 +67,32 @@ export const MlpSpecSchema = z.strictObject({
   activation: z.enum(['relu', 'gelu']),
 });
 
+/** How a direction's vectors are encoded (src/compression); f32 has no blocks. */
+export const EncodingSpec = z.discriminatedUnion('scheme', [
+  z.strictObject({ scheme: z.literal('f32') }),
+  z.strictObject({ scheme: z.enum(['int8', 'ternary']), blockSize: z.number().int().min(MIN_BLOCK_SIZE).max(MAX_BLOCK_SIZE) }),
+]);
+export type EncodingSpec = z.infer<typeof EncodingSpec>;
+
+/** The header beside an encoded vector (compression/header.ts parses it again before decoding). */
+export const EncodedHeader = z.strictObject({
+  scheme: z.enum(SCHEMES),
+  length: count,
+  blockSize: z.number().int().min(MIN_BLOCK_SIZE).max(MAX_BLOCK_SIZE).nullable(),
+  k: count.nullable(),
+});
+
+/** every-step: a lease returns the gradient of its examples. local-steps: it runs AdamW over them, innerBatch at a time, and returns Δ = θ_v − θ_after. */
+export const SyncSpec = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('every-step') }),
+  z.strictObject({
+    mode: z.literal('local-steps'),
+    innerBatch: z.number().int().min(1).max(MAX_LEASE_EXAMPLES),
+    optimizer: z.strictObject({ lr: finite.positive(), beta1: finite.min(0).lt(1), beta2: finite.min(0).lt(1), eps: finite.positive(), weightDecay: finite.min(0), maxGradNorm: finite.min(0) }),
+  }),
+]);
+export type SyncSpec = z.infer<typeof SyncSpec>;
+
 export const JobInfo = z.strictObject({
   id,
   name: text(200),
@@ -74,6 +101,9 @@ export const JobInfo = z.strictObject({
   datasetUrl: text(500),
   /** Number of parameters in the flat vector (padding included). */
   parameterCount: count,
+  sync: SyncSpec,
+  /** up: how results are encoded; down: how parameter deltas are (full parameters are always f32). */
+  compression: z.strictObject({ up: EncodingSpec, down: EncodingSpec }),
 });
 export type JobInfo = z.infer<typeof JobInfo>;
 
@@ -115,12 +145,15 @@ export const Result = message(
     exampleCount: z.number().int().min(1).max(MAX_LEASE_EXAMPLES),
     computeMs: finite.nonnegative(),
     deviceTimeMs: finite.nonnegative().nullable(),
-    /** SHA-256 of resultHashInput(exampleCount, loss, correct, gradient), hex. */
+    /** How `update` is encoded: the job's compression.up scheme over the model's parameter count. */
+    encoding: EncodedHeader,
+    /** SHA-256 of resultHashInput(exampleCount, loss, correct, encoding, update), hex. */
     resultHash: sha256Hex,
     /** The contributor's signature over resultStatement(job, lease, version, resultHash). */
     signature,
   }),
-  { gradient: 'f32' },
+  /** The gradient (every-step) or Δ (local-steps), encoded. */
+  { update: 'u32' },
 );
 export const LeaseFailed = message('leaseFailed', z.strictObject({ leaseId: id, reason: text() }));
 export const Availability = message(
@@ -142,6 +175,12 @@ export const Welcome = message(
   }),
 );
 export const Parameters = message('parameters', z.strictObject({ version: count }), { params: 'f32' });
+/** The step from parameters `fromVersion` (which the contributor holds) to `version`, encoded with the job's compression.down. */
+export const ParameterDelta = message(
+  'parameterDelta',
+  z.strictObject({ fromVersion: count, version: count, encoding: EncodedHeader }),
+  { delta: 'u32' },
+);
 export const Lease = message(
   'lease',
   z.strictObject({
@@ -203,7 +242,7 @@ export const ErrorMessage = message(
 );
 
 export const CONTRIBUTOR_MESSAGES = [Hello, Result, LeaseFailed, Availability, Bye, ErrorMessage] as const;
-export const COORDINATOR_MESSAGES = [Welcome, Parameters, Lease, Ack, Receipt, Idle, JobDone, ErrorMessage] as const;
+export const COORDINATOR_MESSAGES = [Welcome, Parameters, ParameterDelta, Lease, Ack, Receipt, Idle, JobDone, ErrorMessage] as const;
 
 type Def = MessageDef<string, z.ZodType, Record<string, TensorDtype>>;
 /** The decoded form of a message type: its type tag, typed body and typed tensors. */

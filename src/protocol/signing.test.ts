@@ -44,7 +44,7 @@ describe('signing: WebCrypto and node:crypto agree', () => {
   });
 
   it('hashes a result the same way on both sides', async () => {
-    const data = resultHashInput({ exampleCount: 3, loss: 0.25, correct: 1, gradient: Float32Array.from([1, -2, 0.5]) });
+    const data = resultHashInput({ exampleCount: 3, loss: 0.25, correct: 1, encoding: { scheme: 'int8', length: 3, blockSize: 64, k: null }, update: Uint32Array.from([1, 2, 0x7f0081]) });
     expect(await webSha256Hex(data)).toBe(nodeVerifier.sha256Hex(data));
   });
 });

@@ -49,15 +49,17 @@ export interface SyncSigner {
 // ── statements ───────────────────────────────────────────────────────────────────────
 
 /**
- * The bytes a result's hash covers: its claimed figures, then the gradient's float32 bytes
- * (little-endian, as they travel). resultHash = SHA-256 of these.
+ * The bytes a result's hash covers: its claimed figures and encoding, then the encoded
+ * update's bytes as they travel. resultHash = SHA-256 of these.
  */
-export function resultHashInput(r: { exampleCount: number; loss: number; correct: number; gradient: Float32Array }): Uint8Array {
-  const head = encoder.encode(`swarmgrad-result-data-v1\n${r.exampleCount}\n${r.loss}\n${r.correct}\n`);
-  const grad = new Uint8Array(r.gradient.buffer, r.gradient.byteOffset, r.gradient.byteLength);
-  const out = new Uint8Array(head.length + grad.length);
+export function resultHashInput(r: { exampleCount: number; loss: number; correct: number; encoding: { scheme: string; length: number; blockSize: number | null; k: number | null }; update: Uint32Array }): Uint8Array {
+  // The encoding's keys in a fixed order, so both ends hash the same text.
+  const { scheme, length, blockSize, k } = r.encoding;
+  const head = encoder.encode(`swarmgrad-result-data-v2\n${r.exampleCount}\n${r.loss}\n${r.correct}\n${scheme} ${length} ${blockSize} ${k}\n`);
+  const data = new Uint8Array(r.update.buffer, r.update.byteOffset, r.update.byteLength);
+  const out = new Uint8Array(head.length + data.length);
   out.set(head, 0);
-  out.set(grad, head.length);
+  out.set(data, head.length);
   return out;
 }
 

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { loadNewestCheckpoint } from '../coordinator/checkpointStore.ts';
-import { defaultJob, jobId, jobLayout, jobModel, parseJob, plannedRounds, type Job } from '../coordinator/job.ts';
+import { checkpointOptimizer, defaultJob, jobId, jobLayout, jobModel, parseJob, plannedRounds, type Job } from '../coordinator/job.ts';
 import { defaultDataDir, loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
 import { jsMlpSpotChecker } from '../coordinator/verification.ts';
 import { startCoordinatorPeer } from '../net/nodePeer.ts';
@@ -113,7 +113,7 @@ async function run(args: ServerOptions): Promise<number> {
   });
   if (args.fresh) await rename(checkpointDir, `${checkpointDir}-${Date.now()}`).then(() => mkdir(checkpointDir, { recursive: true }));
 
-  const loaded = await loadNewestCheckpoint(checkpointDir, { jobId: id, parameterCount: layout.total, optimizer: job.optimizer.kind });
+  const loaded = await loadNewestCheckpoint(checkpointDir, { jobId: id, parameterCount: layout.total, optimizer: checkpointOptimizer(job) });
   for (const skipped of loaded?.skipped ?? []) console.warn(`warning: skipped checkpoint ${JSON.stringify(skipped)}`);
   if (loaded) console.log(`resuming from ${loaded.path} (round ${loaded.state.round})`);
   // The coordinator's key outlives --fresh: contributors pin it.

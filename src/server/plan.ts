@@ -3,7 +3,8 @@
 // cost, the dataset's size) in; figures and their text out. Message sizes come from the real
 // codec on messages shaped like the real ones, lease sizes from the scheduler's own rule.
 
-import { jobId, jobLayout, jobModel, plannedRounds, roundsPerEpoch, type Job } from '../coordinator/job.ts';
+import { jobId, jobLayout, jobModel, leaseBounds, plannedRounds, roundsPerEpoch, type Job } from '../coordinator/job.ts';
+import { encodedByteSize, type CompressedHeader } from '../compression/index.ts';
 import { leaseSizeFor } from '../coordinator/rounds.ts';
 import { planMemory } from '../cpu/memoryPlan.ts';
 import { mlpFlops, parameterCount } from '../model/mlp.ts';
@@ -78,14 +79,24 @@ const PROOF_HASHES = 20;
 const bytesOf = (m: AnyMessage) => encodeMessage(m).byteLength;
 
 /** Bytes of each message of a round, from the real codec. */
-export function messageBytes(parameters: number, leaseExamples: number) {
+export function messageBytes(parameters: number, leaseExamples: number, compression: Job['compression'] = { up: { scheme: 'f32', blockSize: 128 }, down: { scheme: 'f32', blockSize: 128 }, keepVersions: 8 }) {
+  const encoded = (spec: Job['compression']['up']) => {
+    const encoding: CompressedHeader = { scheme: spec.scheme, length: parameters, blockSize: spec.scheme === 'f32' ? null : spec.blockSize, k: null };
+    return { encoding, words: new Uint32Array(encodedByteSize(encoding) / 4) };
+  };
+  const up = encoded(compression.up);
+  const down = encoded(compression.down);
   return {
-    parameters: bytesOf({ type: 'parameters', body: { version: 12345 }, tensors: { params: new Float32Array(parameters) } }),
+    /** What a contributor that holds the previous version gets: the parameters whole, or a delta. */
+    parameters:
+      compression.down.scheme === 'f32'
+        ? bytesOf({ type: 'parameters', body: { version: 12345 }, tensors: { params: new Float32Array(parameters) } })
+        : bytesOf({ type: 'parameterDelta', body: { fromVersion: 12344, version: 12345, encoding: down.encoding }, tensors: { delta: down.words } }),
     lease: bytesOf({ type: 'lease', body: { leaseId: LEASE_ID, version: 12345, round: 12345, deadlineMs: 15_000 }, tensors: { indices: new Uint32Array(leaseExamples) } }),
     result: bytesOf({
       type: 'result',
-      body: { leaseId: LEASE_ID, version: 12345, loss: 0.123456789, correct: leaseExamples, exampleCount: leaseExamples, computeMs: 123.456, deviceTimeMs: null, resultHash: HASH, signature: SIGNATURE },
-      tensors: { gradient: new Float32Array(parameters) },
+      body: { leaseId: LEASE_ID, version: 12345, loss: 0.123456789, correct: leaseExamples, exampleCount: leaseExamples, computeMs: 123.456, deviceTimeMs: null, encoding: up.encoding, resultHash: HASH, signature: SIGNATURE },
+      tensors: { update: up.words },
     }),
     ack: bytesOf({ type: 'ack', body: { leaseId: LEASE_ID, outcome: 'accepted' }, tensors: {} }),
     receipt: bytesOf({
@@ -108,7 +119,7 @@ function leasesOfRound(job: Job, n: number, speed: number, turnaroundSpeed: numb
   const sizes: number[] = [];
   let pending = window;
   while (pending > 0) {
-    const size = leaseSizeFor(job.lease, window, pending, { contributorId: 'c', examplesPerSecond: speed, turnaroundExamplesPerSecond: turnaroundSpeed, maxBatch: MAX_LEASE_EXAMPLES, share: 1 / n });
+    const size = leaseSizeFor(leaseBounds(job), window, pending, { contributorId: 'c', examplesPerSecond: speed, turnaroundExamplesPerSecond: turnaroundSpeed, maxBatch: MAX_LEASE_EXAMPLES, share: 1 / n });
     sizes.push(size);
     pending -= size;
   }
@@ -127,13 +138,13 @@ export function planJob(inputs: PlanInputs): JobPlan {
   const planned = plannedRounds(job);
   const swarm = inputs.contributors.map((n): SwarmRow => {
     // A lease comes back after its compute and its result's upload: the scheduler's turnaround speed.
-    const resultSeconds = messageBytes(layout.total, 1).result / bytesPerSecondUp;
+    const resultSeconds = messageBytes(layout.total, 1, job.compression).result / bytesPerSecondUp;
     const firstGuess = leasesOfRound(job, n, speed, speed)[0];
     const turnaround = firstGuess / (firstGuess / speed + resultSeconds);
     const sizes = leasesOfRound(job, n, speed, turnaround);
     const leasesPerContributor = sizes.length / n;
     const leaseExamples = sizes[0];
-    const m = messageBytes(layout.total, leaseExamples);
+    const m = messageBytes(layout.total, leaseExamples, job.compression);
     const bytesDown = m.parameters + leasesPerContributor * (m.lease + m.ack + m.receipt);
     const bytesUp = leasesPerContributor * m.result;
     const computeSeconds = job.globalBatch / n / speed;

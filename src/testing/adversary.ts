@@ -9,7 +9,9 @@ import { JsMlp } from '../coordinator/jsMlp.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 import { mlpLayout } from '../model/mlp.ts';
 import { contributorSide, maxMessageBytesFor, type ProtocolConnection } from '../protocol/connection.ts';
-import type { Capabilities, ContributorMessage, CoordinatorMessage } from '../protocol/messages.ts';
+import { applyDelta } from '../compression/index.ts';
+import type { Capabilities, ContributorMessage, CoordinatorMessage, EncodingSpec } from '../protocol/messages.ts';
+import { encodeUpdate, rawF32Update } from '../protocol/updates.ts';
 import { generateWebKeyPair, resultHashInput, resultStatement, toBase64Url, webSha256Hex, webSign, webVerify, welcomeStatement, type WebKeyPair } from '../protocol/signing.ts';
 import type { JobAnnouncement } from '../server/httpApi.ts';
 import { cheatsOn, neighbourLeaseIds, parseLeaseId, pickReplay, poisonGradient, seededRandom, type CheatMode, type SentResult } from './cheats.ts';
@@ -68,6 +70,8 @@ export class Adversary {
   private conn: Conn | null = null;
   private params: Float32Array | null = null;
   private previousParams: Float32Array | null = null;
+  /** The job's encoding of results, from the welcome. */
+  private up: EncodingSpec = { scheme: 'f32' };
   private version = -1;
   private readonly queue: LeaseMessage[] = [];
   private computing = false;
@@ -158,6 +162,7 @@ export class Adversary {
       onMessage: (message) => {
         if (message.type === 'welcome') {
           const { contributorId, job, coordinator } = message.body;
+          this.up = job.compression.up;
           const statement = welcomeStatement({ jobId: job.id, contributorId, contributorKey: this.identity.publicKey, nonce });
           void webVerify(this.job.coordinatorKey, statement, coordinator.signature).then((ok) => {
             if (!ok || coordinator.publicKey !== this.job.coordinatorKey) this.log('the welcome is not signed with the announced coordinator key');
@@ -200,6 +205,12 @@ export class Adversary {
           this.params = message.tensors.params.slice();
           this.version = message.body.version;
         }
+        return;
+      case 'parameterDelta':
+        this.previousParams = this.params;
+        if (!this.params) return this.log("a parameter delta before any parameters; ignored");
+        this.params = applyDelta(this.params, { header: message.body.encoding, payload: message.tensors.delta });
+        this.version = message.body.version;
         return;
       case 'lease':
         this.ownLeases.add(message.body.leaseId);
@@ -309,12 +320,14 @@ export class Adversary {
     cheat: boolean,
     signature?: string,
   ): Promise<void> {
-    const resultHash = await webSha256Hex(resultHashInput(r));
+    // Encoded as the job says; f32 goes out as it is, NaN and all, as a hostile sender may.
+    const { encoding, update } = this.up.scheme === 'f32' ? rawF32Update(r.gradient) : encodeUpdate(r.gradient, this.up);
+    const resultHash = await webSha256Hex(resultHashInput({ ...r, encoding, update }));
     signature ??= await webSign(this.identity, resultStatement({ jobId: this.job.id, leaseId, version, resultHash }));
     await conn.send({
       type: 'result',
-      body: { leaseId, version, loss: r.loss, correct: r.correct, exampleCount: r.exampleCount, computeMs: Math.max(1, Date.now() - this.leaseStartedAt), deviceTimeMs: null, resultHash, signature },
-      tensors: { gradient: r.gradient },
+      body: { leaseId, version, loss: r.loss, correct: r.correct, exampleCount: r.exampleCount, computeMs: Math.max(1, Date.now() - this.leaseStartedAt), deviceTimeMs: null, encoding, resultHash, signature },
+      tensors: { update },
     });
     this.resultsSent++;
     if (cheat) {

@@ -6,6 +6,7 @@ import type { TuneResult } from '../kernels/autotune.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import type { MlpSpec, ParamLayout } from '../model/mlp.ts';
 import type { ImageDataset } from '../data/dataset.ts';
+import type { LocalStepsLease, LocalStepsResult } from './localSteps.ts';
 
 /** Which backend computes: one by name, or 'auto' to time each available one on the job's shapes and keep the fastest. */
 export type BackendChoice = 'webgpu' | 'cpu' | 'auto';
@@ -144,6 +145,8 @@ export interface TrainerApi {
   optimizerStep(hyper: OptimizerHyper, gradient?: Float32Array): Promise<{ version: number; step: number }>;
   /** Gradient and optimizer step on the GPU without reading the gradient back. */
   trainStep(batch: MicroBatch, hyper: OptimizerHyper): Promise<TrainStepResult>;
+  /** A local-steps lease from the last loaded parameters (localSteps.ts): H inner AdamW steps, Δ = θ_v − θ_after. */
+  localSteps(lease: LocalStepsLease): Promise<LocalStepsResult>;
   evaluate(split: 'train' | 'test', limit?: number): Promise<EvaluationResult>;
   getParameters(): Promise<{ version: number; params: Float32Array }>;
   /** Destroys the GPU device, as a driver reset would: for tests and chaos drills. */

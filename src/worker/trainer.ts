@@ -24,6 +24,7 @@ import {
   type TrainerOptions,
 } from './api.ts';
 import type { BackendFactory, TrainingBackend } from './backend.ts';
+import { runLocalSteps, type LocalStepsLease, type LocalStepsResult } from './localSteps.ts';
 
 /** Device losses in a row after which a call gives up. */
 const MAX_RECOVERIES = 3;
@@ -56,6 +57,8 @@ export class Trainer implements TrainerApi {
   private snapshot: Snapshot | null = null;
   private stepsSinceSnapshot = 0;
   private hasGradient = false;
+  /** The parameters last loaded, which local-steps leases start from. */
+  private loaded: { version: number; params: Float32Array } | null = null;
 
   constructor(private readonly deps: TrainerDeps) {}
 
@@ -114,6 +117,7 @@ export class Trainer implements TrainerApi {
     this.hasGradient = false;
     this.snapshot = { version, step: 0, params: copy, state1: zeros, state2: zeros };
     this.stepsSinceSnapshot = 0;
+    this.loaded = { version, params: copy };
   }
 
   async initParameters(seed: number): Promise<{ version: number }> {
@@ -194,6 +198,16 @@ export class Trainer implements TrainerApi {
       wallTimeMs: performance.now() - t0,
       recoveries,
     };
+  }
+
+  async localSteps(lease: LocalStepsLease): Promise<LocalStepsResult> {
+    this.requireInit();
+    const loaded = this.loaded;
+    if (!loaded) throw new InvalidInputError('No parameters are loaded: call loadParameters first');
+    if (lease?.version !== loaded.version) {
+      throw new InvalidInputError(`Stale parameter version: the lease is for version ${lease?.version}, the worker last loaded version ${loaded.version}`);
+    }
+    return runLocalSteps(this, loaded.params, lease);
   }
 
   async evaluate(split: 'train' | 'test', limit?: number): Promise<EvaluationResult> {

@@ -45,6 +45,10 @@ const api: TrainerApi = {
   },
   optimizerStep: (hyper, gradient) => trainer.optimizerStep(hyper, gradient),
   trainStep: (batch, hyper) => trainer.trainStep(batch, hyper),
+  async localSteps(lease) {
+    const result = await trainer.localSteps(lease);
+    return Comlink.transfer(result, [result.delta.buffer]);
+  },
   evaluate: (split, limit) => trainer.evaluate(split, limit),
   async getParameters() {
     const result = await trainer.getParameters();
