@@ -8,7 +8,9 @@
 
 import type { ImageDataset } from '../data/dataset.ts';
 import type { ParamLayout } from '../model/mlp.ts';
+import type { JobSync } from './job.ts';
 import { JsMlp } from './jsMlp.ts';
+import { localStepsReference } from './localStepsReference.ts';
 import type { BannedKey } from './records.ts';
 import type { ScreeningFlag } from './screening.ts';
 
@@ -16,12 +18,13 @@ import type { ScreeningFlag } from './screening.ts';
 export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | 'not-your-lease' | 'wrong-version' | 'spot-check' | 'replica-mismatch' | 'replication';
 
 /**
- * The host's CPU reference: the mean-loss gradient of the model with `params` over the
- * training examples `indices` (e.g. JsMlp.lossAndGradient on the training set). Synchronous;
- * the coordinator calls it for a sample of results and for every suspect one.
+ * The host's CPU reference of a lease's result: the mean-loss gradient of the model with
+ * `params` over the training examples `indices` (e.g. JsMlp.lossAndGradient on the training
+ * set), or in a local-steps job the lease's Δ from `params` (localStepsReference.ts).
+ * Synchronous; the coordinator calls it for a sample of results and for every suspect one.
  */
 export interface SpotChecker {
-  /** The reference gradient of the lease's examples at these parameters. */
+  /** The reference result (gradient or Δ) of the lease's examples at these parameters. */
   (params: Float32Array, indices: Uint32Array): Float32Array;
   /**
    * A claimed gradient's distance to the reference once the ReLU kinks are resolved its way:
@@ -39,9 +42,20 @@ const HELPFUL = 0.9;
 /** Helpful flips tried in every combination up to this many; more are applied together. */
 const EXHAUSTIVE_KINKS = 4;
 
-/** The spot checker of a real job: the plain JavaScript MLP (f32, the CPU reference) on the training set. */
-export function jsMlpSpotChecker(layout: ParamLayout, train: ImageDataset): SpotChecker {
+/**
+ * The spot checker of a real job: the plain JavaScript MLP (f32, the CPU reference) on the
+ * training set. With the job's sync in local-steps mode it recomputes the lease's Δ (its inner
+ * AdamW steps of innerBatch examples from `params`) and resolves no kinks: a unit that took the
+ * other side at inner step s moves every later step, and which step it was cannot be told from
+ * Δ alone. Measured drift and the tolerance it calls for: scripts/bench-local-steps-drift.ts.
+ */
+export function jsMlpSpotChecker(layout: ParamLayout, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
   const mlp = new JsMlp(layout);
+  if (sync.mode === 'local-steps') {
+    const work = { innerBatch: sync.innerBatch, hyper: sync.innerOptimizer };
+    return (params, indices) => localStepsReference(mlp, train, params, { ...work, indices }).delta;
+  }
+  if (sync.mode !== 'every-step') throw new Error(`jsMlpSpotChecker: sync mode must be 'every-step' or 'local-steps', got ${JSON.stringify((sync as { mode: unknown }).mode)}`);
   const gradientOf = (params: Float32Array, indices: Uint32Array, forced?: ReadonlyMap<number, boolean>) => {
     const gradient = new Float32Array(layout.total);
     mlp.lossAndGradient(params, train, indices, gradient, forced);
