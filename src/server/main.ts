@@ -129,7 +129,7 @@ async function run(args: ServerOptions): Promise<number> {
     checkpoint: loaded?.state,
     signer,
     verifier: nodeVerifier,
-    spotChecker: jsMlpSpotChecker(layout, train),
+    spotChecker: jsMlpSpotChecker(layout, train, job.sync),
   });
 
   const startedAt = Date.now();
