@@ -4,7 +4,13 @@
 // its target, after how many examples?) with the exact round and lease structure of a run.
 //
 //   npx tsx scripts/simulate-job.ts [--job FILE] [--speeds 3000,1200,500] [--chaos]
-//                                   [--restart-at ROUND] [--out FILE.json]
+//                                   [--restart-at ROUND] [--down-mbps N --up-mbps N] [--out FILE.json]
+//
+// Local-steps jobs run each lease's inner steps with the coordinator's reference
+// (localStepsReference.ts); compressed jobs encode results and apply parameter deltas as a
+// browser does. Every message is encoded by the real codec and counted (bytes per example);
+// with --down-mbps/--up-mbps each contributor's link carries its messages one at a time at
+// that rate (no delay emulation beyond LATENCY_MS), so the virtual clock includes transfers.
 //
 // --chaos: the last contributor vanishes mid-lease at 30% of the planned rounds (its lease
 // expires), one more joins at 40%, and every 50th lease fails. --restart-at: at that round,
@@ -20,8 +26,11 @@ import { hello, result as signedResult, testKey, testSigning } from '../src/coor
 import type { SyncSigner } from '../src/protocol/signing.ts';
 import type { Decisions } from '../src/coordinator/decisions.ts';
 import { TestEvaluator } from '../src/coordinator/evaluator.ts';
-import { defaultJob, jobLayout, parseJob, plannedRounds, roundsPerEpoch } from '../src/coordinator/job.ts';
+import { checkpointOptimizer, defaultJob, innerHyper, jobLayout, parseJob, plannedRounds, roundsPerEpoch } from '../src/coordinator/job.ts';
 import type { ContributorMessage } from '../src/protocol/messages.ts';
+import { encodeMessage } from '../src/protocol/codec.ts';
+import { applyDelta } from '../src/compression/index.ts';
+import { localStepsReference } from '../src/coordinator/localStepsReference.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,6 +38,8 @@ const { values: args } = parseArgs({
     speeds: { type: 'string', default: '3000,1200,500' },
     chaos: { type: 'boolean', default: false },
     'restart-at': { type: 'string' },
+    'down-mbps': { type: 'string' },
+    'up-mbps': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -41,6 +52,11 @@ const { train, test } = await loadFashionMnistFromDir();
 const evaluator = new TestEvaluator(jobLayout(job), test, job.data.testExamples);
 const planned = plannedRounds(job) ?? Infinity;
 const LATENCY_MS = 20; // one way, per message
+/** Bytes per millisecond of each contributor's link, or Infinity when not shaped. */
+const downBytesPerMs = args['down-mbps'] ? (Number(args['down-mbps']) * 1e6) / 8 / 1000 : Infinity;
+const upBytesPerMs = args['up-mbps'] ? (Number(args['up-mbps']) * 1e6) / 8 / 1000 : Infinity;
+if (!(downBytesPerMs > 0 && upBytesPerMs > 0)) throw new Error('--down-mbps and --up-mbps must be positive numbers');
+const bytes = { down: 0, up: 0 };
 
 interface SimContributor {
   peer: string;
@@ -48,6 +64,9 @@ interface SimContributor {
   mlp: JsMlp;
   params: Float32Array | null;
   busyUntil: number;
+  /** When each direction of its link is free again. */
+  downFreeAt: number;
+  upFreeAt: number;
   leases: number;
   vanished: boolean;
   /** Each contributor signs with its own key, as in a real swarm (a ban hits one key). */
@@ -73,7 +92,7 @@ const wall0 = performance.now();
 
 function addContributor(speed: number): void {
   const peer = `sim${contributors.size + 1}`;
-  const c: SimContributor = { peer, speed, mlp: new JsMlp(coordinator.layout), params: null, busyUntil: now, leases: 0, vanished: false, key: testKey() };
+  const c: SimContributor = { peer, speed, mlp: new JsMlp(coordinator.layout), params: null, busyUntil: now, downFreeAt: now, upFreeAt: now, leases: 0, vanished: false, key: testKey() };
   contributors.set(peer, c);
   apply(coordinator.join(peer, now));
   const capabilities = { backend: 'cpu' as const, device: `simulated ${speed} ex/s`, fallbackAdapter: false, flopsPerMs: 1e6, examplesPerSecond: speed, maxBatch: 8192 };
@@ -87,23 +106,44 @@ function apply(d: Decisions): void {
   for (const { to, message } of d.send) {
     const c = contributors.get(to);
     if (!c || c.vanished) continue;
+    // Messages to one contributor share its down link, in order.
+    const size = encodeMessage(message).byteLength;
+    bytes.down += size;
+    c.downFreeAt = Math.max(now, c.downFreeAt) + size / downBytesPerMs;
+    const arrives = c.downFreeAt + LATENCY_MS;
     if (message.type === 'parameters') c.params = message.tensors.params;
+    if (message.type === 'parameterDelta') c.params = applyDelta(c.params!, { header: message.body.encoding, payload: message.tensors.delta });
     if (message.type === 'lease') {
       const { leaseId, version } = message.body;
       const indices = message.tensors.indices;
       c.leases++;
       leaseSizes.push(indices.length);
-      const start = Math.max(now + LATENCY_MS, c.busyUntil);
+      const start = Math.max(arrives, c.busyUntil);
       c.busyUntil = start + (indices.length / c.speed) * 1000;
+      const send = (answer: ContributorMessage) => {
+        const up = encodeMessage(answer).byteLength;
+        bytes.up += up;
+        c.upFreeAt = Math.max(c.busyUntil, c.upFreeAt) + up / upBytesPerMs;
+        schedule({ at: c.upFreeAt + LATENCY_MS, peer: c.peer, message: answer });
+      };
       if (args.chaos && c.leases % 50 === 0) {
-        schedule({ at: c.busyUntil + LATENCY_MS, peer: c.peer, message: { type: 'leaseFailed', body: { leaseId, reason: 'simulated device loss' }, tensors: {} } });
+        send({ type: 'leaseFailed', body: { leaseId, reason: 'simulated device loss' }, tensors: {} });
         continue;
       }
-      const gradient = new Float32Array(coordinator.layout.total);
-      const r = c.mlp.lossAndGradient(c.params!, train, indices, gradient);
-      const answer = signedResult(coordinator.jobId, leaseId, version, r.count, gradient, r.correct, c.key, r.loss);
+      let values: Float32Array;
+      let r: { loss: number; correct: number };
+      if (job.sync.mode === 'local-steps') {
+        const hyper = { ...innerHyper(job, message.body.round), lr: message.body.innerLr! };
+        const ls = localStepsReference(c.mlp, train, c.params!, { indices, innerBatch: job.sync.innerBatch, hyper });
+        values = ls.delta;
+        r = ls;
+      } else {
+        values = new Float32Array(coordinator.layout.total);
+        r = c.mlp.lossAndGradient(c.params!, train, indices, values);
+      }
+      const answer = signedResult(coordinator.jobId, leaseId, version, indices.length, values, r.correct, c.key, r.loss, job.compression.up);
       answer.body.computeMs = c.busyUntil - start;
-      schedule({ at: c.busyUntil + LATENCY_MS, peer: c.peer, message: answer });
+      send(answer);
     }
   }
   for (const e of d.events) {
@@ -113,15 +153,16 @@ function apply(d: Decisions): void {
       if (!e.record.exact) throw new Error(`Round ${e.record.round} did not cover its window exactly once`);
     } else if (e.type === 'evaluate') {
       const ev = evaluator.evaluate(e.params);
-      const point = { version: e.version, epoch: e.version / roundsPerEpoch(job), examples: coordinator.coverage().examples, testAccuracy: ev.accuracy, testLoss: ev.loss, trainLoss: lastTrainLoss, lr: lastLr, virtualSeconds: now / 1000 };
+      const examples = coordinator.coverage().examples;
+      const point = { version: e.version, epoch: e.version / roundsPerEpoch(job), examples, testAccuracy: ev.accuracy, testLoss: ev.loss, trainLoss: lastTrainLoss, lr: lastLr, virtualSeconds: now / 1000, bytesPerExample: (bytes.down + bytes.up) / Math.max(1, examples) };
       curve.push(point);
       console.log(
         `round ${String(e.version).padStart(5)}  epoch ${point.epoch.toFixed(2)}  examples ${String(point.examples).padStart(7)}  ` +
-          `test acc ${(100 * ev.accuracy).toFixed(2)}%  test loss ${ev.loss.toFixed(4)}  train loss ${lastTrainLoss.toFixed(4)}  lr ${lastLr.toExponential(2)}  t=${point.virtualSeconds.toFixed(0)}s`,
+          `test acc ${(100 * ev.accuracy).toFixed(2)}%  test loss ${ev.loss.toFixed(4)}  train loss ${lastTrainLoss.toFixed(4)}  lr ${lastLr.toExponential(2)}  t=${point.virtualSeconds.toFixed(0)}s  ${point.bytesPerExample.toFixed(0)} B/example`,
       );
       apply(coordinator.recordEvaluation(e.version, ev, now));
     } else if (e.type === 'checkpoint') {
-      deserializeCheckpoint(serializeCheckpoint(e.state), { jobId: coordinator.jobId, parameterCount: coordinator.layout.total, optimizer: job.optimizer.kind }, 'round trip');
+      deserializeCheckpoint(serializeCheckpoint(e.state), { jobId: coordinator.jobId, parameterCount: coordinator.layout.total, optimizer: checkpointOptimizer(job) }, 'round trip');
     } else if (e.type === 'jobDone') {
       done = e;
     } else if (e.type === 'internalError' || e.type === 'peerError') {
@@ -132,7 +173,7 @@ function apply(d: Decisions): void {
 
 function restart(): void {
   const bytes = serializeCheckpoint(coordinator.checkpointState(now));
-  const state = deserializeCheckpoint(bytes, { jobId: coordinator.jobId, parameterCount: coordinator.layout.total, optimizer: job.optimizer.kind }, 'restart');
+  const state = deserializeCheckpoint(bytes, { jobId: coordinator.jobId, parameterCount: coordinator.layout.total, optimizer: checkpointOptimizer(job) }, 'restart');
   console.log(`-- restart at round ${coordinator.round}: ${bytes.length} checkpoint bytes; every contributor reconnects`);
   coordinator = new Coordinator({ job, instance: 'sim1', datasetUrl: '/data/fashion-mnist/', checkpoint: state, ...testSigning });
   apply(coordinator.start(now));
@@ -192,6 +233,8 @@ const result = {
   coverageProblems: summary.coverage.problems,
   restarts: summary.restarts,
   virtualSeconds: now / 1000,
+  bytes,
+  bytesPerExample: (bytes.down + bytes.up) / Math.max(1, summary.examples),
   wallSeconds: (performance.now() - wall0) / 1000,
   leases: leaseSizes.length,
   commonLeaseSizes: [...histogram].sort((a, b) => b[1] - a[1]).slice(0, 8),

@@ -402,7 +402,7 @@ describe('ContributorSession: parameters and leases', () => {
 describe('ContributorSession: local steps and compressed vectors', () => {
   const LOCAL: JobInfo = {
     ...JOB,
-    sync: { mode: 'local-steps', innerBatch: 2, optimizer: { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 } },
+    sync: { mode: 'local-steps', innerBatch: 2, optimizer: { kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 } },
     compression: { up: { scheme: 'int8', blockSize: 64 }, down: { scheme: 'int8', blockSize: 64 } },
   };
   const readyLocal = async (h: Harness) => {
@@ -419,7 +419,7 @@ describe('ContributorSession: local steps and compressed vectors', () => {
   it("answers a lease with its local steps' Δ, encoded as the job says", async () => {
     const h = connect();
     await readyLocal(h);
-    await h.send(lease('L1', 1, [1, 2, 3, 4, 5]));
+    await h.send({ ...lease('L1', 1, [1, 2, 3, 4, 5]), body: { leaseId: 'L1', version: 1, round: 0, deadlineMs: 60_000, innerLr: 0.01 } } as CoordinatorMessage);
     await eventually(() => expect(sentOf(h, 'result')).toHaveLength(1));
     expect(h.trainer.log).toContain('local steps v1 ×5 by 2 at lr 0.01');
     const result = sentOf(h, 'result')[0];

@@ -274,7 +274,7 @@ export class ContributorSession {
       }
       this.emit({ kind: 'computing', leaseId, examples: indices.length, round });
       const job = this.job!;
-      const r = await this.computeLease(job, version, indices);
+      const r = await this.computeLease(job, version, indices, lease.body.innerLr);
       if (this.ended) return;
       const { encoding, update } = encodeUpdate(r.values, job.compression.up);
       const resultHash = await webSha256Hex(resultHashInput({ exampleCount: r.exampleCount, loss: r.loss, correct: r.correct, encoding, update }));
@@ -299,9 +299,10 @@ export class ContributorSession {
   }
 
   /** The job's kind of work on a lease: the gradient of its examples, or its local steps' Δ. */
-  private async computeLease(job: JobInfo, version: number, indices: Uint32Array): Promise<{ values: Float32Array; loss: number; correct: number; exampleCount: number; wallTimeMs: number; gpuTimeMs: number | null }> {
+  private async computeLease(job: JobInfo, version: number, indices: Uint32Array, innerLr: number | undefined): Promise<{ values: Float32Array; loss: number; correct: number; exampleCount: number; wallTimeMs: number; gpuTimeMs: number | null }> {
     if (job.sync.mode === 'local-steps') {
-      const r = await this.trainer.localSteps({ version, indices, innerBatch: job.sync.innerBatch, hyper: { kind: 'adamw', ...job.sync.optimizer } });
+      if (innerLr === undefined) throw new Error('a local-steps lease must name its inner learning rate (innerLr)');
+      const r = await this.trainer.localSteps({ version, indices, innerBatch: job.sync.innerBatch, hyper: { ...job.sync.optimizer, lr: innerLr } });
       return { ...r, values: r.delta };
     }
     const r = await gradientOfLease(this.trainer, version, indices);

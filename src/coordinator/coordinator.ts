@@ -18,7 +18,7 @@ import { ParameterBroadcast } from './broadcast.ts';
 import { ContributorRegistry, type Contributor } from './contributors.ts';
 import type { CoverageReport } from './coverage.ts';
 import { noDecisions, type Decisions } from './decisions.ts';
-import { checkpointOptimizer, jobId, jobLayout, leaseBounds, type Job } from './job.ts';
+import { checkpointOptimizer, innerHyper, innerOptimizerOf, jobId, jobLayout, leaseBounds, type Job } from './job.ts';
 import type { CheckpointState } from './records.ts';
 import { intersectRanges, type PositionRange } from './ranges.ts';
 import { RoundScheduler, type LeaseRecord, type RoundPlan } from './rounds.ts';
@@ -676,7 +676,17 @@ export class Coordinator {
       c.toldIdle = false;
       d.send.push({
         to: c.peer!,
-        message: { type: 'lease', body: { leaseId: lease.id, version: lease.version, round: lease.round, deadlineMs: this.job.lease.timeoutMs }, tensors: { indices } },
+        message: {
+          type: 'lease',
+          body: {
+            leaseId: lease.id,
+            version: lease.version,
+            round: lease.round,
+            deadlineMs: this.job.lease.timeoutMs,
+            ...(this.job.sync.mode === 'local-steps' ? { innerLr: innerHyper(this.job, lease.round).lr } : {}),
+          },
+          tensors: { indices },
+        },
       });
       d.events.push({
         type: 'leaseGranted',
@@ -761,9 +771,13 @@ export class Coordinator {
   }
 }
 
-/** The sync section as contributors need it (messages.ts SyncSpec). */
+/** The sync section as contributors need it (messages.ts SyncSpec); each lease names its learning rate. */
 function syncSpec(job: Job): SyncSpec {
   if (job.sync.mode !== 'local-steps') return { mode: 'every-step' };
-  const { lr, beta1, beta2, eps, weightDecay, maxGradNorm } = job.sync.innerOptimizer;
-  return { mode: 'local-steps', innerBatch: job.sync.innerBatch, optimizer: { lr, beta1, beta2, eps, weightDecay, maxGradNorm } };
+  const o = innerOptimizerOf(job.sync, job);
+  const optimizer =
+    o.kind === 'adamw'
+      ? { kind: o.kind, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm }
+      : { kind: o.kind, momentum: o.momentum, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm };
+  return { mode: 'local-steps', innerBatch: job.sync.innerBatch, optimizer };
 }

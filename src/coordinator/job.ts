@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { mlpLayout, type MlpSpec, type ParamLayout } from '../model/mlp.ts';
 import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SCHEMES } from '../compression/index.ts';
 import { MAX_LEASE_EXAMPLES } from '../protocol/messages.ts';
+import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { MAX_MICRO_BATCH } from '../worker/api.ts';
 import defaultJobJson from './jobs/fashion-mnist-mlp.json' with { type: 'json' };
 
@@ -96,10 +97,12 @@ const Sgd = z.strictObject({
   schedule: Schedule.default({ warmupSteps: 0, decay: 'constant', finalLrFraction: 0 }),
 });
 
-/** A local-steps lease's inner optimizer: the job's AdamW at a constant learning rate (a schedule over inner steps is not defined yet). */
-const InnerAdamW = AdamW.omit({ schedule: true }).extend({
-  kind: z.literal('adamw', { error: 'local steps run AdamW inside a lease; only kind "adamw" is implemented' }),
-});
+/**
+ * A local-steps lease's inner optimizer: AdamW or SGD with momentum, its state fresh in every
+ * lease (so a replica can recompute it). Its schedule runs over rounds (outer steps): every
+ * inner step of a lease of round r uses the learning rate of step r + 1.
+ */
+const InnerOptimizer = z.discriminatedUnion('kind', [AdamW, Sgd]);
 
 /**
  * How often contributors synchronise. every-step: a lease returns a gradient and every round is
@@ -113,7 +116,8 @@ const Sync = z.discriminatedUnion('mode', [
     mode: z.literal('local-steps'),
     innerSteps: int(1, 1024),
     innerBatch: int(1, MAX_LEASE_EXAMPLES).default(32),
-    innerOptimizer: InnerAdamW,
+    /** Left out: the job's own `optimizer` runs inside each lease. */
+    innerOptimizer: InnerOptimizer.optional(),
     outer: z
       .strictObject({
         lr: positive.max(10).default(0.7),
@@ -223,6 +227,10 @@ const JobSchema = z
         issue(['globalBatch'], `is ${job.globalBatch}, less than one local-steps lease (innerSteps × innerBatch = ${perLease}); a round of local steps is one or more whole leases`);
       }
     }
+    const inner = job.sync.mode === 'local-steps' ? job.sync.innerOptimizer : undefined;
+    if (inner && inner.schedule.decay !== 'constant' && job.stop.epochs === undefined && job.stop.rounds === undefined) {
+      issue(['sync', 'innerOptimizer', 'schedule', 'decay'], `a ${inner.schedule.decay} decay needs a planned length: set stop.epochs or stop.rounds`);
+    }
     const needsHorizon = job.optimizer.schedule.decay !== 'constant';
     if (needsHorizon && job.stop.epochs === undefined && job.stop.rounds === undefined) {
       issue(['optimizer', 'schedule', 'decay'], `a ${job.optimizer.schedule.decay} decay needs a planned length: set stop.epochs or stop.rounds`);
@@ -245,6 +253,21 @@ export function leaseBounds(job: Job): Job['lease'] {
   if (job.sync.mode !== 'local-steps') return job.lease;
   const size = job.sync.innerSteps * job.sync.innerBatch;
   return { ...job.lease, minExamples: size, maxExamples: size };
+}
+
+/** The optimizer a local-steps lease runs: sync.innerOptimizer, or the job's own optimizer when that is left out. */
+export function innerOptimizerOf(sync: LocalStepsSync, job: Pick<Job, 'optimizer'>): JobOptimizer {
+  return sync.innerOptimizer ?? job.optimizer;
+}
+
+/** The inner optimizer of a local-steps lease of round `round` (0-based), at the learning rate its schedule gives outer step round + 1. */
+export function innerHyper(job: Job, round: number): OptimizerHyper {
+  if (job.sync.mode !== 'local-steps') throw new Error('innerHyper: the job does not run local steps');
+  const o = innerOptimizerOf(job.sync, job);
+  const lr = learningRateAt(o, round + 1, plannedRounds(job));
+  return o.kind === 'adamw'
+    ? { kind: 'adamw', lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm }
+    : { kind: 'sgd', lr, momentum: o.momentum, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm };
 }
 
 /** Which optimizer state a job's checkpoints hold: the job's optimizer, or under local steps the outer one. */
@@ -329,7 +352,7 @@ export function plannedRounds(job: Job): number | null {
  * The learning rate of optimizer step t (1-based): linear warm-up to the peak, then constant
  * or a cosine/linear decay that reaches finalLrFraction·lr at the last planned step.
  */
-export function learningRateAt(optimizer: JobOptimizer, t: number, totalSteps: number | null): number {
+export function learningRateAt(optimizer: Pick<JobOptimizer, 'lr' | 'schedule'>, t: number, totalSteps: number | null): number {
   if (!Number.isInteger(t) || t < 1) throw new Error(`learningRateAt: step t is 1-based and must be an integer ≥ 1, got ${t}`);
   const { lr, schedule } = optimizer;
   if (t <= schedule.warmupSteps) return (lr * t) / schedule.warmupSteps;

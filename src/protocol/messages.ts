@@ -82,13 +82,17 @@ export const EncodedHeader = z.strictObject({
   k: count.nullable(),
 });
 
-/** every-step: a lease returns the gradient of its examples. local-steps: it runs AdamW over them, innerBatch at a time, and returns Δ = θ_v − θ_after. */
+/** every-step: a lease returns the gradient of its examples. local-steps: it runs the inner optimizer over them, innerBatch at a time, and returns Δ = θ_v − θ_after. */
 export const SyncSpec = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('every-step') }),
   z.strictObject({
     mode: z.literal('local-steps'),
     innerBatch: z.number().int().min(1).max(MAX_LEASE_EXAMPLES),
-    optimizer: z.strictObject({ lr: finite.positive(), beta1: finite.min(0).lt(1), beta2: finite.min(0).lt(1), eps: finite.positive(), weightDecay: finite.min(0), maxGradNorm: finite.min(0) }),
+    /** The inner optimizer, less its learning rate: each lease names that (Lease.innerLr), as the schedule has it at its round. */
+    optimizer: z.discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('adamw'), beta1: finite.min(0).lt(1), beta2: finite.min(0).lt(1), eps: finite.positive(), weightDecay: finite.min(0), maxGradNorm: finite.min(0) }),
+      z.strictObject({ kind: z.literal('sgd'), momentum: finite.min(0).max(1), weightDecay: finite.min(0), maxGradNorm: finite.min(0) }),
+    ]),
   }),
 ]);
 export type SyncSpec = z.infer<typeof SyncSpec>;
@@ -189,6 +193,8 @@ export const Lease = message(
     round: count,
     /** Milliseconds the contributor has before the lease is given to someone else. */
     deadlineMs: z.number().int().min(1).max(3_600_000),
+    /** Local steps: the inner optimizer's learning rate for every step of this lease. */
+    innerLr: finite.positive().max(10).optional(),
   }),
   { indices: 'u32' },
 );

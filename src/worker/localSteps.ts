@@ -1,11 +1,11 @@
-// A local-steps lease (DiLoCo's inner loop): H AdamW steps from the lease's parameter version,
+// A local-steps lease (DiLoCo's inner loop): H inner optimizer steps (AdamW or SGD) from the lease's parameter version,
 // one inner batch of the lease's examples per step, with a fresh optimizer state, and the
 // pseudo-gradient Δ = θ_v − θ_after as the result. Written once over the worker API, so the
 // worker runs it on its own Trainer (no message per step) and the widget's throttled trainer
 // runs it step by step with rests in between. The coordinator's reference
 // (coordinator/localStepsReference.ts) follows the same rules, batch by batch.
 
-import type { AdamWHyper } from '../kernels/optimizer.ts';
+import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { InvalidInputError, MAX_MICRO_BATCH, type TrainerApi } from './api.ts';
 
 export interface LocalStepsLease {
@@ -14,8 +14,8 @@ export interface LocalStepsLease {
   /** The lease's examples in order: inner batch s is indices[s·innerBatch, (s+1)·innerBatch). */
   indices: Uint32Array;
   innerBatch: number;
-  /** The inner optimizer at a constant learning rate; its moments start at zero for every lease. */
-  hyper: AdamWHyper;
+  /** The inner optimizer (AdamW or SGD with momentum) at the lease's learning rate; its state starts at zero for every lease. */
+  hyper: OptimizerHyper;
 }
 
 export interface LocalStepsResult {
@@ -53,7 +53,8 @@ export function validateLocalStepsLease(lease: LocalStepsLease): void {
   if (!Number.isInteger(innerBatch) || innerBatch < 1 || innerBatch > MAX_MICRO_BATCH) {
     throw new InvalidInputError(`innerBatch must be an integer from 1 to ${MAX_MICRO_BATCH}, got ${innerBatch}`);
   }
-  if (hyper?.kind !== 'adamw') throw new InvalidInputError(`Local steps run AdamW; got optimizer ${JSON.stringify(hyper?.kind)}`);
+  const kind: unknown = hyper?.kind;
+  if (kind !== 'adamw' && kind !== 'sgd') throw new InvalidInputError(`Local steps run AdamW or SGD; got optimizer ${JSON.stringify(kind)}`);
   if (!(indices instanceof Uint32Array) || indices.length === 0) throw new InvalidInputError('A local-steps lease needs at least one example (a Uint32Array of indices)');
 }
 
