@@ -1,0 +1,200 @@
+// Calibration of local-steps spot checks in Chromium: how far an honest contributor's Δ drifts
+// from the coordinator's reference (localStepsReference: JsMlp + adamwStepRef) over H inner
+// AdamW steps, on real Fashion-MNIST, the job's model (784-256-128-10 ReLU), inner batches of
+// 32, from the initial parameters and from trained ones (many ReLUs near their kinks). The CPU
+// backend (2 threads, and 1) and the WebGPU backend (SwiftShader here), each against the
+// reference and against each other (replication compares two contributors), in f32 and after
+// int8 block quantisation of both sides, as the coordinator compares them; and cheats.
+//
+// Asserted where a tolerance can decide (H ≤ 4): honest drift stays MARGIN below TOLERANCE,
+// cheats MARGIN above. At H = 16 and 64 the drift is printed, not asserted: a ReLU unit that
+// falls on the other side of its kink at one inner step (from rounding, or from the drift of
+// the steps before) moves every later step, and AdamW's per-coordinate normalisation makes
+// that large (up to 0.4 relative, near "half the steps"), in some leases and not others.
+// Numbers over many leases: scripts/bench-local-steps-drift.ts.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JsMlp } from '../coordinator/jsMlp.ts';
+import { localStepsReference } from '../coordinator/localStepsReference.ts';
+import { relativeDistance } from '../coordinator/verification.ts';
+import type { ImageDataset } from '../data/dataset.ts';
+import { loadFashionMnistFromUrl } from '../data/fashionMnist.ts';
+import { epochOrder } from '../data/order.ts';
+import { DEFAULT_ADAMW, type AdamWHyper } from '../kernels/optimizer.ts';
+import { DEFAULT_MLP, initParameters, mlpLayout } from '../model/mlp.ts';
+import { roundTrip } from '../protocol/updates.ts';
+import { startTrainerWorker, type TrainerWorker } from './client.ts';
+
+/** The tolerance recommended for local-steps spot checks and replicas (relative L2 of Δ), for H ≤ VERIFIABLE_STEPS. */
+const TOLERANCE = 1e-2;
+/** Honest distances stay this factor below the tolerance, cheats this factor above. */
+const MARGIN = 4;
+const VERIFIABLE_STEPS = 4;
+
+const layout = mlpLayout(DEFAULT_MLP);
+const INNER_BATCH = 32;
+const INNER_STEPS = [1, 4, 16, 64];
+const LEARNING_RATES = [2e-3, 1e-3];
+/** Steps of plain training (batch 32, lr 2e-3) before each starting point: none, 300, one epoch. */
+const TRAINED_STEPS = [0, 300, 1875];
+/** A stale result starts from the parameters this many steps before the lease's. */
+const STALE_STEPS = 16;
+/** Leases drawn per row: several where the tolerance is asserted, one where the drift is only shown. */
+const leasesFor = (h: number) => (h <= VERIFIABLE_STEPS ? 3 : 1);
+const INT8 = { scheme: 'int8', blockSize: 128 } as const;
+
+const hyperOf = (lr: number): AdamWHyper => ({ ...DEFAULT_ADAMW, lr });
+const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
+const fmt = (x: number) => (x === 0 ? '0' : x.toExponential(1));
+
+let train: ImageDataset;
+let cpu: TrainerWorker;
+let cpu1: TrainerWorker;
+let gpu: TrainerWorker;
+/** Parameters after each of TRAINED_STEPS steps, and STALE_STEPS before the last. */
+const starts = new Map<number, Float32Array>();
+const mlp = new JsMlp(layout);
+
+async function localDelta(worker: TrainerWorker, start: Float32Array, indices: Uint32Array, hyper: AdamWHyper): Promise<Float32Array> {
+  await worker.api.loadParameters(0, start);
+  return (await worker.api.localSteps({ version: 0, indices, innerBatch: INNER_BATCH, hyper })).delta;
+}
+
+const referenceDelta = (start: Float32Array, indices: Uint32Array, hyper: AdamWHyper) =>
+  localStepsReference(mlp, train, start, { indices, innerBatch: INNER_BATCH, hyper }).delta;
+
+/** H inner batches of distinct examples, a fresh draw per starting point and lease. */
+const leaseIndices = (trained: number, lease: number, h: number) => epochOrder(100 + lease, trained, train.count).slice(0, h * INNER_BATCH);
+
+interface DriftRow {
+  trained: number;
+  lr: number;
+  h: number;
+  lease: number;
+  cpu: number;
+  webgpu: number;
+  replica: number;
+  cpuInt8: number;
+  webgpuInt8: number;
+  replicaInt8: number;
+  /** What int8 itself does to the reference. */
+  quantisation: number;
+}
+
+let grid: Promise<DriftRow[]> | null = null;
+/** Every starting point, learning rate and H on every backend, once per file; prints the table the README quotes. */
+function driftGrid(): Promise<DriftRow[]> {
+  grid ??= (async () => {
+    const rows: DriftRow[] = [];
+    for (const trained of TRAINED_STEPS) {
+      const start = starts.get(trained)!;
+      for (const lr of LEARNING_RATES) {
+        const hyper = hyperOf(lr);
+        for (const h of INNER_STEPS) {
+          for (let lease = 0; lease < leasesFor(h); lease++) {
+            const indices = leaseIndices(trained, lease, h);
+            const reference = referenceDelta(start, indices, hyper);
+            const c2 = await localDelta(cpu, start, indices, hyper);
+            const c1 = await localDelta(cpu1, start, indices, hyper);
+            const g = await localDelta(gpu, start, indices, hyper);
+            expect(bits(c1), `1 and 2 CPU threads, ${trained} trained steps, lr ${lr}, H ${h}`).toEqual(bits(c2));
+            const [refInt8, cpuInt8, gpuInt8] = [reference, c2, g].map((x) => roundTrip(x, INT8));
+            rows.push({
+              trained, lr, h, lease,
+              cpu: relativeDistance(c2, reference),
+              webgpu: relativeDistance(g, reference),
+              replica: relativeDistance(g, c2),
+              cpuInt8: relativeDistance(cpuInt8, refInt8),
+              webgpuInt8: relativeDistance(gpuInt8, refInt8),
+              replicaInt8: relativeDistance(gpuInt8, cpuInt8),
+              quantisation: relativeDistance(refInt8, reference),
+            });
+          }
+        }
+      }
+    }
+    console.log(
+      [
+        '| trained steps | lr | H | lease | CPU vs ref | WebGPU vs ref | WebGPU vs CPU | int8: CPU vs ref | int8: WebGPU vs ref | int8: WebGPU vs CPU | int8 error of ref |',
+        '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        ...rows.map((r) => `| ${r.trained} | ${r.lr} | ${r.h} | ${r.lease} | ${[r.cpu, r.webgpu, r.replica, r.cpuInt8, r.webgpuInt8, r.replicaInt8, r.quantisation].map(fmt).join(' | ')} |`),
+      ].join('\n'),
+    );
+    return rows;
+  })();
+  return grid;
+}
+
+beforeAll(async () => {
+  train = (await loadFashionMnistFromUrl('/data/fashion-mnist/')).train;
+  cpu = startTrainerWorker();
+  cpu1 = startTrainerWorker();
+  gpu = startTrainerWorker();
+  await cpu.api.init({ spec: DEFAULT_MLP, backend: 'cpu', cpuThreads: 2 });
+  await cpu1.api.init({ spec: DEFAULT_MLP, backend: 'cpu', cpuThreads: 1 });
+  await gpu.api.init({ spec: DEFAULT_MLP, backend: 'webgpu', matmulConfig: '4x8_wg8x8_direct' });
+  for (const w of [cpu, cpu1, gpu]) await w.api.loadDataset({ kind: 'arrays', train });
+  // Trained starting points: plain AdamW training on the CPU backend, one epoch in one order.
+  await cpu.api.loadParameters(0, initParameters(layout, 1));
+  const last = Math.max(...TRAINED_STEPS);
+  const order = epochOrder(3, 0, train.count);
+  for (let step = 0; ; step++) {
+    if (TRAINED_STEPS.includes(step) || step === last - STALE_STEPS) starts.set(step, (await cpu.api.getParameters()).params);
+    if (step === last) break;
+    await cpu.api.trainStep({ version: step, indices: order.subarray(step * INNER_BATCH, (step + 1) * INNER_BATCH) }, hyperOf(2e-3));
+  }
+}, 600_000);
+
+afterAll(() => {
+  for (const w of [cpu, cpu1, gpu]) w?.terminate();
+});
+
+describe('local-steps Δ against the coordinator\'s reference', () => {
+  it('the CPU backend repeats a lease bit for bit, on 1 thread as on 2', async () => {
+    const start = starts.get(300)!;
+    const indices = leaseIndices(300, 0, 16);
+    const a = await localDelta(cpu, start, indices, hyperOf(2e-3));
+    expect(bits(await localDelta(cpu, start, indices, hyperOf(2e-3)))).toEqual(bits(a));
+    expect(bits(await localDelta(cpu1, start, indices, hyperOf(2e-3)))).toEqual(bits(a));
+  });
+
+  it(`honest drift, CPU backend: within 1/${MARGIN} of the tolerance ${TOLERANCE} for H ≤ ${VERIFIABLE_STEPS}, f32 or int8, every starting point`, async () => {
+    const rows = (await driftGrid()).filter((r) => r.h <= VERIFIABLE_STEPS);
+    expect(Math.max(...rows.map((r) => Math.max(r.cpu, r.cpuInt8)))).toBeLessThan(TOLERANCE / MARGIN);
+  });
+
+  // Fails today from one epoch of training on: shaders/softmax_xent.wgsl forms p − 1 for the label in f32, which
+  // cancels most digits of a confident example's gradient, and AdamW's normalisation makes coordinates carried by such
+  // examples as large as any (1.0e-2 at H = 1, 1.3e-2 at H = 4 here). With p_label − 1 = −Σ_{c≠label} p_c summed apart
+  // it passes (worst 3.7e-4, as the CPU backend): then drop `.fails`.
+  it.fails(`honest drift, WebGPU backend and WebGPU against CPU (a replica): within 1/${MARGIN} of the tolerance for H ≤ ${VERIFIABLE_STEPS}`, async () => {
+    const rows = (await driftGrid()).filter((r) => r.h <= VERIFIABLE_STEPS);
+    expect(Math.max(...rows.map((r) => Math.max(r.webgpu, r.replica, r.webgpuInt8, r.replicaInt8)))).toBeLessThan(TOLERANCE / MARGIN);
+  });
+
+  it(`cheats land ${MARGIN}× above the tolerance: Δ × 1.05 (for H ≤ ${VERIFIABLE_STEPS}), other examples, stale parameters, half the steps`, async () => {
+    const trained = Math.max(...TRAINED_STEPS);
+    const start = starts.get(trained)!;
+    const hyper = hyperOf(2e-3);
+    const rows: string[] = [];
+    for (const h of INNER_STEPS) {
+      const indices = leaseIndices(trained, 0, h);
+      const reference = referenceDelta(start, indices, hyper);
+      const cheats: Record<string, Float32Array> = {
+        'other examples': await localDelta(cpu, start, leaseIndices(trained, 9, h), hyper),
+        [`parameters ${STALE_STEPS} steps stale`]: await localDelta(cpu, starts.get(trained - STALE_STEPS)!, indices, hyper),
+      };
+      // Beyond VERIFIABLE_STEPS an honest Δ may itself drift past 5%: the scaled one is shown only.
+      const scaled = (await localDelta(cpu, start, indices, hyper)).map((x) => x * 1.05);
+      if (h > 1) cheats['half the steps'] = await localDelta(cpu, start, indices.subarray(0, (h / 2) * INNER_BATCH), hyper);
+      for (const [name, claimed] of Object.entries({ 'Δ × 1.05': scaled, ...cheats })) {
+        const d = relativeDistance(claimed, reference);
+        const dInt8 = relativeDistance(roundTrip(claimed, INT8), roundTrip(reference, INT8));
+        rows.push(`| ${h} | ${name} | ${fmt(d)} | ${fmt(dInt8)} |`);
+        if (name === 'Δ × 1.05' && h > VERIFIABLE_STEPS) continue;
+        expect(Math.min(d, dInt8), `${name}, H = ${h}`).toBeGreaterThan(MARGIN * TOLERANCE);
+      }
+    }
+    console.log([`| H | cheat (${trained} trained steps, lr 2e-3) | vs ref | int8 |`, '| ---: | --- | ---: | ---: |', ...rows].join('\n'));
+  });
+});
