@@ -184,6 +184,14 @@ export class Coordinator {
     return d;
   }
 
+  /**
+   * The host will not evaluate `version` after all: a newer version was asked for while it
+   * waited (evaluation is slower than rounds). The final evaluation is never skipped.
+   */
+  skipEvaluation(version: number): boolean {
+    return this.run.skipEvaluation(version);
+  }
+
   /** The state at the start of the open round, for a checkpoint; any time is fine. */
   checkpointState(now: number): CheckpointState {
     const { params, moment1, moment2, step } = this.run.optimizerSnapshot();
@@ -350,7 +358,8 @@ export class Coordinator {
     }
     let norm = 0;
     if (lease && lease.contributorId === contributor.id && lease.state !== 'answered' && lease.version === version) {
-      const screened = this.screen.screen(gradient!, lease.count);
+      const asScreened = this.screenedForm(gradient!, lease.count);
+      const screened = this.screen.screen(asScreened.values, asScreened.count);
       norm = screened.norm;
       if (screened.flag) {
         const verdict = this.scheduler.failLease(contributor.id, leaseId);
@@ -390,7 +399,7 @@ export class Coordinator {
           correct: message.body.correct,
         });
         if (!wasExpired) this.contributors.measured(contributor, accepted.count, message.body.computeMs, now - accepted.grantedAt);
-        this.screen.observe(accepted.count, norm);
+        this.screen.observe(this.screenedForm(gradient, accepted.count).count, norm);
         d.send.push({ to: contributor.peer!, message: { type: 'ack', body: { leaseId, outcome: 'accepted' }, tensors: {} } });
         d.events.push({
           type: 'resultAccepted',
@@ -426,6 +435,23 @@ export class Coordinator {
         throw new Error(`acceptResult answered 'released' for lease ${leaseId}`);
     }
     this.assignWork(now, d);
+  }
+
+  /**
+   * What the norm screen sees of a result. A gradient's norm falls with its lease's size
+   * (screening.ts); a local-steps Δ grows with its steps instead, so it is screened per inner
+   * step (Δ / steps) as if every lease were a full one: the round's short last lease is then
+   * judged like the others (the 1/8–8× band holds a per-step norm that grows as √steps or slower).
+   */
+  private screenedForm(values: Float32Array, count: number): { values: Float32Array; count: number } {
+    if (this.job.sync.mode !== 'local-steps') return { values, count };
+    const steps = Math.ceil(count / this.job.sync.innerBatch);
+    return { values: values.map((v) => v / steps), count: this.leaseExamples };
+  }
+
+  /** Examples of a full lease: a local-steps lease's innerSteps × innerBatch, else the job's largest lease. */
+  private get leaseExamples(): number {
+    return this.plan.lease.maxExamples;
   }
 
   /** A result's decoded update (gradient or Δ) for a lease of `count` examples, or what is wrong with it. */
@@ -488,7 +514,7 @@ export class Coordinator {
         credit.examples += l.count;
       }
     }
-    if (this.run.lastAggregate) this.screen.roundClosed(this.run.lastAggregate);
+    if (this.run.lastAggregate) this.screen.roundClosed(this.screenedForm(this.run.lastAggregate, this.leaseExamples).values);
     this.scheduler.advance(version + 1);
     this.broadcast.advance(version + 1, this.run.params);
     this.checkedHonest.clear();
@@ -612,7 +638,8 @@ export class Coordinator {
     const tolerance = this.job.verification.spotChecks.tolerance;
     // The lease was computed from the broadcast parameters, and its result rounded by the job's up encoding: so is the reference.
     const params = this.broadcast.params;
-    const reference = roundTrip(checker(params, indices), this.job.compression.up);
+    const inner = this.job.sync.mode === 'local-steps' ? innerHyper(this.job, lease.round) : undefined;
+    const reference = roundTrip(checker(params, indices, inner), this.job.compression.up);
     let distance = relativeDistance(gradient, reference);
     // Not yet a cheat: a pre-activation at a ReLU kink may have fallen the other way in its arithmetic.
     if (distance > tolerance && checker.resolveKinks) distance = checker.resolveKinks(params, indices, gradient, reference).distance;

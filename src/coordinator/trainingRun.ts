@@ -149,6 +149,13 @@ export class TrainingRun {
     return { version, ...request };
   }
 
+  /** Forget a requested evaluation that a newer one made pointless (never the final one). Returns whether it was dropped. */
+  skipEvaluation(version: number): boolean {
+    const pending = this.awaitingEvaluation.get(version);
+    if (!pending || pending.final) return false;
+    return this.awaitingEvaluation.delete(version);
+  }
+
   /** Record an evaluation; returns the final result when it ends the run (target reached, or the last one). */
   recordEvaluation(version: number, result: EvaluationResult, now: number): FinalResult | null {
     const pending = this.awaitingEvaluation.get(version);

@@ -135,7 +135,7 @@ describe('npm start, as a job owner meets it', () => {
     expect(plan.code, plan.output).toBe(0);
     const figures = JSON.parse(plan.output);
     expect(figures.model.parameters).toBe(235_146);
-    expect(figures.rounds).toMatchObject({ globalBatch: 256, planned: 1880, targetAccuracy: 0.88 });
+    expect(figures.rounds).toMatchObject({ globalBatch: 8192, planned: 64, targetAccuracy: 0.88 });
     expect(figures.swarm.map((r: { contributors: number }) => r.contributors)).toEqual([1, 2, 4]);
   }, 120_000);
 });

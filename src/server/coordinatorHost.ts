@@ -36,6 +36,10 @@ export class CoordinatorHost {
   private readonly timer: ReturnType<typeof setInterval>;
   /** Checkpoints are written one at a time, in order. */
   private checkpointWrites: Promise<unknown> = Promise.resolve();
+  /** Whether the evaluation thread is busy; the newest request waiting for it; requests that could not be skipped. */
+  private evaluating = false;
+  private queuedEvaluation: Extract<CoordinatorEvent, { type: 'evaluate' }> | null = null;
+  private readonly extraEvaluations: Extract<CoordinatorEvent, { type: 'evaluate' }>[] = [];
   private readonly log: (line: string) => void;
   readonly done: Promise<Extract<CoordinatorEvent, { type: 'jobDone' }>>;
   private resolveDone!: (event: Extract<CoordinatorEvent, { type: 'jobDone' }>) => void;
@@ -102,19 +106,36 @@ export class CoordinatorHost {
     for (const event of d.events) this.handle(event);
   }
 
+  private runEvaluation(event: Extract<CoordinatorEvent, { type: 'evaluate' }>): void {
+    this.evaluating = true;
+    this.options.evaluation.evaluate(event.params).then(
+      (r) => {
+        this.evaluating = false;
+        this.options.onEvaluation?.(event.version, r.accuracy, r.loss);
+        this.apply(this.options.coordinator.recordEvaluation(event.version, r, Date.now()));
+        const next = this.queuedEvaluation ?? this.extraEvaluations.shift() ?? null;
+        if (next === this.queuedEvaluation) this.queuedEvaluation = null;
+        if (next && !this.evaluating) this.runEvaluation(next);
+      },
+      // Without evaluations the run can never decide to stop: fail it loudly instead.
+      (error) => this.rejectDone(new Error(`evaluation of version ${event.version} failed: ${(error as Error).message}`)),
+    );
+  }
+
   private handle(event: CoordinatorEvent): void {
     this.options.onEvent(event);
     this.recordInLedger(event);
     switch (event.type) {
       case 'evaluate':
-        this.options.evaluation.evaluate(event.params).then(
-          (r) => {
-            this.options.onEvaluation?.(event.version, r.accuracy, r.loss);
-            this.apply(this.options.coordinator.recordEvaluation(event.version, r, Date.now()));
-          },
-          // Without evaluations the run can never decide to stop: fail it loudly instead.
-          (error) => this.rejectDone(new Error(`evaluation of version ${event.version} failed: ${(error as Error).message}`)),
-        );
+        // One evaluation at a time, and only the newest waits: when rounds close faster than
+        // the test set is evaluated, the versions in between are skipped, not queued.
+        if (this.evaluating) {
+          if (this.queuedEvaluation && this.options.coordinator.skipEvaluation(this.queuedEvaluation.version)) this.queuedEvaluation = null;
+          if (this.queuedEvaluation === null) this.queuedEvaluation = event;
+          else this.extraEvaluations.push(event); // a final evaluation behind one that cannot be skipped
+          return;
+        }
+        this.runEvaluation(event);
         return;
       case 'checkpoint': {
         const bytes = serializeCheckpoint(event.state);

@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { defaultJob, jobLayout, parseJob } from '../coordinator/job.ts';
 import { messageBytes, planJob, planText, type PlanInputs } from './plan.ts';
 
+/** The every-step job (the default before local steps): a gradient up and the parameters down every round. */
+const everyStep = () => parseJob(readFileSync('src/coordinator/jobs/fashion-mnist-mlp-every-step.json', 'utf8'), 'every-step');
 const inputs = (over: Partial<PlanInputs> = {}): PlanInputs => ({
-  job: defaultJob(),
+  job: everyStep(),
   speed: 40_000,
   downMbps: 20,
   upMbps: 5,
@@ -15,9 +17,9 @@ const inputs = (over: Partial<PlanInputs> = {}): PlanInputs => ({
 });
 
 describe('planJob', () => {
-  it('sizes the default job: one lease per contributor and round, a parameter download and a gradient upload each', () => {
+  it('sizes the every-step job: one lease per contributor and round, a parameter download and a gradient upload each', () => {
     const p = planJob(inputs());
-    const floats = jobLayout(defaultJob()).total;
+    const floats = jobLayout(everyStep()).total;
     expect(p.model.parameters).toBe(235_146);
     expect(p.rounds).toEqual({ globalBatch: 256, perEpoch: 235, planned: 1880, epochs: 8, targetAccuracy: 0.88 });
     expect(p.swarm.map((r) => [r.contributors, r.leaseExamples, r.leasesPerContributor])).toEqual([[1, 256, 1], [2, 128, 1], [4, 64, 1]]);
@@ -38,7 +40,23 @@ describe('planJob', () => {
     const p = planJob(inputs({ speed: 500, contributors: [1] }));
     expect(p.swarm[0].leaseExamples).toBe(125);
     expect(p.swarm[0].leasesPerContributor).toBe(2);
-    expect(p.swarm[0].bytesUp).toBe(2 * messageBytes(jobLayout(defaultJob()).total, 125).result);
+    expect(p.swarm[0].bytesUp).toBe(2 * messageBytes(jobLayout(everyStep()).total, 125).result);
+  });
+
+  it('sizes the default local-steps job: leases of 64 inner batches, int8 deltas down and int8 Δ up', () => {
+    const job = defaultJob();
+    const p = planJob(inputs({ job }));
+    const floats = jobLayout(job).total;
+    expect(p.rounds).toMatchObject({ globalBatch: 8192, perEpoch: 8, planned: 64 });
+    // Four leases of 64 × 32 examples per round, shared by whoever is there.
+    expect(p.swarm.map((r) => [r.contributors, r.leaseExamples, r.leasesPerContributor])).toEqual([[1, 2048, 4], [2, 2048, 2], [4, 2048, 1]]);
+    const m = messageBytes(floats, 2048, job.compression);
+    // int8: a byte per value and a 4-byte scale per 128 values, about a quarter of f32.
+    expect(m.parameters).toBeGreaterThan(floats + (4 * floats) / 128);
+    expect(m.parameters).toBeLessThan(floats + (4 * floats) / 128 + 600);
+    expect(m.result).toBeLessThan(floats + (4 * floats) / 128 + 600);
+    expect(p.swarm[1].bytesUp).toBe(2 * m.result);
+    expect(p.swarm[1].bytesDown).toBe(m.parameters + 2 * (m.lease + m.ack + m.receipt));
   });
 
   it('counts the verification the job asks for, and the memory a contributor needs', () => {
@@ -52,7 +70,7 @@ describe('planJob', () => {
   });
 
   it('without a round limit plans no job length, and says what stops it', () => {
-    const zoo = JSON.parse(readFileSync('src/coordinator/jobs/fashion-mnist-mlp.json', 'utf8'));
+    const zoo = JSON.parse(readFileSync('src/coordinator/jobs/fashion-mnist-mlp-every-step.json', 'utf8'));
     const job = parseJob(JSON.stringify({ ...zoo, optimizer: { ...zoo.optimizer, schedule: { decay: 'constant' } }, stop: { targetAccuracy: 0.9 } }), 'test');
     const p = planJob(inputs({ job }));
     expect(p.rounds.planned).toBeNull();
