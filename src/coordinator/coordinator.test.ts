@@ -464,3 +464,102 @@ describe('Coordinator: restore', () => {
     expect(b.state).toBe('finishing');
   });
 });
+
+describe('Coordinator: local steps and compressed vectors', () => {
+  // 4 inner steps of 8 examples per lease, 2 leases per round; int8 both ways.
+  const localJob = () =>
+    tinyJob({
+      optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9, schedule: { decay: 'cosine' } },
+      sync: { mode: 'local-steps', innerSteps: 4, innerBatch: 8, outer: { lr: 1, momentum: 0.5 } },
+      compression: { up: { scheme: 'int8', blockSize: 64 }, down: { scheme: 'int8', blockSize: 64 } },
+      verification: { screening: { enabled: false }, replication: { fraction: 0 } },
+    });
+  const up = { scheme: 'int8', blockSize: 64 } as const;
+  /** A Δ that is easy to check: 0.01 × (position of the lease's first example + 1) everywhere, in the model's padding too. */
+  const deltaFor = (c: Coordinator, lease: Lease) => new Float32Array(c.layout.total).fill(0.001 * ((lease.tensors.indices[0] % 50) + 1));
+  const answerLocal = (c: Coordinator, peer: string, lease: Lease, delta = deltaFor(c, lease)) =>
+    c.receive(peer, result(c.jobId, lease.body.leaseId, lease.body.version, lease.tensors.indices.length, delta, 0, undefined, 1.5, up), 1);
+
+  it('tells contributors the sync and encodings, leases innerSteps × innerBatch with the round\'s inner rate', () => {
+    const c = started(localJob());
+    const d = welcome(c, 'p1');
+    const w = sentTo(d, 'p1', 'welcome')[0].body;
+    expect(w.job.sync).toEqual({ mode: 'local-steps', innerBatch: 8, optimizer: { kind: 'sgd', momentum: 0.9, weightDecay: 0, maxGradNorm: 0 } });
+    expect(w.job.compression).toEqual({ up: { scheme: 'int8', blockSize: 64 }, down: { scheme: 'int8', blockSize: 64 } });
+    const lease = leaseOf(d, 'p1');
+    expect(lease.tensors.indices).toHaveLength(32);
+    // The job stops after 6 rounds: round 0 is step 1 of a cosine over 7.
+    expect(lease.body.innerLr).toBeCloseTo(0.1 * 0.5 * (1 + Math.cos(Math.PI / 7)), 12);
+    // The first parameters go whole, in f32.
+    expect(sentTo(d, 'p1', 'parameters')[0].tensors.params).toEqual(c.params);
+  });
+
+  it('closes a round with one outer Nesterov step on the mean decoded Δ, and sends the next version as an int8 delta', () => {
+    const c = started(localJob());
+    const first = leaseOf(welcome(c, 'p1'), 'p1');
+    const before = c.params.slice();
+    const d1 = answerLocal(c, 'p1', first);
+    expect(ackOf(d1, 'p1'), JSON.stringify(sentTo(d1, 'p1', 'error'))).toMatchObject({ outcome: 'accepted' });
+    const second = leaseOf(d1, 'p1');
+    expect(second.body.version).toBe(0);
+    const d2 = answerLocal(c, 'p1', second);
+    expect(eventsOf(d2, 'roundClosed')).toHaveLength(1);
+    // Both Δ are constant vectors, exact in int8; their mean m takes θ ← θ − 1·(m + 0.5·m) on the first outer step.
+    const m = (deltaFor(c, first)[0] + deltaFor(c, second)[0]) / 2;
+    const padded = new Set(paddingIndices(c));
+    for (let i = 0; i < before.length; i += 997) {
+      if (padded.has(i)) continue;
+      expect(c.params[i]).toBeCloseTo(before[i] - 1.5 * m, 6);
+    }
+    const delta = sentTo(d2, 'p1', 'parameterDelta');
+    expect(delta).toHaveLength(1);
+    expect(delta[0].body).toMatchObject({ fromVersion: 0, version: 1, encoding: { scheme: 'int8', length: c.layout.total, blockSize: 64, k: null } });
+    expect(sentTo(d2, 'p1', 'parameters')).toHaveLength(0);
+    // A contributor that joins now holds nothing: it gets the broadcast whole.
+    expect(sentTo(welcome(c, 'p2'), 'p2', 'parameters')[0].body.version).toBe(1);
+    c.checkInvariants();
+  });
+
+  it('rejects an update in another encoding than the job asks for, and gives its examples back', () => {
+    const c = started(localJob());
+    const lease = leaseOf(welcome(c, 'p1'), 'p1');
+    const d = c.receive('p1', result(c.jobId, lease.body.leaseId, 0, 32, deltaFor(c, lease)), 1);
+    expect(ackOf(d, 'p1').outcome).toBe('rejected');
+    expect(sentTo(d, 'p1', 'error')[0].body).toMatchObject({ code: 'bad-shape', fatal: false });
+    expect(sentTo(d, 'p1', 'error')[0].body.message).toMatch(/this job's updates are int8 in blocks of 64, not f32/);
+    expect(leaseOf(d, 'p1').tensors.indices).toEqual(lease.tensors.indices);
+  });
+
+  it('checkpoints the outer momentum and resumes from it', () => {
+    const c = started(localJob());
+    let lease = leaseOf(welcome(c, 'p1'), 'p1');
+    let d = answerLocal(c, 'p1', lease);
+    d = answerLocal(c, 'p1', leaseOf(d, 'p1'));
+    const state = c.checkpointState(5);
+    expect(state.optimizer).toEqual({ kind: 'outer-nesterov', step: 1 });
+    expect(state.moment2).toBeNull();
+    expect(Math.max(...state.moment1.map(Math.abs))).toBeGreaterThan(0);
+    const bytes = serializeCheckpoint(state);
+    const restored = deserializeCheckpoint(bytes, { jobId: c.jobId, parameterCount: c.layout.total, optimizer: 'outer-nesterov' }, 'test');
+    const r = new Coordinator({ job: localJob(), instance: 'R', datasetUrl: '/data/fashion-mnist/', checkpoint: restored, ...testSigning });
+    r.start(10);
+    // The same next round on both: the same step from the same momentum.
+    lease = lastLeaseOf(d, 'p1');
+    const again = leaseOf(welcome(r, 'q1', 32, 10), 'q1');
+    expect(again.tensors.indices).toEqual(lease.tensors.indices);
+    for (const x of [c, r]) {
+      const peer = x === c ? 'p1' : 'q1';
+      let l = x === c ? lease : again;
+      const dd = answerLocal(x, peer, l);
+      l = leaseOf(dd, peer);
+      answerLocal(x, peer, l);
+    }
+    expect(r.params).toEqual(c.params);
+  });
+});
+
+function paddingIndices(c: Coordinator): number[] {
+  const used = new Uint8Array(c.layout.total);
+  for (const s of c.layout.segments) used.fill(1, s.offset, s.offset + s.length);
+  return [...used.keys()].filter((i) => used[i] === 0);
+}

@@ -440,13 +440,16 @@ export class Coordinator {
   /**
    * What the norm screen sees of a result. A gradient's norm falls with its lease's size
    * (screening.ts); a local-steps Δ grows with its steps instead, so it is screened per inner
-   * step (Δ / steps) as if every lease were a full one: the round's short last lease is then
-   * judged like the others (the 1/8–8× band holds a per-step norm that grows as √steps or slower).
+   * step and unit of inner learning rate (Δ / (steps · lr)) as if every lease were a full one:
+   * the round's short last lease is then judged like the others (the 1/8–8× band holds a
+   * per-step norm that grows as √steps or slower), and so are the last rounds of a decay.
    */
-  private screenedForm(values: Float32Array, count: number): { values: Float32Array; count: number } {
+  private screenedForm(values: Float32Array, count: number, round = this.round): { values: Float32Array; count: number } {
     if (this.job.sync.mode !== 'local-steps') return { values, count };
     const steps = Math.ceil(count / this.job.sync.innerBatch);
-    return { values: values.map((v) => v / steps), count: this.leaseExamples };
+    // And per unit of learning rate: the schedule takes the inner rate (so Δ) to 0 at the end of a cosine.
+    const scale = 1 / (steps * innerHyper(this.job, round).lr);
+    return { values: values.map((v) => v * scale), count: this.leaseExamples };
   }
 
   /** Examples of a full lease: a local-steps lease's innerSteps × innerBatch, else the job's largest lease. */
@@ -514,7 +517,7 @@ export class Coordinator {
         credit.examples += l.count;
       }
     }
-    if (this.run.lastAggregate) this.screen.roundClosed(this.screenedForm(this.run.lastAggregate, this.leaseExamples).values);
+    if (this.run.lastAggregate) this.screen.roundClosed(this.screenedForm(this.run.lastAggregate, this.leaseExamples, window.round).values);
     this.scheduler.advance(version + 1);
     this.broadcast.advance(version + 1, this.run.params);
     this.checkedHonest.clear();

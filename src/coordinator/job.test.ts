@@ -180,9 +180,10 @@ describe('sync', () => {
 
   it("runs the job's own optimizer inside a lease unless innerOptimizer is given, at the learning rate of the lease's round", () => {
     const job = parseJob({ ...minimal, optimizer: { kind: 'sgd', lr: 0.05, schedule: { decay: 'cosine' } }, sync: { ...localSteps, innerOptimizer: undefined } }, 'a');
-    // 1000 examples in rounds of 100 for 2 epochs: 20 rounds; round r uses step r + 1 of the cosine.
-    expect(innerHyper(job, 0)).toEqual({ kind: 'sgd', lr: 0.05 * 0.5 * (1 + Math.cos(Math.PI / 20)), momentum: 0.9, weightDecay: 0, maxGradNorm: 0 });
-    expect(innerHyper(job, 19).lr).toBeCloseTo(0, 12);
+    // 1000 examples in rounds of 100 for 2 epochs: 20 rounds; round r uses step r + 1 of a cosine over 21, so the last still trains.
+    expect(innerHyper(job, 0)).toEqual({ kind: 'sgd', lr: 0.05 * 0.5 * (1 + Math.cos(Math.PI / 21)), momentum: 0.9, weightDecay: 0, maxGradNorm: 0 });
+    expect(innerHyper(job, 19).lr).toBeCloseTo(0.05 * 0.5 * (1 + Math.cos((20 * Math.PI) / 21)), 12);
+    expect(innerHyper(job, 19).lr).toBeGreaterThan(0);
     const adam = parseJob({ ...minimal, sync: localSteps }, 'a');
     expect(innerHyper(adam, 7)).toEqual({ kind: 'adamw', lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, maxGradNorm: 0 });
     expect(() => innerHyper(parseJob(minimal, 'a'), 0)).toThrow(/does not run local steps/);

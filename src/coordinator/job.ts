@@ -260,11 +260,16 @@ export function innerOptimizerOf(sync: LocalStepsSync, job: Pick<Job, 'optimizer
   return sync.innerOptimizer ?? job.optimizer;
 }
 
-/** The inner optimizer of a local-steps lease of round `round` (0-based), at the learning rate its schedule gives outer step round + 1. */
+/**
+ * The inner optimizer of a local-steps lease of round `round` (0-based), at the learning rate its
+ * schedule gives step round + 1 of planned rounds + 1: a decay to 0 ends just after the last round,
+ * so that every round's leases still train (a lease at rate 0 would send Δ = 0).
+ */
 export function innerHyper(job: Job, round: number): OptimizerHyper {
   if (job.sync.mode !== 'local-steps') throw new Error('innerHyper: the job does not run local steps');
   const o = innerOptimizerOf(job.sync, job);
-  const lr = learningRateAt(o, round + 1, plannedRounds(job));
+  const planned = plannedRounds(job);
+  const lr = learningRateAt(o, round + 1, planned === null ? null : planned + 1);
   return o.kind === 'adamw'
     ? { kind: 'adamw', lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm }
     : { kind: 'sgd', lr, momentum: o.momentum, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm };
