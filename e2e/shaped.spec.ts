@@ -1,7 +1,8 @@
 // The shaped links of e2e/support/shapedNet.ts do what the benchmarks rely on: bulk TCP each
 // way stays under the link's rate, the tbf counters see the traffic, and a browser inside the
 // namespace trains through the real server by the link's address, in a secure context, with
-// its WebRTC traffic on the shaped veth pair. Runs inside ../shared/isolated-net as root via
+// its WebRTC traffic on the shaped veth pair; and browsers, each behind a link of its own,
+// train a local-steps job with int8 updates and deltas to its target. Runs inside ../shared/isolated-net as root via
 // `node scripts/e2e.mjs e2e/shaped.spec.ts`.
 //
 // The rates are checked against an upper bound only: a shaper that works can only be slower
@@ -32,7 +33,7 @@ let shaped: ShapedLinks;
 let link: ShapedLink;
 
 test.beforeAll(() => {
-  shaped = createShapedLinks(1);
+  shaped = createShapedLinks(2);
   link = shaped.links[0];
 });
 
@@ -139,6 +140,52 @@ test('a browser behind the link trains through the real server by the link addre
     // The namespace has no other way out, and the counters saw at least every message byte.
     expect(after.down - before.down).toBeGreaterThanOrEqual(status.traffic!.bytesSent);
     expect(after.up - before.up).toBeGreaterThanOrEqual(status.traffic!.bytesReceived);
+  } catch (error) {
+    console.error(`server output:\n${server?.output()}\ncontributor log:\n${log.join('\n')}`);
+    throw error;
+  } finally {
+    await contributors?.close();
+    await server?.kill('SIGKILL');
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('browsers, each behind its own link, train a local-steps job with int8 both ways to its target, and nobody honest is banned', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'swarmgrad-e2e-shaped-local-'));
+  const port = await freePort();
+  const log: string[] = [];
+  let server: JobServer | null = null;
+  let contributors: LaunchedContributors | null = null;
+  try {
+    server = await startJobServer({ job: 'e2e/jobs/local-steps.json', port, out: join(out, 'run'), fresh: true, extraArgs: ['--host', '0.0.0.0', '--stay'] });
+    const before = shaped.links.map((l) => l.bytes());
+    contributors = await launchShapedContributors(shaped.links, port, (line) => log.push(line));
+    let status: Status;
+    for (;;) {
+      status = (await (await fetch(`${server.origin}/api/status`)).json()) as Status;
+      if (status.state !== 'running') break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status.state).toBe('done');
+    const summary = JSON.parse(readFileSync(join(out, 'run', 'summary.json'), 'utf8'));
+    expect(summary.stopReason).toBe('target-accuracy');
+    expect(summary.finalTestAccuracy).toBeGreaterThanOrEqual(0.76);
+    expect(summary.coverage.exact).toBe(true);
+    // Whoever computed was spot-checked on its first results (probation) and found honest. (One run in three, the
+    // second browser had not connected before the job ended: both are not required, see the README's known problems.)
+    const computed = summary.contributors.filter((c: { examples: number }) => c.examples > 0).length;
+    expect(computed).toBeGreaterThanOrEqual(1);
+    const ledger = readFileSync(join(out, 'run', 'ledger.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { kind: string });
+    expect(ledger.filter((e) => e.kind === 'banned')).toEqual([]);
+    const results = ledger.filter((e) => e.kind === 'resultAccepted').length;
+    // Each result is an int8 Δ: a byte per parameter and a scale per 128, not 4 bytes per parameter.
+    const parameters = 784 * 64 + 64 + 64 * 10 + 10;
+    const int8Bytes = parameters + (4 * parameters) / 128;
+    expect(status.traffic!.bytesReceived / results).toBeLessThan(1.1 * int8Bytes + 2048);
+    // Down: the parameters whole once per contributor, then int8 deltas, one per round.
+    expect(status.traffic!.bytesSent).toBeLessThan(2 * 4 * parameters + 2 * (status.round + 1) * (1.1 * int8Bytes) + results * 4096);
+    expect(shaped.links.reduce((sum, l, i) => sum + l.bytes().up - before[i].up, 0)).toBeGreaterThanOrEqual(status.traffic!.bytesReceived);
+    console.log(`  local steps: ${computed} of 2 contributors computed; ${status.round} rounds, ${results} results, ${summary.examples} examples, test accuracy ${summary.finalTestAccuracy}; messages ${status.traffic!.bytesSent} bytes down, ${status.traffic!.bytesReceived} up`);
   } catch (error) {
     console.error(`server output:\n${server?.output()}\ncontributor log:\n${log.join('\n')}`);
     throw error;
