@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""The statistics of local steps, re-implemented in PyTorch to sweep them fast.
+
+The same protocol as a swarmgrad local-steps job (src/coordinator/jobs/fashion-mnist-mlp.json):
+each round takes the next K·H·b positions of the epoch's shuffled order; each of its K leases
+runs H SGD-with-momentum steps of b examples from the round's parameters, with a fresh momentum
+buffer and the cosine-scheduled rate of the round; the round's Δs are averaged (weighted by
+examples), rounded like our int8 block encoding (a scale per 128 values, round to nearest) and
+taken by an outer Nesterov step. Test accuracy on the 10,000 test images every 8,192 examples.
+
+It answers "how many examples to 88%, and how far does it get" per configuration, in seconds
+per run on a CPU; the bytes and the time on a link come from our own codec and plan
+(`npm start -- --job FILE --plan`), and the real runs from `npm run bench`. Needs torch and
+numpy (pip install torch); nothing in the project depends on it.
+
+  python3 scripts/sweep-local-steps.py [--h 1,4,16,64] [--schemes int8,f32] [--out FILE.json]
+"""
+import argparse, gzip, json, math, time
+
+import numpy as np
+import torch
+
+DATA = '/usr/share/datasets/fashion-mnist/'
+
+
+def images(name):
+    raw = gzip.open(DATA + name).read()
+    return torch.tensor(np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 784).astype(np.float32) / 255)
+
+
+def labels(name):
+    return torch.tensor(np.frombuffer(gzip.open(DATA + name).read(), np.uint8, offset=8).astype(np.int64))
+
+
+def block_round(x, scheme, block=128):
+    """What a receiver decodes from `x` sent in `scheme` (src/compression/int8.ts: scale = max|x| / 127)."""
+    if scheme == 'f32':
+        return x
+    n = x.numel()
+    y = torch.cat([x, x.new_zeros((-n) % block)]).view(-1, block)
+    scale = y.abs().amax(1, keepdim=True) / 127
+    scale[scale == 0] = 1
+    return (torch.round(y / scale).clamp(-127, 127) * scale).view(-1)[:n]
+
+
+def run(train, test, K, H, b, lr, outer_lr, outer_momentum, scheme, epochs=8, target=0.88, evaluate_every=8192, seed=1):
+    xs, ys = train
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    flat = lambda: torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+    theta, velocity = flat(), None
+    order_rng = torch.Generator().manual_seed(seed)
+    per_round = K * H * b
+    planned = epochs * math.ceil(len(xs) / per_round)
+    seen, rounds, next_eval, curve = 0, 0, evaluate_every, []
+    accuracy = lambda: (model(test[0]).argmax(1) == test[1]).float().mean().item()
+    for _ in range(epochs):
+        order = torch.randperm(len(xs), generator=order_rng)
+        for start in range(0, len(xs), per_round):
+            # The round's rate: step rounds + 1 of a cosine over planned + 1 (coordinator/job.ts innerHyper).
+            rate = lr * 0.5 * (1 + math.cos(math.pi * (rounds + 1) / (planned + 1)))
+            deltas = []
+            for k in range(K):
+                lease = order[start + k * H * b:start + (k + 1) * H * b]
+                if len(lease) == 0:
+                    continue
+                torch.nn.utils.vector_to_parameters(theta.clone(), model.parameters())
+                inner = torch.optim.SGD(model.parameters(), lr=rate, momentum=0.9)
+                for s in range(0, len(lease), b):
+                    batch = lease[s:s + b]
+                    inner.zero_grad()
+                    torch.nn.functional.cross_entropy(model(xs[batch]), ys[batch]).backward()
+                    inner.step()
+                deltas.append((theta - flat(), len(lease)))
+            n = sum(c for _, c in deltas)
+            delta = block_round(sum(d * c for d, c in deltas) / n, scheme)
+            velocity = delta if velocity is None else outer_momentum * velocity + delta
+            theta = theta - outer_lr * (delta + outer_momentum * velocity)
+            seen += n
+            rounds += 1
+            if seen >= next_eval:
+                next_eval += evaluate_every
+                torch.nn.utils.vector_to_parameters(theta, model.parameters())
+                with torch.no_grad():
+                    acc = accuracy()
+                curve.append((seen, acc))
+                if acc >= target:
+                    return dict(reached=True, examples=seen, rounds=rounds, accuracy=acc, curve=curve)
+    torch.nn.utils.vector_to_parameters(theta, model.parameters())
+    with torch.no_grad():
+        return dict(reached=False, examples=seen, rounds=rounds, accuracy=accuracy(), curve=curve)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--h', default='1,4,16,64')
+    p.add_argument('--schemes', default='int8,f32')
+    p.add_argument('--leases', type=int, default=4, help='leases per round (K)')
+    p.add_argument('--lr', type=float, default=0.02)
+    p.add_argument('--out')
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    train = (images('train-images-idx3-ubyte.gz'), labels('train-labels-idx1-ubyte.gz'))
+    test = (images('t10k-images-idx3-ubyte.gz'), labels('t10k-labels-idx1-ubyte.gz'))
+    rows = []
+    for h in [int(x) for x in a.h.split(',')]:
+        for scheme in a.schemes.split(','):
+            t0 = time.time()
+            r = run(train, test, K=a.leases, H=h, b=32, lr=a.lr, outer_lr=1.0, outer_momentum=0.7, scheme=scheme)
+            row = dict(H=h, scheme=scheme, K=a.leases, lr=a.lr, seconds=round(time.time() - t0, 1), **r)
+            rows.append(row)
+            print(json.dumps({k: v for k, v in row.items() if k != 'curve'}), flush=True)
+    if a.out:
+        json.dump(rows, open(a.out, 'w'), indent=1)
+
+
+if __name__ == '__main__':
+    main()
