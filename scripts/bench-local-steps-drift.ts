@@ -2,8 +2,9 @@
 // from the coordinator's reference over H inner AdamW steps, and what the reference costs.
 //  - honest: the CPU backend's CpuMlp (WebAssembly, 1 thread; Node runs its plain SIMD128
 //    build, the browser its relaxed-SIMD FMA one) driven by the contributor's own runLocalSteps,
-//    against jsMlpSpotChecker in local-steps mode (JsMlp + adamwStepRef), as the coordinator
-//    calls it; relative L2 ‖Δ − ref‖/‖ref‖, in f32 and after int8 block quantisation of both;
+//    against jsMlpSpotChecker in local-steps mode (JsMlp + adamwStepRef or sgdMomentumStepRef),
+//    as the coordinator calls it; relative L2 ‖Δ − ref‖/‖ref‖, in f32 and after int8 block
+//    quantisation of both; inner AdamW at two learning rates, and SGD with momentum;
 //  - from the initial parameters and from trained ones (plain AdamW, batch 32, lr 2e-3), where
 //    many ReLUs sit near their kinks; on real Fashion-MNIST, the job's 784-256-128-10 model;
 //  - cheats (Δ × 1.05, other examples, parameters 16 steps stale, half the steps) for contrast;
@@ -19,7 +20,7 @@ import type { LocalStepsSync } from '../src/coordinator/job.ts';
 import { jsMlpSpotChecker, relativeDistance } from '../src/coordinator/verification.ts';
 import { loadFashionMnistFromDir } from '../src/data/fashionMnistNode.ts';
 import { epochOrder } from '../src/data/order.ts';
-import type { AdamWHyper } from '../src/kernels/optimizer.ts';
+import type { OptimizerHyper } from '../src/kernels/optimizer.ts';
 import { DEFAULT_MLP, initParameters, mlpLayout } from '../src/model/mlp.ts';
 import { roundTrip } from '../src/protocol/updates.ts';
 import { runLocalSteps, type LocalStepsTrainer } from '../src/worker/localSteps.ts';
@@ -28,7 +29,6 @@ const { values } = parseArgs({ options: { leases: { type: 'string', default: '20
 const leases = Number(values.leases);
 const INNER_BATCH = 32;
 const INNER_STEPS = [1, 4, 16, 64];
-const LEARNING_RATES = [2e-3, 1e-3];
 /** Plain training steps before each starting point: none, 300, one epoch, three. */
 const TRAINED_STEPS = [0, 300, 1875, 5625];
 /** A stale result starts from the parameters this many steps earlier. */
@@ -37,15 +37,12 @@ const INT8 = { scheme: 'int8', blockSize: 128 } as const;
 /** Distances counted above each of these: the false bans a tolerance there would cause. */
 const THRESHOLDS = [1e-3, 1e-2, 5e-2];
 
-// The job's inner AdamW defaults (job.ts InnerAdamW), spelled out: kernels/optimizer.ts imports WGSL, which tsx cannot load.
-const hyperOf = (lr: number): AdamWHyper => ({ kind: 'adamw', lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, maxGradNorm: 0 });
-const syncOf = (lr: number, innerSteps: number): LocalStepsSync => ({
-  mode: 'local-steps',
-  innerSteps,
-  innerBatch: INNER_BATCH,
-  innerOptimizer: hyperOf(lr),
-  outer: { lr: 0.7, momentum: 0.9, nesterov: true },
-});
+// The job's AdamW defaults (job.ts), spelled out: kernels/optimizer.ts imports WGSL, which tsx cannot load.
+const adamw = (lr: number): OptimizerHyper => ({ kind: 'adamw', lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, maxGradNorm: 0 });
+/** The inner optimizers measured, at the learning rate of a lease. */
+const INNER_OPTIMIZERS: OptimizerHyper[] = [adamw(2e-3), adamw(1e-3), { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0, maxGradNorm: 0 }];
+const nameOf = (h: OptimizerHyper) => `${h.kind} ${h.lr}`;
+const syncOf = (innerSteps: number): LocalStepsSync => ({ mode: 'local-steps', innerSteps, innerBatch: INNER_BATCH, outer: { lr: 0.7, momentum: 0.9, nesterov: true } });
 
 const layout = mlpLayout(DEFAULT_MLP);
 const { train } = await loadFashionMnistFromDir();
@@ -75,8 +72,8 @@ function cpuTrainer(): LocalStepsTrainer {
   };
 }
 const trainer = cpuTrainer();
-const claimedDelta = async (start: Float32Array, indices: Uint32Array, lr: number) =>
-  (await runLocalSteps(trainer, start, { version: 0, indices, innerBatch: INNER_BATCH, hyper: hyperOf(lr) })).delta;
+const claimedDelta = async (start: Float32Array, indices: Uint32Array, hyper: OptimizerHyper) =>
+  (await runLocalSteps(trainer, start, { version: 0, indices, innerBatch: INNER_BATCH, hyper })).delta;
 
 // Starting points (and the stale parameters STALE_STEPS before each trained one).
 const starts = new Map<number, Float32Array>();
@@ -89,7 +86,7 @@ for (let step = 0; ; step++) {
   if (step === Math.max(...TRAINED_STEPS)) break;
   const epochSteps = Math.floor(train.count / INNER_BATCH);
   const at = (step % epochSteps) * INNER_BATCH;
-  await cpu.trainStep(epochOrder(3, Math.floor(step / epochSteps), train.count).subarray(at, at + INNER_BATCH), hyperOf(2e-3), step + 1);
+  await cpu.trainStep(epochOrder(3, Math.floor(step / epochSteps), train.count).subarray(at, at + INNER_BATCH), adamw(2e-3), step + 1);
 }
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
@@ -99,7 +96,7 @@ const leaseIndices = (trained: number, lease: number, h: number) => epochOrder(1
 
 interface Row {
   trained: number;
-  lr: number;
+  optimizer: string;
   h: number;
   distances: number[];
   int8: number[];
@@ -107,19 +104,20 @@ interface Row {
   referenceMs: number[];
 }
 const rows: Row[] = [];
-const cheats: { trained: number; lr: number; h: number; cheat: string; distance: number; int8: number }[] = [];
+const cheats: { trained: number; optimizer: string; h: number; cheat: string; distance: number; int8: number }[] = [];
 for (const trained of TRAINED_STEPS) {
   const start = starts.get(trained)!;
-  for (const lr of LEARNING_RATES) {
+  for (const hyper of INNER_OPTIMIZERS) {
+    const optimizer = nameOf(hyper);
     for (const h of INNER_STEPS) {
-      const reference = jsMlpSpotChecker(layout, train, syncOf(lr, h));
-      const row: Row = { trained, lr, h, distances: [], int8: [], quantisation: [], referenceMs: [] };
+      const reference = jsMlpSpotChecker(layout, train, syncOf(h));
+      const row: Row = { trained, optimizer, h, distances: [], int8: [], quantisation: [], referenceMs: [] };
       for (let lease = 0; lease < leases; lease++) {
         const indices = leaseIndices(trained, lease, h);
         const t0 = performance.now();
-        const ref = reference(start, indices);
+        const ref = reference(start, indices, hyper);
         row.referenceMs.push(performance.now() - t0);
-        const claimed = await claimedDelta(start, indices, lr);
+        const claimed = await claimedDelta(start, indices, hyper);
         const refInt8 = roundTrip(ref, INT8);
         row.distances.push(relativeDistance(claimed, ref));
         row.int8.push(relativeDistance(roundTrip(claimed, INT8), refInt8));
@@ -128,35 +126,35 @@ for (const trained of TRAINED_STEPS) {
         // Cheats, on the first lease of each trained starting point.
         const claims: Record<string, Float32Array> = {
           'Δ × 1.05': claimed.map((x) => x * 1.05),
-          'other examples': await claimedDelta(start, leaseIndices(trained, leases + 1, h), lr),
-          [`parameters ${STALE_STEPS} steps stale`]: await claimedDelta(stale.get(trained)!, indices, lr),
+          'other examples': await claimedDelta(start, leaseIndices(trained, leases + 1, h), hyper),
+          [`parameters ${STALE_STEPS} steps stale`]: await claimedDelta(stale.get(trained)!, indices, hyper),
         };
-        if (h > 1) claims['half the steps'] = await claimedDelta(start, indices.subarray(0, (h / 2) * INNER_BATCH), lr);
+        if (h > 1) claims['half the steps'] = await claimedDelta(start, indices.subarray(0, (h / 2) * INNER_BATCH), hyper);
         for (const [cheat, c] of Object.entries(claims)) {
-          cheats.push({ trained, lr, h, cheat, distance: relativeDistance(c, ref), int8: relativeDistance(roundTrip(c, INT8), refInt8) });
+          cheats.push({ trained, optimizer, h, cheat, distance: relativeDistance(c, ref), int8: relativeDistance(roundTrip(c, INT8), refInt8) });
         }
       }
       rows.push(row);
       const r = row.distances;
-      console.error(`trained ${trained}, lr ${lr}, H ${h}: median ${fmt(quantile(r, 0.5))}, max ${fmt(Math.max(...r))}, reference ${quantile(row.referenceMs, 0.5).toFixed(0)} ms`);
+      console.error(`trained ${trained}, ${optimizer}, H ${h}: median ${fmt(quantile(r, 0.5))}, max ${fmt(Math.max(...r))}, reference ${quantile(row.referenceMs, 0.5).toFixed(0)} ms`);
     }
   }
 }
 
 const above = (xs: number[]) => THRESHOLDS.map((t) => xs.filter((x) => x > t).length).join(' / ');
 console.log(`\nHonest drift, CPU backend (Node, plain SIMD128) against the reference, ${leases} leases per row (relative L2 of Δ):\n`);
-console.log(`| trained steps | lr | H | median | p90 | max | leases > ${THRESHOLDS.map(fmt).join(' / ')} | int8: median | int8: max | int8 error of ref | reference ms/lease |`);
+console.log(`| trained steps | inner optimizer | H | median | p90 | max | leases > ${THRESHOLDS.map(fmt).join(' / ')} | int8: median | int8: max | int8 error of ref | reference ms/lease |`);
 console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
   console.log(
-    `| ${r.trained} | ${r.lr} | ${r.h} | ${fmt(quantile(r.distances, 0.5))} | ${fmt(quantile(r.distances, 0.9))} | ${fmt(Math.max(...r.distances))} | ${above(r.distances)} | ` +
+    `| ${r.trained} | ${r.optimizer} | ${r.h} | ${fmt(quantile(r.distances, 0.5))} | ${fmt(quantile(r.distances, 0.9))} | ${fmt(Math.max(...r.distances))} | ${above(r.distances)} | ` +
       `${fmt(quantile(r.int8, 0.5))} | ${fmt(Math.max(...r.int8))} | ${fmt(quantile(r.quantisation, 0.5))} | ${quantile(r.referenceMs, 0.5).toFixed(0)} |`,
   );
 }
 console.log('\nCheats (first lease of each trained starting point):\n');
-console.log('| trained steps | lr | H | cheat | vs ref | int8 |');
+console.log('| trained steps | inner optimizer | H | cheat | vs ref | int8 |');
 console.log('| ---: | ---: | ---: | --- | ---: | ---: |');
-for (const c of cheats) console.log(`| ${c.trained} | ${c.lr} | ${c.h} | ${c.cheat} | ${fmt(c.distance)} | ${fmt(c.int8)} |`);
+for (const c of cheats) console.log(`| ${c.trained} | ${c.optimizer} | ${c.h} | ${c.cheat} | ${fmt(c.distance)} | ${fmt(c.int8)} |`);
 const msPerExample = quantile(rows.flatMap((r) => r.referenceMs.map((ms) => ms / (r.h * INNER_BATCH))), 0.5);
 console.log(`\nReference cost: ${msPerExample.toFixed(3)} ms of coordinator CPU per example (median), e.g. ${(64 * INNER_BATCH * msPerExample).toFixed(0)} ms for a lease of 64 × ${INNER_BATCH}.`);
 

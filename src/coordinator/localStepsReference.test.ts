@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { labelsOf, toFloatBatch, type ImageDataset } from '../data/dataset.ts';
 import { loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
-import { DEFAULT_ADAMW, type AdamWHyper } from '../kernels/optimizer.ts';
+import { DEFAULT_ADAMW, type AdamWHyper, type SgdHyper } from '../kernels/optimizer.ts';
 import { DEFAULT_MLP, initParameters, mlpLayout, type MlpSpec } from '../model/mlp.ts';
-import { adamwStepRef, mlpLossAndGradientRef } from '../model/reference.ts';
+import { adamwStepRef, mlpLossAndGradientRef, sgdMomentumStepRef } from '../model/reference.ts';
 import { Random } from '../util/random.ts';
 import { JsMlp } from './jsMlp.ts';
 import { localStepsReference } from './localStepsReference.ts';
@@ -11,6 +11,7 @@ import { relativeDistance } from './verification.ts';
 
 const SMALL: MlpSpec = { widths: [12, 9, 7, 4], activation: 'relu' };
 const HYPER: AdamWHyper = { ...DEFAULT_ADAMW, lr: 2e-3, weightDecay: 0.01 };
+const SGD: SgdHyper = { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0.01, maxGradNorm: 1 };
 
 /** A small random dataset; some pixels are 0 on purpose (their weight rows get no gradient). */
 function syntheticDataset(count: number, features: number, classes: number, seed: number): ImageDataset {
@@ -68,6 +69,21 @@ describe('localStepsReference', () => {
     expect(r.correct).toBe(correct);
   });
 
+  it('runs SGD with momentum the same way: the buffer from zero, carried across the lease\'s steps', () => {
+    const innerBatch = 8;
+    const mlp = new JsMlp(layout);
+    const params = start.slice();
+    const buf = new Float32Array(layout.total);
+    const gradient = new Float32Array(layout.total);
+    for (let at = 0; at < indices.length; at += innerBatch) {
+      mlp.lossAndGradient(params, ds, indices.subarray(at, at + innerBatch), gradient);
+      sgdMomentumStepRef(params, gradient, buf, SGD, layout.decayEnd);
+    }
+    const r = localStepsReference(mlp, ds, start, { indices, innerBatch, hyper: SGD });
+    expect(r.steps).toBe(3);
+    expect(bits(r.delta)).toEqual(bits(start.map((p, i) => p - params[i])));
+  });
+
   it('is deterministic and leaves the start parameters alone', () => {
     const before = start.slice();
     const mlp = new JsMlp(layout);
@@ -88,8 +104,9 @@ describe('localStepsReference', () => {
     expect(() => localStepsReference(mlp, ds, start, { ...work, indices: new Uint32Array(0) })).toThrow(/at least one example/);
     expect(() => localStepsReference(mlp, ds, start, { ...work, indices: [1, 2] as unknown as Uint32Array })).toThrow(/at least one example/);
     expect(() => localStepsReference(mlp, ds, start, { ...work, innerBatch: 0 })).toThrow(/innerBatch must be a positive integer, got 0/);
-    expect(() => localStepsReference(mlp, ds, start, { ...work, hyper: { kind: 'sgd' } as unknown as AdamWHyper })).toThrow(/run AdamW; got optimizer "sgd"/);
+    expect(() => localStepsReference(mlp, ds, start, { ...work, hyper: { kind: 'adam' } as unknown as AdamWHyper })).toThrow(/run AdamW or SGD; got optimizer "adam"/);
     expect(() => localStepsReference(mlp, ds, start, { ...work, hyper: { ...HYPER, lr: Number.NaN } })).toThrow(/lr must be a number/);
+    expect(() => localStepsReference(mlp, ds, start, { ...work, hyper: { ...SGD, momentum: 2 } })).toThrow(/momentum must be a number in \[0, 1\]/);
     expect(() => localStepsReference(mlp, ds, start, { ...work, indices: Uint32Array.of(0, 60) })).toThrow(/example index 60 .* outside the dataset's 60 examples/);
   });
 });

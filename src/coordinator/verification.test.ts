@@ -11,6 +11,7 @@ import { eventsOf, hello, leaseGradient, merge, result, sentTo, testKey, testSig
 import type { ImageDataset } from '../data/dataset.ts';
 import { mlpLayout } from '../model/mlp.ts';
 import { JsMlp } from './jsMlp.ts';
+import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import type { LocalStepsSync } from './job.ts';
 import { localStepsReference } from './localStepsReference.ts';
 import { jsMlpSpotChecker, relativeDistance } from './verification.ts';
@@ -247,45 +248,44 @@ describe('spot checks at a ReLU kink', () => {
 });
 
 describe('the spot checker of a local-steps job', () => {
-  // A 12-6-3 ReLU net on random bytes: Δ of 3 inner steps of 4 examples (the last one of 2).
+  // A 12-6-3 ReLU net on fixed bytes: Δ of 3 inner steps of 4 examples (the last one of 2).
   const layout = mlpLayout({ widths: [12, 6, 3], activation: 'relu' });
   const count = 20;
   const bytes = Uint8Array.from({ length: count * 12 }, (_, i) => (i * 37 + (i >> 3) * 11) % 256);
   const train: ImageDataset = { images: bytes, labels: Uint8Array.from({ length: count }, (_, i) => i % 3), count, features: 12, classes: 3 };
   const params = Float32Array.from({ length: layout.total }, (_, i) => Math.sin(i * 1.7) * 0.3);
   const indices = Uint32Array.of(3, 1, 4, 15, 9, 2, 6, 5, 8, 7);
-  const sync: LocalStepsSync = {
-    mode: 'local-steps',
-    innerSteps: 3,
-    innerBatch: 4,
-    innerOptimizer: { kind: 'adamw', lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, maxGradNorm: 0 },
-    outer: { lr: 0.7, momentum: 0.9, nesterov: true },
-  };
+  const sync: LocalStepsSync = { mode: 'local-steps', innerSteps: 3, innerBatch: 4, outer: { lr: 0.7, momentum: 0.9, nesterov: true } };
+  const adamw: OptimizerHyper = { kind: 'adamw', lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, maxGradNorm: 0 };
+  const sgd: OptimizerHyper = { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0, maxGradNorm: 0 };
   const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
 
-  it('recomputes the lease\'s Δ with the job\'s inner batch and optimizer, and resolves no kinks', () => {
+  it('recomputes the lease\'s Δ with the job\'s inner batch and the lease\'s inner optimizer, and resolves no kinks', () => {
     const checker = jsMlpSpotChecker(layout, train, sync);
-    const expected = localStepsReference(new JsMlp(layout), train, params, { indices, innerBatch: 4, hyper: sync.innerOptimizer });
-    expect(expected.steps).toBe(3);
-    expect(bits(checker(params, indices))).toEqual(bits(expected.delta));
+    for (const hyper of [adamw, sgd, { ...adamw, lr: 1e-3 }]) {
+      const expected = localStepsReference(new JsMlp(layout), train, params, { indices, innerBatch: 4, hyper });
+      expect(expected.steps).toBe(3);
+      expect(bits(checker(params, indices, hyper))).toEqual(bits(expected.delta));
+    }
     expect(checker.resolveKinks).toBeUndefined();
-    // A Δ is not the gradient: the every-step checker of the same job differs.
+    // A Δ is not the gradient: the every-step checker of the same examples differs.
     const gradient = jsMlpSpotChecker(layout, train, { mode: 'every-step' })(params, indices);
-    expect(relativeDistance(gradient, expected.delta)).toBeGreaterThan(0.5);
+    expect(relativeDistance(gradient, checker(params, indices, adamw))).toBeGreaterThan(0.5);
   });
 
   it('every-step, given or left out, is the mean-loss gradient as before', () => {
     const gradient = new Float32Array(layout.total);
     new JsMlp(layout).lossAndGradient(params, train, indices, gradient);
     expect(bits(jsMlpSpotChecker(layout, train)(params, indices))).toEqual(bits(gradient));
-    expect(bits(jsMlpSpotChecker(layout, train, { mode: 'every-step' })(params, indices))).toEqual(bits(gradient));
+    expect(bits(jsMlpSpotChecker(layout, train, { mode: 'every-step' })(params, indices, adamw))).toEqual(bits(gradient));
     expect(jsMlpSpotChecker(layout, train).resolveKinks).toBeTypeOf('function');
   });
 
-  it('tells a Δ of other examples apart; refuses an unknown sync mode', () => {
+  it('tells a Δ of other examples apart; says what is missing or unknown', () => {
     const checker = jsMlpSpotChecker(layout, train, sync);
-    const honest = checker(params, indices);
-    expect(relativeDistance(checker(params, indices.map((e) => (e + 1) % count)), honest)).toBeGreaterThan(0.1);
+    const honest = checker(params, indices, adamw);
+    expect(relativeDistance(checker(params, indices.map((e) => (e + 1) % count), adamw), honest)).toBeGreaterThan(0.1);
+    expect(() => checker(params, indices)).toThrow(/needs the lease's inner optimizer at its learning rate: pass innerHyper\(job, lease.round\)/);
     expect(() => jsMlpSpotChecker(layout, train, { mode: 'sometimes' } as unknown as LocalStepsSync)).toThrow(/sync mode must be 'every-step' or 'local-steps', got "sometimes"/);
   });
 });

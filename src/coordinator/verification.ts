@@ -7,6 +7,7 @@
 // result (it never counts), and `banAfterFlags` flags ban the key.
 
 import type { ImageDataset } from '../data/dataset.ts';
+import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import type { ParamLayout } from '../model/mlp.ts';
 import type { JobSync } from './job.ts';
 import { JsMlp } from './jsMlp.ts';
@@ -24,8 +25,12 @@ export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | '
  * Synchronous; the coordinator calls it for a sample of results and for every suspect one.
  */
 export interface SpotChecker {
-  /** The reference result (gradient or Δ) of the lease's examples at these parameters. */
-  (params: Float32Array, indices: Uint32Array): Float32Array;
+  /**
+   * The reference result of the lease's examples at these parameters: the gradient, or in a
+   * local-steps job the Δ of its inner steps run with `inner`, the lease's inner optimizer at
+   * the learning rate it was sent (innerHyper(job, lease.round)); every-step ignores `inner`.
+   */
+  (params: Float32Array, indices: Uint32Array, inner?: OptimizerHyper): Float32Array;
   /**
    * A claimed gradient's distance to the reference once the ReLU kinks are resolved its way:
    * a pre-activation within float error of zero may fall on either side in two correct f32
@@ -45,15 +50,18 @@ const EXHAUSTIVE_KINKS = 4;
 /**
  * The spot checker of a real job: the plain JavaScript MLP (f32, the CPU reference) on the
  * training set. With the job's sync in local-steps mode it recomputes the lease's Δ (its inner
- * AdamW steps of innerBatch examples from `params`) and resolves no kinks: a unit that took the
- * other side at inner step s moves every later step, and which step it was cannot be told from
- * Δ alone. Measured drift and the tolerance it calls for: scripts/bench-local-steps-drift.ts.
+ * optimizer's steps of innerBatch examples from `params`) and resolves no kinks: a unit that
+ * took the other side at inner step s moves every later step, and which step it was cannot be
+ * told from Δ alone. Measured drift and the tolerance it calls for: bench-local-steps-drift.ts.
  */
 export function jsMlpSpotChecker(layout: ParamLayout, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
   const mlp = new JsMlp(layout);
   if (sync.mode === 'local-steps') {
-    const work = { innerBatch: sync.innerBatch, hyper: sync.innerOptimizer };
-    return (params, indices) => localStepsReference(mlp, train, params, { ...work, indices }).delta;
+    const { innerBatch } = sync;
+    return (params, indices, inner) => {
+      if (!inner) throw new Error("A local-steps job's spot checker needs the lease's inner optimizer at its learning rate: pass innerHyper(job, lease.round)");
+      return localStepsReference(mlp, train, params, { indices, innerBatch, hyper: inner }).delta;
+    };
   }
   if (sync.mode !== 'every-step') throw new Error(`jsMlpSpotChecker: sync mode must be 'every-step' or 'local-steps', got ${JSON.stringify((sync as { mode: unknown }).mode)}`);
   const gradientOf = (params: Float32Array, indices: Uint32Array, forced?: ReadonlyMap<number, boolean>) => {
