@@ -7,11 +7,13 @@
 //    quantisation of both; inner AdamW at two learning rates, and SGD with momentum;
 //  - from the initial parameters and from trained ones (plain AdamW, batch 32, lr 2e-3), where
 //    many ReLUs sit near their kinks; on real Fashion-MNIST, the job's 784-256-128-10 model;
+//  - kink resolution (resolveLocalStepsKinks, as the coordinator calls it on a failed check):
+//    each int8 distance above RESOLVE_ABOVE, after resolution, and what it cost;
 //  - cheats (Δ × 1.05, other examples, parameters 16 steps stale, half the steps) for contrast;
 //  - the reference's cost: coordinator CPU per lease of H × 32 examples.
 // The WebGPU backend and the browser's CPU build are measured by src/worker/localSteps.gpu.test.ts.
 //
-//   node --import tsx scripts/bench-local-steps-drift.ts [--leases 20] [--out file.json]
+//   node --import tsx scripts/bench-local-steps-drift.ts [--leases 20] [--inner sgd:0.02,adamw:0.002] [--steps 1,4,16,64] [--out file.json]
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -25,10 +27,18 @@ import { DEFAULT_MLP, initParameters, mlpLayout } from '../src/model/mlp.ts';
 import { roundTrip } from '../src/protocol/updates.ts';
 import { runLocalSteps, type LocalStepsTrainer } from '../src/worker/localSteps.ts';
 
-const { values } = parseArgs({ options: { leases: { type: 'string', default: '20' }, out: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    leases: { type: 'string', default: '20' },
+    // The default job's inner SGD (momentum 0.9) at 0.02, at 0.05, and AdamW at two rates.
+    inner: { type: 'string', default: 'sgd:0.02,sgd:0.05,adamw:0.002,adamw:0.001' },
+    steps: { type: 'string', default: '1,4,16,64' },
+    out: { type: 'string' },
+  },
+});
 const leases = Number(values.leases);
 const INNER_BATCH = 32;
-const INNER_STEPS = [1, 4, 16, 64];
+const INNER_STEPS = values.steps.split(',').map(Number);
 /** Plain training steps before each starting point: none, 300, one epoch, three. */
 const TRAINED_STEPS = [0, 300, 1875, 5625];
 /** A stale result starts from the parameters this many steps earlier. */
@@ -36,11 +46,18 @@ const STALE_STEPS = 16;
 const INT8 = { scheme: 'int8', blockSize: 128 } as const;
 /** Distances counted above each of these: the false bans a tolerance there would cause. */
 const THRESHOLDS = [1e-3, 1e-2, 5e-2];
+/** Leases whose int8 distance exceeds this get their kinks resolved (the every-step tolerance: the strictest a job uses). */
+const RESOLVE_ABOVE = 1e-3;
 
 // The job's AdamW defaults (job.ts), spelled out: kernels/optimizer.ts imports WGSL, which tsx cannot load.
 const adamw = (lr: number): OptimizerHyper => ({ kind: 'adamw', lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, maxGradNorm: 0 });
-/** The inner optimizers measured, at the learning rate of a lease. */
-const INNER_OPTIMIZERS: OptimizerHyper[] = [adamw(2e-3), adamw(1e-3), { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0, maxGradNorm: 0 }];
+const sgd = (lr: number): OptimizerHyper => ({ kind: 'sgd', lr, momentum: 0.9, weightDecay: 0, maxGradNorm: 0 });
+/** The inner optimizers measured, each at the learning rate of a lease. */
+const INNER_OPTIMIZERS: OptimizerHyper[] = values.inner.split(',').map((spec) => {
+  const [kind, lr] = spec.split(':');
+  if ((kind !== 'sgd' && kind !== 'adamw') || !(Number(lr) > 0)) throw new Error(`--inner takes kind:lr pairs (sgd or adamw), got ${JSON.stringify(spec)}`);
+  return kind === 'sgd' ? sgd(Number(lr)) : adamw(Number(lr));
+});
 const nameOf = (h: OptimizerHyper) => `${h.kind} ${h.lr}`;
 const syncOf = (innerSteps: number): LocalStepsSync => ({ mode: 'local-steps', innerSteps, innerBatch: INNER_BATCH, outer: { lr: 0.7, momentum: 0.9, nesterov: true } });
 
@@ -102,6 +119,9 @@ interface Row {
   int8: number[];
   quantisation: number[];
   referenceMs: number[];
+  /** int8 distances of the leases above RESOLVE_ABOVE, after kink resolution, and its milliseconds. */
+  resolved: number[];
+  resolveMs: number[];
 }
 const rows: Row[] = [];
 const cheats: { trained: number; optimizer: string; h: number; cheat: string; distance: number; int8: number }[] = [];
@@ -111,7 +131,7 @@ for (const trained of TRAINED_STEPS) {
     const optimizer = nameOf(hyper);
     for (const h of INNER_STEPS) {
       const reference = jsMlpSpotChecker(layout, train, syncOf(h));
-      const row: Row = { trained, optimizer, h, distances: [], int8: [], quantisation: [], referenceMs: [] };
+      const row: Row = { trained, optimizer, h, distances: [], int8: [], quantisation: [], referenceMs: [], resolved: [], resolveMs: [] };
       for (let lease = 0; lease < leases; lease++) {
         const indices = leaseIndices(trained, lease, h);
         const t0 = performance.now();
@@ -122,6 +142,12 @@ for (const trained of TRAINED_STEPS) {
         row.distances.push(relativeDistance(claimed, ref));
         row.int8.push(relativeDistance(roundTrip(claimed, INT8), refInt8));
         row.quantisation.push(relativeDistance(refInt8, ref));
+        if (row.int8.at(-1)! > RESOLVE_ABOVE) {
+          const t1 = performance.now();
+          const round = (v: Float32Array) => roundTrip(v, INT8);
+          row.resolved.push(reference.resolveKinks!(start, indices, round(claimed), refInt8, { inner: hyper, round, tolerance: RESOLVE_ABOVE }).distance);
+          row.resolveMs.push(performance.now() - t1);
+        }
         if (lease > 0 || trained === 0) continue;
         // Cheats, on the first lease of each trained starting point.
         const claims: Record<string, Float32Array> = {
@@ -143,12 +169,17 @@ for (const trained of TRAINED_STEPS) {
 
 const above = (xs: number[]) => THRESHOLDS.map((t) => xs.filter((x) => x > t).length).join(' / ');
 console.log(`\nHonest drift, CPU backend (Node, plain SIMD128) against the reference, ${leases} leases per row (relative L2 of Δ):\n`);
-console.log(`| trained steps | inner optimizer | H | median | p90 | max | leases > ${THRESHOLDS.map(fmt).join(' / ')} | int8: median | int8: max | int8 error of ref | reference ms/lease |`);
-console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log(
+  `| trained steps | inner optimizer | H | median | p90 | max | leases > ${THRESHOLDS.map(fmt).join(' / ')} | int8: median | int8: max | int8 error of ref | ` +
+    `int8 > ${fmt(RESOLVE_ABOVE)} after kink resolution: leases > ${THRESHOLDS.map(fmt).join(' / ')}, max | resolution ms (max) | reference ms/lease |`,
+);
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
   console.log(
     `| ${r.trained} | ${r.optimizer} | ${r.h} | ${fmt(quantile(r.distances, 0.5))} | ${fmt(quantile(r.distances, 0.9))} | ${fmt(Math.max(...r.distances))} | ${above(r.distances)} | ` +
-      `${fmt(quantile(r.int8, 0.5))} | ${fmt(Math.max(...r.int8))} | ${fmt(quantile(r.quantisation, 0.5))} | ${quantile(r.referenceMs, 0.5).toFixed(0)} |`,
+      `${fmt(quantile(r.int8, 0.5))} | ${fmt(Math.max(...r.int8))} | ${fmt(quantile(r.quantisation, 0.5))} | ` +
+      (r.resolved.length ? `${above(r.resolved)} of ${r.resolved.length}, ${fmt(Math.max(...r.resolved))} | ${Math.max(...r.resolveMs).toFixed(0)} | ` : '– | – | ') +
+      `${quantile(r.referenceMs, 0.5).toFixed(0)} |`,
   );
 }
 console.log('\nCheats (first lease of each trained starting point):\n');

@@ -6,7 +6,7 @@ import { DEFAULT_MLP, initParameters, mlpLayout, type MlpSpec } from '../model/m
 import { adamwStepRef, mlpLossAndGradientRef, sgdMomentumStepRef } from '../model/reference.ts';
 import { Random } from '../util/random.ts';
 import { JsMlp } from './jsMlp.ts';
-import { localStepsReference } from './localStepsReference.ts';
+import { localStepsReference, resolveLocalStepsKinks } from './localStepsReference.ts';
 import { relativeDistance } from './verification.ts';
 
 const SMALL: MlpSpec = { widths: [12, 9, 7, 4], activation: 'relu' };
@@ -108,6 +108,56 @@ describe('localStepsReference', () => {
     expect(() => localStepsReference(mlp, ds, start, { ...work, hyper: { ...HYPER, lr: Number.NaN } })).toThrow(/lr must be a number/);
     expect(() => localStepsReference(mlp, ds, start, { ...work, hyper: { ...SGD, momentum: 2 } })).toThrow(/momentum must be a number in \[0, 1\]/);
     expect(() => localStepsReference(mlp, ds, start, { ...work, indices: Uint32Array.of(0, 60) })).toThrow(/example index 60 .* outside the dataset's 60 examples/);
+  });
+});
+
+describe('resolveLocalStepsKinks', () => {
+  // A 3-2-2 ReLU net whose first hidden unit gets a pre-activation of exactly 0 on example 0 at
+  // the first inner step: w = (1, −1, 0) on pixels (128, 128, 0). A claim that put that unit on
+  // the other side there is honest, and every later step of it differs from the reference.
+  const layout = mlpLayout({ widths: [3, 2, 2], activation: 'relu' });
+  const params = new Float32Array(layout.total);
+  const [w0, w1] = layout.weights;
+  params.set([1, 0.5, -1, 0.25, 0, 0.75], w0.offset);
+  params.set([0.5, -0.25, -0.75, 1], w1.offset);
+  const train: ImageDataset = { images: Uint8Array.of(128, 128, 0, 10, 200, 30), labels: Uint8Array.of(1, 0), count: 2, features: 3, classes: 2 };
+  const hyper: AdamWHyper = { ...DEFAULT_ADAMW, lr: 0.05 };
+  const work = { indices: Uint32Array.of(0, 1, 1, 0, 0, 1), innerBatch: 2, hyper };
+  const mlp = new JsMlp(layout);
+
+  /** The lease by hand, with the kink unit forced active at the first step. */
+  function otherSide(): Float32Array {
+    const p = params.slice();
+    const m = new Float32Array(layout.total);
+    const v = new Float32Array(layout.total);
+    const g = new Float32Array(layout.total);
+    for (let s = 0; s < 3; s++) {
+      const forced = s === 0 ? new Map([[mlp.kinkKey(0, 0, 0), true]]) : undefined;
+      mlp.lossAndGradient(p, train, work.indices.subarray(2 * s, 2 * s + 2), g, forced);
+      adamwStepRef(p, g, m, v, s + 1, hyper, layout.decayEnd);
+    }
+    return params.map((x, i) => x - p[i]);
+  }
+
+  it('finds the unit that took the other side at an inner step and replays the lease from there', () => {
+    const claimed = otherSide();
+    const reference = localStepsReference(mlp, train, params, work).delta;
+    expect(relativeDistance(claimed, reference)).toBeGreaterThan(0.01);
+    const r = resolveLocalStepsKinks(mlp, train, params, work, claimed);
+    expect(r.distance).toBe(0);
+    expect(r.kinks).toBeGreaterThanOrEqual(1);
+    // Each replay goes through the claim's rounding before it is compared.
+    const double = (x: Float32Array) => x.map((y) => 2 * y);
+    expect(resolveLocalStepsKinks(mlp, train, params, work, double(claimed), { round: double }).distance).toBe(0);
+    // With a tolerance it stops at the first replay within it.
+    expect(resolveLocalStepsKinks(mlp, train, params, work, claimed, { tolerance: 1e-3 }).distance).toBeLessThanOrEqual(1e-3);
+  });
+
+  it('does not excuse a cheat', () => {
+    const honest = localStepsReference(mlp, train, params, work).delta;
+    for (const cheat of [honest.map((x) => 2 * x), honest.map((x) => -x), new Float32Array(layout.total).fill(0.01)]) {
+      expect(resolveLocalStepsKinks(mlp, train, params, work, cheat).distance).toBeGreaterThan(0.1);
+    }
   });
 });
 

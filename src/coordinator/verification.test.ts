@@ -237,6 +237,9 @@ describe('spot checks at a ReLU kink', () => {
     mlp.lossAndGradient(params, train, indices, otherSide, new Map([[kinks[0].key, true]]));
     expect(relativeDistance(otherSide, checker(params, indices))).toBeGreaterThan(0.01);
     expect(checker.resolveKinks!(params, indices, otherSide, checker(params, indices))).toEqual({ distance: 0, kinks: 1 });
+    // A claim rounded on its way (the job's up encoding) is compared with recomputations rounded the same way.
+    const double = (x: Float32Array) => x.map((y) => 2 * y);
+    expect(checker.resolveKinks!(params, indices, double(otherSide), double(checker(params, indices)), { round: double })).toEqual({ distance: 0, kinks: 1 });
   });
 
   it('does not excuse a cheat', () => {
@@ -260,14 +263,17 @@ describe('the spot checker of a local-steps job', () => {
   const sgd: OptimizerHyper = { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0, maxGradNorm: 0 };
   const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
 
-  it('recomputes the lease\'s Δ with the job\'s inner batch and the lease\'s inner optimizer, and resolves no kinks', () => {
+  it('recomputes the lease\'s Δ with the job\'s inner batch and the lease\'s inner optimizer', () => {
     const checker = jsMlpSpotChecker(layout, train, sync);
     for (const hyper of [adamw, sgd, { ...adamw, lr: 1e-3 }]) {
       const expected = localStepsReference(new JsMlp(layout), train, params, { indices, innerBatch: 4, hyper });
       expect(expected.steps).toBe(3);
       expect(bits(checker(params, indices, hyper))).toEqual(bits(expected.delta));
     }
-    expect(checker.resolveKinks).toBeUndefined();
+    // Its kink resolution replays the lease with the same inner optimizer: an honest claim stays at 0.
+    const claimed = checker(params, indices, sgd);
+    expect(checker.resolveKinks!(params, indices, claimed, claimed, { inner: sgd })).toMatchObject({ distance: 0 });
+    expect(() => checker.resolveKinks!(params, indices, claimed, claimed)).toThrow(/needs the lease's inner optimizer/);
     // A Δ is not the gradient: the every-step checker of the same examples differs.
     const gradient = jsMlpSpotChecker(layout, train, { mode: 'every-step' })(params, indices);
     expect(relativeDistance(gradient, checker(params, indices, adamw))).toBeGreaterThan(0.5);

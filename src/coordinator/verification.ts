@@ -11,7 +11,7 @@ import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import type { ParamLayout } from '../model/mlp.ts';
 import type { JobSync } from './job.ts';
 import { JsMlp } from './jsMlp.ts';
-import { localStepsReference } from './localStepsReference.ts';
+import { localStepsReference, resolveLocalStepsKinks } from './localStepsReference.ts';
 import type { BannedKey } from './records.ts';
 import type { ScreeningFlag } from './screening.ts';
 
@@ -32,12 +32,22 @@ export interface SpotChecker {
    */
   (params: Float32Array, indices: Uint32Array, inner?: OptimizerHyper): Float32Array;
   /**
-   * A claimed gradient's distance to the reference once the ReLU kinks are resolved its way:
-   * a pre-activation within float error of zero may fall on either side in two correct f32
+   * A claim's distance to the reference once the ReLU kinks are resolved its way: a
+   * pre-activation within float error of zero may fall on either side in two correct f32
    * implementations, and one such unit of one example moved an honest lease's gradient by
-   * 1.65e-3 (relative L2; the quick start of 2026-12-01 banned both of its contributors for it).
+   * 1.65e-3 (relative L2; the quick start of 2026-12-01 banned both of its contributors for it),
+   * an honest local-steps Δ by up to 0.4 (scripts/bench-local-steps-drift.ts).
    */
-  resolveKinks?: (params: Float32Array, indices: Uint32Array, claimed: Float32Array, reference: Float32Array) => { distance: number; kinks: number };
+  resolveKinks?: (params: Float32Array, indices: Uint32Array, claimed: Float32Array, reference: Float32Array, options?: KinkOptions) => { distance: number; kinks: number };
+}
+
+export interface KinkOptions {
+  /** Local steps: the lease's inner optimizer at its learning rate, as the checker was called with. */
+  inner?: OptimizerHyper;
+  /** What the claim went through on its way (the job's up encoding): each recomputation is rounded so before it is compared. */
+  round?: (values: Float32Array) => Float32Array;
+  /** Local steps: stop as soon as the distance is within this (the check's tolerance), since each try replays inner steps. */
+  tolerance?: number;
 }
 
 /** Past this many near-kink units in one lease, none is resolved (each costs one recomputation). */
@@ -50,18 +60,21 @@ const EXHAUSTIVE_KINKS = 4;
 /**
  * The spot checker of a real job: the plain JavaScript MLP (f32, the CPU reference) on the
  * training set. With the job's sync in local-steps mode it recomputes the lease's Δ (its inner
- * optimizer's steps of innerBatch examples from `params`) and resolves no kinks: a unit that
- * took the other side at inner step s moves every later step, and which step it was cannot be
- * told from Δ alone. Measured drift and the tolerance it calls for: bench-local-steps-drift.ts.
+ * optimizer's steps of innerBatch examples from `params`), and resolves kinks along the inner
+ * steps (resolveLocalStepsKinks: a flip at step s is replayed through the steps after it).
  */
 export function jsMlpSpotChecker(layout: ParamLayout, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
   const mlp = new JsMlp(layout);
   if (sync.mode === 'local-steps') {
     const { innerBatch } = sync;
-    return (params, indices, inner) => {
+    const workOf = (indices: Uint32Array, inner: OptimizerHyper | undefined) => {
       if (!inner) throw new Error("A local-steps job's spot checker needs the lease's inner optimizer at its learning rate: pass innerHyper(job, lease.round)");
-      return localStepsReference(mlp, train, params, { indices, innerBatch, hyper: inner }).delta;
+      return { indices, innerBatch, hyper: inner };
     };
+    const checker: SpotChecker = (params, indices, inner) => localStepsReference(mlp, train, params, workOf(indices, inner)).delta;
+    checker.resolveKinks = (params, indices, claimed, _reference, options) =>
+      resolveLocalStepsKinks(mlp, train, params, workOf(indices, options?.inner), claimed, { round: options?.round, tolerance: options?.tolerance });
+    return checker;
   }
   if (sync.mode !== 'every-step') throw new Error(`jsMlpSpotChecker: sync mode must be 'every-step' or 'local-steps', got ${JSON.stringify((sync as { mode: unknown }).mode)}`);
   const gradientOf = (params: Float32Array, indices: Uint32Array, forced?: ReadonlyMap<number, boolean>) => {
@@ -70,13 +83,14 @@ export function jsMlpSpotChecker(layout: ParamLayout, train: ImageDataset, sync:
     return gradient;
   };
   const checker: SpotChecker = (params, indices) => gradientOf(params, indices);
-  checker.resolveKinks = (params, indices, claimed, reference) => {
+  checker.resolveKinks = (params, indices, claimed, reference, options) => {
+    const round = options?.round ?? ((g: Float32Array) => g);
     let best = relativeDistance(claimed, reference);
     const kinks = mlp.nearKinks(params, train, indices);
     if (kinks.length === 0 || kinks.length > MAX_KINKS) return { distance: best, kinks: kinks.length };
     // A flipped kink is forced to the side the reference did not take.
     const distanceWith = (flipped: readonly { key: number; active: boolean }[]) =>
-      relativeDistance(claimed, gradientOf(params, indices, new Map(flipped.map((k) => [k.key, !k.active]))));
+      relativeDistance(claimed, round(gradientOf(params, indices, new Map(flipped.map((k) => [k.key, !k.active])))));
     // Each kink alone first: a wrong flip moves the distance up or barely at all, the claim's own cuts it.
     const helpful = kinks.filter((k) => distanceWith([k]) < HELPFUL * best);
     if (helpful.length <= EXHAUSTIVE_KINKS) {

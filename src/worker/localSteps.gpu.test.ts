@@ -10,8 +10,9 @@
 // cheats MARGIN above. At H = 16 and 64 the drift is printed, not asserted: a ReLU unit that
 // falls on the other side of its kink at one inner step (from rounding, or from the drift of
 // the steps before) moves every later step, and AdamW's per-coordinate normalisation makes
-// that large (up to 0.4 relative, near "half the steps"), in some leases and not others.
-// Numbers over many leases: scripts/bench-local-steps-drift.ts.
+// that large (up to 0.4 relative, near "half the steps"), in some leases and not others; the
+// checker's resolveKinks finds such a unit and replays the lease from there. Numbers over many
+// leases, with and without that resolution: scripts/bench-local-steps-drift.ts.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JsMlp } from '../coordinator/jsMlp.ts';
