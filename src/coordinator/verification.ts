@@ -42,7 +42,7 @@ export interface SpotChecker {
 }
 
 export interface KinkOptions {
-  /** Local steps: the lease's inner optimizer at its learning rate, as the checker was called with. */
+  /** Local steps: the lease's inner optimizer at its learning rate, as the checker was called with; without it no kink is resolved. */
   inner?: OptimizerHyper;
   /** What the claim went through on its way (the job's up encoding): each recomputation is rounded so before it is compared. */
   round?: (values: Float32Array) => Float32Array;
@@ -72,8 +72,11 @@ export function jsMlpSpotChecker(layout: ParamLayout, train: ImageDataset, sync:
       return { indices, innerBatch, hyper: inner };
     };
     const checker: SpotChecker = (params, indices, inner) => localStepsReference(mlp, train, params, workOf(indices, inner)).delta;
-    checker.resolveKinks = (params, indices, claimed, _reference, options) =>
-      resolveLocalStepsKinks(mlp, train, params, workOf(indices, options?.inner), claimed, { round: options?.round, tolerance: options?.tolerance });
+    checker.resolveKinks = (params, indices, claimed, reference, options) => {
+      // Without the lease's inner optimizer nothing can be replayed: the distance stands as it is.
+      if (!options?.inner) return { distance: relativeDistance(claimed, reference), kinks: 0 };
+      return resolveLocalStepsKinks(mlp, train, params, workOf(indices, options.inner), claimed, { round: options.round, tolerance: options.tolerance });
+    };
     return checker;
   }
   if (sync.mode !== 'every-step') throw new Error(`jsMlpSpotChecker: sync mode must be 'every-step' or 'local-steps', got ${JSON.stringify((sync as { mode: unknown }).mode)}`);
