@@ -645,7 +645,10 @@ export class Coordinator {
     const reference = roundTrip(checker(params, indices, inner), this.job.compression.up);
     let distance = relativeDistance(gradient, reference);
     // Not yet a cheat: a pre-activation at a ReLU kink may have fallen the other way in its arithmetic.
-    if (distance > tolerance && checker.resolveKinks) distance = checker.resolveKinks(params, indices, gradient, reference).distance;
+    if (distance > tolerance && checker.resolveKinks) {
+      const round = (values: Float32Array) => roundTrip(values, this.job.compression.up);
+      distance = checker.resolveKinks(params, indices, gradient, reference, { inner, round, tolerance }).distance;
+    }
     const passed = distance <= tolerance;
     d.events.push({ type: 'spotChecked', at: now, contributorId, leaseId: lease.id, count: lease.count, trigger, distance, passed });
     return distance;
