@@ -123,7 +123,7 @@ describe('npm start, as a job owner meets it', () => {
     servers.push(busy);
     const port = await new Promise<number>((ok) => busy.listen(0, '127.0.0.1', () => ok((busy.address() as { port: number }).port)));
     await userError(['--site', site, '--out', join(dir, 'run'), '--port', String(port)], new RegExp(`Port ${port} is in use: pick another with --port`));
-  }, 120_000);
+  }, 300_000);
 
   it('--help and --version answer and exit 0; --plan prints the plan and starts nothing', async () => {
     const help = await npmStart(['--help']);
@@ -137,5 +137,5 @@ describe('npm start, as a job owner meets it', () => {
     expect(figures.model.parameters).toBe(235_146);
     expect(figures.rounds).toMatchObject({ globalBatch: 8192, planned: 64, targetAccuracy: 0.88 });
     expect(figures.swarm.map((r: { contributors: number }) => r.contributors)).toEqual([1, 2, 4]);
-  }, 120_000);
+  }, 300_000);
 });
