@@ -2,9 +2,11 @@
 // headless Chromium (real WebGPU; SwiftShader without a GPU), streams its log, prints the
 // tables and checks, then runs the network row (scripts/bench-network.ts: one contributor
 // through the real server vs the same browser training locally), the widget row
-// (scripts/bench-widget.ts: the demo game's frames with the widget computing vs paused) and
-// the long adversarial run (480 rounds, clean run in the browsers; not with --quick),
-// writes bench-results.json, and fails if a check fails.
+// (scripts/bench-widget.ts: the demo game's frames with the widget computing vs paused), the
+// swarm row (scripts/bench-swarm.ts: contributors behind 20/5 Mbit/s links, the every-step
+// baseline against local steps, and 1, 2, 4 contributors against the same browsers training
+// locally; ~25 min, not with --quick) and the long adversarial run (480 rounds, clean run in
+// the browsers; not with --quick), writes bench-results.json, and fails if a check fails.
 //
 //   npm run bench                          sizes 256, 512, 1024, 2048
 //   npm run bench -- --sizes=256,1024 --cap=10 --quick
@@ -130,6 +132,13 @@ async function main() {
     const widgetFile = join(outDir, 'widget.json');
     const widgetArgs = ['--import', 'tsx', 'scripts/bench-widget.ts', '--site', outDir, '--out', widgetFile];
     const widgetReport = runRow(widgetArgs, widgetFile, 'widget-frames', 'the widget benchmark ran', checks);
+    // The swarm row: shaped links like users' own (issue 13's bars: time to 88%, bytes per example, accuracy, scaling).
+    let swarmReport = null;
+    if (!process.argv.includes('--quick')) {
+      const swarmFile = join(outDir, 'swarm.json');
+      const swarmArgs = ['--import', 'tsx', 'scripts/bench-swarm.ts', '--site', outDir, '--out', swarmFile];
+      swarmReport = runRow(swarmArgs, swarmFile, 'swarm', 'the swarm benchmark ran', checks);
+    }
     // The long adversarial run: 480 rounds, the clean run with the same real browsers (CI runs 160 against a simulated clean run).
     if (!process.argv.includes('--quick')) {
       const adversarial = spawnSync(process.execPath, ['scripts/e2e.mjs', 'e2e/adversarial.spec.ts'], {
@@ -152,7 +161,7 @@ async function main() {
     } catch {
       console.warn('The verification benchmark did not write its figures (see above).');
     }
-    writeFileSync(RESULTS_FILE, JSON.stringify({ ...bench.report, network: networkReport, widget: widgetReport, verification, checks }, null, 2) + '\n');
+    writeFileSync(RESULTS_FILE, JSON.stringify({ ...bench.report, network: networkReport, widget: widgetReport, swarm: swarmReport, verification, checks }, null, 2) + '\n');
     const failed = checks.filter((c) => !c.pass).length;
     console.log(`Wrote ${RESULTS_FILE}. ${checks.length - failed} of ${checks.length} checks pass; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`);
     return failed === 0 ? 0 : 1;
