@@ -1,7 +1,7 @@
 // Screening thresholds, on synthetic gradients and on real Fashion-MNIST gradients (jsMlp).
 // The calibration at full scale (default model, 80 rounds) is scripts/calibrate-screening.mts.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ImageDataset } from '../data/dataset.ts';
@@ -10,7 +10,7 @@ import { defaultDataDir, loadFashionMnistFromDir } from '../data/fashionMnistNod
 import { epochOrder } from '../data/order.ts';
 import { mlpLayout } from '../model/mlp.ts';
 import { Random } from '../util/random.ts';
-import { defaultJob } from './job.ts';
+import { defaultJob, parseJob } from './job.ts';
 import { JsMlp } from './jsMlp.ts';
 import { OptimizerHost, freshOptimizerState } from './optimizerHost.ts';
 import { exampleWeightedMean } from './robustRules.ts';
@@ -43,7 +43,8 @@ describe('ResultScreen', () => {
 describe.skipIf(!hasRealData)('screening on real Fashion-MNIST gradients', () => {
   it('never flags honest leases by norm over a training run; catches zeros, ×100, noise and sign flips; replicas agree far inside the spot-check tolerance, stale ones do not', async () => {
     const { train } = await loadFashionMnistFromDir();
-    const job = defaultJob();
+    // Gradients every step: the every-step job's optimizer and tolerance (the default job's local-steps Δ have their own, looser one).
+    const job = parseJob(JSON.parse(readFileSync('src/coordinator/jobs/fashion-mnist-mlp-every-step.json', 'utf8')), 'every-step');
     const layout = mlpLayout({ widths: [784, 64, 10], activation: 'relu' });
     const optimizer = new OptimizerHost(layout, job.optimizer, 30, freshOptimizerState(layout, job.optimizer, 3));
     const mlp = new JsMlp(layout);
