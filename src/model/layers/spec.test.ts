@@ -1,0 +1,203 @@
+// The layer-list schema and its resolution: errors that name the layer and the field, shapes,
+// the parameter layout (the MLP shorthand's is mlpLayout's, offset for offset), initialisation
+// and FLOP counts.
+
+import { describe, expect, it } from 'vitest';
+import { initParameters, mlpFlops, mlpLayout, type MlpSpec } from '../mlp.ts';
+import {
+  initModelParameters, modelSpecSchema, mlpToLayers, parseModelSpec, resolveModel, tensorByName,
+  type LayerModelSpec, type ResolvedModel,
+} from './spec.ts';
+
+const errorOf = (raw: unknown): string => {
+  try {
+    parseModelSpec(raw);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error(`expected ${JSON.stringify(raw)} to be rejected`);
+};
+
+const SCE = { kind: 'softmax-cross-entropy' } as const;
+
+const CNN: LayerModelSpec = {
+  input: [1, 28, 28],
+  layers: [
+    { kind: 'conv2d', outChannels: 8, kernel: 3, padding: 1 },
+    { kind: 'relu' },
+    { kind: 'maxpool2d', kernel: 2 },
+    { kind: 'residual', layers: [{ kind: 'conv2d', outChannels: 8, kernel: 3, padding: 1 }, { kind: 'relu' }] },
+    { kind: 'conv2d', outChannels: 16, kernel: [3, 5], stride: 2 },
+    { kind: 'gelu' },
+    { kind: 'avgpool2d', kernel: 2, stride: 1 },
+    { kind: 'flatten' },
+    { kind: 'dropout', p: 0.25 },
+    { kind: 'linear', outFeatures: 32 },
+    { kind: 'layernorm' },
+    { kind: 'linear', outFeatures: 10 },
+    SCE,
+  ],
+};
+
+describe('schema errors name the layer index and the field', () => {
+  it.each([
+    [{ input: [1, 4, 4], layers: [{ kind: 'conv2d', outChannels: 2, kernel: 5 }, { kind: 'flatten' }, { kind: 'linear', outFeatures: 2 }, SCE] },
+      'model.layers[0].kernel: 5×5 kernel does not fit the 4×4 input'],
+    [{ input: [3, 8, 8], layers: [{ kind: 'relu' }, { kind: 'relu' }, { kind: 'relu' }, { kind: 'maxpool2d', kernel: [9, 2] }, SCE] },
+      'model.layers[3].kernel: 9×2 kernel does not fit the 8×8 input'],
+    [{ input: [1, 4, 4], layers: [{ kind: 'conv2d', outChannels: 2, kernel: 7, padding: 1 }, SCE] },
+      'model.layers[0].kernel: 7×7 kernel does not fit the 4×4 input padded by 1×1'],
+    [{ input: [1, 4, 4], layers: [{ kind: 'conv2d', outChannels: 2, kernal: 3 }, SCE] }, 'model.layers[0]'],
+    [{ input: [1, 4, 4], layers: [{ kind: 'conv2d', outChannels: 0, kernel: 3 }, SCE] }, 'model.layers[0].outChannels'],
+    [{ input: [1, 4, 4], layers: [{ kind: 'conv2d', outChannels: 2, kernel: 3, stride: 0 }, SCE] }, 'model.layers[0].stride'],
+    [{ input: [1, 4, 4], layers: [{ kind: 'conv2d', outChannels: 2, kernel: 3, padding: 3 }, SCE] }, 'model.layers[0].padding: padding 3×3 must be smaller'],
+    [{ input: [8], layers: [{ kind: 'dropout', p: 1 }, SCE] }, 'model.layers[0].p'],
+    [{ input: [8], layers: [{ kind: 'layernorm', eps: -1 }, SCE] }, 'model.layers[0].eps'],
+    [{ input: [8], layers: [{ kind: 'sigmoid' }, SCE] }, 'model.layers[0].kind: unknown layer kind "sigmoid"; one of linear, conv2d,'],
+    [{ input: [8], layers: [{ outFeatures: 3 }, SCE] }, 'model.layers[0].kind: a layer needs a kind, one of linear'],
+    [{ input: [8], layers: [{ kind: 'linear', outFeatures: 4 }] }, 'model.layers[0].kind: the last layer must be the loss'],
+    [{ input: [8], layers: [SCE, { kind: 'linear', outFeatures: 4 }, SCE] }, 'model.layers[0].kind: softmax-cross-entropy is the loss'],
+    [{ input: [8], layers: [{ kind: 'residual', layers: [SCE] }, SCE] }, 'model.layers[0].layers[0].kind: softmax-cross-entropy is the loss'],
+    [{ input: [2, 4, 4], layers: [{ kind: 'linear', outFeatures: 4 }, SCE] }, 'model.layers[0]: linear needs a flat input, got [2,4,4]'],
+    [{ input: [16], layers: [{ kind: 'maxpool2d', kernel: 2 }, SCE] }, 'model.layers[0]: maxpool2d needs a [C,H,W] input, got [16]'],
+    [{ input: [2, 4, 4], layers: [{ kind: 'relu' }, SCE] }, 'model.layers[1]: softmax-cross-entropy needs flat logits, got [2,4,4]'],
+    [{ input: [8], layers: [{ kind: 'linear', outFeatures: 1 }, SCE] }, 'model.layers[1]: softmax-cross-entropy needs at least 2 classes'],
+    [{ input: [2, 6, 6], layers: [{ kind: 'relu' }, { kind: 'residual', layers: [{ kind: 'conv2d', outChannels: 2, kernel: 3 }] }, { kind: 'flatten' }, SCE] },
+      'model.layers[1].layers: the residual branch maps [2,6,6] to [2,4,4]'],
+    [{ input: [2, 6, 6], layers: [{ kind: 'residual', layers: [{ kind: 'relu' }, { kind: 'conv2d', outChannels: 2, kernel: 9 }] }, SCE] },
+      'model.layers[0].layers[1].kernel: 9×9 kernel does not fit the 6×6 input'],
+    [{ input: [2, 6], layers: [SCE] }, 'model.input: the input shape is [features] or [channels, height, width]'],
+    [{ input: [8], layers: [] }, 'model.layers: a model needs at least its loss layer'],
+    [{ widths: [784], activation: 'relu' }, 'model.widths'],
+    [{ widths: [784, 10], activation: 'tanh' }, 'model.activation'],
+  ])('%j → %s', (raw, message) => {
+    expect(errorOf(raw)).toContain(message);
+  });
+
+  it('is a zod schema a job schema can embed, the path relative to the model', () => {
+    const result = modelSpecSchema.safeParse({ input: [1, 4, 4], layers: [{ kind: 'conv2d', outChannels: 2, kernel: 5 }, SCE] });
+    expect(result.success).toBe(false);
+    expect(result.error!.issues[0].path).toEqual(['layers', 0, 'kernel']);
+    expect(modelSpecSchema.parse(CNN)).toEqual(CNN);
+    expect(modelSpecSchema.parse({ widths: [784, 10], activation: 'gelu' })).toEqual({ widths: [784, 10], activation: 'gelu' });
+  });
+});
+
+describe('resolution', () => {
+  const model = resolveModel(CNN);
+
+  it('gives each layer its input and output shape', () => {
+    expect(model.layers.map((l) => [l.kind, l.outShape])).toEqual([
+      ['conv2d', [8, 28, 28]],
+      ['relu', [8, 28, 28]],
+      ['maxpool2d', [8, 14, 14]],
+      ['residual', [8, 14, 14]],
+      // ⌊(14 − 3)/2⌋ + 1 = 6, ⌊(14 − 5)/2⌋ + 1 = 5
+      ['conv2d', [16, 6, 5]],
+      ['gelu', [16, 6, 5]],
+      ['avgpool2d', [16, 5, 4]],
+      ['flatten', [320]],
+      ['dropout', [320]],
+      ['linear', [32]],
+      ['layernorm', [32]],
+      ['linear', [10]],
+      ['softmax-cross-entropy', [1]],
+    ]);
+    expect(model.layers[4].inShape).toEqual([8, 14, 14]);
+    expect(model.classes).toBe(10);
+    expect(model.inputSize).toBe(784);
+    const residual = model.layers[3];
+    if (residual.kind !== 'residual') throw new Error('layer 3 is the residual');
+    expect(residual.layers.map((l) => [l.path, l.ordinal])).toEqual([['3.0', 4], ['3.1', 5]]);
+  });
+
+  it('lays out weights first, then biases and layernorm, each on a 64-float boundary', () => {
+    expect(model.tensors.map((t) => t.name)).toEqual([
+      '0.conv2d.weight', '3.0.conv2d.weight', '4.conv2d.weight', '9.linear.weight', '11.linear.weight',
+      '0.conv2d.bias', '3.0.conv2d.bias', '4.conv2d.bias', '9.linear.bias', '10.layernorm.weight', '10.layernorm.bias', '11.linear.bias',
+    ]);
+    for (const t of model.tensors) expect(t.offset % 64).toBe(0);
+    for (let i = 1; i < model.tensors.length; i++) {
+      const prev = model.tensors[i - 1];
+      expect(model.tensors[i].offset).toBe(Math.ceil((prev.offset + prev.length) / 64) * 64);
+    }
+    expect(model.decayEnd).toBe(tensorByName(model, '0.conv2d.bias').offset);
+    expect(model.tensors.filter((t) => t.decay).every((t) => t.offset < model.decayEnd)).toBe(true);
+    expect(tensorByName(model, '4.conv2d.weight').shape).toEqual([8, 3, 5, 16]);
+    expect(tensorByName(model, '9.linear.weight').shape).toEqual([320, 32]);
+    expect(model.parameterCount).toBe(
+      (1 * 9 * 8 + 8) + (8 * 9 * 8 + 8) + (8 * 15 * 16 + 16) + (320 * 32 + 32) + (32 + 32) + (32 * 10 + 10),
+    );
+    expect(model.total).toBe(model.tensors.at(-1)!.offset + 64);
+  });
+
+  it('counts forward FLOPs per example', () => {
+    const macs = 28 * 28 * 8 * 9 + 14 * 14 * 8 * 72 + 6 * 5 * 16 * 120 + 320 * 32 + 32 * 10;
+    expect(model.matmulFlops).toBe(2 * macs);
+    expect(model.forwardFlops).toBeGreaterThan(model.matmulFlops);
+  });
+
+  it('explains a missing tensor name', () => {
+    expect(() => tensorByName(model, 'layer0.weight')).toThrow(/no parameter tensor "layer0.weight"; the model has 0.conv2d.weight/);
+  });
+});
+
+describe('the MLP shorthand', () => {
+  const specs: MlpSpec[] = [
+    { widths: [784, 256, 128, 10], activation: 'relu' },
+    { widths: [5, 3], activation: 'gelu' },
+    { widths: [100, 65, 1, 130, 7], activation: 'gelu' },
+  ];
+
+  it.each(specs)('$widths $activation: the layout is mlpLayout, offset for offset', (spec) => {
+    const model: ResolvedModel = resolveModel(parseModelSpec(spec));
+    const layout = mlpLayout(spec);
+    expect(model.total).toBe(layout.total);
+    expect(model.decayEnd).toBe(layout.decayEnd);
+    expect(model.parameterCount).toBe(layout.segments.reduce((n, s) => n + s.length, 0));
+    const linears = model.layers.filter((l) => l.kind === 'linear');
+    expect(model.tensors.map((t) => [t.offset, t.length])).toEqual(layout.segments.map((s) => [s.offset, s.length]));
+    // Our names are '<index>.linear.weight'; mlpLayout's are 'layer<l>.weight', linear l being layer 2l.
+    layout.weights.forEach((w, l) => {
+      expect(linears[l].path).toBe(String(2 * l));
+      expect(tensorByName(model, `${2 * l}.linear.weight`).shape).toEqual([w.rows, w.cols]);
+      expect(tensorByName(model, `${2 * l}.linear.bias`).offset).toBe(layout.biases[l].offset);
+    });
+    expect(model.matmulFlops).toBe(mlpFlops(spec, 1).forward);
+  });
+
+  it('initialises bit for bit as mlp.ts initParameters', () => {
+    for (const spec of specs) {
+      const model = resolveModel(spec);
+      expect(initModelParameters(model, 1234)).toEqual(initParameters(mlpLayout(spec), 1234));
+    }
+  });
+
+  it('converts to linear, activation, …, linear, loss', () => {
+    expect(mlpToLayers({ widths: [4, 3, 2], activation: 'gelu' })).toEqual({
+      input: [4],
+      layers: [{ kind: 'linear', outFeatures: 3 }, { kind: 'gelu' }, { kind: 'linear', outFeatures: 2 }, SCE],
+    });
+  });
+});
+
+describe('initialisation', () => {
+  it('is deterministic from the seed, Kaiming-uniform for weights, 1 and 0 for layernorm', () => {
+    const model = resolveModel(CNN);
+    const a = initModelParameters(model, 7);
+    expect(initModelParameters(model, 7)).toEqual(a);
+    expect(initModelParameters(model, 8)).not.toEqual(a);
+    const conv = tensorByName(model, '4.conv2d.weight');
+    const bound = Math.sqrt(6 / (8 * 3 * 5));
+    const w = a.subarray(conv.offset, conv.offset + conv.length);
+    expect(Math.max(...w.map(Math.abs))).toBeLessThanOrEqual(bound);
+    expect(Math.max(...w.map(Math.abs))).toBeGreaterThan(0.9 * bound);
+    const gain = tensorByName(model, '10.layernorm.weight');
+    expect([...a.subarray(gain.offset, gain.offset + gain.length)].every((v) => v === 1)).toBe(true);
+    const bias = tensorByName(model, '10.layernorm.bias');
+    expect([...a.subarray(bias.offset, bias.offset + bias.length)].every((v) => v === 0)).toBe(true);
+    // Padding stays zero (the first conv's 72 weights are followed by 56 floats of it).
+    const first = tensorByName(model, '0.conv2d.weight');
+    expect([...a.subarray(first.offset + first.length, first.offset + 128)]).toEqual(new Array(56).fill(0));
+  });
+});
