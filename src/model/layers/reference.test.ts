@@ -66,7 +66,7 @@ describe('the MLP from the table is the MLP of src/model/reference.ts', () => {
 // Finite differences: every kind, with a parameterised layer before it (so its dx is
 // exercised) and after it; batch 1 and 3; 1 and 3 channels; odd, non-square sizes.
 
-const DROPOUT: DropoutContext = { seed: 2024, positions: [17, 4, 40000] };
+const DROPOUT = { seed: 2024, positions: [17, 4, 40000] } satisfies DropoutContext;
 
 const FD_CASES: [string, LayerModelSpec][] = [
   ['linear', { input: [5], layers: [{ kind: 'linear', outFeatures: 4 }, { kind: 'linear', outFeatures: 3 }, SCE] }],
@@ -144,7 +144,7 @@ describe('central finite differences in f64 agree with the gradient', () => {
         const model = resolveModel(spec);
         const params = jitteredParams(model, 3 + batch);
         const { inputs, labels } = randomBatch(model, batch, 11 * batch);
-        const options = { dropout: { seed: DROPOUT.seed, positions: DROPOUT.positions.slice(0, batch) as number[] } };
+        const options = { dropout: { seed: DROPOUT.seed, positions: DROPOUT.positions.slice(0, batch) } };
         const loss = (p: Float64Array) => forwardBackward(model, p, inputs, labels, options).loss;
         const { gradient } = forwardBackward(model, params, inputs, labels, options);
         const h = 1e-5;
