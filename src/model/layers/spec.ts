@@ -26,7 +26,13 @@ import { dropoutThreshold } from './dropout.ts';
 /** A size in one dimension; 65536 is a sanity bound, far above any model we can train. */
 const dim = z.number().int().min(1).max(65536);
 /** A kernel, stride or padding: one integer for both dimensions, or [height, width]. */
-const pair = (min: number) => z.union([z.number().int().min(min).max(65536), z.tuple([z.number().int().min(min).max(65536), z.number().int().min(min).max(65536)])]);
+const pair = (min: number) => {
+  const n = z.number().int().min(min).max(65536);
+  const what = `an integer in [${min}, 65536] or [height, width] of them`;
+  return z.union([n, z.tuple([n, n])], {
+    error: (issue) => (issue.input === undefined ? `required: ${what}` : `must be ${what}, got ${JSON.stringify(issue.input)}`),
+  });
+};
 type Pair = number | [number, number];
 
 export interface LinearSpec { kind: 'linear'; outFeatures: number }
@@ -136,12 +142,13 @@ export function formatPath(path: readonly (string | number | symbol)[]): string 
   return 'model' + path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
 }
 
-/** Validates an untrusted `model` value; throws a ModelSpecError naming the first bad field. */
+/** Validates an untrusted `model` value; throws a ModelSpecError naming the first bad field (and the others after it). */
 export function parseModelSpec(raw: unknown): ModelSpec {
   const parsed = modelSpecSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ModelSpecError(issue.path as (string | number)[], issue.message);
+    const [first, ...more] = parsed.error.issues;
+    const also = more.length ? ` (also ${more.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')})` : '';
+    throw new ModelSpecError(first.path as (string | number)[], first.message + also);
   }
   return parsed.data;
 }
