@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { initParameters, mlpFlops, mlpLayout, type MlpSpec } from '../mlp.ts';
 import {
   initModelParameters, modelSpecSchema, mlpToLayers, parseModelSpec, resolveModel, tensorByName,
-  type LayerModelSpec, type ResolvedModel,
+  walkLayers, type LayerModelSpec, type ResolvedModel,
 } from './spec.ts';
 
 const errorOf = (raw: unknown): string => {
@@ -136,6 +136,11 @@ describe('resolution', () => {
   it('counts forward FLOPs per example', () => {
     const macs = 28 * 28 * 8 * 9 + 14 * 14 * 8 * 72 + 6 * 5 * 16 * 120 + 320 * 32 + 32 * 10;
     expect(model.matmulFlops).toBe(2 * macs);
+    let sum = 0;
+    walkLayers(model.layers, (l) => (sum += l.forwardFlops));
+    expect(model.forwardFlops).toBe(sum);
+    // The residual's own cost is its add: one per element of [8,14,14].
+    expect(model.layers[3].forwardFlops).toBe(8 * 14 * 14);
     expect(model.forwardFlops).toBeGreaterThan(model.matmulFlops);
   });
 

@@ -200,7 +200,7 @@ interface ResolvedBase<K extends LayerKind> {
   ordinal: number;
   inShape: Shape;
   outShape: Shape;
-  /** Forward FLOPs for one example (FLOP_RULES). */
+  /** Forward FLOPs for one example (ELEMENTWISE_FLOPS); a residual's are its add, its branch's layers count their own. */
   forwardFlops: number;
 }
 
@@ -251,7 +251,7 @@ export interface ResolvedModel {
   decayEnd: number;
   /** Real parameters, padding excluded. */
   parameterCount: number;
-  /** Forward FLOPs per example, every layer (FLOP_RULES). */
+  /** Forward FLOPs per example, every layer nested ones included (ELEMENTWISE_FLOPS). */
   forwardFlops: number;
   /** The linear and conv2d part of forwardFlops: 2 per multiply-add, as mlpFlops counts. */
   matmulFlops: number;
@@ -300,8 +300,7 @@ export function resolveModel(spec: ModelSpec): ResolvedModel {
   let forwardFlops = 0;
   let matmulFlops = 0;
   walkLayers(resolved, (l) => {
-    if (l.kind !== 'residual') forwardFlops += l.forwardFlops;
-    else forwardFlops += size(l.outShape) * ELEMENTWISE_FLOPS.residual;
+    forwardFlops += l.forwardFlops;
     if (l.kind === 'linear' || l.kind === 'conv2d') matmulFlops += l.forwardFlops - size(l.outShape);
   });
   return {
@@ -426,7 +425,7 @@ function resolveLayer(layer: LayerSpec, inShape: Shape, specPath: (string | numb
       if (showShape(outShape) !== showShape(inShape)) {
         fail('layers', `the residual branch maps ${showShape(inShape)} to ${showShape(outShape)}; it must give back its input's shape to be added to it`);
       }
-      return { ...base, kind: 'residual', outShape: inShape, layers: inner, forwardFlops: 0 };
+      return { ...base, kind: 'residual', outShape: inShape, layers: inner, forwardFlops: size(inShape) * ELEMENTWISE_FLOPS.residual };
     }
     case 'softmax-cross-entropy': {
       if (inShape.length !== 1) fail(null, `softmax-cross-entropy needs flat logits, got ${showShape(inShape)}; end with flatten and linear`);
