@@ -520,6 +520,35 @@ describe('Coordinator: local steps and compressed vectors', () => {
     c.checkInvariants();
   });
 
+  it('pipelines leases with lease.inFlight: a contributor holds two, refilled one per contributor per pass', () => {
+    // 4 leases of 32 per round.
+    const c = started(tinyJob({ ...localJob(), data: { dataset: 'fashion-mnist', trainExamples: 512, testExamples: 100 }, globalBatch: 128, lease: { minExamples: 4, maxExamples: 64, targetSeconds: 0.5, timeoutMs: 2000, inFlight: 2 } }));
+    const w1 = welcome(c, 'p1');
+    const w2 = welcome(c, 'p2');
+    const name = new Map([w1, w2].map((w, i) => [sentTo(w, `p${i + 1}`, 'welcome')[0].body.contributorId, `p${i + 1}`]));
+    const first = sentTo(w1, 'p1', 'lease');
+    expect(first.map((l) => l.body.version)).toEqual([0, 0]);
+    const second = sentTo(w2, 'p2', 'lease');
+    expect(second).toHaveLength(2);
+    // Answering one while the round is fully leased gives nothing new, and no idle word (one is still computing).
+    const d1 = answerLocal(c, 'p1', first[0]);
+    expect(ackOf(d1, 'p1').outcome).toBe('accepted');
+    expect(sentTo(d1, 'p1', 'lease')).toHaveLength(0);
+    expect(sentTo(d1, 'p1', 'idle')).toHaveLength(0);
+    answerLocal(c, 'p2', second[0]);
+    answerLocal(c, 'p2', second[1]);
+    const close = answerLocal(c, 'p1', first[1]);
+    expect(eventsOf(close, 'roundClosed')).toHaveLength(1);
+    // The next round's four leases go out p1, p2, p1, p2: nobody waits while another holds two.
+    expect(eventsOf(close, 'leaseGranted').map((e) => [name.get(e.contributorId), e.round])).toEqual([
+      ['p1', 1],
+      ['p2', 1],
+      ['p1', 1],
+      ['p2', 1],
+    ]);
+    c.checkInvariants();
+  });
+
   it('rejects an update in another encoding than the job asks for, and gives its examples back', () => {
     const c = started(localJob());
     const lease = leaseOf(welcome(c, 'p1'), 'p1');

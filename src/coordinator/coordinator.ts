@@ -677,7 +677,11 @@ export class Coordinator {
 
   // ── leasing ──────────────────────────────────────────────────────────────────────────
 
-  /** Hand pending examples to every available contributor without an active lease; tell the rest there is nothing to do. */
+  /**
+   * Hand pending examples to every available contributor holding fewer than `lease.inFlight`
+   * active leases, one lease per contributor per pass; tell those left with none that there is
+   * nothing to do.
+   */
   private assignWork(now: number, d: Decisions): void {
     if (this.status !== 'running') return;
     const available = this.contributors.available();
@@ -687,52 +691,56 @@ export class Coordinator {
       available.sort((x, y) => Number(computed.has(x.id)) - Number(computed.has(y.id)));
     }
     const totalSpeed = available.reduce((s, c) => s + c.speed, 0);
-    for (const c of available) {
-      if (this.scheduler.activeLeasesOf(c.id).length > 0) continue;
-      const grant = this.scheduler.leaseMicroBatch(
-        {
-          contributorId: c.id,
-          examplesPerSecond: c.speed,
-          turnaroundExamplesPerSecond: c.turnaround,
-          // A local-steps lease is computed one inner batch at a time, whatever its length.
-          maxBatch: this.job.sync.mode === 'local-steps' ? MAX_LEASE_EXAMPLES : c.capabilities.maxBatch,
-          share: c.speed / totalSpeed,
-        },
-        now,
-      );
-      if (!grant) {
-        this.tellIdle(c, `round ${this.round} is fully leased; waiting for its results`, this.msUntilNextDeadline(now), d);
-        continue;
-      }
-      const { lease, indices } = grant;
-      this.sendParameters(c, d);
-      c.toldIdle = false;
-      d.send.push({
-        to: c.peer!,
-        message: {
-          type: 'lease',
-          body: {
-            leaseId: lease.id,
-            version: lease.version,
-            round: lease.round,
-            deadlineMs: this.job.lease.timeoutMs,
-            ...(this.job.sync.mode === 'local-steps' ? { innerLr: innerHyper(this.job, lease.round).lr } : {}),
-          },
-          tensors: { indices },
-        },
-      });
-      d.events.push({
-        type: 'leaseGranted',
-        at: now,
-        contributorId: c.id,
-        leaseId: lease.id,
-        round: lease.round,
-        version: lease.version,
-        ranges: lease.ranges.map((r) => ({ ...r })),
-        count: lease.count,
-        deadline: lease.deadline,
-      });
+    for (let depth = 1; depth <= this.job.lease.inFlight; depth++) {
+      for (const c of available) if (this.scheduler.activeLeasesOf(c.id).length < depth) this.grantLease(c, totalSpeed, depth, now, d);
     }
+  }
+
+  /** One lease for a contributor (its `depth`-th active one), or, for a contributor with none, word that the round is fully leased. */
+  private grantLease(c: Contributor, totalSpeed: number, depth: number, now: number, d: Decisions): void {
+    const grant = this.scheduler.leaseMicroBatch(
+      {
+        contributorId: c.id,
+        examplesPerSecond: c.speed,
+        turnaroundExamplesPerSecond: c.turnaround,
+        // A local-steps lease is computed one inner batch at a time, whatever its length.
+        maxBatch: this.job.sync.mode === 'local-steps' ? MAX_LEASE_EXAMPLES : c.capabilities.maxBatch,
+        share: c.speed / totalSpeed,
+      },
+      now,
+    );
+    if (!grant) {
+      if (depth === 1) this.tellIdle(c, `round ${this.round} is fully leased; waiting for its results`, this.msUntilNextDeadline(now), d);
+      return;
+    }
+    const { lease, indices } = grant;
+    this.sendParameters(c, d);
+    c.toldIdle = false;
+    d.send.push({
+      to: c.peer!,
+      message: {
+        type: 'lease',
+        body: {
+          leaseId: lease.id,
+          version: lease.version,
+          round: lease.round,
+          deadlineMs: this.job.lease.timeoutMs,
+          ...(this.job.sync.mode === 'local-steps' ? { innerLr: innerHyper(this.job, lease.round).lr } : {}),
+        },
+        tensors: { indices },
+      },
+    });
+    d.events.push({
+      type: 'leaseGranted',
+      at: now,
+      contributorId: c.id,
+      leaseId: lease.id,
+      round: lease.round,
+      version: lease.version,
+      ranges: lease.ranges.map((r) => ({ ...r })),
+      count: lease.count,
+      deadline: lease.deadline,
+    });
   }
 
   private sendParameters(c: Contributor, d: Decisions): void {

@@ -40,7 +40,7 @@ describe('parseJob', () => {
     const job = parseJob(JSON.stringify({ ...minimal, data: { dataset: 'fashion-mnist' } }), 'test.json');
     expect(job.data).toEqual({ dataset: 'fashion-mnist', trainExamples: 60000, testExamples: 10000 });
     expect(job.optimizer).toMatchObject({ kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 0, schedule: { warmupSteps: 0, decay: 'constant' } });
-    expect(job.lease).toEqual({ minExamples: 16, maxExamples: 1024, targetSeconds: 1, timeoutMs: 15000 });
+    expect(job.lease).toEqual({ minExamples: 16, maxExamples: 1024, targetSeconds: 1, timeoutMs: 15000, inFlight: 1 });
     expect(job.aggregation).toBe('mean');
   });
 

@@ -181,8 +181,15 @@ const JobSchema = z
         targetSeconds: positive.max(600).default(1),
         /** A lease not answered within this is given to someone else. */
         timeoutMs: int(100, MAX_LEASE_MS).default(15_000),
+        /**
+         * Leases a contributor may hold at once within a round. 2 pipelines them: the next lease
+         * is computed while the last result is still uploading (a slow uplink's time is hidden
+         * behind compute). Leases are granted one per contributor per pass, so nobody waits while
+         * another holds two.
+         */
+        inFlight: int(1, 8).default(1),
       })
-      .default({ minExamples: 16, maxExamples: 1024, targetSeconds: 1, timeoutMs: 15_000 }),
+      .default({ minExamples: 16, maxExamples: 1024, targetSeconds: 1, timeoutMs: 15_000, inFlight: 1 }),
     stop: z
       .strictObject({
         epochs: positive.optional(),
