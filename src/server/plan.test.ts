@@ -59,6 +59,23 @@ describe('planJob', () => {
     expect(p.swarm[1].bytesDown).toBe(m.parameters + 2 * (m.lease + m.ack + m.receipt));
   });
 
+  it('with lease.inFlight 2, hides each upload but the last behind the next lease\'s compute', () => {
+    const job = defaultJob();
+    expect(job.lease.inFlight).toBe(2);
+    const m = messageBytes(jobLayout(job).total, 2048, job.compression);
+    const c = 2048 / 40_000;
+    const u = m.result / 625e3;
+    const [one, two, four] = planJob(inputs({ job })).swarm;
+    // 4 leases: compute, 3 × the slower of the next compute and the last upload, the last upload; the delta down.
+    expect(one.roundSeconds).toBeCloseTo(c + 3 * Math.max(c, u) + u + one.bytesDown / 2.5e6, 9);
+    expect(two.roundSeconds).toBeCloseTo(c + Math.max(c, u) + u + two.bytesDown / 2.5e6, 9);
+    // One lease each: nothing to overlap.
+    expect(four.roundSeconds).toBeCloseTo(c + u + four.bytesDown / 2.5e6, 9);
+    const serial = planJob(inputs({ job: { ...job, lease: { ...job.lease, inFlight: 1 } } })).swarm[0];
+    expect(serial.roundSeconds).toBeCloseTo(4 * (c + u) + serial.bytesDown / 2.5e6, 9);
+    expect(one.transferSeconds).toBeCloseTo(one.roundSeconds - one.computeSeconds, 12);
+  });
+
   it('counts the verification the job asks for, and the memory a contributor needs', () => {
     const p = planJob(inputs());
     expect(p.verification).toMatchObject({ replication: 0.1, spotFraction: 0.05, spotMaxExamples: 256, probationResults: 3 });

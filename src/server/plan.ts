@@ -148,8 +148,17 @@ export function planJob(inputs: PlanInputs): JobPlan {
     const bytesDown = m.parameters + leasesPerContributor * (m.lease + m.ack + m.receipt);
     const bytesUp = leasesPerContributor * m.result;
     const computeSeconds = job.globalBatch / n / speed;
-    const transferSeconds = bytesDown / bytesPerSecondDown + bytesUp / bytesPerSecondUp;
-    const roundSeconds = computeSeconds + transferSeconds;
+    // With lease.inFlight ≥ 2 a result uploads while the next lease computes: of a contributor's L
+    // leases (c seconds of compute, u of upload each) only the slower of the two is paid between
+    // the first compute and the last upload, c + (L − 1)·max(c, u) + u, instead of L·(c + u).
+    const leaseCompute = computeSeconds / leasesPerContributor;
+    const leaseUp = m.result / bytesPerSecondUp;
+    const workSeconds =
+      job.lease.inFlight > 1 && leasesPerContributor > 1
+        ? leaseCompute + (leasesPerContributor - 1) * Math.max(leaseCompute, leaseUp) + leaseUp
+        : computeSeconds + bytesUp / bytesPerSecondUp;
+    const roundSeconds = workSeconds + bytesDown / bytesPerSecondDown;
+    const transferSeconds = roundSeconds - computeSeconds;
     return {
       contributors: n, leaseExamples, leasesPerContributor, bytesDown, bytesUp, computeSeconds, transferSeconds, roundSeconds,
       examplesPerSecond: job.globalBatch / roundSeconds,
@@ -200,7 +209,7 @@ export function planText(p: JobPlan): string {
     `  contributor ${n(p.speed.examplesPerSecond)} examples/s (${p.speed.source}); links ${p.speed.downMbps} Mbit/s down, ${p.speed.upMbps} Mbit/s up`,
     `  memory      CPU backend: ${mib(p.memory.cpuBackendBytes)} of WebAssembly memory (model, optimizer state, the dataset, micro-batches of ${n(p.memory.batchCapacity)})`,
     '',
-    '  contributors | lease | leases each | down per round | up per round | compute | transfer | round | examples/s | all planned rounds',
+    '  contributors | lease | leases each | down per round | up per round | compute | transfer (not hidden) | round | examples/s | all planned rounds',
     ...p.swarm.map(
       (s) =>
         `  ${String(s.contributors).padStart(12)} | ${n(s.leaseExamples).padStart(5)} | ${s.leasesPerContributor.toFixed(2).padStart(11)} | ${mib(s.bytesDown).padStart(14)} | ${mib(s.bytesUp).padStart(12)} | ` +
