@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { BackendMeasurement } from './api.ts';
 import { mlpLayout } from '../model/mlp.ts';
 import type { TrainingBackend } from './backend.ts';
-import { chooseBackend, measureBackend } from './selectBackend.ts';
+import { chooseBackend, measureBackend, selectingFactory } from './selectBackend.ts';
 
 const m = (backend: 'webgpu' | 'cpu', examplesPerSecond: number | null, error?: string): BackendMeasurement => ({
   backend, examplesPerSecond, msPerBatch: examplesPerSecond ? (128 / examplesPerSecond) * 1000 : null, batch: 128, runs: examplesPerSecond ? 10 : 0, error,
@@ -63,6 +63,20 @@ describe('measureBackend start-up deadline', () => {
     finishStartup();
     await new Promise((r) => setTimeout(r, 0));
     expect(disposed).toBe(1);
+  });
+
+  it('on a busy device (nothing started in time) gives the CPU a second, longer try instead of refusing', async () => {
+    const slow = (ms: number) => () => new Promise<TrainingBackend>((resolve) => setTimeout(() => resolve(fakeBackend(() => {})), ms));
+    const factory = selectingFactory('auto', { cpu: slow(60), webgpu: slow(60) }, layout, { startupBudgetMs: 20, busyStartupBudgetMs: 2000, budgetMs: 1 });
+    const backend = await factory();
+    const { selection } = backend.report();
+    expect(selection?.chosen).toBe('cpu');
+    expect(selection?.candidates.find((c) => c.backend === 'webgpu')?.error).toBe('WebGPU did not start within 20 ms');
+    expect(selection?.candidates.find((c) => c.backend === 'cpu')?.examplesPerSecond).toBeGreaterThan(0);
+    // A CPU that cannot start even then: the page is told both tries.
+    const never = () => new Promise<TrainingBackend>(() => {});
+    const refused = selectingFactory('auto', { cpu: never, webgpu: never }, layout, { startupBudgetMs: 10, busyStartupBudgetMs: 30, budgetMs: 1 });
+    await expect(refused()).rejects.toThrow(/CPU: CPU did not start within 10 ms; on a second try: CPU did not start within 30 ms; WebGPU: WebGPU did not start within 10 ms/);
   });
 
   it('disposes a candidate whose warm-up throws, and reports why', async () => {
