@@ -5,15 +5,16 @@ The same protocol as a swarmgrad local-steps job (src/coordinator/jobs/fashion-m
 each round takes the next K·H·b positions of the epoch's shuffled order; each of its K leases
 runs H SGD-with-momentum steps of b examples from the round's parameters, with a fresh momentum
 buffer and the cosine-scheduled rate of the round; the round's Δs are averaged (weighted by
-examples), rounded like our int8 block encoding (a scale per 128 values, round to nearest) and
-taken by an outer Nesterov step. Test accuracy on the 10,000 test images every 8,192 examples.
+examples) after each is rounded like our up encoding (int8 or ternary, a scale per 128 values),
+and taken by an outer Nesterov step; contributors start from the broadcast parameters, rebuilt
+from deltas rounded like the down encoding with the rounding error carried forward. Test accuracy on the 10,000 test images every 8,192 examples.
 
 It answers "how many examples to 88%, and how far does it get" per configuration, in seconds
 per run on a CPU; the bytes and the time on a link come from our own codec and plan
 (`npm start -- --job FILE --plan`), and the real runs from `npm run bench`. Needs torch and
 numpy (pip install torch); nothing in the project depends on it.
 
-  python3 scripts/sweep-local-steps.py [--h 1,4,16,64] [--schemes int8,f32] [--out FILE.json]
+  python3 scripts/sweep-local-steps.py [--h 1,4,16,64] [--schemes int8,f32,ternary/int8] [--out FILE.json]
 """
 import argparse, gzip, json, math, time
 
@@ -33,22 +34,32 @@ def labels(name):
 
 
 def block_round(x, scheme, block=128):
-    """What a receiver decodes from `x` sent in `scheme` (src/compression/int8.ts: scale = max|x| / 127)."""
+    """What a receiver decodes from `x` sent in `scheme`: int8 (src/compression/int8.ts: scale =
+    max|x| / 127, round to nearest) or ternary (ternary.ts: scale = max|x|, ±scale where
+    2|x| ≥ scale, else 0)."""
     if scheme == 'f32':
         return x
     n = x.numel()
     y = torch.cat([x, x.new_zeros((-n) % block)]).view(-1, block)
-    scale = y.abs().amax(1, keepdim=True) / 127
+    top = y.abs().amax(1, keepdim=True)
+    if scheme == 'ternary':
+        out = torch.where(2 * y.abs() >= top, torch.sign(y) * top, torch.zeros_like(y))
+        out[(top == 0).expand_as(y)] = 0
+        return out.view(-1)[:n]
+    scale = top / 127
     scale[scale == 0] = 1
     return (torch.round(y / scale).clamp(-127, 127) * scale).view(-1)[:n]
 
 
-def run(train, test, K, H, b, lr, outer_lr, outer_momentum, scheme, epochs=8, target=0.88, evaluate_every=8192, seed=1):
+def run(train, test, K, H, b, lr, outer_lr, outer_momentum, up, down, epochs=8, target=0.88, evaluate_every=8192, seed=1):
     xs, ys = train
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
     flat = lambda: torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+    # theta: the coordinator's exact parameters; held: the broadcast θ̂ every contributor rebuilds
+    # (broadcast.ts: each version goes down as round(θ − θ̂), the rounding error carried forward).
     theta, velocity = flat(), None
+    held = theta.clone()
     order_rng = torch.Generator().manual_seed(seed)
     per_round = K * H * b
     planned = epochs * math.ceil(len(xs) / per_round)
@@ -64,18 +75,20 @@ def run(train, test, K, H, b, lr, outer_lr, outer_momentum, scheme, epochs=8, ta
                 lease = order[start + k * H * b:start + (k + 1) * H * b]
                 if len(lease) == 0:
                     continue
-                torch.nn.utils.vector_to_parameters(theta.clone(), model.parameters())
+                torch.nn.utils.vector_to_parameters(held.clone(), model.parameters())
                 inner = torch.optim.SGD(model.parameters(), lr=rate, momentum=0.9)
                 for s in range(0, len(lease), b):
                     batch = lease[s:s + b]
                     inner.zero_grad()
                     torch.nn.functional.cross_entropy(model(xs[batch]), ys[batch]).backward()
                     inner.step()
-                deltas.append((theta - flat(), len(lease)))
+                # Each contributor rounds its own Δ (up encoding); the coordinator averages the decoded ones.
+                deltas.append((block_round(held - flat(), up), len(lease)))
             n = sum(c for _, c in deltas)
-            delta = block_round(sum(d * c for d, c in deltas) / n, scheme)
+            delta = sum(d * c for d, c in deltas) / n
             velocity = delta if velocity is None else outer_momentum * velocity + delta
             theta = theta - outer_lr * (delta + outer_momentum * velocity)
+            held = held + block_round(theta - held, down)
             seen += n
             rounds += 1
             if seen >= next_eval:
@@ -94,7 +107,7 @@ def run(train, test, K, H, b, lr, outer_lr, outer_momentum, scheme, epochs=8, ta
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--h', default='1,4,16,64')
-    p.add_argument('--schemes', default='int8,f32')
+    p.add_argument('--schemes', default='int8,f32', help='up/down pairs or one scheme for both: int8,f32,ternary/int8')
     p.add_argument('--leases', type=int, default=4, help='leases per round (K)')
     p.add_argument('--lr', type=float, default=0.02)
     p.add_argument('--out')
@@ -105,8 +118,9 @@ def main():
     rows = []
     for h in [int(x) for x in a.h.split(',')]:
         for scheme in a.schemes.split(','):
+            up, down = (scheme.split('/') + [scheme])[:2]
             t0 = time.time()
-            r = run(train, test, K=a.leases, H=h, b=32, lr=a.lr, outer_lr=1.0, outer_momentum=0.7, scheme=scheme)
+            r = run(train, test, K=a.leases, H=h, b=32, lr=a.lr, outer_lr=1.0, outer_momentum=0.7, up=up, down=down)
             row = dict(H=h, scheme=scheme, K=a.leases, lr=a.lr, seconds=round(time.time() - t0, 1), **r)
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != 'curve'}), flush=True)
