@@ -64,6 +64,15 @@ describe('parameter deltas', () => {
     expect(gaps[0]).toBeLessThanOrEqual(0.05 / 127 / 2 + 1e-9); // the key frame's own bound
   });
 
+  it('int4: sender and receiver stay bit-identical over 50 steps, and the carried error stays under one step', () => {
+    const gaps = randomWalk({ scheme: 'int4' }, 'dense');
+    // As int8 with 7 levels for 127: the gap is scale/2 of (step + carried gap), ≈ (4.5e-3 + gap)/14,
+    // highest (≈ 5.3e-4) just after the key frame, whose error (≤ 3.6e-3) the first delta carries.
+    expect(Math.max(...gaps.slice(1))).toBeLessThan(6e-4);
+    expect(Math.max(...gaps.slice(-10))).toBeLessThanOrEqual(1.25 * Math.max(...gaps.slice(1, 11)));
+    expect(gaps[0]).toBeLessThanOrEqual(0.05 / 7 / 2 + 1e-9); // the key frame's own bound
+  });
+
   it('ternary: sender and receiver stay bit-identical, and the carried error stays bounded', () => {
     const gaps = randomWalk({ scheme: 'ternary', blockSize: 64 }, 'dense');
     const late = gaps.slice(10);

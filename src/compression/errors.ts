@@ -13,7 +13,7 @@ export type CompressionErrorCode =
   | 'non-finite'
   /** Mask indices out of range or not strictly increasing, or a mask missing or unexpected. */
   | 'bad-mask'
-  /** A code the encoder never writes: int8 −128, 2-bit code 3, a negative scale, nonzero padding. */
+  /** A code the encoder never writes: int8 −128, int4 −8, 2-bit code 3, a negative scale, nonzero padding. */
   | 'bad-payload'
   /** An encoder-side argument out of range (k above the length, a non-integer seed). */
   | 'bad-argument';

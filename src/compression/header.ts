@@ -4,13 +4,21 @@
 // Payload layout, every number little-endian, total length a multiple of 4 bytes:
 //   'f32'      n f32 values
 //   'int8'     ⌈n/B⌉ f32 scales · n int8 values · zero padding to 4 bytes
+//   'int4'     ⌈n/B⌉ f32 scales · n 4-bit two's-complement codes in [−7, 7], 2 to a byte,
+//              low nibble first (nibble 0x8, i.e. −8, is never written) · zero padding
 //   'ternary'  ⌈n/B⌉ f32 scales · n 2-bit codes, 4 to a byte, low bits first · zero padding
 // where n is `k` when only a mask's coordinates are carried, else `length`.
 
 import { CompressionError } from './errors.ts';
 
-export const SCHEMES = ['f32', 'int8', 'ternary'] as const;
+/** The schemes with an f32 scale per block of values, i.e. every scheme but 'f32'. */
+export const BLOCK_SCHEMES = ['int8', 'int4', 'ternary'] as const;
+export const SCHEMES = ['f32', ...BLOCK_SCHEMES] as const;
 export type Scheme = (typeof SCHEMES)[number];
+export type BlockScheme = (typeof BLOCK_SCHEMES)[number];
+
+/** Bits of one value's code in each block scheme's payload. */
+const CODE_BITS: Record<BlockScheme, number> = { int8: 8, int4: 4, ternary: 2 };
 
 export const MIN_BLOCK_SIZE = 64;
 export const MAX_BLOCK_SIZE = 256;
@@ -80,7 +88,7 @@ export function encodedByteSize(header: CompressedHeader): number {
   const n = k ?? length;
   if (scheme === 'f32') return 4 * n;
   const scaleBytes = 4 * Math.ceil(n / blockSize!);
-  const valueBytes = scheme === 'int8' ? n : Math.ceil(n / 4);
+  const valueBytes = Math.ceil((n * CODE_BITS[scheme]) / 8);
   return scaleBytes + padTo4(valueBytes);
 }
 

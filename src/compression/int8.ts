@@ -6,23 +6,13 @@
 
 import { CompressionError } from './errors.ts';
 import { padTo4 } from './header.ts';
-import { absMax, blockCount, checkZeroPadding, readScale, zeroScaleError } from './scales.ts';
+import { absMax, blockCount, checkZeroPadding, gridScale, readScale, zeroScaleError } from './scales.ts';
 
 const MAX_CODE = 127;
 
-const bits = new Float32Array(1);
-const bitsAsUint = new Uint32Array(bits.buffer);
-
 /** The smallest float32 s ≥ 0 with 127·s ≥ absmax; +0 for an all-zero block. */
 export function int8Scale(absmax: number): number {
-  let scale = Math.fround(absmax / MAX_CODE);
-  if (MAX_CODE * scale < absmax) {
-    // One float32 step up: the rounding went below absmax/127 (127·scale is exact in f64).
-    bits[0] = scale;
-    bitsAsUint[0] += 1;
-    scale = bits[0];
-  }
-  return scale;
+  return gridScale(absmax, MAX_CODE);
 }
 
 export function encodeInt8(values: Float32Array, blockSize: number): Uint8Array {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeVector, encodeVector, sharedMask, topKMask } from './index.ts';
+import { SCHEMES, decodeVector, encodeVector, sharedMask, topKMask } from './index.ts';
 import { MLP_PARAMETERS, normals } from './testVectors.ts';
 
 function isStrictlyIncreasing(mask: Uint32Array, length: number): boolean {
@@ -58,7 +58,7 @@ describe('topKMask', () => {
 });
 
 describe('values on a mask', () => {
-  for (const scheme of ['f32', 'int8', 'ternary'] as const) {
+  for (const scheme of SCHEMES) {
     it(`${scheme}: decode puts the carried values at the mask and zero elsewhere`, () => {
       const values = normals(MLP_PARAMETERS, 6);
       const mask = sharedMask(MLP_PARAMETERS, 2352, 7);

@@ -1,5 +1,6 @@
-// What the two block quantisers share: the block walk, reading a block's f32 scale with its
-// checks, and the rule that padding bytes are zero (so one vector has one encoding).
+// What the block quantisers share: the block walk, the scale of an integer grid, reading a
+// block's f32 scale with its checks, and the rule that padding bytes are zero (so one vector
+// has one encoding).
 
 import { CompressionError } from './errors.ts';
 import type { Scheme } from './header.ts';
@@ -16,6 +17,24 @@ export function absMax(values: Float32Array, start: number, end: number): number
     if (a > max) max = a;
   }
   return max;
+}
+
+const bits = new Float32Array(1);
+const bitsAsUint = new Uint32Array(bits.buffer);
+
+/**
+ * The smallest float32 s ≥ 0 with maxCode·s ≥ absmax (+0 for an all-zero block), so that
+ * round(|x|/s) ≤ maxCode even where absmax/maxCode rounds down (subnormal blocks).
+ */
+export function gridScale(absmax: number, maxCode: number): number {
+  let scale = Math.fround(absmax / maxCode);
+  if (maxCode * scale < absmax) {
+    // One float32 step up: the rounding went below absmax/maxCode (maxCode·scale is exact in f64).
+    bits[0] = scale;
+    bitsAsUint[0] += 1;
+    scale = bits[0];
+  }
+  return scale;
 }
 
 /**

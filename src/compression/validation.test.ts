@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { decodeVector, encodeVector, encodedByteSize, sharedMask, topKMask, type Compressed } from './index.ts';
+import { SCHEMES, decodeVector, encodeVector, encodedByteSize, sharedMask, topKMask, type Compressed } from './index.ts';
 import { expectCompressionError as rejects, normals } from './testVectors.ts';
 
 const header = (fields: Record<string, unknown> = {}) => ({ scheme: 'int8', length: 200, blockSize: 128, k: null, ...fields });
 const int8Of200 = (): Compressed => encodeVector(normals(200, 1), { scheme: 'int8' });
+const int4Of200 = (): Compressed => encodeVector(normals(200, 11), { scheme: 'int4' }); // 8 scale bytes, 100 code bytes
 
 /** A copy of a valid encoding with its payload edited, to forge what a broken peer might send. */
 function forged(encoded: Compressed, edit: (payload: Uint8Array, view: DataView) => void): Compressed {
@@ -21,7 +22,7 @@ describe('decoding rejects malformed headers', () => {
   });
 
   it('with unknown schemes', () => {
-    rejects(() => decodeVector({ header: header({ scheme: 'int4' }), payload }), 'unknown-scheme', /Unknown compression scheme "int4"; known: f32, int8, ternary/);
+    rejects(() => decodeVector({ header: header({ scheme: 'int2' }), payload }), 'unknown-scheme', /Unknown compression scheme "int2"; known: f32, int8, int4, ternary/);
     rejects(() => decodeVector({ header: header({ scheme: 8 }), payload }), 'malformed-header', /scheme must be a string, got 8/);
   });
 
@@ -47,6 +48,11 @@ describe('decoding rejects payloads that do not add up', () => {
     rejects(() => decodeVector({ header: h, payload: payload.subarray(0, payload.length - 4) }), 'length-mismatch', /Scheme int8 \(length 200, blockSize 128\) takes 208 payload bytes, got 204/);
     rejects(() => decodeVector({ header: { ...h, length: 201 }, payload }), 'length-mismatch', /takes 212 payload bytes, got 208/);
     rejects(() => decodeVector({ header: h, payload: [1, 2] as unknown as Uint8Array }), 'bad-payload', /must be a Uint8Array or a Uint32Array/);
+    const int4 = int4Of200();
+    expect(encodedByteSize(int4.header)).toBe(108);
+    rejects(() => decodeVector({ header: int4.header, payload: int4.payload.subarray(0, 104) }), 'length-mismatch', /Scheme int4 \(length 200, blockSize 128\) takes 108 payload bytes, got 104/);
+    rejects(() => decodeVector({ header: { ...int4.header, length: 201 }, payload: int4.payload }), 'length-mismatch', /takes 112 payload bytes, got 108/);
+    rejects(() => decodeVector({ header: { ...int4.header, blockSize: 64 }, payload: int4.payload }), 'length-mismatch', /blockSize 64\) takes 116 payload bytes, got 108/);
   });
 
   it('with NaN, infinite, negative or overflowing scales', () => {
@@ -57,6 +63,9 @@ describe('decoding rejects payloads that do not add up', () => {
     rejects(() => decodeVector(forged(int8Of200(), (_, v) => v.setFloat32(0, 3e37, true))), 'non-finite', /127·scale overflows float32/);
     const ternary = encodeVector(normals(200, 2), { scheme: 'ternary' });
     rejects(() => decodeVector(forged(ternary, (_, v) => v.setFloat32(4, NaN, true))), 'non-finite', /ternary block 1 has scale NaN/);
+    rejects(() => decodeVector(forged(int4Of200(), (_, v) => v.setFloat32(4, NaN, true))), 'non-finite', /int4 block 1 has scale NaN/);
+    rejects(() => decodeVector(forged(int4Of200(), (_, v) => v.setFloat32(0, -0.25, true))), 'bad-payload', /int4 block 0 has negative scale -0.25/);
+    rejects(() => decodeVector(forged(int4Of200(), (_, v) => v.setFloat32(0, 5e37, true))), 'non-finite', /int4 block 0 has scale [\d.]+e\+37: 7·scale overflows float32/);
   });
 
   it('with codes the encoder never writes', () => {
@@ -68,6 +77,19 @@ describe('decoding rejects payloads that do not add up', () => {
     rejects(() => decodeVector(forged(ternary, (p) => (p[8 + 2] = 0b11_00_00_00))), 'bad-payload', /ternary value 11 has code 3/);
     rejects(() => decodeVector(forged(ternary, (p) => (p[8 + 50] |= 0b100))), 'bad-payload', /nonzero codes past value 200/);
     rejects(() => decodeVector(forged(ternary, (p) => (p[59] = 1))), 'bad-payload', /ternary payload has nonzero padding at byte 59/);
+    const int4 = int4Of200();
+    rejects(() => decodeVector(forged(int4, (p) => (p[8 + 5] = 0x80 | (p[8 + 5] & 0xf)))), 'bad-payload', /int4 value 11 has code −8 \(nibble 0x8\); codes lie in \[−7, 7\]/);
+    rejects(() => decodeVector(forged(int4, (p) => (p[8 + 5] = 0x08 | (p[8 + 5] & 0xf0)))), 'bad-payload', /int4 value 10 has code −8/);
+    rejects(() => decodeVector(forged(int4, (p, v) => v.setFloat32(4, 0, true))), 'bad-payload', /int4 block 1 has scale 0 but a nonzero code at value \d+/);
+    const int4ZeroBlock = forged(int4, (p, v) => {
+      v.setFloat32(0, 0, true);
+      p.fill(0, 8, 8 + 64);
+      p[8 + 3] = 0x10;
+    });
+    rejects(() => decodeVector(int4ZeroBlock), 'bad-payload', /int4 block 0 has scale 0 but a nonzero code at value 7/);
+    const int4Of201 = encodeVector(normals(201, 12), { scheme: 'int4' }); // 8 scale bytes, 101 code bytes, 3 padding
+    rejects(() => decodeVector(forged(int4Of201, (p) => (p[8 + 100] |= 0x10))), 'bad-payload', /int4 payload has a nonzero code past value 200/);
+    rejects(() => decodeVector(forged(int4Of201, (p) => (p[111] = 1))), 'bad-payload', /int4 payload has nonzero padding at byte 111/);
     const withCode = forged(ternary, (p, v) => {
       v.setFloat32(0, 0, true);
       p.fill(0, 8, 8 + 32);
@@ -107,8 +129,9 @@ describe('encoding rejects', () => {
     const values = normals(300, 7);
     values[205] = NaN;
     values[250] = Infinity;
-    for (const scheme of ['f32', 'int8', 'ternary'] as const) rejects(() => encodeVector(values, { scheme }), 'non-finite', /Input value at index 205 is NaN/);
+    for (const scheme of SCHEMES) rejects(() => encodeVector(values, { scheme }), 'non-finite', /Input value at index 205 is NaN/);
     rejects(() => encodeVector(Float32Array.of(0, -Infinity), { scheme: 'int8' }), 'non-finite', /Input value at index 1 is -Infinity/);
+    rejects(() => encodeVector(Float32Array.of(0, 1, Infinity), { scheme: 'int4' }), 'non-finite', /Input value at index 2 is Infinity/);
     // Checked over the whole vector, also where a mask would not carry it: a broken gradient is not sent.
     rejects(() => encodeVector(values, { scheme: 'int8' }, Uint32Array.of(0, 1)), 'non-finite', /index 205/);
     rejects(() => topKMask(values, 3), 'non-finite', /index 205 is NaN/);
@@ -120,7 +143,8 @@ describe('encoding rejects', () => {
 
   it('bad options and arguments', () => {
     const values = normals(10, 8);
-    rejects(() => encodeVector(values, { scheme: 'int4' as never }), 'unknown-scheme', /Unknown compression scheme "int4"/);
+    rejects(() => encodeVector(values, { scheme: 'int2' as never }), 'unknown-scheme', /Unknown compression scheme "int2"; known: f32, int8, int4, ternary/);
+    rejects(() => encodeVector(values, { scheme: 'int4', blockSize: 32 }), 'block-size', /Scheme int4 needs an integer blockSize in \[64, 256\], got 32/);
     rejects(() => encodeVector(values, { scheme: 'int8', blockSize: 512 }), 'block-size', /in \[64, 256\], got 512/);
     rejects(() => encodeVector(values, { scheme: 'f32', blockSize: 128 }), 'block-size', /f32 has no blocks/);
     rejects(() => encodeVector([1, 2] as unknown as Float32Array, { scheme: 'int8' }), 'bad-argument', /takes a Float32Array/);

@@ -5,13 +5,14 @@
 import { CompressionError } from './errors.ts';
 import { checkFinite } from './finite.ts';
 import { DEFAULT_BLOCK_SIZE, MAX_LENGTH, checkBlockSize, encodedByteSize, parseHeader, SCHEMES, type Compressed, type CompressedHeader, type Scheme } from './header.ts';
+import { decodeInt4, encodeInt4 } from './int4.ts';
 import { decodeInt8, encodeInt8 } from './int8.ts';
 import { checkMask, gather, scatter } from './mask.ts';
 import { decodeTernary, encodeTernary } from './ternary.ts';
 
 export interface EncodeOptions {
   scheme: Scheme;
-  /** Values per scale for 'int8' and 'ternary' (64–256, default 128); must be absent for 'f32'. */
+  /** Values per scale for the block schemes 'int8', 'int4' and 'ternary' (64–256, default 128); must be absent for 'f32'. */
   blockSize?: number;
 }
 
@@ -51,12 +52,7 @@ export function decodeVector(compressed: { header: unknown; payload: Uint8Array 
     checkMask(mask, header.length, header.k);
   }
   const n = header.k ?? header.length;
-  const carried =
-    header.scheme === 'f32'
-      ? decodeF32(bytes, n, mask)
-      : header.scheme === 'int8'
-        ? decodeInt8(bytes, n, header.blockSize!)
-        : decodeTernary(bytes, n, header.blockSize!);
+  const carried = decodeValues(bytes, n, header.scheme, header.blockSize, mask);
   return mask === undefined ? carried : scatter(carried, mask, header.length);
 }
 
@@ -73,8 +69,23 @@ function encodeValues(values: Float32Array, scheme: Scheme, blockSize: number | 
       return encodeF32(values);
     case 'int8':
       return encodeInt8(values, blockSize!);
+    case 'int4':
+      return encodeInt4(values, blockSize!);
     case 'ternary':
       return encodeTernary(values, blockSize!);
+  }
+}
+
+function decodeValues(bytes: Uint8Array, n: number, scheme: Scheme, blockSize: number | null, mask: Uint32Array | undefined): Float32Array {
+  switch (scheme) {
+    case 'f32':
+      return decodeF32(bytes, n, mask);
+    case 'int8':
+      return decodeInt8(bytes, n, blockSize!);
+    case 'int4':
+      return decodeInt4(bytes, n, blockSize!);
+    case 'ternary':
+      return decodeTernary(bytes, n, blockSize!);
   }
 }
 

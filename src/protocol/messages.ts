@@ -3,7 +3,7 @@
 // tensors travel beside them as binary, never as JSON number arrays.
 
 import { z } from 'zod';
-import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SCHEMES } from '../compression/header.ts';
+import { BLOCK_SCHEMES, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SCHEMES } from '../compression/header.ts';
 import { HASH_HEX_PATTERN, PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './signing.ts';
 
 /** Bumped on any incompatible change; both ends refuse a peer that speaks another. */
@@ -70,7 +70,7 @@ export const MlpSpecSchema = z.strictObject({
 /** How a direction's vectors are encoded (src/compression); f32 has no blocks. */
 export const EncodingSpec = z.discriminatedUnion('scheme', [
   z.strictObject({ scheme: z.literal('f32') }),
-  z.strictObject({ scheme: z.enum(['int8', 'ternary']), blockSize: z.number().int().min(MIN_BLOCK_SIZE).max(MAX_BLOCK_SIZE) }),
+  z.strictObject({ scheme: z.enum(BLOCK_SCHEMES), blockSize: z.number().int().min(MIN_BLOCK_SIZE).max(MAX_BLOCK_SIZE) }),
 ]);
 export type EncodingSpec = z.infer<typeof EncodingSpec>;
 

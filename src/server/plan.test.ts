@@ -76,6 +76,21 @@ describe('planJob', () => {
     expect(one.transferSeconds).toBeCloseTo(one.roundSeconds - one.computeSeconds, 12);
   });
 
+  it('prices int4 both ways at half a byte a value and a scale per block, about half of int8', () => {
+    const job = defaultJob();
+    const floats = jobLayout(job).total;
+    const int4 = { up: { scheme: 'int4', blockSize: 128 }, down: { scheme: 'int4', blockSize: 128 }, keepVersions: 8 } as const;
+    const m4 = messageBytes(floats, 2048, int4);
+    const m8 = messageBytes(floats, 2048, job.compression);
+    const payload = Math.ceil(floats / 2 / 4) * 4 + 4 * Math.ceil(floats / 128);
+    for (const bytes of [m4.parameters, m4.result]) {
+      expect(bytes).toBeGreaterThan(payload);
+      expect(bytes).toBeLessThan(payload + 600);
+    }
+    expect(m4.result).toBeLessThan(0.55 * m8.result);
+    expect(m4.lease).toBe(m8.lease);
+  });
+
   it('counts the verification the job asks for, and the memory a contributor needs', () => {
     const p = planJob(inputs());
     expect(p.verification).toMatchObject({ replication: 0.1, spotFraction: 0.05, spotMaxExamples: 256, probationResults: 3 });
