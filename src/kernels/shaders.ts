@@ -9,5 +9,6 @@ import reduce from '../../shaders/reduce.wgsl?raw';
 import softmaxXent from '../../shaders/softmax_xent.wgsl?raw';
 import optimizer from '../../shaders/optimizer.wgsl?raw';
 import gather from '../../shaders/gather.wgsl?raw';
+import pool from '../../shaders/pool.wgsl?raw';
 
-export const WGSL = { gelu, matmul, matmulReference, activation, reduce, softmaxXent, optimizer, gather };
+export const WGSL = { gelu, matmul, matmulReference, activation, reduce, softmaxXent, optimizer, gather, pool };
