@@ -10,5 +10,6 @@ import softmaxXent from '../../shaders/softmax_xent.wgsl?raw';
 import optimizer from '../../shaders/optimizer.wgsl?raw';
 import gather from '../../shaders/gather.wgsl?raw';
 import pool from '../../shaders/pool.wgsl?raw';
+import layernorm from '../../shaders/layernorm.wgsl?raw';
 
-export const WGSL = { gelu, matmul, matmulReference, activation, reduce, softmaxXent, optimizer, gather, pool };
+export const WGSL = { gelu, matmul, matmulReference, activation, reduce, softmaxXent, optimizer, gather, pool, layernorm };
