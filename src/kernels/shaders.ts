@@ -9,7 +9,8 @@ import reduce from '../../shaders/reduce.wgsl?raw';
 import softmaxXent from '../../shaders/softmax_xent.wgsl?raw';
 import optimizer from '../../shaders/optimizer.wgsl?raw';
 import gather from '../../shaders/gather.wgsl?raw';
+import conv2d from '../../shaders/conv2d.wgsl?raw';
 import pool from '../../shaders/pool.wgsl?raw';
 import layernorm from '../../shaders/layernorm.wgsl?raw';
 
-export const WGSL = { gelu, matmul, matmulReference, activation, reduce, softmaxXent, optimizer, gather, pool, layernorm };
+export const WGSL = { gelu, matmul, matmulReference, activation, reduce, softmaxXent, optimizer, gather, conv2d, pool, layernorm };
