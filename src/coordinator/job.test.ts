@@ -61,7 +61,8 @@ describe('parseJob', () => {
     const job = defaultJob();
     expect(job.model.widths).toEqual([784, 256, 128, 10]);
     expect(job.sync).toMatchObject({ mode: 'local-steps', innerSteps: 64, innerBatch: 32 });
-    expect(job.compression).toMatchObject({ up: { scheme: 'int8' }, down: { scheme: 'int8' } });
+    expect(job.compression).toMatchObject({ up: { scheme: 'int4' }, down: { scheme: 'int4' } });
+    expect(job.lease.inFlight).toBe(2);
     expect(job.stop.targetAccuracy).toBeGreaterThanOrEqual(0.88);
     expect(plannedRounds(job)).toBeGreaterThan(0);
     expect(jobLayout(job).total).toBeGreaterThan(235_000);

@@ -43,7 +43,7 @@ describe('planJob', () => {
     expect(p.swarm[0].bytesUp).toBe(2 * messageBytes(jobLayout(everyStep()).total, 125).result);
   });
 
-  it('sizes the default local-steps job: leases of 64 inner batches, int8 deltas down and int8 Δ up', () => {
+  it('sizes the default local-steps job: leases of 64 inner batches, int4 deltas down and int4 Δ up', () => {
     const job = defaultJob();
     const p = planJob(inputs({ job }));
     const floats = jobLayout(job).total;
@@ -51,10 +51,10 @@ describe('planJob', () => {
     // Four leases of 64 × 32 examples per round, shared by whoever is there.
     expect(p.swarm.map((r) => [r.contributors, r.leaseExamples, r.leasesPerContributor])).toEqual([[1, 2048, 4], [2, 2048, 2], [4, 2048, 1]]);
     const m = messageBytes(floats, 2048, job.compression);
-    // int8: a byte per value and a 4-byte scale per 128 values, about a quarter of f32.
-    expect(m.parameters).toBeGreaterThan(floats + (4 * floats) / 128);
-    expect(m.parameters).toBeLessThan(floats + (4 * floats) / 128 + 600);
-    expect(m.result).toBeLessThan(floats + (4 * floats) / 128 + 600);
+    // int4: half a byte per value and a 4-byte scale per 128 values, about an eighth of f32.
+    expect(m.parameters).toBeGreaterThan(floats / 2 + (4 * floats) / 128);
+    expect(m.parameters).toBeLessThan(floats / 2 + (4 * floats) / 128 + 600);
+    expect(m.result).toBeLessThan(floats / 2 + (4 * floats) / 128 + 600);
     expect(p.swarm[1].bytesUp).toBe(2 * m.result);
     expect(p.swarm[1].bytesDown).toBe(m.parameters + 2 * (m.lease + m.ack + m.receipt));
   });
@@ -81,7 +81,7 @@ describe('planJob', () => {
     const floats = jobLayout(job).total;
     const int4 = { up: { scheme: 'int4', blockSize: 128 }, down: { scheme: 'int4', blockSize: 128 }, keepVersions: 8 } as const;
     const m4 = messageBytes(floats, 2048, int4);
-    const m8 = messageBytes(floats, 2048, job.compression);
+    const m8 = messageBytes(floats, 2048, { up: { scheme: 'int8', blockSize: 128 }, down: { scheme: 'int8', blockSize: 128 }, keepVersions: 8 });
     const payload = Math.ceil(floats / 2 / 4) * 4 + 4 * Math.ceil(floats / 128);
     for (const bytes of [m4.parameters, m4.result]) {
       expect(bytes).toBeGreaterThan(payload);
