@@ -13,7 +13,8 @@
 //  - the reference's cost: coordinator CPU per lease of H × 32 examples.
 // The WebGPU backend and the browser's CPU build are measured by src/worker/localSteps.gpu.test.ts.
 //
-//   node --import tsx scripts/bench-local-steps-drift.ts [--leases 20] [--inner sgd:0.02,adamw:0.002] [--steps 1,4,16,64] [--out file.json]
+//   node --import tsx scripts/bench-local-steps-drift.ts [--leases 20] [--inner sgd:0.02,adamw:0.002] [--steps 1,4,16,64]
+//        [--encoding int8|int4] [--out file.json]
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     // The default job's inner SGD (momentum 0.9) at 0.02, at 0.05, and AdamW at two rates.
     inner: { type: 'string', default: 'sgd:0.02,sgd:0.05,adamw:0.002,adamw:0.001' },
     steps: { type: 'string', default: '1,4,16,64' },
+    /** How both sides round Δ before comparing (the job's up encoding): int8 or int4. */
+    encoding: { type: 'string', default: 'int8' },
     out: { type: 'string' },
   },
 });
@@ -43,7 +46,9 @@ const INNER_STEPS = values.steps.split(',').map(Number);
 const TRAINED_STEPS = [0, 300, 1875, 5625];
 /** A stale result starts from the parameters this many steps earlier. */
 const STALE_STEPS = 16;
-const INT8 = { scheme: 'int8', blockSize: 128 } as const;
+if (values.encoding !== 'int8' && values.encoding !== 'int4') throw new Error(`--encoding is int8 or int4, got ${values.encoding}`);
+/** The up encoding both sides round to (named INT8 in the fields below: int8 unless --encoding says otherwise). */
+const INT8 = { scheme: values.encoding, blockSize: 128 } as const;
 /** Distances counted above each of these: the false bans a tolerance there would cause. */
 const THRESHOLDS = [1e-3, 1e-2, 5e-2];
 /** Leases whose int8 distance exceeds this get their kinks resolved (the every-step tolerance: the strictest a job uses). */
