@@ -6,7 +6,8 @@
 //                steps) with 2 contributors, capped at --baseline-minutes of training;
 //   local steps  the default job (64 inner SGD steps of 32, int8 both ways) with 2
 //                contributors, until 88% test accuracy;
-//   scaling      the default job, ended after --scaling-rounds rounds, with N = 1, 2, 4 contributors,
+//   scaling      the default job (no test-set evaluations: train.html's are left out of its rate
+//                too), ended after --scaling-rounds rounds, with N = 1, 2, 4 contributors,
 //                against the same N browsers training locally (train.html, batch 32, SGD)
 //                all at once, their training examples/s over a common window summed.
 //
@@ -381,9 +382,11 @@ async function main(): Promise<number> {
   if (!existsSync(join(site, 'train.html'))) throw new Error(`${site} has no built pages: run \`npx vite build\` first`);
 
   const work = mkdtempSync(join(tmpdir(), 'swarmgrad-bench-swarm-'));
-  const localJob = JSON.parse(readFileSync(values['local-job']!, 'utf8')) as Record<string, unknown> & { optimizer: { lr: number }; sync?: { innerBatch?: number } };
+  // Read when a part needs it (a long baseline runs first, and the file may be a candidate still being chosen).
+  type LocalJob = Record<string, unknown> & { optimizer: { lr: number }; sync?: { innerBatch?: number } };
+  const readLocalJob = () => JSON.parse(readFileSync(values['local-job']!, 'utf8')) as LocalJob;
   // train.html with the inner steps' batch and SGD (the default job's inner optimizer), so that it is the same work.
-  const localWork = { batch: localJob.sync?.innerBatch ?? 32, lr: localJob.optimizer.lr };
+  const localWorkOf = (job: LocalJob) => ({ batch: job.sync?.innerBatch ?? 32, lr: job.optimizer.lr });
   try {
     const jobs: JobResult[] = [];
     const checks: Check[] = [];
@@ -415,7 +418,7 @@ async function main(): Promise<number> {
     }
     if (parts.has('local')) {
       log(`swarm: local-steps job, ${CONTRIBUTORS} shaped contributors, until ${100 * TARGET_ACCURACY}% (at most ${localMinutes} min of training)…`);
-      local = await runJob('local steps', writeJob(work, 'local', localJob), localMinutes);
+      local = await runJob('local steps', writeJob(work, 'local', readLocalJob()), localMinutes);
     }
     let equal: EqualExamples | null = null;
     if (baseline && local) {
@@ -429,10 +432,14 @@ async function main(): Promise<number> {
     if (parts.has('scaling')) {
       // The job as it is, ended after a fixed number of rounds. Not stop.rounds: that would shorten
       // its cosine schedule, and an honest lease at the shorter schedule's rate fails its spot check.
-      const jobFile = writeJob(work, 'scaling', localJob);
+      // Its test-set evaluations are left out, as train.html's are from its rate: on this machine the
+      // coordinator's evaluation thread would take the cores the browsers train on.
+      const localJob = readLocalJob();
+      const localWork = localWorkOf(localJob);
+      const jobFile = writeJob(work, 'scaling', { ...localJob, evaluateEvery: 1_000_000 });
       for (const count of counts) {
         log(`swarm: scaling, ${count} shaped contributor${count === 1 ? '' : 's'}, ${scalingRounds} rounds (${warmup} warm-up), then the same browsers on train.html…`);
-        const row = await attempt(`scaling-${count}`, () => scalingRow(count, jobFile));
+        const row = await attempt(`scaling-${count}`, () => scalingRow(count, jobFile, localWork));
         if (row === null) continue;
         if ('notMeasured' in row) {
           checks.push({ id: `swarm-scaling-${count}`, description: scalingDescription(count), pass: false, detail: `not measured: ${row.notMeasured}` });
@@ -442,7 +449,7 @@ async function main(): Promise<number> {
         checks.push(scalingCheck(row));
       }
     }
-    async function scalingRow(count: number, jobFile: string): Promise<ScalingRow | { notMeasured: string }> {
+    async function scalingRow(count: number, jobFile: string, localWork: { batch: number; lr: number }): Promise<ScalingRow | { notMeasured: string }> {
       const { run, after } = await runShapedSwarm(
         { label: `scaling ${count}`, job: jobFile, contributors: count, site, out: join(work, `run-scaling-${count}`), stopAfterRounds: scalingRounds, log },
         ({ pages, links, port }) => trainLocallyInEach(pages, links, port, localWork, localWindow),
