@@ -5,6 +5,7 @@ import type { MatmulLayout } from '../model/reference.ts';
 import type { Activation } from '../model/mlp.ts';
 import type { PlanInputs } from './memoryPlan.ts';
 import { JOB_SLOTS } from './control.ts';
+import { decodeLayerJob, encodeLayerJob, type LayerJob } from './layerJobs.ts';
 
 /** One optimizer step, with the bias corrections of its step number already applied. */
 export interface OptimizerStepArgs {
@@ -44,9 +45,11 @@ export type CpuJob =
   | { kind: 'forward'; batch: number; repack: boolean; source: 'train' | 'test' | 'raw' }
   /** An optimizer step on the gradient region. */
   | { kind: 'optimizer'; optimizer: OptimizerStepArgs }
-  | { kind: 'matmul'; matmul: MatmulJob };
+  | { kind: 'matmul'; matmul: MatmulJob }
+  /** One layer kernel (conv2d, pooling, layernorm) on regions the caller laid out (layerJobs.ts). */
+  | { kind: 'layer'; layer: LayerJob };
 
-const KIND = ['configure', 'gradient', 'forward', 'optimizer', 'matmul'] as const;
+const KIND = ['configure', 'gradient', 'forward', 'optimizer', 'matmul', 'layer'] as const;
 const SOURCE = ['train', 'test', 'raw'] as const;
 const LAYOUT: MatmulLayout[] = ['nn', 'nt', 'tn'];
 const ACTIVATION: Activation[] = ['relu', 'gelu'];
@@ -93,6 +96,9 @@ export function encodeJob(job: CpuJob, slots: Float64Array): void {
       slots.set([LAYOUT.indexOf(j.layout), j.m, j.n, j.k, j.a, j.b, j.c, j.packedA, j.packedB], 1);
       break;
     }
+    case 'layer':
+      encodeLayerJob(job.layer, slots, 1);
+      break;
   }
 }
 
@@ -123,6 +129,8 @@ export function decodeJob(s: Float64Array): CpuJob {
     }
     case 'matmul':
       return { kind, matmul: { layout: LAYOUT[s[1]], m: s[2], n: s[3], k: s[4], a: s[5], b: s[6], c: s[7], packedA: s[8], packedB: s[9] } };
+    case 'layer':
+      return { kind, layer: decodeLayerJob(s, 1) };
     default:
       throw new Error(`internal error: unknown CPU job kind ${s[0]}`);
   }

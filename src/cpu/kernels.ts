@@ -24,6 +24,33 @@ export interface CpuKernelExports {
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, bc1: number, bc2: number, clip: number, decayEnd: number,
   ): void;
   sgd(params: number, grads: number, buf: number, i0: number, i1: number, lr: number, momentum: number, weightDecay: number, clip: number, decayEnd: number): void;
+  // The layer kernels (assembly/conv2d.ts, pool.ts, layernorm.ts); src/cpu/layerJobs.ts calls them.
+  conv2dForward(
+    x: number, weight: number, bias: number, y: number,
+    c: number, h: number, w: number, co: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+    item0: number, item1: number, scratch: number,
+  ): void;
+  conv2dBackwardInput(
+    dy: number, weight: number, dx: number,
+    c: number, h: number, w: number, co: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+    item0: number, item1: number, scratch: number,
+  ): void;
+  conv2dWeightPartials(
+    x: number, dy: number, partials: number,
+    batch: number, c: number, h: number, w: number, co: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+    chunk0: number, chunk1: number, scratch: number,
+  ): void;
+  conv2dWeightSum(partials: number, chunks: number, depth: number, co: number, e0: number, e1: number, dweight: number, dbias: number): void;
+  conv2dForwardScratch(c: number, co: number, kh: number, kw: number): number;
+  conv2dBackwardInputScratch(c: number, co: number, kh: number, kw: number): number;
+  conv2dWeightScratch(c: number, co: number, kh: number, kw: number): number;
+  maxpool2dForward(x: number, y: number, argmax: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, plane0: number, plane1: number): void;
+  maxpool2dBackward(dy: number, argmax: number, dx: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, plane0: number, plane1: number): void;
+  avgpool2dForward(x: number, y: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, plane0: number, plane1: number): void;
+  avgpool2dBackward(dy: number, dx: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, plane0: number, plane1: number): void;
+  layernormForward(x: number, gain: number, shift: number, y: number, stats: number, f: number, eps: number, row0: number, row1: number): void;
+  layernormBackwardInput(x: number, stats: number, gain: number, dy: number, dx: number, f: number, row0: number, row1: number): void;
+  layernormParamGrad(x: number, stats: number, dy: number, dgain: number, dshift: number, rows: number, f: number, f0: number, f1: number): void;
 }
 
 /** Activation codes of gemm's epilogue (the module's ACT_* globals). */

@@ -10,6 +10,7 @@
 import { ACT, type CpuKernelExports } from './kernels.ts';
 import { SOLO_BARRIER, type Barrier } from './control.ts';
 import type { CpuJob, MatmulJob, OptimizerStepArgs } from './jobs.ts';
+import { runLayerShare } from './layerJobs.ts';
 import { MR, NORM_CHUNK, NR, headerRegions, planMemory, type MemoryPlan } from './memoryPlan.ts';
 
 /** [start, end) of `total` items for thread `index` of `count`: contiguous, sizes differ by at most one. */
@@ -50,6 +51,8 @@ export class ThreadProgram {
         return this.optimizerStep(job.optimizer);
       case 'matmul':
         return this.matmul(job.matmul);
+      case 'layer':
+        return runLayerShare(this.k, job.layer, this.index, this.count);
     }
   }
 

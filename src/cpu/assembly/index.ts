@@ -5,6 +5,12 @@
 export { gemm, packA, packB, ACT_NONE, ACT_RELU, ACT_GELU } from './gemm';
 export { gatherRows, softmaxCrossEntropy, columnSum } from './rows';
 export { sumSquares, adamw, sgd } from './optimizer';
+export {
+  conv2dForward, conv2dBackwardInput, conv2dWeightPartials, conv2dWeightSum,
+  conv2dForwardScratch, conv2dBackwardInputScratch, conv2dWeightScratch, CONV_WEIGHT_CHUNK,
+} from './conv2d';
+export { maxpool2dForward, maxpool2dBackward, avgpool2dForward, avgpool2dBackward } from './pool';
+export { layernormForward, layernormBackwardInput, layernormParamGrad } from './layernorm';
 
 /** First byte after the module's static data: the host's allocations start here. */
 export function heapBase(): usize {
