@@ -9,7 +9,10 @@
 //   scaling      the default job (no test-set evaluations: train.html's are left out of its rate
 //                too), ended after --scaling-rounds rounds, with N = 1, 2, 4 contributors,
 //                against the same N browsers training locally (train.html, batch 32, SGD)
-//                all at once, their training examples/s over a common window summed.
+//                all at once, their training examples/s over a common window summed. The
+//                network's rate is over the rounds after --warmup rounds with every contributor:
+//                enough for each new key's probation (its first 3 results are spot-checked, about
+//                a second of the coordinator's CPU each, which no round after them pays).
 //
 // Training time runs from the first lease (pages and the dataset, ~33 MB per contributor,
 // cross the link before a contributor says hello) to the close of the round that made the
@@ -22,8 +25,8 @@
 //   scaling               through the network ≥ 80% of the same browsers training locally, each N
 //
 //   node --import tsx scripts/bench-swarm.ts --site DIR [--out FILE.json] [--baseline-minutes 8]
-//        [--baseline-evaluate-every 20] [--local-minutes 10] [--scaling 1,2,4] [--scaling-rounds 12]
-//        [--warmup 2] [--local-window 20] [--parts baseline,local,scaling]
+//        [--baseline-evaluate-every 20] [--local-minutes 10] [--scaling 1,2,4] [--scaling-rounds 16]
+//        [--warmup 5] [--local-window 20] [--parts baseline,local,scaling]
 //        [--baseline-job FILE] [--local-job FILE]
 //
 // DIR is a `vite build` output (bench.mjs passes its own). It re-runs itself inside
@@ -354,8 +357,8 @@ async function main(): Promise<number> {
       'baseline-evaluate-every': { type: 'string', default: '20' },
       'local-minutes': { type: 'string', default: '10' },
       scaling: { type: 'string', default: '1,2,4' },
-      'scaling-rounds': { type: 'string', default: '12' },
-      warmup: { type: 'string', default: '2' },
+      'scaling-rounds': { type: 'string', default: '16' },
+      warmup: { type: 'string', default: '5' },
       'local-window': { type: 'string', default: '20' },
       parts: { type: 'string', default: 'baseline,local,scaling' },
       'baseline-job': { type: 'string', default: BASELINE_JOB },

@@ -34,9 +34,9 @@ def labels(name):
 
 
 def block_round(x, scheme, block=128):
-    """What a receiver decodes from `x` sent in `scheme`: int8 (src/compression/int8.ts: scale =
-    max|x| / 127, round to nearest) or ternary (ternary.ts: scale = max|x|, ±scale where
-    2|x| ≥ scale, else 0)."""
+    """What a receiver decodes from `x` sent in `scheme`: int8 or int4 (src/compression/int8.ts,
+    int4.ts: scale = max|x| / 127 or / 7, round to nearest) or ternary (ternary.ts: scale =
+    max|x|, ±scale where 2|x| ≥ scale, else 0)."""
     if scheme == 'f32':
         return x
     n = x.numel()
@@ -46,9 +46,10 @@ def block_round(x, scheme, block=128):
         out = torch.where(2 * y.abs() >= top, torch.sign(y) * top, torch.zeros_like(y))
         out[(top == 0).expand_as(y)] = 0
         return out.view(-1)[:n]
-    scale = top / 127
+    levels = {'int8': 127, 'int4': 7}[scheme]
+    scale = top / levels
     scale[scale == 0] = 1
-    return (torch.round(y / scale).clamp(-127, 127) * scale).view(-1)[:n]
+    return (torch.round(y / scale).clamp(-levels, levels) * scale).view(-1)[:n]
 
 
 def run(train, test, K, H, b, lr, outer_lr, outer_momentum, up, down, epochs=8, target=0.88, evaluate_every=8192, seed=1):
@@ -107,10 +108,11 @@ def run(train, test, K, H, b, lr, outer_lr, outer_momentum, up, down, epochs=8, 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--h', default='1,4,16,64')
-    p.add_argument('--schemes', default='int8,f32', help='up/down pairs or one scheme for both: int8,f32,ternary/int8')
+    p.add_argument('--schemes', default='int8,f32', help='up/down pairs or one scheme for both: f32, int8, int4, ternary, e.g. int8,ternary/int8')
     p.add_argument('--leases', type=int, default=4, help='leases per round (K)')
     p.add_argument('--lr', type=float, default=0.02)
     p.add_argument('--out')
+    p.add_argument('--seed', type=int, default=1)
     a = p.parse_args()
     torch.set_num_threads(1)
     train = (images('train-images-idx3-ubyte.gz'), labels('train-labels-idx1-ubyte.gz'))
@@ -120,7 +122,7 @@ def main():
         for scheme in a.schemes.split(','):
             up, down = (scheme.split('/') + [scheme])[:2]
             t0 = time.time()
-            r = run(train, test, K=a.leases, H=h, b=32, lr=a.lr, outer_lr=1.0, outer_momentum=0.7, up=up, down=down)
+            r = run(train, test, K=a.leases, H=h, b=32, lr=a.lr, outer_lr=1.0, outer_momentum=0.7, up=up, down=down, seed=a.seed)
             row = dict(H=h, scheme=scheme, K=a.leases, lr=a.lr, seconds=round(time.time() - t0, 1), **r)
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != 'curve'}), flush=True)
