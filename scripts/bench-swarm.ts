@@ -6,7 +6,7 @@
 //                steps) with 2 contributors, capped at --baseline-minutes of training (45: it
 //                needs about an hour to reach 88% on these links, and a cap under 10× the local
 //                steps run could not show the time bar even as a lower bound);
-//   local steps  the default job (64 inner SGD steps of 32, int8 both ways) with 2
+//   local steps  the default job (64 inner SGD steps of 32, int4 both ways, 2 leases in flight) with 2
 //                contributors, until 88% test accuracy;
 //   scaling      the default job (no test-set evaluations: train.html's are left out of its rate
 //                too), ended after --scaling-rounds rounds, with N = 1, 2, 4 contributors,
