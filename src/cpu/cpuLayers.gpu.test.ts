@@ -1,8 +1,11 @@
 // The CPU layer kernels in Chromium, cross-origin isolated, on real worker threads: conv2d,
 // both poolings and layernorm give the same bits on 1, 2, 3 and 5 threads (the jobs cross
-// the control block's f64 slots and each thread runs its share), in both SIMD builds.
+// the control block's f64 slots and each thread runs its share), in both SIMD builds; and
+// the relaxed build (fused multiply-add, what browsers run) against the f64 layer table.
 
 import { describe, expect, it } from 'vitest';
+import { assertAllClose } from '../testing/allclose.ts';
+import { randomParams, referenceLayer, singleLayer } from '../testing/layerCases.ts';
 import { Random } from '../util/random.ts';
 import { CpuConv2d, CpuLayerNorm, CpuPool2d } from './cpuLayers.ts';
 import type { SimdLevel } from './kernels.ts';
@@ -44,4 +47,30 @@ describe('CPU layer kernels on worker threads', () => {
       }
     });
   }
+});
+
+describe('CPU conv2d, relaxed SIMD, 3 threads', () => {
+  it('matches the f64 layer table (batch 7, 3×9×11 → 5 ch, k 3 s 2 p 1)', async () => {
+    const rng = new Random(5);
+    const { model, layer } = singleLayer([3, 9, 11], { kind: 'conv2d', outChannels: 5, kernel: 3, stride: 2, padding: 1 });
+    const params = randomParams(model, rng);
+    const x = rng.uniformArray(7 * 3 * 9 * 11);
+    const dy = rng.uniformArray(7 * layer.outShape.reduce((a, b) => a * b));
+    const ref = referenceLayer(model, layer, params, x, dy, 7);
+    const op = await CpuConv2d.create({ batch: 7, inChannels: 3, height: 9, width: 11, outChannels: 5, kernel: layer.kernel, stride: layer.stride, padding: layer.padding }, { threads: 3, simd: 'relaxed' });
+    expect(op.simd).toBe('relaxed');
+    op.view('x').set(x);
+    op.view('dy').set(dy);
+    op.view('weight').set(params.subarray(layer.weight.offset, layer.weight.offset + layer.weight.length));
+    op.view('bias').set(params.subarray(layer.bias.offset, layer.bias.offset + layer.bias.length));
+    await op.forward();
+    await op.backwardInput();
+    await op.backwardWeight();
+    const g = ref.gradient;
+    assertAllClose(op.view('y'), ref.y, 2e-5 * Math.sqrt(27), 1e-5, 'forward');
+    assertAllClose(op.view('dx'), ref.dx, 2e-5 * Math.sqrt(45), 1e-5, 'dx');
+    assertAllClose(op.view('dWeight'), g.subarray(layer.weight.offset, layer.weight.offset + layer.weight.length), 2e-5 * Math.sqrt(7 * 5 * 6), 1e-5, 'dW');
+    assertAllClose(op.view('dBias'), g.subarray(layer.bias.offset, layer.bias.offset + layer.bias.length), 2e-5 * Math.sqrt(7 * 5 * 6), 1e-5, 'db');
+    op.dispose();
+  });
 });
