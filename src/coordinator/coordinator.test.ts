@@ -549,6 +549,49 @@ describe('Coordinator: local steps and compressed vectors', () => {
     c.checkInvariants();
   });
 
+  it('sends a local-steps result whose spot check is inconclusive to replication, and bans one far off', () => {
+    // Probation checks every result; the reference is the claim × `factor` (a constant Δ, so the distance is exact).
+    const job = tinyJob({ ...localJob(), verification: { screening: { enabled: false }, replication: { fraction: 0 }, spotChecks: { probationResults: 3, tolerance: 0.01 } } });
+    let factor = 1.2;
+    const checker = Object.assign((params: Float32Array, indices: Uint32Array) => new Float32Array(params.length).fill(factor * 0.001 * ((indices[0] % 50) + 1)), {});
+    const c = new Coordinator({ job, instance: 'I', datasetUrl: '/d', ...testSigning, spotChecker: checker });
+    c.start(0);
+    const k1 = testKey();
+    const k2 = testKey();
+    const join = (peer: string, key: ReturnType<typeof testKey>) => {
+      c.join(peer, 0);
+      return c.receive(peer, hello(32, 8192, undefined, key), 0);
+    };
+    const answerAs = (peer: string, key: ReturnType<typeof testKey>, lease: Lease) =>
+      c.receive(peer, result(c.jobId, lease.body.leaseId, lease.body.version, lease.tensors.indices.length, deltaFor(c, lease), 0, key, 1.5, up), 1);
+    const l1 = leaseOf(join('p1', k1), 'p1');
+    const l2 = leaseOf(join('p2', k2), 'p2');
+    // 1.7e-1 from the reference: inconclusive. Accepted for now, nobody banned.
+    const d1 = answerAs('p1', k1, l1);
+    expect(ackOf(d1, 'p1').outcome).toBe('accepted');
+    expect(eventsOf(d1, 'contributorBanned')).toHaveLength(0);
+    expect(eventsOf(d1, 'spotChecked')[0]).toMatchObject({ passed: false, trigger: 'probation' });
+    // The round's last result: the inconclusive one is discarded and its examples go to the other key.
+    factor = 1;
+    const d2 = answerAs('p2', k2, l2);
+    expect(eventsOf(d2, 'roundClosed')).toHaveLength(0);
+    expect(eventsOf(d2, 'resultDiscarded')).toMatchObject([{ leaseId: l1.body.leaseId, check: 'replication' }]);
+    const again = leaseOf(d2, 'p2');
+    expect(again.tensors.indices).toEqual(l1.tensors.indices);
+    // p2's recomputation agrees with p1's claim (an honest device gives the same bits): the round closes, nobody is banned.
+    factor = 1.2;
+    const d3 = answerAs('p2', k2, again);
+    expect(eventsOf(d3, 'replicaAgreed')).toHaveLength(1);
+    expect(eventsOf(d3, 'roundClosed')).toHaveLength(1);
+    expect(eventsOf(merge(d1, d2, d3), 'contributorBanned')).toHaveLength(0);
+    c.checkInvariants();
+    // Far off (2/3 of the reference): a cheat, banned at once, as before.
+    factor = 3;
+    const next = lastLeaseOf(d3, 'p1');
+    const d4 = answerAs('p1', k1, next);
+    expect(eventsOf(d4, 'contributorBanned')).toMatchObject([{ check: 'spot-check' }]);
+  });
+
   it('rejects an update in another encoding than the job asks for, and gives its examples back', () => {
     const c = started(localJob());
     const lease = leaseOf(welcome(c, 'p1'), 'p1');
