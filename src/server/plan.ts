@@ -58,6 +58,8 @@ export interface JobPlan {
   speed: { examplesPerSecond: number; source: string; downMbps: number; upMbps: number };
   memory: { cpuBackendBytes: number; batchCapacity: number };
   swarm: SwarmRow[];
+  /** lease.inFlight: leases a contributor may hold at once (uploads overlap compute when ≥ 2). */
+  inFlight: number;
   verification: {
     replication: number;
     spotFraction: number;
@@ -182,6 +184,7 @@ export function planJob(inputs: PlanInputs): JobPlan {
     },
     memory: { cpuBackendBytes: planMemory({ spec, trainCount: inputs.dataset.trainCount, testCount: inputs.dataset.testCount, batchCapacity }, 0).end, batchCapacity },
     swarm,
+    inFlight: job.lease.inFlight,
     verification: {
       replication: job.verification.replication.fraction,
       spotFraction: spot.fraction,
@@ -209,13 +212,14 @@ export function planText(p: JobPlan): string {
     `  contributor ${n(p.speed.examplesPerSecond)} examples/s (${p.speed.source}); links ${p.speed.downMbps} Mbit/s down, ${p.speed.upMbps} Mbit/s up`,
     `  memory      CPU backend: ${mib(p.memory.cpuBackendBytes)} of WebAssembly memory (model, optimizer state, the dataset, micro-batches of ${n(p.memory.batchCapacity)})`,
     '',
-    '  contributors | lease | leases each | down per round | up per round | compute | transfer (not hidden) | round | examples/s | all planned rounds',
+    '  contributors | lease | leases each | down per round | up per round | compute | transfer | round | examples/s | all planned rounds',
     ...p.swarm.map(
       (s) =>
         `  ${String(s.contributors).padStart(12)} | ${n(s.leaseExamples).padStart(5)} | ${s.leasesPerContributor.toFixed(2).padStart(11)} | ${mib(s.bytesDown).padStart(14)} | ${mib(s.bytesUp).padStart(12)} | ` +
         `${(s.computeSeconds * 1000).toFixed(0).padStart(5)} ms | ${(s.transferSeconds * 1000).toFixed(0).padStart(6)} ms | ${(s.roundSeconds * 1000).toFixed(0).padStart(5)} ms | ${n(s.examplesPerSecond).padStart(10)} | ${s.jobSeconds === null ? '–' : duration(s.jobSeconds)}`,
     ),
-    '  (bytes per contributor and round: parameters, leases, acks and receipts down, one gradient per lease up; the coordinator\'s own link is not counted)',
+    '  (bytes per contributor and round: parameters, leases, acks and receipts down, one gradient per lease up; the coordinator\'s own link is not counted;',
+    `   transfer: the network time not hidden behind compute${p.inFlight > 1 ? `, with ${p.inFlight} leases in flight` : ''})`,
     '',
     `  verification  replication ${pct(p.verification.replication)} of results recomputed by another contributor (with 2 or more): contributors compute and send ${pct(p.verification.replication)} more;`,
     `                spot checks ${pct(p.verification.spotFraction)} of results up to ${n(p.verification.spotMaxExamples)} examples, recomputed by the coordinator: about ${p.verification.coordinatorMsPerRound.toFixed(1)} ms of its CPU per round,`,
