@@ -1,28 +1,21 @@
-// The shaped links of e2e/support/shapedNet.ts do what the benchmarks rely on: bulk TCP each
-// way stays under the link's rate, the tbf counters see the traffic, and a browser inside the
+// The shaped links of e2e/support/shapedNet.ts do what the benchmarks rely on: bulk TCP
+// crosses each way intact and the tbf counters see the traffic (the rates themselves are
+// measured by scripts/bench-swarm.ts, never asserted here), and a browser inside the
 // namespace trains through the real server by the link's address, in a secure context, with
 // its WebRTC traffic on the shaped veth pair; and browsers, each behind a link of its own,
 // train a local-steps job with int8 updates and deltas to its target. Runs inside ../shared/isolated-net as root via
 // `node scripts/e2e.mjs e2e/shaped.spec.ts`.
-//
-// The rates are checked against an upper bound only: a shaper that works can only be slower
-// than its rate (a busy machine makes it slower still), so no machine fails that bound.
 
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { expect, test } from '@playwright/test';
 import type { LaunchedContributors } from '../src/server/contributorLauncher.ts';
 import type { RunStatusSnapshot } from '../src/server/runStatus.ts';
 import { freePort, startJobServer, type JobServer } from './support/jobServer.ts';
-import { createShapedLinks, launchShapedContributors, type ShapedLink, type ShapedLinks } from './support/shapedNet.ts';
+import { bulkTransfers, createShapedLinks, launchShapedContributors, type ShapedLink, type ShapedLinks } from './support/shapedNet.ts';
 
 const MB = 1_000_000;
-/** A measured rate may exceed the link's by this much (the tbf's 32 KB burst, timer granularity). */
-const RATE_SLACK = 1.25;
 const ROUNDS = 8;
 
 type Status = RunStatusSnapshot & { traffic: { bytesSent: number; bytesReceived: number } | null };
@@ -39,73 +32,18 @@ test.beforeAll(() => {
 
 test.afterAll(() => shaped?.close());
 
-/**
- * The client end of a bulk transfer, run inside the namespace: `down` reads to the end and
- * prints its bytes and the seconds from first byte to last, `up` writes `size` bytes and ends.
- */
-const CLIENT = `
-const [host, port, mode, size] = process.argv.slice(1);
-const socket = require('node:net').connect(Number(port), host);
-if (mode === 'up') socket.on('connect', () => socket.end(Buffer.alloc(Number(size))));
-let bytes = 0, first = 0;
-socket.on('data', (chunk) => { first ||= performance.now(); bytes += chunk.length; });
-socket.on('end', () => console.log(JSON.stringify({ bytes, seconds: (performance.now() - first) / 1000 })));
-`;
-
-/** A server on the link's host end for one connection, handled by `serve`. */
-async function listenOnHostEnd(serve: (socket: Socket) => void): Promise<{ server: Server; port: number }> {
-  const server = createServer(serve);
-  await new Promise<void>((resolve) => server.listen(0, link.hostAddress, resolve));
-  return { server, port: (server.address() as AddressInfo).port };
-}
-
-function runClient(port: number, mode: 'down' | 'up', size = 0): Promise<{ stdout: string }> {
-  const [command, ...args] = link.inNamespace([process.execPath, '-e', CLIENT, link.hostAddress, String(port), mode, String(size)]);
-  return promisify(execFile)(command, args, { timeout: 60_000 });
-}
-
-const mbit = (bytes: number, seconds: number) => (bytes * 8) / seconds / 1e6;
-
-test('bulk TCP each way stays under the shaped rate, and the tbf counters carry it', async () => {
-  const before = link.bytes();
-
-  // Down: the host end sends, the client inside times what arrives.
+test('bulk TCP crosses the link each way intact, and the tbf counters carry it', async () => {
   const downBytes = 5 * MB;
-  const down = await listenOnHostEnd((socket) => socket.end(Buffer.alloc(downBytes)));
-  const received = JSON.parse((await runClient(down.port, 'down')).stdout) as { bytes: number; seconds: number };
-  down.server.close();
-
-  // Up: the client inside sends, the host end times what arrives.
   const upBytes = 2 * MB;
-  let sent: { bytes: number; seconds: number } | null = null;
-  const up = await listenOnHostEnd((socket) => {
-    let bytes = 0;
-    let first = 0;
-    socket.on('data', (chunk) => {
-      first ||= performance.now();
-      bytes += chunk.length;
-    });
-    socket.on('end', () => {
-      sent = { bytes, seconds: (performance.now() - first) / 1000 };
-      socket.end();
-    });
-  });
-  await runClient(up.port, 'up', upBytes);
-  up.server.close();
-
-  const after = link.bytes();
-  const downRate = mbit(received.bytes, received.seconds);
-  const upRate = mbit(sent!.bytes, sent!.seconds);
-  console.log(`shaped link ${link.namespace}: down ${downRate.toFixed(1)} Mbit/s (link ${link.downMbit}), up ${upRate.toFixed(1)} Mbit/s (link ${link.upMbit})`);
-  console.log(`  tbf counters: down +${after.down - before.down} bytes, up +${after.up - before.up} bytes`);
-
-  expect(received.bytes).toBe(downBytes);
-  expect(sent!.bytes).toBe(upBytes);
-  expect(downRate).toBeLessThanOrEqual(link.downMbit * RATE_SLACK);
-  expect(upRate).toBeLessThanOrEqual(link.upMbit * RATE_SLACK);
+  const t = await bulkTransfers(link, downBytes, upBytes);
+  // The rates are the bench's to judge (scripts/bench-swarm.ts, its links part); here they are only reported.
+  console.log(`shaped link ${link.namespace}: down ${t.down.mbit.toFixed(1)} Mbit/s (link ${link.downMbit}), up ${t.up.mbit.toFixed(1)} Mbit/s (link ${link.upMbit})`);
+  console.log(`  tbf counters: down +${t.tbf.down} bytes, up +${t.tbf.up} bytes`);
+  expect(t.down.bytes).toBe(downBytes);
+  expect(t.up.bytes).toBe(upBytes);
   // Every payload byte crossed the tbf of its direction (headers and ACKs come on top).
-  expect(after.down - before.down).toBeGreaterThanOrEqual(downBytes);
-  expect(after.up - before.up).toBeGreaterThanOrEqual(upBytes);
+  expect(t.tbf.down).toBeGreaterThanOrEqual(downBytes);
+  expect(t.tbf.up).toBeGreaterThanOrEqual(upBytes);
 });
 
 test('a browser behind the link trains through the real server by the link address, its WebRTC on the shaped pair', async () => {

@@ -2,6 +2,8 @@
 // (20 Mbit/s down, 5 up each, e2e/support/shapedNet.ts), through the real server, relay and
 // WebRTC, in one run, side by side:
 //
+//   links        one link's bulk TCP rate each way against its shaping (e2e/shaped.spec.ts
+//                only reports it);
 //   baseline     the every-step job (fp32 gradients every step, the protocol before local
 //                steps) with 2 contributors, capped at --baseline-minutes of training (45: it
 //                needs about an hour to reach 88% on these links, and a cap under 10× the local
@@ -29,7 +31,7 @@
 //
 //   node --import tsx scripts/bench-swarm.ts --site DIR [--out FILE.json] [--baseline-minutes 45]
 //        [--baseline-evaluate-every 20] [--local-minutes 10] [--scaling 1,2,4] [--scaling-rounds 30]
-//        [--warmup 12] [--local-window 20] [--parts baseline,local,scaling]
+//        [--warmup 12] [--local-window 20] [--parts links,baseline,local,scaling]
 //        [--baseline-job FILE] [--local-job FILE]
 //
 // DIR is a `vite build` output (bench.mjs passes its own). It re-runs itself inside
@@ -42,7 +44,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import { runShapedSwarm, type SwarmRun } from '../e2e/support/swarmRun.ts';
-import type { ShapedLink } from '../e2e/support/shapedNet.ts';
+import { bulkTransfers, createShapedLinks, type ShapedLink } from '../e2e/support/shapedNet.ts';
 import {
   accuracyAtEqualExamples,
   accuracyCurve,
@@ -78,6 +80,9 @@ export const BYTES_BAR = 32;
 /** Local steps may be at most this far below the baseline at equal examples (accuracy, 0.5 points). */
 export const ACCURACY_BAR = 0.005;
 export const SCALING_BAR = 0.8;
+/** A shaped link's measured bulk rate: at most the tbf's burst above its rate, and not far under it. */
+const LINK_LOW = 0.8;
+const LINK_HIGH = 1.25;
 
 interface Check {
   id: string;
@@ -364,7 +369,7 @@ async function main(): Promise<number> {
       'scaling-rounds': { type: 'string', default: '30' },
       warmup: { type: 'string', default: '12' },
       'local-window': { type: 'string', default: '20' },
-      parts: { type: 'string', default: 'baseline,local,scaling' },
+      parts: { type: 'string', default: 'links,baseline,local,scaling' },
       'baseline-job': { type: 'string', default: BASELINE_JOB },
       'local-job': { type: 'string', default: LOCAL_JOB },
     },
@@ -384,7 +389,7 @@ async function main(): Promise<number> {
   const counts = values.scaling!.split(',').filter(Boolean).map(Number);
   if (counts.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`--scaling must list contributor counts, got ${values.scaling}`);
   const parts = new Set(values.parts!.split(','));
-  for (const p of parts) if (!['baseline', 'local', 'scaling'].includes(p)) throw new Error(`--parts: unknown part ${p} (baseline, local, scaling)`);
+  for (const p of parts) if (!['links', 'baseline', 'local', 'scaling'].includes(p)) throw new Error(`--parts: unknown part ${p} (links, baseline, local, scaling)`);
   const site = resolve(values.site!);
   if (!existsSync(join(site, 'train.html'))) throw new Error(`${site} has no built pages: run \`npx vite build\` first`);
 
@@ -418,6 +423,27 @@ async function main(): Promise<number> {
 
     let baseline: JobResult | null = null;
     let local: JobResult | null = null;
+    if (parts.has('links')) {
+      // The link's rates, which the e2e test only reports: bulk TCP each way, timed at the receiver.
+      await attempt('links', async () => {
+        const shaped = createShapedLinks(1);
+        try {
+          const link = shaped.links[0];
+          const t = await bulkTransfers(link, 5_000_000, 2_000_000);
+          log(`swarm: shaped link: down ${t.down.mbit.toFixed(1)} Mbit/s (link ${link.downMbit}), up ${t.up.mbit.toFixed(1)} Mbit/s (link ${link.upMbit}); tbf +${t.tbf.down} / +${t.tbf.up} bytes`);
+          for (const [dir, measured, rate] of [['down', t.down.mbit, link.downMbit], ['up', t.up.mbit, link.upMbit]] as const) {
+            checks.push({
+              id: `swarm-link-${dir}`,
+              description: `a shaped link's bulk TCP ${dir} within ${100 * LINK_LOW}–${100 * LINK_HIGH}% of its ${rate} Mbit/s`,
+              pass: measured >= rate * LINK_LOW && measured <= rate * LINK_HIGH,
+              detail: `${measured.toFixed(1)} Mbit/s`,
+            });
+          }
+        } finally {
+          shaped.close();
+        }
+      });
+    }
     if (parts.has('baseline')) {
       log(`swarm: every-step baseline, ${CONTRIBUTORS} shaped contributors, at most ${baselineMinutes} min of training (evaluated every ${baselineEvaluateEvery} rounds)…`);
       const job = { ...JSON.parse(readFileSync(values['baseline-job']!, 'utf8')), evaluateEvery: baselineEvaluateEvery };

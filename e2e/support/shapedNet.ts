@@ -11,8 +11,9 @@
 // Needs root inside ../shared/isolated-net: the veth ends and routes this side then live in
 // the throwaway namespace that isolated-net creates, never on the machine's own network.
 
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -211,4 +212,70 @@ export async function launchShapedContributors(links: readonly ShapedLink[], por
     throw new Error(`Could not start shaped contributors: ${(error as Error).message}`);
   }
   return { pages, close };
+}
+
+/**
+ * The client end of a bulk transfer, run inside a link's namespace: `down` reads to the end and
+ * prints its bytes and the seconds from first byte to last, `up` writes `size` bytes and ends.
+ */
+const BULK_CLIENT = `
+const [host, port, mode, size] = process.argv.slice(1);
+const socket = require('node:net').connect(Number(port), host);
+if (mode === 'up') socket.on('connect', () => socket.end(Buffer.alloc(Number(size))));
+let bytes = 0, first = 0;
+socket.on('data', (chunk) => { first ||= performance.now(); bytes += chunk.length; });
+socket.on('end', () => console.log(JSON.stringify({ bytes, seconds: (performance.now() - first) / 1000 })));
+`;
+
+export interface Transfer {
+  bytes: number;
+  seconds: number;
+  mbit: number;
+}
+
+export interface BulkTransfers {
+  down: Transfer;
+  up: Transfer;
+  /** What the link's two tbfs counted meanwhile (payload plus headers and ACKs). */
+  tbf: { down: number; up: number };
+}
+
+/** One bulk TCP transfer each way across `link` (host end ↔ a client inside its namespace), timed at the receiver. */
+export async function bulkTransfers(link: ShapedLink, downBytes: number, upBytes: number): Promise<BulkTransfers> {
+  const transfer = (bytes: number, seconds: number): Transfer => ({ bytes, seconds, mbit: (bytes * 8) / seconds / 1e6 });
+  const listen = async (serve: (socket: Socket) => void) => {
+    const server = createServer(serve);
+    await new Promise<void>((resolve) => server.listen(0, link.hostAddress, resolve));
+    return { server, port: (server.address() as AddressInfo).port };
+  };
+  const client = (port: number, mode: 'down' | 'up', size = 0) =>
+    new Promise<string>((resolve, reject) => {
+      const [command, ...args] = link.inNamespace([process.execPath, '-e', BULK_CLIENT, link.hostAddress, String(port), mode, String(size)]);
+      execFile(command, args, { timeout: 60_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
+    });
+  const before = link.bytes();
+  // Down: the host end sends, the client inside times what arrives.
+  const down = await listen((socket) => socket.end(Buffer.alloc(downBytes)));
+  const received = JSON.parse(await client(down.port, 'down')) as { bytes: number; seconds: number };
+  down.server.close();
+  // Up: the client inside sends, the host end times what arrives.
+  let sent: { bytes: number; seconds: number } | null = null;
+  const up = await listen((socket) => {
+    let bytes = 0;
+    let first = 0;
+    socket.on('data', (chunk) => {
+      first ||= performance.now();
+      bytes += chunk.length;
+    });
+    socket.on('end', () => {
+      sent = { bytes, seconds: (performance.now() - first) / 1000 };
+      socket.end();
+    });
+  });
+  await client(up.port, 'up', upBytes);
+  up.server.close();
+  const after = link.bytes();
+  if (!sent) throw new Error(`the upload across ${link.namespace} did not end`);
+  const { bytes, seconds } = sent as { bytes: number; seconds: number };
+  return { down: transfer(received.bytes, received.seconds), up: transfer(bytes, seconds), tbf: { down: after.down - before.down, up: after.up - before.up } };
 }
