@@ -37,6 +37,11 @@ import { TrainingRun, checkRestorable, type EvaluationResult, type FinalResult }
  */
 export const LOCAL_STEPS_INCONCLUSIVE = 0.5;
 
+/** The work a lease covers, as a key: its positions of the round's window (replication and suspects are keyed by it). */
+function positionsKey(ranges: readonly PositionRange[]): string {
+  return ranges.map((r) => `${r.start}-${r.end}`).join(',');
+}
+
 export interface CoordinatorOptions {
   job: Job;
   /** Unique per coordinator process (e.g. its start time in base 36): lease and contributor ids never repeat across restarts. */
@@ -366,7 +371,7 @@ export class Coordinator {
     // A result hash seen before is the same data sent again: for this lease or another, a replay.
     // (Only for the sender's own leases: a result for someone else's is banned below anyway, and must not poison the owner's hash.)
     if (lease && lease.contributorId === contributor.id) {
-      const work = `${lease.round}:${lease.version}:${lease.ranges.map((r) => `${r.start}-${r.end}`).join(',')}`;
+      const work = `${lease.round}:${lease.version}:${positionsKey(lease.ranges)}`;
       const first = this.book.replayOf(message.body.resultHash, leaseId, work);
       if (first !== undefined) {
         this.scheduler.failLease(contributor.id, leaseId);
@@ -439,7 +444,7 @@ export class Coordinator {
         for (const r of revoked) d.events.push({ type: 'leaseRevoked', at: now, contributorId: r.contributorId, leaseId: r.id, round: r.round, byLease: leaseId });
         if (inconclusive) {
           // Judged by replication: recomputed by another key, not by the reference again.
-          this.replicatedWork.add(accepted.ranges.map((r) => `${r.start}-${r.end}`).join(','));
+          this.replicatedWork.add(positionsKey(accepted.ranges));
           this.inconclusive.push({ leaseId, reason: inconclusive });
         }
         if (this.scheduler.roundComplete && this.directionCheck(now, d)) this.closeRound(now, d);
@@ -588,7 +593,7 @@ export class Coordinator {
     const replication = this.job.verification.replication.fraction;
     if (!directionOn && replication === 0 && this.inconclusive.length === 0) return true;
     const contributions = this.run.contributions();
-    const workOf = (leaseId: string) => this.scheduler.lease(leaseId)!.ranges.map((r) => `${r.start}-${r.end}`).join(',');
+    const workOf = (leaseId: string) => positionsKey(this.scheduler.lease(leaseId)!.ranges);
     const outliers = directionOn ? directionOutliers(contributions, screening.cosineFraction, this.screen.estimates()) : [];
     // Recomputations of a discarded suspect's examples are judged with it, outliers or not: that is the quorum.
     const recomputed = this.suspects.size ? contributions.filter((c) => this.suspects.has(workOf(c.leaseId)) && !outliers.some((o) => o.leaseId === c.leaseId)) : [];

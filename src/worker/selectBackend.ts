@@ -88,7 +88,7 @@ export async function measureBackend(
   factory: BackendFactory,
   layout: ParamLayout,
   options: TimingOptions = {},
-): Promise<{ backend: TrainingBackend | null; measurement: BackendMeasurement }> {
+): Promise<{ backend: TrainingBackend | null; measurement: BackendMeasurement; startupTimedOut?: boolean }> {
   const batch = options.batch ?? DEFAULT_SELECTION_BATCH;
   const budgetMs = options.budgetMs ?? DEFAULT_SELECTION_BUDGET_MS;
   const failed = (error: unknown, runs = 0): BackendMeasurement => ({
@@ -112,7 +112,7 @@ export async function measureBackend(
   try {
     backend = await withStartupDeadline(startup, options.startupBudgetMs ?? DEFAULT_STARTUP_BUDGET_MS, TITLE[kind]);
   } catch (error) {
-    return { backend: null, measurement: failed(error) };
+    return { backend: null, measurement: failed(error), startupTimedOut: error instanceof StartupTimeout };
   }
   try {
     const times: number[] = [];
@@ -184,6 +184,7 @@ export function selectingFactory(requested: BackendChoice, candidates: BackendCa
     }
     const measurements: BackendMeasurement[] = [];
     const made = new Map<BackendKind, TrainingBackend>();
+    let timedOut = false;
     // The CPU first: it starts in well under a second, so a GPU candidate that is abandoned
     // at its start-up deadline has not delayed the measurement of the CPU.
     const order = (Object.keys(candidates) as BackendKind[]).sort((a, b) => Number(b === 'cpu') - Number(a === 'cpu'));
@@ -193,12 +194,13 @@ export function selectingFactory(requested: BackendChoice, candidates: BackendCa
         measurements.push({ backend: kind, examplesPerSecond: null, msPerBatch: null, batch: timing.batch ?? DEFAULT_SELECTION_BATCH, runs: 0, error: candidate.unavailable });
         continue;
       }
-      const { backend, measurement } = await measureBackend(kind, candidate, layout, timing);
+      const { backend, measurement, startupTimedOut } = await measureBackend(kind, candidate, layout, timing);
       measurements.push(measurement);
+      timedOut ||= startupTimedOut === true;
       if (backend) made.set(kind, backend);
     }
     const cpu = candidates.cpu;
-    if (made.size === 0 && typeof cpu === 'function' && measurements.some((m) => m.error?.includes('did not start within'))) {
+    if (made.size === 0 && typeof cpu === 'function' && timedOut) {
       // Busy, not unable: the CPU once more, with time to start.
       const retry = await measureBackend('cpu', cpu, layout, { ...timing, startupBudgetMs: timing.busyStartupBudgetMs ?? DEFAULT_BUSY_STARTUP_BUDGET_MS });
       const i = measurements.findIndex((m) => m.backend === 'cpu');
