@@ -1,13 +1,23 @@
 // The ONNX writers checked by running their models in onnxruntime-web's WASM backend in
-// Node, against plain f64 arithmetic written here (independent of src/model/reference.ts).
+// Node: the MLP export against plain f64 arithmetic written here (independent of
+// src/model/reference.ts), the layer table (every kind, CNNs, layernorm, residuals) against
+// the f64 reference table's forward, and the graph's structure op by op.
 
 import * as ort from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { assertAllClose } from '../testing/allclose.ts';
 import { Random } from '../util/random.ts';
+import { forward } from './layers/reference.ts';
+import { LAYER_KINDS, initModelParameters, resolveModel, type LayerKind, type LayerModelSpec, type ModelSpec, type ResolvedModel } from './layers/spec.ts';
 import { type MlpSpec, type ParamLayout, DEFAULT_MLP, mlpLayout } from './mlp.ts';
-import { MLP_SPEC_METADATA_KEY, buildMatMulModel, exportMlpOnnx } from './onnx.ts';
+import { MLP_SPEC_METADATA_KEY, MODEL_SPEC_METADATA_KEY, buildMatMulModel, exportMlpOnnx, exportModelOnnx, onnxTable, type OnnxRule } from './onnx.ts';
 import { onnx } from './onnxProto.ts';
+
+// A table without a kind does not compile: the mapped type asks for every LayerKind.
+const { dropout: _dropout, ...withoutDropout } = onnxTable;
+// @ts-expect-error 'dropout' is missing
+const incomplete: { [K in LayerKind]: OnnxRule<K> } = withoutDropout;
+void incomplete;
 
 beforeAll(() => {
   // Node runs only the single-threaded WASM build; it finds its .wasm next to the module.
@@ -134,11 +144,14 @@ describe('exportMlpOnnx', () => {
     const specEntry = model.metadataProps.find((p) => p.key === MLP_SPEC_METADATA_KEY);
     expect(JSON.parse(specEntry?.value ?? 'null')).toEqual(spec);
     const graph = onnx.GraphProto.fromObject(model.graph ?? {});
-    expect(graph.initializer.map((t) => t.name)).toEqual(expect.arrayContaining(layout.segments.map((s) => s.name)));
-    // Padding is not exported: each initializer holds exactly its segment.
-    for (const s of layout.segments) {
-      const t = graph.initializer.find((i) => i.name === s.name);
-      expect(t?.rawData?.byteLength).toBe(4 * s.length);
+    // Initializers are named after the layer list's tensors ('0.linear.weight'), which sit at
+    // the segments' offsets; padding is not exported: each holds exactly its segment.
+    const tensors = resolveModel(spec).tensors;
+    expect(graph.initializer.map((t) => t.name)).toEqual(expect.arrayContaining(tensors.map((t) => t.name)));
+    expect(tensors.map((t) => [t.offset, t.length])).toEqual(layout.segments.map((s) => [s.offset, s.length]));
+    for (const t of tensors) {
+      const init = graph.initializer.find((i) => i.name === t.name);
+      expect(init?.rawData?.byteLength).toBe(4 * t.length);
     }
     const dims = graph.input[0].type?.tensorType?.shape?.dim?.map((d) => Number(d.dimValue));
     expect(dims).toEqual([2, 6]);
@@ -160,5 +173,179 @@ describe('exportMlpOnnx', () => {
       new RegExp(`params has ${layout.total - 1} floats but the layout .* needs ${layout.total}`),
     );
     expect(() => exportMlpOnnx(layout, new Float32Array(layout.total), { batch: 0 })).toThrow(/batch must be a positive integer/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// The layer table
+
+const SCE = { kind: 'softmax-cross-entropy' } as const;
+
+/** Models that exercise every kind: odd, non-square shapes so a swapped height and width or a mis-laid conv weight shows. */
+const MODELS: Record<string, ModelSpec> = {
+  'MLP relu': { widths: [12, 10, 8, 4], activation: 'relu' },
+  'MLP gelu': { widths: [12, 10, 8, 4], activation: 'gelu' },
+  CNN: {
+    input: [3, 8, 12],
+    layers: [
+      { kind: 'conv2d', outChannels: 4, kernel: [3, 5], padding: [1, 2] },
+      { kind: 'relu' },
+      { kind: 'maxpool2d', kernel: 2 },
+      { kind: 'conv2d', outChannels: 6, kernel: 3, stride: [1, 2] },
+      { kind: 'relu' },
+      { kind: 'avgpool2d', kernel: [2, 1] },
+      { kind: 'flatten' },
+      { kind: 'linear', outFeatures: 5 },
+      SCE,
+    ],
+  },
+  'layernorm + gelu + residual + dropout': {
+    input: [16],
+    layers: [
+      { kind: 'linear', outFeatures: 12 },
+      { kind: 'layernorm' },
+      { kind: 'gelu' },
+      { kind: 'residual', layers: [{ kind: 'linear', outFeatures: 12 }, { kind: 'gelu' }, { kind: 'dropout', p: 0.1 }, { kind: 'layernorm', eps: 1e-3 }] },
+      { kind: 'dropout', p: 0.2 },
+      { kind: 'linear', outFeatures: 4 },
+      SCE,
+    ],
+  },
+  'conv + layernorm over [C,H,W] + residual conv': {
+    input: [2, 6, 7],
+    layers: [
+      { kind: 'conv2d', outChannels: 3, kernel: 3 },
+      { kind: 'layernorm' },
+      { kind: 'gelu' },
+      { kind: 'residual', layers: [{ kind: 'conv2d', outChannels: 3, kernel: 3, padding: 1 }, { kind: 'relu' }] },
+      { kind: 'flatten' },
+      { kind: 'linear', outFeatures: 3 },
+      SCE,
+    ],
+  },
+};
+
+/** initModelParameters, then every bias and gain moved off its constant (0, 1), so each tensor matters. */
+function exportParams(model: ResolvedModel, seed: number): Float32Array {
+  const params = initModelParameters(model, seed);
+  const rng = new Random(seed + 1);
+  for (const t of model.tensors) {
+    if (t.init.kind === 'constant') for (let i = 0; i < t.length; i++) params[t.offset + i] += rng.uniform(-0.3, 0.3);
+  }
+  return params;
+}
+
+function decodeGraph(bytes: Uint8Array) {
+  return onnx.GraphProto.fromObject(onnx.ModelProto.decode(bytes).graph ?? {});
+}
+
+/** Tolerance of ORT's float32 against the f64 reference: |Δ| ≤ 1e-4 + 1e-4·|ref| (a few float32 ulps over sums of ≤ 75 terms). */
+const ATOL = 1e-4;
+const RTOL = 1e-4;
+
+describe('exportModelOnnx: onnxruntime (WASM, Node) gives the reference forward’s logits', () => {
+  it.each(Object.entries(MODELS))('%s', async (name, spec) => {
+    const model = resolveModel(spec);
+    const params = exportParams(model, 41);
+    const session = await ort.InferenceSession.create(exportModelOnnx(model, params), { executionProviders: ['wasm'] });
+    try {
+      const rng = new Random(7);
+      for (const batch of [1, 5]) {
+        const input = rng.uniformArray(batch * model.inputSize, 0, 1);
+        const { logits } = await session.run({ input: new ort.Tensor('float32', input, [batch, ...model.inputShape]) });
+        expect(logits.dims).toEqual([batch, model.classes]);
+        assertAllClose(logits.data as Float32Array, forward(model, params, input, batch), ATOL, RTOL, `${name} batch ${batch}`);
+      }
+    } finally {
+      await session.release();
+    }
+  });
+});
+
+describe('exportModelOnnx: structure', () => {
+  it('has a rule for every layer kind', () => {
+    expect(Object.keys(onnxTable).sort()).toEqual([...LAYER_KINDS].sort());
+  });
+
+  it('emits each kind as its ONNX ops, the loss as nothing but the name `logits`', () => {
+    const model = resolveModel(MODELS['layernorm + gelu + residual + dropout']);
+    const cnn = resolveModel(MODELS.CNN);
+    const opsOf = (m: ResolvedModel, prefix: string) =>
+      decodeGraph(exportModelOnnx(m, new Float32Array(m.total))).node.filter((n) => (n.name ?? '').startsWith(prefix)).map((n) => n.opType);
+    const gelu = ['Mul', 'Mul', 'Add', 'Mul', 'Mul', 'Tanh', 'Add', 'Mul', 'Mul'];
+    const expected: [ResolvedModel, string, string[]][] = [
+      [cnn, 'layer0.conv2d', ['Conv']],
+      [cnn, 'layer1.relu', ['Relu']],
+      [cnn, 'layer2.maxpool2d', ['MaxPool']],
+      [cnn, 'layer5.avgpool2d', ['AveragePool']],
+      [cnn, 'layer6.flatten', ['Flatten']],
+      [cnn, 'layer7.linear', ['MatMul', 'Add']],
+      [cnn, 'layer8.', []],
+      [model, 'layer1.layernorm', ['LayerNormalization']],
+      [model, 'layer2.gelu', gelu],
+      [model, 'layer3.', ['MatMul', 'Add', ...gelu, 'Identity', 'LayerNormalization', 'Add']],
+      [model, 'layer3.residual', ['Add']],
+      [model, 'layer4.dropout', ['Identity']],
+    ];
+    for (const [m, prefix, ops] of expected) expect(opsOf(m, prefix), prefix).toEqual(ops);
+
+    const graph = decodeGraph(exportModelOnnx(cnn, new Float32Array(cnn.total)));
+    expect(graph.node[graph.node.length - 1].output).toEqual(['logits']);
+    expect(graph.output.map((o) => o.name)).toEqual(['logits']);
+    const dims = (v: (typeof graph.input)[number]) => v.type?.tensorType?.shape?.dim?.map((d) => d.dimParam || Number(d.dimValue));
+    expect(dims(graph.input[0])).toEqual(['batch', 3, 8, 12]);
+    expect(dims(graph.output[0])).toEqual(['batch', 5]);
+    const conv = graph.node.find((n) => n.name === 'layer0.conv2d')!;
+    const attrs = Object.fromEntries((conv.attribute ?? []).map((a) => [a.name, (a.ints ?? []).map(Number)]));
+    expect(attrs).toEqual({ kernel_shape: [3, 5], strides: [1, 1], pads: [1, 2, 1, 2] });
+  });
+
+  it('re-lays a conv2d weight out as [outC, inC, kh, kw]', () => {
+    const model = resolveModel({ input: [2, 4, 5], layers: [{ kind: 'conv2d', outChannels: 3, kernel: [2, 3] }, { kind: 'flatten' }, { kind: 'linear', outFeatures: 2 }, SCE] });
+    const params = new Float32Array(model.total).map((_, i) => i);
+    const w = model.tensors.find((t) => t.name === '0.conv2d.weight')!;
+    const init = decodeGraph(exportModelOnnx(model, params)).initializer.find((t) => t.name === w.name)!;
+    expect((init.dims ?? []).map(Number)).toEqual([3, 2, 2, 3]);
+    const values = new Float32Array(init.rawData!.slice().buffer);
+    for (let o = 0; o < 3; o++)
+      for (let ci = 0; ci < 2; ci++)
+        for (let ky = 0; ky < 2; ky++)
+          for (let kx = 0; kx < 3; kx++) {
+            // Stored [inC, kh, kw, outC] row-major.
+            expect(values[((o * 2 + ci) * 2 + ky) * 3 + kx]).toBe(params[w.offset + ((ci * 2 + ky) * 3 + kx) * 3 + o]);
+          }
+  });
+
+  it('gives layernorm’s gain and shift the example’s shape, and shares GELU’s constants', () => {
+    const model = resolveModel(MODELS['conv + layernorm over [C,H,W] + residual conv']);
+    const graph = decodeGraph(exportModelOnnx(model, new Float32Array(model.total)));
+    expect(graph.initializer.find((t) => t.name === '1.layernorm.weight')?.dims?.map(Number)).toEqual([3, 4, 5]);
+    const names = graph.initializer.map((t) => t.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names.filter((n) => n?.startsWith('gelu.'))).toHaveLength(4);
+    const ln = graph.node.find((n) => n.opType === 'LayerNormalization')!;
+    expect(ln.attribute?.find((a) => a.name === 'epsilon')?.f).toBeCloseTo(1e-5, 10);
+  });
+
+  it('writes the layer spec as metadata and describes the layers', () => {
+    const spec = MODELS.CNN as LayerModelSpec;
+    const model = resolveModel(spec);
+    const decoded = onnx.ModelProto.decode(exportModelOnnx(model, new Float32Array(model.total), { batch: 4 }));
+    expect(JSON.parse(decoded.metadataProps.find((p) => p.key === MODEL_SPEC_METADATA_KEY)?.value ?? 'null')).toEqual(spec);
+    expect(decoded.docString).toMatch(/conv2d 4 3×5 → relu → maxpool2d 2×2/);
+    expect(decoded.docString).toMatch(/output: logits \(the softmax-cross-entropy loss is not exported\)/);
+    expect(decoded.graph?.input?.[0].type?.tensorType?.shape?.dim?.map((d) => Number(d.dimValue))).toEqual([4, 3, 8, 12]);
+  });
+
+  it('rejects a params vector of the wrong length, a batch, a model without its loss, an unknown kind', () => {
+    const model = resolveModel(MODELS.CNN);
+    expect(() => exportModelOnnx(model, new Float32Array(model.total + 1))).toThrow(
+      `exportModelOnnx: params has ${model.total + 1} floats but the model's layout needs ${model.total} (padding included)`,
+    );
+    expect(() => exportModelOnnx(model, new Float32Array(model.total), { batch: 1.5 })).toThrow(/exportModelOnnx batch must be a positive integer, got 1.5/);
+    const headless = { ...model, layers: model.layers.slice(0, -1) };
+    expect(() => exportModelOnnx(headless, new Float32Array(model.total))).toThrow(/last layer must be its softmax-cross-entropy loss, got "linear"/);
+    const odd = { ...model, layers: [{ ...model.layers[0], kind: 'batchnorm' }, ...model.layers.slice(1)] } as unknown as ResolvedModel;
+    expect(() => exportModelOnnx(odd, new Float32Array(model.total))).toThrow(/no ONNX rule for layer kind "batchnorm" \(layer 0\)/);
   });
 });

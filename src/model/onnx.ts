@@ -1,22 +1,45 @@
 // ONNX models written from scratch: a one-node MatMul for the benchmark's comparison with
-// onnxruntime-web, and the trained MLP as a self-describing `.onnx` export.
+// onnxruntime-web, and a trained model (any layer list of src/model/layers/spec.ts) as a
+// self-describing `.onnx` export, one table entry per layer kind.
 //
 // Opset 17 with IR version 8: IR 8 is the newest the bundled onnx.proto schema (ONNX 1.10)
 // describes and the IR that ONNX 1.12 pairs with opset 17. Every op used here (MatMul-13,
-// Add-14, Mul-14, Relu-14, Tanh-13) is unchanged up to the newest opsets, onnxruntime runs
+// Add-14, Mul-14, Relu-14, Tanh-13, Conv-11, MaxPool-12, AveragePool-11, Flatten-13,
+// Identity-16, LayerNormalization-17) is unchanged up to the newest opsets, onnxruntime runs
 // opset 17 on every execution provider, and older ONNX tools still load it. GELU is built
 // from primitive ops rather than Gelu-20 (which needs opset 20 / IR 9) so any onnxruntime
 // build and EP runs it; onnxruntime's graph optimizer may fuse the pattern back into one op.
+//
+// The exported graph, whatever the layers:
+//   input  `input`  [batch, ...model.inputShape] float32, pixels/255 in [0, 1], NCHW for images
+//   output `logits` [batch, classes] float32, the unnormalised class scores: the model's
+//          softmax-cross-entropy layer is the training loss and is not part of the graph
+//          (apply softmax to the logits for probabilities).
+// Initializers are named after the parameter tensors (ParamTensor.name, '0.linear.weight');
+// the flat vector's alignment padding is not exported. Layer by layer (the table below):
+//   linear     MatMul(x, W[fanIn, fanOut]) + Add(b)         (W as stored)
+//   conv2d     Conv(x, W[outC, inC, kh, kw], b)             (W re-laid out from [inC, kh, kw, outC])
+//   maxpool2d  MaxPool, avgpool2d AveragePool               (no padding, floor mode, as the reference)
+//   flatten    Flatten(axis 1)                              relu  Relu
+//   gelu       0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) as Mul/Add/Tanh (src/model/reference.ts gelu)
+//   layernorm  LayerNormalization(axis 1, ε): over all of an example's features, gain and shift of its shape
+//   dropout    Identity (inference)                         residual  the branch's nodes, then Add(x, branch)
 
-import { type MlpSpec, type ParamLayout, segmentView } from './mlp.ts';
+import { type MlpSpec, type ParamLayout } from './mlp.ts';
 import { onnx, type OnnxTypes } from './onnxProto.ts';
+import {
+  type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel, resolveModel,
+} from './layers/spec.ts';
 
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
-/** Key of the metadata_props entry holding the JSON MLP spec. */
+/** Key of the metadata_props entry holding the JSON MLP spec (MLP exports only). */
 export const MLP_SPEC_METADATA_KEY = 'swarmgrad.mlp_spec';
+/** Key of the metadata_props entry holding the JSON layer-list spec ({ input, layers }). */
+export const MODEL_SPEC_METADATA_KEY = 'swarmgrad.model_spec';
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const ATTR = onnx.AttributeProto.AttributeType;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
 
@@ -36,8 +59,17 @@ function floatInitializer(name: string, dims: number[], values: ArrayLike<number
   return { name, dims, dataType: FLOAT, rawData };
 }
 
-function node(opType: string, inputs: string[], outputs: string[], name: string): OnnxTypes.INodeProto {
-  return { opType, input: inputs, output: outputs, name };
+type Attribute = { ints: number[] } | { int: number } | { float: number };
+
+function attribute(name: string, value: Attribute): OnnxTypes.IAttributeProto {
+  if ('ints' in value) return { name, type: ATTR.INTS, ints: value.ints };
+  if ('int' in value) return { name, type: ATTR.INT, i: value.int };
+  return { name, type: ATTR.FLOAT, f: value.float };
+}
+
+function node(opType: string, inputs: string[], outputs: string[], name: string, attrs: Record<string, Attribute> = {}): OnnxTypes.INodeProto {
+  const attribute_ = Object.entries(attrs).map(([k, v]) => attribute(k, v));
+  return { opType, input: inputs, output: outputs, name, ...(attribute_.length ? { attribute: attribute_ } : {}) };
 }
 
 interface ModelParts {
@@ -84,45 +116,240 @@ export function buildMatMulModel(m: number, k: number, n: number): Uint8Array {
   });
 }
 
-export interface MlpExportOptions {
+// ---------------------------------------------------------------------------------------
+// The graph the rules write into
+
+/** Nodes and initializers in the order they are emitted, plus the flat parameters to read. */
+export class OnnxGraphBuilder {
+  readonly nodes: OnnxTypes.INodeProto[] = [];
+  readonly initializers: OnnxTypes.ITensorProto[] = [];
+  private readonly constants = new Set<string>();
+
+  constructor(readonly params: Float32Array) {}
+
+  node(opType: string, inputs: string[], outputs: string[], name: string, attrs?: Record<string, Attribute>): void {
+    this.nodes.push(node(opType, inputs, outputs, name, attrs));
+  }
+
+  /** A parameter tensor as an initializer of its own name, in its stored order (dims: its stored shape unless given). */
+  param(t: ParamTensor, dims: readonly number[] = t.shape): string {
+    this.initializers.push(floatInitializer(t.name, [...dims], this.params.subarray(t.offset, t.offset + t.length)));
+    return t.name;
+  }
+
+  /** A parameter tensor re-laid out: values[i] = stored[index(i)], with ONNX's dims. */
+  paramPermuted(t: ParamTensor, dims: number[], index: (i: number) => number): string {
+    const stored = this.params.subarray(t.offset, t.offset + t.length);
+    this.initializers.push(floatInitializer(t.name, dims, Float32Array.from({ length: t.length }, (_, i) => stored[index(i)])));
+    return t.name;
+  }
+
+  /** A scalar float shared by every node that asks for the same name (GELU's constants). */
+  constant(name: string, value: number): string {
+    if (!this.constants.has(name)) {
+      this.constants.add(name);
+      this.initializers.push(floatInitializer(name, [], [value]));
+    }
+    return name;
+  }
+}
+
+export interface OnnxRule<K extends LayerKind> {
+  /** Emits the nodes that compute tensor `y` from tensor `x` (both [batch, ...shape]). */
+  emit(layer: ResolvedLayers[K], x: string, y: string, g: OnnxGraphBuilder): void;
+}
+
+/** Node and intermediate tensor names of a layer: 'layer3.1.relu'. */
+const nameOf = (l: ResolvedLayer) => `layer${l.path}.${l.kind}`;
+
+// ---------------------------------------------------------------------------------------
+// The table
+
+export const onnxTable: { [K in LayerKind]: OnnxRule<K> } = {
+  linear: {
+    emit(l, x, y, g) {
+      const n = nameOf(l);
+      g.node('MatMul', [x, g.param(l.weight)], [`${n}.matmul`], `${n}.matmul`);
+      g.node('Add', [`${n}.matmul`, g.param(l.bias)], [y], `${n}.add`);
+    },
+  },
+
+  conv2d: {
+    emit(l, x, y, g) {
+      const [c, [kh, kw], co] = [l.inChannels, l.kernel, l.outChannels];
+      // ONNX index ((o·C + ci)·kh + ky)·kw + kx reads ours ((ci·kh + ky)·kw + kx)·outC + o.
+      const weight = g.paramPermuted(l.weight, [co, c, kh, kw], (i) => {
+        const tap = i % (c * kh * kw);
+        return tap * co + Math.floor(i / (c * kh * kw));
+      });
+      g.node('Conv', [x, weight, g.param(l.bias)], [y], nameOf(l), {
+        kernel_shape: { ints: [kh, kw] },
+        strides: { ints: l.stride },
+        pads: { ints: [l.padding[0], l.padding[1], l.padding[0], l.padding[1]] },
+      });
+    },
+  },
+
+  maxpool2d: {
+    emit: (l, x, y, g) => g.node('MaxPool', [x], [y], nameOf(l), { kernel_shape: { ints: l.kernel }, strides: { ints: l.stride } }),
+  },
+
+  avgpool2d: {
+    emit: (l, x, y, g) => g.node('AveragePool', [x], [y], nameOf(l), { kernel_shape: { ints: l.kernel }, strides: { ints: l.stride } }),
+  },
+
+  flatten: {
+    emit: (l, x, y, g) => g.node('Flatten', [x], [y], nameOf(l), { axis: { int: 1 } }),
+  },
+
+  relu: {
+    emit: (l, x, y, g) => g.node('Relu', [x], [y], nameOf(l)),
+  },
+
+  gelu: {
+    // y = 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))), the inner factor being x + 0.044715·x³.
+    emit(l, x, y, g) {
+      const t = (s: string) => `${nameOf(l)}.${s}`;
+      const [half, one] = [g.constant('gelu.half', 0.5), g.constant('gelu.one', 1)];
+      const [a, c] = [g.constant('gelu.a', GELU_A), g.constant('gelu.sqrt_2_over_pi', SQRT_2_OVER_PI)];
+      g.node('Mul', [x, x], [t('x2')], t('x2'));
+      g.node('Mul', [t('x2'), a], [t('ax2')], t('ax2'));
+      g.node('Add', [t('ax2'), one], [t('one_plus_ax2')], t('one_plus_ax2'));
+      g.node('Mul', [x, t('one_plus_ax2')], [t('cubic')], t('cubic'));
+      g.node('Mul', [t('cubic'), c], [t('u')], t('u'));
+      g.node('Tanh', [t('u')], [t('tanh')], t('tanh'));
+      g.node('Add', [t('tanh'), one], [t('one_plus_tanh')], t('one_plus_tanh'));
+      g.node('Mul', [x, t('one_plus_tanh')], [t('x_gate')], t('x_gate'));
+      g.node('Mul', [t('x_gate'), half], [y], t('half'));
+    },
+  },
+
+  layernorm: {
+    // axis 1: the statistics run over every dimension after the batch, as the reference's
+    // over all of an example's features; biased variance, as the reference and PyTorch. The
+    // gain and shift take the example's shape ([C,H,W] for an image), the same values in order.
+    emit: (l, x, y, g) =>
+      g.node('LayerNormalization', [x, g.param(l.weight, l.inShape), g.param(l.bias, l.inShape)], [y], nameOf(l), {
+        axis: { int: 1 },
+        epsilon: { float: l.eps },
+      }),
+  },
+
+  dropout: {
+    emit: (l, x, y, g) => g.node('Identity', [x], [y], nameOf(l)),
+  },
+
+  residual: {
+    emit(l, x, y, g) {
+      const branch = `${nameOf(l)}.branch`;
+      emitList(l.layers, x, branch, g);
+      g.node('Add', [x, branch], [y], `${nameOf(l)}.add`);
+    },
+  },
+
+  'softmax-cross-entropy': {
+    // The loss is not exported: the graph ends at the logits. exportModelOnnx names the last
+    // hidden layer's output `logits` already; only a model with no hidden layer needs a node here.
+    emit: (l, x, y, g) => {
+      if (x !== y) g.node('Identity', [x], [y], nameOf(l));
+    },
+  },
+};
+
+function ruleFor<K extends LayerKind>(layer: ResolvedLayers[K]): OnnxRule<K> {
+  const rule = onnxTable[layer.kind as K] as OnnxRule<K> | undefined;
+  if (!rule) throw new Error(`exportModelOnnx: no ONNX rule for layer kind ${JSON.stringify(layer.kind)} (layer ${layer.path}); the kinds are ${Object.keys(onnxTable).join(', ')}`);
+  return rule;
+}
+
+/** Emits layers in order from x; the last one writes y, the others their own names. */
+function emitList(layers: readonly ResolvedLayer[], x: string, y: string, g: OnnxGraphBuilder): void {
+  let h = x;
+  layers.forEach((layer, i) => {
+    const out = i === layers.length - 1 ? y : `${nameOf(layer)}.out`;
+    ruleFor(layer).emit(layer, h, out, g);
+    h = out;
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// The entry points
+
+export interface ModelExportOptions {
   /** A fixed batch size, or 'dynamic' (the default) for a symbolic `batch` dimension. */
   batch?: number | 'dynamic';
   /** producer_name in the model; 'swarmgrad' by default. */
   producer?: string;
+  /** A human summary for the doc string; a list of the layers by default. */
+  description?: string;
+  /** Extra metadata_props entries, besides MODEL_SPEC_METADATA_KEY. */
+  metadata?: Record<string, string>;
 }
 
-/** Scalar constants shared by every GELU in the graph. */
-const GELU_CONSTANTS: OnnxTypes.ITensorProto[] = [
-  floatInitializer('gelu.half', [], [0.5]),
-  floatInitializer('gelu.one', [], [1]),
-  floatInitializer('gelu.a', [], [GELU_A]),
-  floatInitializer('gelu.sqrt_2_over_pi', [], [SQRT_2_OVER_PI]),
-];
+/** 'conv2d 8 3×3' and the like, for the doc string. */
+function describeLayer(l: ResolvedLayer): string {
+  switch (l.kind) {
+    case 'linear': return `linear ${l.outFeatures}`;
+    case 'conv2d': return `conv2d ${l.outChannels} ${l.kernel.join('×')}`;
+    case 'maxpool2d':
+    case 'avgpool2d': return `${l.kind} ${l.kernel.join('×')}`;
+    case 'dropout': return `dropout ${l.p} (identity here)`;
+    case 'residual': return `residual(${l.layers.map(describeLayer).join(' → ')})`;
+    default: return l.kind;
+  }
+}
 
 /**
- * GELU, tanh approximation, from primitive ops:
- * y = 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))), the inner factor being x + 0.044715·x³.
+ * A model of the layer list as ONNX (see the header for the graph's contract): input
+ * `input` [batch, ...inputShape] float32 pixels/255, output `logits` [batch, classes]. The
+ * softmax-cross-entropy loss is not exported; the output is the logits. `params` is the
+ * flat vector of the model's layout (model.total floats, padding included).
  */
-function geluNodes(x: string, y: string, prefix: string): OnnxTypes.INodeProto[] {
-  const t = (s: string) => `${prefix}.${s}`;
-  return [
-    node('Mul', [x, x], [t('x2')], t('x2')),
-    node('Mul', [t('x2'), 'gelu.a'], [t('ax2')], t('ax2')),
-    node('Add', [t('ax2'), 'gelu.one'], [t('one_plus_ax2')], t('one_plus_ax2')),
-    node('Mul', [x, t('one_plus_ax2')], [t('cubic')], t('cubic')),
-    node('Mul', [t('cubic'), 'gelu.sqrt_2_over_pi'], [t('u')], t('u')),
-    node('Tanh', [t('u')], [t('tanh')], t('tanh')),
-    node('Add', [t('tanh'), 'gelu.one'], [t('one_plus_tanh')], t('one_plus_tanh')),
-    node('Mul', [x, t('one_plus_tanh')], [t('x_gate')], t('x_gate')),
-    node('Mul', [t('x_gate'), 'gelu.half'], [y], t('half')),
-  ];
+export function exportModelOnnx(model: ResolvedModel, params: Float32Array, opts: ModelExportOptions = {}): Uint8Array {
+  if (params.length !== model.total) {
+    throw new Error(
+      `exportModelOnnx: params has ${params.length} floats but the model's layout needs ${model.total} (padding included); ` +
+        'pass the flat parameter vector that belongs to this model',
+    );
+  }
+  const last = model.layers[model.layers.length - 1];
+  if (last?.kind !== 'softmax-cross-entropy') {
+    throw new Error(`exportModelOnnx: the model's last layer must be its softmax-cross-entropy loss, got ${JSON.stringify(last?.kind)}; pass a model from resolveModel`);
+  }
+  const batch = opts.batch ?? 'dynamic';
+  if (batch !== 'dynamic') assertDim('exportModelOnnx batch', batch);
+  const batchDim: Dim = batch === 'dynamic' ? 'batch' : batch;
+
+  // The hidden layers write `logits`; the loss rule then sees x = y = `logits` (x = `input` with no hidden layer).
+  const g = new OnnxGraphBuilder(params);
+  const hidden = model.layers.slice(0, -1);
+  emitList(hidden, 'input', 'logits', g);
+  onnxTable['softmax-cross-entropy'].emit(last, hidden.length ? 'logits' : 'input', 'logits', g);
+
+  const inputShape = [...model.inputShape];
+  const layout = inputShape.length === 3 ? 'NCHW, channel-major' : 'row-major';
+  const summary = opts.description ?? `${model.layers.slice(0, -1).map(describeLayer).join(' → ')}`;
+  return encodeModel({
+    producer: opts.producer ?? 'swarmgrad',
+    docString:
+      `swarmgrad ${summary}; output: logits (the softmax-cross-entropy loss is not exported). ` +
+      `Input: pixels/255 in [0, 1], [batch, ${inputShape.join(', ')}] float32 (${layout}).`,
+    metadata: { [MODEL_SPEC_METADATA_KEY]: JSON.stringify(model.spec), ...opts.metadata },
+    graph: {
+      name: 'swarmgrad_model',
+      node: g.nodes,
+      initializer: g.initializers,
+      input: [floatValueInfo('input', [batchDim, ...inputShape], `pixels / 255, ${layout}, one example per row`)],
+      output: [floatValueInfo('logits', [batchDim, model.classes], 'unnormalised class scores')],
+    },
+  });
 }
 
+export type MlpExportOptions = Pick<ModelExportOptions, 'batch' | 'producer'>;
+
 /**
- * The trained MLP as an ONNX model: input `input` [batch, widths[0]] (pixels scaled to
- * [0, 1] by /255, as the training pipeline feeds them), output `logits` [batch, classes].
- * Initializers are named after the parameter segments (`layer0.weight`, `layer0.bias`, …);
- * the alignment padding of the flat vector is not exported.
+ * The trained MLP as an ONNX model: exportModelOnnx of its layer list (linear, activation,
+ * …, linear), plus the shorthand spec as metadata (MLP_SPEC_METADATA_KEY).
  */
 export function exportMlpOnnx(layout: ParamLayout, params: Float32Array, opts: MlpExportOptions = {}): Uint8Array {
   if (params.length !== layout.total) {
@@ -132,46 +359,10 @@ export function exportMlpOnnx(layout: ParamLayout, params: Float32Array, opts: M
         'pass the flat parameter vector that belongs to this layout',
     );
   }
-  const batch = opts.batch ?? 'dynamic';
-  if (batch !== 'dynamic') assertDim('exportMlpOnnx batch', batch);
-  const batchDim: Dim = batch === 'dynamic' ? 'batch' : batch;
-  const spec: MlpSpec = layout.spec;
-  const layers = spec.widths.length - 1;
-
-  const initializer: OnnxTypes.ITensorProto[] = [];
-  const nodes: OnnxTypes.INodeProto[] = [];
-  let x = 'input';
-  for (let l = 0; l < layers; l++) {
-    const w = layout.weights[l];
-    const b = layout.biases[l];
-    initializer.push(floatInitializer(w.name, [w.rows, w.cols], segmentView(params, w)));
-    initializer.push(floatInitializer(b.name, [b.cols], segmentView(params, b)));
-    const last = l === layers - 1;
-    const matmul = `layer${l}.matmul`;
-    const pre = last ? 'logits' : `layer${l}.pre`;
-    nodes.push(node('MatMul', [x, w.name], [matmul], matmul));
-    nodes.push(node('Add', [matmul, b.name], [pre], `layer${l}.add`));
-    if (last) break;
-    const h = `layer${l}.out`;
-    if (spec.activation === 'relu') nodes.push(node('Relu', [pre], [h], `layer${l}.relu`));
-    else nodes.push(...geluNodes(pre, h, `layer${l}.gelu`));
-    x = h;
-  }
-  if (spec.activation === 'gelu' && layers > 1) initializer.push(...GELU_CONSTANTS);
-
-  const classes = spec.widths[layers];
-  return encodeModel({
-    producer: opts.producer ?? 'swarmgrad',
-    docString:
-      `swarmgrad MLP ${spec.widths.join('→')}, ${spec.activation} hidden layers, linear output (logits). ` +
-      `Input: pixels/255 in [0, 1], [batch, ${spec.widths[0]}] float32.`,
-    metadata: { [MLP_SPEC_METADATA_KEY]: JSON.stringify({ widths: spec.widths, activation: spec.activation }) },
-    graph: {
-      name: 'swarmgrad_mlp',
-      node: nodes,
-      initializer,
-      input: [floatValueInfo('input', [batchDim, spec.widths[0]], 'pixels / 255, row-major, one example per row')],
-      output: [floatValueInfo('logits', [batchDim, classes], 'unnormalised class scores')],
-    },
+  const spec: MlpSpec = { widths: layout.spec.widths, activation: layout.spec.activation };
+  return exportModelOnnx(resolveModel(spec), params, {
+    ...opts,
+    description: `MLP ${spec.widths.join('→')}, ${spec.activation} hidden layers, linear output`,
+    metadata: { [MLP_SPEC_METADATA_KEY]: JSON.stringify(spec) },
   });
 }
