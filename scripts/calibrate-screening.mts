@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { loadFashionMnistFromDir } from '../src/data/fashionMnistNode.ts';
 import { exampleWeightedMean } from '../src/coordinator/robustRules.ts';
 import { JsMlp } from '../src/coordinator/jsMlp.ts';
-import { defaultJob, jobLayout } from '../src/coordinator/job.ts';
+import { defaultJob, jobResolved } from '../src/coordinator/job.ts';
 import { OptimizerHost, freshOptimizerState } from '../src/coordinator/optimizerHost.ts';
 import { ResultScreen, directionOutliers } from '../src/coordinator/screening.ts';
 import { epochOrder } from '../src/data/order.ts';
@@ -22,7 +22,7 @@ const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20
 const rounds = Number(values.rounds);
 const batch = Number(values.batch);
 const job = defaultJob();
-const layout = jobLayout(job);
+const layout = jobResolved(job);
 const { train } = await loadFashionMnistFromDir();
 const mlp = new JsMlp(layout);
 const optimizer = new OptimizerHost(layout, job.optimizer, rounds, freshOptimizerState(layout, job.optimizer, job.seed));

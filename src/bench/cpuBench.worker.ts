@@ -13,6 +13,7 @@ import { DEFAULT_ADAMW } from '../kernels/optimizer.ts';
 import { buildMatMulModel } from '../model/onnx.ts';
 import { DEFAULT_MLP, initParameters, mlpLayout } from '../model/mlp.ts';
 import { CpuBackend } from '../worker/cpuBackend.ts';
+import { resolveModel } from '../model/layers/spec.ts';
 import { batchIndices, matmulInputs, probeIndices, timeRepeatedly, type CpuMeasureReply, type CpuMeasureRequest, type MatmulFigures, type MlpMeasureRequest, type TrainingFigures } from './cpuBaselines.ts';
 import { trainTfjsWasm } from './cpuTfjs.ts';
 
@@ -60,7 +61,7 @@ async function ortMatmul(r: Extract<CpuMeasureRequest, { kind: 'ort-matmul' }>):
 
 async function oursMlp(r: MlpMeasureRequest): Promise<TrainingFigures> {
   const layout = mlpLayout(DEFAULT_MLP);
-  const backend = await CpuBackend.create({ layout, threads: r.threads });
+  const backend = await CpuBackend.create({ model: resolveModel(DEFAULT_MLP), threads: r.threads });
   try {
     await backend.setDatasets(r.train, null);
     backend.setParameters(initParameters(layout, r.seed));

@@ -105,7 +105,7 @@ export class Contributor {
       this.worker = startTrainerWorker();
       const api = this.worker.api;
       this.update({ phase: 'starting', message: 'Choosing the fastest way to compute on this device…' });
-      const backend = await api.init({ spec: { widths: job.model.widths, activation: job.model.activation as 'relu' | 'gelu' }, backend: this.options.backend ?? 'auto', cpuThreads: this.options.cpuThreads, hardwareGpuOnly: this.options.hardwareGpuOnly });
+      const backend = await api.init({ spec: job.model, backend: this.options.backend ?? 'auto', cpuThreads: this.options.cpuThreads, hardwareGpuOnly: this.options.hardwareGpuOnly });
       this.update({ backend, message: 'Loading the training data…' });
       await api.loadDataset({ kind: 'url', baseUrl: job.datasetUrl });
       this.update({ message: 'Measuring this device on the job…' });

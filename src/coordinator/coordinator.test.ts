@@ -632,6 +632,6 @@ describe('Coordinator: local steps and compressed vectors', () => {
 
 function paddingIndices(c: Coordinator): number[] {
   const used = new Uint8Array(c.layout.total);
-  for (const s of c.layout.segments) used.fill(1, s.offset, s.offset + s.length);
+  for (const s of c.layout.tensors) used.fill(1, s.offset, s.offset + s.length);
   return [...used.keys()].filter((i) => used[i] === 0);
 }

@@ -8,7 +8,7 @@
 // with an ack and/or an error; only an accepted, valid result reaches the aggregator, and
 // the model changes only when a round closes.
 
-import type { ParamLayout } from '../model/mlp.ts';
+import type { ResolvedModel } from '../model/layers/spec.ts';
 import type { ContributorMessage, ErrorCode, SyncSpec } from '../protocol/messages.ts';
 import { resultHashInput, resultStatement, welcomeStatement, type SyncSigner, type SyncVerifier } from '../protocol/signing.ts';
 import { CompressionError } from '../compression/index.ts';
@@ -18,7 +18,7 @@ import { ParameterBroadcast } from './broadcast.ts';
 import { ContributorRegistry, type Contributor } from './contributors.ts';
 import type { CoverageReport } from './coverage.ts';
 import { noDecisions, type Decisions } from './decisions.ts';
-import { checkpointOptimizer, innerHyper, innerOptimizerOf, jobId, jobLayout, leaseBounds, type Job } from './job.ts';
+import { checkpointOptimizer, innerHyper, innerOptimizerOf, jobId, jobModel, jobResolved, leaseBounds, type Job } from './job.ts';
 import type { CheckpointState } from './records.ts';
 import { intersectRanges, type PositionRange } from './ranges.ts';
 import { RoundScheduler, type LeaseRecord, type RoundPlan } from './rounds.ts';
@@ -64,7 +64,8 @@ type Result = Extract<ContributorMessage, { type: 'result' }>;
 export class Coordinator {
   readonly job: Job;
   readonly jobId: string;
-  readonly layout: ParamLayout;
+  /** The job's model: its parameter layout is the flat vector's. */
+  readonly layout: ResolvedModel;
   private readonly plan: RoundPlan;
   private readonly run: TrainingRun;
   private readonly scheduler: RoundScheduler;
@@ -106,7 +107,7 @@ export class Coordinator {
     if (!/^[A-Za-z0-9]{1,32}$/.test(options.instance)) throw new Error(`Coordinator: instance must be 1–32 letters or digits, got ${JSON.stringify(options.instance)}`);
     this.job = job;
     this.jobId = jobId(job);
-    this.layout = jobLayout(job);
+    this.layout = jobResolved(job);
     this.plan = { seed: job.seed, trainExamples: job.data.trainExamples, globalBatch: job.globalBatch, lease: leaseBounds(job) };
     if (checkpoint) checkRestorable(checkpoint, this.jobId, this.plan, this.layout);
     this.run = new TrainingRun(job, this.layout, this.plan, checkpoint);
@@ -308,7 +309,7 @@ export class Coordinator {
           job: {
             id: this.jobId,
             name: job.name,
-            model: { widths: [...job.model.widths], activation: job.model.activation },
+            model: jobModel(job),
             datasetUrl: this.options.datasetUrl,
             parameterCount: this.layout.total,
             sync: syncSpec(job),

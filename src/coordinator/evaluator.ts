@@ -4,6 +4,7 @@
 
 import type { ImageDataset } from '../data/dataset.ts';
 import type { ParamLayout } from '../model/mlp.ts';
+import type { ResolvedModel } from '../model/layers/spec.ts';
 import { JsMlp } from './jsMlp.ts';
 
 export interface Evaluation {
@@ -17,7 +18,7 @@ export class TestEvaluator {
   private readonly mlp: JsMlp;
 
   constructor(
-    layout: ParamLayout,
+    layout: ParamLayout | ResolvedModel,
     private readonly test: ImageDataset,
     /** Evaluate on the first this-many test examples (job.data.testExamples). */
     private readonly limit = test.count,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { JobError, defaultJob, innerHyper, jobId, jobLayout, learningRateAt, parseJob, plannedRounds, roundsPerEpoch, type JobInput } from './job.ts';
+import { JobError, defaultJob, innerHyper, jobId, jobLayout, jobResolved, learningRateAt, parseJob, plannedRounds, roundsPerEpoch, type JobInput } from './job.ts';
 
 const minimal: JobInput = {
   name: 'tiny',
@@ -59,7 +59,7 @@ describe('parseJob', () => {
 
   it('parses the embedded default job', () => {
     const job = defaultJob();
-    expect(job.model.widths).toEqual([784, 256, 128, 10]);
+    expect(job.model).toEqual({ widths: [784, 256, 128, 10], activation: 'relu' });
     expect(job.sync).toMatchObject({ mode: 'local-steps', innerSteps: 64, innerBatch: 32 });
     expect(job.compression).toMatchObject({ up: { scheme: 'int4' }, down: { scheme: 'int4' } });
     expect(job.lease.inFlight).toBe(2);
@@ -94,6 +94,42 @@ describe('parseJob', () => {
   ])('rejects %s with the path and what is wrong', (_what, json, pattern) => {
     const message = errorOf(json);
     expect(message).toMatch(/^test.json is not/);
+    expect(message).toMatch(pattern);
+  });
+
+  const cnn = {
+    input: [1, 28, 28],
+    layers: [
+      { kind: 'conv2d', outChannels: 4, kernel: 3, padding: 1 },
+      { kind: 'relu' },
+      { kind: 'maxpool2d', kernel: 2 },
+      { kind: 'flatten' },
+      { kind: 'linear', outFeatures: 10 },
+      { kind: 'softmax-cross-entropy' },
+    ],
+  };
+
+  it('takes a model as a list of layers, resolved with its layout and shapes', () => {
+    const job = parseJob({ ...minimal, model: cnn }, 'test.json');
+    const model = jobResolved(job);
+    expect(model.inputShape).toEqual([1, 28, 28]);
+    expect(model.layers.map((l) => l.outShape)).toEqual([[4, 28, 28], [4, 28, 28], [4, 14, 14], [784], [10], [1]]);
+    expect(model.parameterCount).toBe(4 * 9 + 4 + 784 * 10 + 10);
+    expect(() => jobLayout(job)).toThrow(/not an MLP/);
+    // A flat input of the same size is as good as the image shape.
+    expect(() => parseJob({ ...minimal, model: { ...cnn, input: [784], layers: cnn.layers.slice(3) } }, 'test.json')).not.toThrow();
+  });
+
+  it.each([
+    ['an input that is not the dataset', { ...cnn, input: [3, 28, 28] }, /model\.input: fashion-mnist examples are \[784\] or \[1,28,28\]; the model's input is \[3,28,28\]/],
+    ['logits for another number of classes', { ...cnn, layers: [...cnn.layers.slice(0, 4), { kind: 'linear', outFeatures: 7 }, cnn.layers[5]] }, /model\.layers: fashion-mnist has 10 classes; the model's last layer gives 7 logits/],
+    ['a kernel that does not fit', { ...cnn, layers: [{ kind: 'conv2d', outChannels: 4, kernel: 40 }, ...cnn.layers.slice(1)] }, /model\.layers\.0/],
+    ['an unknown layer kind', { ...cnn, layers: [{ kind: 'conv3d' }, ...cnn.layers.slice(1)] }, /model\.layers\.0\.kind/],
+    ['a typo in a layer', { ...cnn, layers: [{ kind: 'conv2d', outChannels: 4, kernal: 3 }, ...cnn.layers.slice(1)] }, /model\.layers\.0/],
+    ['no loss at the end', { ...cnn, layers: cnn.layers.slice(0, 5) }, /model\.layers\.4\.kind: the last layer must be the loss/],
+  ])('rejects a layer model with %s, naming the field', (_what, model, pattern) => {
+    const message = errorOf({ ...minimal, model });
+    expect(message).toMatch(/^test.json is not a valid job/);
     expect(message).toMatch(pattern);
   });
 

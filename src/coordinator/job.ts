@@ -4,7 +4,8 @@
 
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { mlpLayout, type MlpSpec, type ParamLayout } from '../model/mlp.ts';
+import { mlpLayout, type ParamLayout } from '../model/mlp.ts';
+import { isMlpShorthand, modelSpecSchema, resolveModel, type ModelSpec, type ResolvedModel } from '../model/layers/spec.ts';
 import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SCHEMES } from '../compression/index.ts';
 import { MAX_LEASE_EXAMPLES } from '../protocol/messages.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
@@ -13,7 +14,7 @@ import defaultJobJson from './jobs/fashion-mnist-mlp.json' with { type: 'json' }
 
 /** Examples per split of each dataset a job may name; trainExamples/testExamples default to all. */
 export const DATASETS = {
-  'fashion-mnist': { train: 60000, test: 10000, features: 784, classes: 10 },
+  'fashion-mnist': { train: 60000, test: 10000, features: 784, classes: 10, shapes: [[784], [1, 28, 28]] },
 } as const;
 
 /** The protocol's limits: a lease names at most MAX_LEASE_EXAMPLES examples and runs at most an hour. */
@@ -151,10 +152,8 @@ const Compression = z.strictObject({
 const JobSchema = z
   .strictObject({
     name: z.string().min(1).max(200),
-    model: z.strictObject({
-      widths: z.array(int(1, 65536)).min(2).max(16),
-      activation: z.enum(['relu', 'gelu']),
-    }),
+    /** A list of layers ({ input, layers }, src/model/layers/spec.ts), or the MLP shorthand { widths, activation }. */
+    model: modelSpecSchema,
     data: z.strictObject({
       dataset: z.enum(['fashion-mnist']),
       /** Train on the first this-many training examples (default: all). */
@@ -215,11 +214,7 @@ const JobSchema = z
     if (job.data.testExamples !== undefined && job.data.testExamples > ds.test) {
       issue(['data', 'testExamples'], `${job.data.dataset} has ${ds.test} test examples, asked for ${job.data.testExamples}`);
     }
-    const widths = job.model.widths;
-    if (widths[0] !== ds.features) issue(['model', 'widths', 0], `${job.data.dataset} has ${ds.features} inputs per example; the first width must be ${ds.features}`);
-    if (widths[widths.length - 1] !== ds.classes) {
-      issue(['model', 'widths', widths.length - 1], `${job.data.dataset} has ${ds.classes} classes; the last width must be ${ds.classes}`);
-    }
+    checkModelAgainstData(job.model, job.data.dataset, issue);
     if (job.lease.minExamples > job.lease.maxExamples) {
       issue(['lease', 'minExamples'], `must not exceed lease.maxExamples (${job.lease.maxExamples})`);
     }
@@ -339,13 +334,46 @@ export function jobId(job: Job): string {
   return `job-${createHash('sha256').update(canonicalJson(training)).digest('hex').slice(0, 16)}`;
 }
 
-export function jobModel(job: Job): MlpSpec {
-  return { widths: [...job.model.widths], activation: job.model.activation };
+/** The model as the job file gives it (either form); the protocol sends it so. */
+export function jobModel(job: Job): ModelSpec {
+  return structuredClone(job.model);
 }
 
-export function jobLayout(job: Job): ParamLayout {
-  return mlpLayout(jobModel(job));
+/** The job's model resolved: shapes, the flat parameter layout, FLOPs. */
+export function jobResolved(job: Job): ResolvedModel {
+  return resolveModel(job.model);
 }
+
+/** The hand-written MLP's layout, for the paths that still take one (MLP jobs only). */
+export function jobLayout(job: Job): ParamLayout {
+  if (!isMlpShorthand(job.model)) throw new Error(`jobLayout: ${job.name} is not an MLP given by widths`);
+  return mlpLayout(job.model);
+}
+
+/**
+ * The model's input must be the dataset's example and its loss must cover the dataset's
+ * classes: each problem is reported at the model field that fixes it.
+ */
+function checkModelAgainstData(model: ModelSpec, dataset: keyof typeof DATASETS, issue: (path: (string | number)[], message: string) => void): void {
+  const ds = DATASETS[dataset];
+  if (isMlpShorthand(model)) {
+    const { widths } = model;
+    if (widths[0] !== ds.features) issue(['model', 'widths', 0], `${dataset} has ${ds.features} inputs per example; the first width must be ${ds.features}`);
+    if (widths[widths.length - 1] !== ds.classes) {
+      issue(['model', 'widths', widths.length - 1], `${dataset} has ${ds.classes} classes; the last width must be ${ds.classes}`);
+    }
+    return;
+  }
+  const resolved = resolveModel(model);
+  if (resolved.inputSize !== ds.features || !ds.shapes.some((s) => sameShape(s, resolved.inputShape))) {
+    issue(['model', 'input'], `${dataset} examples are ${ds.shapes.map((s) => `[${s.join(',')}]`).join(' or ')}; the model's input is [${resolved.inputShape.join(',')}]`);
+  }
+  if (resolved.classes !== ds.classes) {
+    issue(['model', 'layers'], `${dataset} has ${ds.classes} classes; the model's last layer gives ${resolved.classes} logits to the loss`);
+  }
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** Rounds in one epoch: the last takes the examples left over, so every example is used once. */
 export function roundsPerEpoch(job: Job): number {

@@ -8,6 +8,7 @@
 
 import type { ImageDataset } from '../data/dataset.ts';
 import type { ParamLayout } from '../model/mlp.ts';
+import { mlpLayoutOf, type ResolvedModel } from '../model/layers/spec.ts';
 import { gelu, geluGrad } from '../model/reference.ts';
 
 export interface LossAndCorrect {
@@ -32,11 +33,16 @@ export class JsMlp {
   private readonly nzValue: Float32Array;
   private readonly widest: number;
 
+  readonly layout: ParamLayout;
+
   constructor(
-    readonly layout: ParamLayout,
+    /** The MLP's layout, or a resolved model that is an MLP (the same offsets). */
+    model: ParamLayout | ResolvedModel,
     /** Rows per block; buffers hold one block, so memory is blockRows × Σ widths floats. */
     readonly blockRows = 64,
   ) {
+    const layout = 'segments' in model ? model : mlpLayoutOf(model, 'JsMlp');
+    this.layout = layout;
     if (!Number.isInteger(blockRows) || blockRows < 1) throw new Error(`JsMlp: blockRows must be a positive integer, got ${blockRows}`);
     this.widths = layout.spec.widths;
     this.acts = this.widths.map((w) => new Float32Array(blockRows * w));

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { mlpLayout } from '../model/mlp.ts';
+import { resolveModel } from '../model/layers/spec.ts';
 import { adamwStepRef, sgdMomentumStepRef } from '../model/reference.ts';
 import { Random } from '../util/random.ts';
 import { parseJob, type JobInput } from './job.ts';
 import { OptimizerDivergedError, OptimizerHost, freshOptimizerState } from './optimizerHost.ts';
 
-const layout = mlpLayout({ widths: [784, 5, 10], activation: 'relu' });
+const layout = resolveModel({ widths: [784, 5, 10], activation: 'relu' });
 const jobWith = (optimizer: JobInput['optimizer']) =>
   parseJob(
     { name: 't', model: { widths: [784, 5, 10], activation: 'relu' }, data: { dataset: 'fashion-mnist' }, optimizer, globalBatch: 10, stop: { rounds: 10 }, evaluateEvery: 1, checkpointEvery: 1, seed: 4 },
@@ -20,7 +20,7 @@ function randomGradient(seed: number): Float32Array {
 /** Indices of the flat vector that belong to no segment. */
 function paddingIndices(): number[] {
   const used = new Uint8Array(layout.total);
-  for (const s of layout.segments) used.fill(1, s.offset, s.offset + s.length);
+  for (const s of layout.tensors) used.fill(1, s.offset, s.offset + s.length);
   return [...used.keys()].filter((i) => !used[i]);
 }
 

@@ -2,7 +2,7 @@
 // they change: apply(meanGradient). A step is all or nothing: it runs on copies and is
 // committed only if every parameter stays finite, so a diverging step leaves the model as it was.
 
-import { initParameters, type ParamLayout } from '../model/mlp.ts';
+import { initModelParameters, type ResolvedModel } from '../model/layers/spec.ts';
 import { adamwStepRef, globalNormRef, sgdMomentumStepRef } from '../model/reference.ts';
 import { learningRateAt, type JobOptimizer } from './job.ts';
 
@@ -28,8 +28,8 @@ export class OptimizerDivergedError extends Error {
 }
 
 /** [start, end) ranges of the flat vector that are alignment padding, not parameters. */
-export function paddingRanges(layout: ParamLayout): Array<[number, number]> {
-  const segments = [...layout.segments].sort((a, b) => a.offset - b.offset);
+export function paddingRanges(layout: Pick<ResolvedModel, 'tensors' | 'total'>): Array<[number, number]> {
+  const segments = [...layout.tensors].sort((a, b) => a.offset - b.offset);
   const out: Array<[number, number]> = [];
   let at = 0;
   for (const s of segments) {
@@ -40,10 +40,10 @@ export function paddingRanges(layout: ParamLayout): Array<[number, number]> {
   return out;
 }
 
-export function freshOptimizerState(layout: ParamLayout, optimizer: JobOptimizer, seed: number): OptimizerState {
+export function freshOptimizerState(layout: ResolvedModel, optimizer: JobOptimizer, seed: number): OptimizerState {
   return {
     step: 0,
-    params: initParameters(layout, seed),
+    params: initModelParameters(layout, seed),
     moment1: new Float32Array(layout.total),
     moment2: optimizer.kind === 'adamw' ? new Float32Array(layout.total) : null,
   };
@@ -55,7 +55,7 @@ export class OptimizerHost {
   private readonly gradient: Float32Array;
 
   constructor(
-    readonly layout: ParamLayout,
+    readonly layout: ResolvedModel,
     readonly optimizer: JobOptimizer,
     /** Planned optimizer steps, for decaying schedules; null when only a target accuracy ends the job. */
     readonly plannedSteps: number | null,

@@ -4,7 +4,7 @@
 // SGD(nesterov=True) would with Δ as the gradient. Pure: no I/O, no layout, no schedule.
 // A step is all or nothing: a bad Δ or an overflowing result leaves params and momentum as they were.
 
-import type { ParamLayout } from '../model/mlp.ts';
+import type { ResolvedModel } from '../model/layers/spec.ts';
 import { globalNormRef } from '../model/reference.ts';
 import { OptimizerDivergedError, paddingRanges, type OptimizerState, type StepReport } from './optimizerHost.ts';
 
@@ -128,7 +128,7 @@ export class OuterHost {
   private readonly delta: Float32Array;
 
   constructor(
-    readonly layout: ParamLayout,
+    readonly layout: ResolvedModel,
     readonly hyper: OuterHyper,
     state: OptimizerState,
   ) {

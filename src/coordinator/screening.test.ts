@@ -8,7 +8,7 @@ import type { ImageDataset } from '../data/dataset.ts';
 import { FASHION_MNIST_FILES } from '../data/fashionMnist.ts';
 import { defaultDataDir, loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
 import { epochOrder } from '../data/order.ts';
-import { mlpLayout } from '../model/mlp.ts';
+import { resolveModel } from '../model/layers/spec.ts';
 import { Random } from '../util/random.ts';
 import { defaultJob, parseJob } from './job.ts';
 import { JsMlp } from './jsMlp.ts';
@@ -45,7 +45,7 @@ describe.skipIf(!hasRealData)('screening on real Fashion-MNIST gradients', () =>
     const { train } = await loadFashionMnistFromDir();
     // Gradients every step: the every-step job's optimizer and tolerance (the default job's local-steps Δ have their own, looser one).
     const job = parseJob(JSON.parse(readFileSync('src/coordinator/jobs/fashion-mnist-mlp-every-step.json', 'utf8')), 'every-step');
-    const layout = mlpLayout({ widths: [784, 64, 10], activation: 'relu' });
+    const layout = resolveModel({ widths: [784, 64, 10], activation: 'relu' });
     const optimizer = new OptimizerHost(layout, job.optimizer, 30, freshOptimizerState(layout, job.optimizer, 3));
     const mlp = new JsMlp(layout);
     const otherOrder = new JsMlp(layout, 16); // another summation order, like another device

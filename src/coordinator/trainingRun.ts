@@ -2,7 +2,7 @@
 // aggregated, a closed round becomes one optimizer step, evaluations decide when to stop.
 // The Coordinator owns peers, messages and leases, and calls in here.
 
-import type { ParamLayout } from '../model/mlp.ts';
+import type { ResolvedModel } from '../model/layers/spec.ts';
 import { RoundAggregator, type Contribution } from './aggregator.ts';
 import { checkCoverage, tilesExactly, type CoverageReport } from './coverage.ts';
 import type { StopReason } from './decisions.ts';
@@ -40,7 +40,7 @@ export class TrainingRun {
 
   constructor(
     readonly job: Job,
-    readonly layout: ParamLayout,
+    readonly layout: ResolvedModel,
     readonly plan: RoundPlan,
     checkpoint?: CheckpointState,
   ) {
@@ -194,7 +194,7 @@ export class TrainingRun {
 }
 
 /** Throws, saying why, if a checkpoint cannot continue this job. */
-export function checkRestorable(c: CheckpointState, jobId: string, plan: RoundPlan, layout: ParamLayout): void {
+export function checkRestorable(c: CheckpointState, jobId: string, plan: RoundPlan, layout: Pick<ResolvedModel, 'total'>): void {
   const problem = (what: string) => new Error(`Cannot resume from this checkpoint: ${what}`);
   if (c.jobId !== jobId) throw problem(`it is for job ${c.jobId}, this is job ${jobId}`);
   if (c.version !== c.round) throw problem(`version ${c.version} and round ${c.round} disagree (one step per round)`);

@@ -9,6 +9,7 @@
 import type { ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import type { ParamLayout } from '../model/mlp.ts';
+import type { ResolvedModel } from '../model/layers/spec.ts';
 import type { JobSync } from './job.ts';
 import { JsMlp } from './jsMlp.ts';
 import { localStepsReference, resolveLocalStepsKinks } from './localStepsReference.ts';
@@ -63,7 +64,7 @@ const EXHAUSTIVE_KINKS = 4;
  * optimizer's steps of innerBatch examples from `params`), and resolves kinks along the inner
  * steps (resolveLocalStepsKinks: a flip at step s is replayed through the steps after it).
  */
-export function jsMlpSpotChecker(layout: ParamLayout, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
+export function jsMlpSpotChecker(layout: ParamLayout | ResolvedModel, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
   const mlp = new JsMlp(layout);
   if (sync.mode === 'local-steps') {
     const { innerBatch } = sync;

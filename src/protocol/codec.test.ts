@@ -93,6 +93,28 @@ describe('message codec', () => {
     expectProtocolError(() => decodeMessage(withHeader({ type: 'result', body: { ...body, leaseId: '../etc' }, tensors }, four), toCoordinator), 'malformed', /leaseId/);
   });
 
+  it("carries a welcome's model in either form, checked through to its shapes", () => {
+    const welcome = (model: unknown) => ({
+      type: 'welcome',
+      body: {
+        contributorId: 'c1',
+        job: {
+          id: 'job-1', name: 'cnn', model, datasetUrl: '/data/', parameterCount: 64, sync: { mode: 'every-step' },
+          compression: { up: { scheme: 'f32' }, down: { scheme: 'f32' } },
+        },
+        serverTime: 1, coordinator: { publicKey: `ed25519:${'A'.repeat(43)}`, signature: 'A'.repeat(86) },
+      },
+      tensors: [],
+    });
+    const cnn = { input: [1, 6, 6], layers: [{ kind: 'conv2d', outChannels: 2, kernel: 3 }, { kind: 'relu' }, { kind: 'flatten' }, { kind: 'linear', outFeatures: 3 }, { kind: 'softmax-cross-entropy' }] };
+    for (const model of [cnn, { widths: [4, 3, 2], activation: 'gelu' }]) {
+      const decoded = decodeMessage(withHeader(welcome(model)), toContributor);
+      expect(decoded.type === 'welcome' && decoded.body.job.model).toEqual(model);
+    }
+    const misfit = { ...cnn, layers: [{ kind: 'conv2d', outChannels: 2, kernel: 9 }, ...cnn.layers.slice(1)] };
+    expectProtocolError(() => decodeMessage(withHeader(welcome(misfit)), toContributor), 'malformed', /job\.model\.layers\.0|layers/);
+  });
+
   it('rejects missing, extra, mistyped and mis-sized tensors', () => {
     const body = result(new Float32Array(1)).body;
     const f = (tensors: unknown, bytes = new Uint8Array(4)) => () => decodeMessage(withHeader({ type: 'result', body, tensors }, bytes), toCoordinator);

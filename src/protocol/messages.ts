@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { BLOCK_SCHEMES, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SCHEMES } from '../compression/header.ts';
 import { HASH_HEX_PATTERN, PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './signing.ts';
+import { modelSpecSchema } from '../model/layers/spec.ts';
 
 /** Bumped on any incompatible change; both ends refuse a peer that speaks another. */
 export const PROTOCOL_VERSION = 3;
@@ -62,10 +63,6 @@ export const Capabilities = z.strictObject({
 });
 export type Capabilities = z.infer<typeof Capabilities>;
 
-export const MlpSpecSchema = z.strictObject({
-  widths: z.array(z.number().int().min(1).max(65536)).min(2).max(16),
-  activation: z.enum(['relu', 'gelu']),
-});
 
 /** How a direction's vectors are encoded (src/compression); f32 has no blocks. */
 export const EncodingSpec = z.discriminatedUnion('scheme', [
@@ -100,7 +97,8 @@ export type SyncSpec = z.infer<typeof SyncSpec>;
 export const JobInfo = z.strictObject({
   id,
   name: text(200),
-  model: MlpSpecSchema,
+  /** The model, either form of src/model/layers/spec.ts, checked through to its shapes. */
+  model: modelSpecSchema,
   /** Where contributors fetch the dataset from (same origin as the page). */
   datasetUrl: text(500),
   /** Number of parameters in the flat vector (padding included). */

@@ -3,10 +3,10 @@
 
 import { Worker } from 'node:worker_threads';
 import type { Evaluation } from '../coordinator/evaluator.ts';
-import type { MlpSpec } from '../model/mlp.ts';
+import type { ModelSpec } from '../model/layers/spec.ts';
 
 export interface EvaluationSetup {
-  spec: MlpSpec;
+  spec: ModelSpec;
   dataDir: string;
   /** Evaluate on the first this-many test examples. */
   testExamples: number;

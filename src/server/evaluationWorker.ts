@@ -3,12 +3,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { TestEvaluator } from '../coordinator/evaluator.ts';
 import { loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
-import { mlpLayout } from '../model/mlp.ts';
+import { resolveModel } from '../model/layers/spec.ts';
 import type { EvaluationSetup } from './evaluationThread.ts';
 
 const setup = workerData as EvaluationSetup;
 const evaluator = loadFashionMnistFromDir(setup.dataDir).then(
-  ({ test }) => new TestEvaluator(mlpLayout(setup.spec), test, setup.testExamples),
+  ({ test }) => new TestEvaluator(resolveModel(setup.spec), test, setup.testExamples),
 );
 
 parentPort!.on('message', async ({ id, params }: { id: number; params: Float32Array }) => {

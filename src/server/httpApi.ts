@@ -3,12 +3,13 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunStatusSnapshot } from './runStatus.ts';
+import type { ModelSpec } from '../model/layers/spec.ts';
 
 /** What the contributor page needs before it connects. */
 export interface JobAnnouncement {
   id: string;
   name: string;
-  model: { widths: number[]; activation: string };
+  model: ModelSpec;
   datasetUrl: string;
   trainExamples: number;
   globalBatch: number;

@@ -3,11 +3,11 @@
 // cost, the dataset's size) in; figures and their text out. Message sizes come from the real
 // codec on messages shaped like the real ones, lease sizes from the scheduler's own rule.
 
-import { jobId, jobLayout, jobModel, leaseBounds, plannedRounds, roundsPerEpoch, type Job } from '../coordinator/job.ts';
+import { jobId, jobResolved, leaseBounds, plannedRounds, roundsPerEpoch, type Job } from '../coordinator/job.ts';
 import { encodedByteSize, type CompressedHeader } from '../compression/index.ts';
 import { leaseSizeFor } from '../coordinator/rounds.ts';
 import { planMemory } from '../cpu/memoryPlan.ts';
-import { mlpFlops, parameterCount } from '../model/mlp.ts';
+import { describeModel, gradientFlops, mlpSpecOf, resolveModel } from '../model/layers/spec.ts';
 import { encodeMessage } from '../protocol/codec.ts';
 import { MAX_LEASE_EXAMPLES, type AnyMessage } from '../protocol/messages.ts';
 import { MAX_MICRO_BATCH } from '../worker/api.ts';
@@ -18,8 +18,7 @@ import { duration } from './runStatus.ts';
  * (`npm run bench`, 2026-12-01: 39,842 examples/s on the 784-256-128-10 MLP, batch 128),
  * as floating-point operations per second, so that it scales to other models.
  */
-const BENCH_MLP_FLOPS = mlpFlops({ widths: [784, 256, 128, 10], activation: 'relu' }, 1);
-export const DEFAULT_CONTRIBUTOR_FLOPS = 39_842 * (BENCH_MLP_FLOPS.forward + BENCH_MLP_FLOPS.backward);
+export const DEFAULT_CONTRIBUTOR_FLOPS = 39_842 * gradientFlops(resolveModel({ widths: [784, 256, 128, 10], activation: 'relu' }), 1);
 
 export interface PlanInputs {
   job: Job;
@@ -53,10 +52,12 @@ export interface SwarmRow {
 export interface JobPlan {
   name: string;
   id: string;
-  model: { widths: number[]; activation: string; parameters: number; flopsPerExample: number };
+  /** describeModel's line; parameters without padding; gradientFlops of one example. */
+  model: { description: string; parameters: number; flopsPerExample: number };
   rounds: { globalBatch: number; perEpoch: number; planned: number | null; epochs: number | null; targetAccuracy: number | null };
   speed: { examplesPerSecond: number; source: string; downMbps: number; upMbps: number };
-  memory: { cpuBackendBytes: number; batchCapacity: number };
+  /** The CPU backend's memory plan (MLPs; null for other models until their plan is reported). */
+  memory: { cpuBackendBytes: number | null; batchCapacity: number };
   swarm: SwarmRow[];
   /** lease.inFlight: leases a contributor may hold at once (uploads overlap compute when ≥ 2). */
   inFlight: number;
@@ -130,10 +131,9 @@ function leasesOfRound(job: Job, n: number, speed: number, turnaroundSpeed: numb
 
 export function planJob(inputs: PlanInputs): JobPlan {
   const { job } = inputs;
-  const spec = jobModel(job);
-  const layout = jobLayout(job);
-  const flops = mlpFlops(spec, 1);
-  const flopsPerExample = flops.forward + flops.backward;
+  const layout = jobResolved(job);
+  const mlp = mlpSpecOf(layout);
+  const flopsPerExample = gradientFlops(layout, 1);
   const speed = inputs.speed ?? DEFAULT_CONTRIBUTOR_FLOPS / flopsPerExample;
   const bytesPerSecondDown = (inputs.downMbps * 1e6) / 8;
   const bytesPerSecondUp = (inputs.upMbps * 1e6) / 8;
@@ -174,7 +174,7 @@ export function planJob(inputs: PlanInputs): JobPlan {
   return {
     name: job.name,
     id: jobId(job),
-    model: { widths: [...spec.widths], activation: spec.activation, parameters: parameterCount(layout), flopsPerExample },
+    model: { description: describeModel(layout), parameters: layout.parameterCount, flopsPerExample },
     rounds: { globalBatch: job.globalBatch, perEpoch: roundsPerEpoch(job), planned, epochs: planned === null ? null : planned / roundsPerEpoch(job), targetAccuracy: job.stop.targetAccuracy ?? null },
     speed: {
       examplesPerSecond: speed,
@@ -182,7 +182,7 @@ export function planJob(inputs: PlanInputs): JobPlan {
       downMbps: inputs.downMbps,
       upMbps: inputs.upMbps,
     },
-    memory: { cpuBackendBytes: planMemory({ spec, trainCount: inputs.dataset.trainCount, testCount: inputs.dataset.testCount, batchCapacity }, 0).end, batchCapacity },
+    memory: { cpuBackendBytes: mlp && planMemory({ spec: mlp, trainCount: inputs.dataset.trainCount, testCount: inputs.dataset.testCount, batchCapacity }, 0).end, batchCapacity },
     swarm,
     inFlight: job.lease.inFlight,
     verification: {
@@ -207,10 +207,10 @@ export function planText(p: JobPlan): string {
     .join(', or earlier at ');
   const lines = [
     `plan for "${p.name}" (${p.id}); nothing is started`,
-    `  model       MLP ${p.model.widths.join('-')} ${p.model.activation}: ${n(p.model.parameters)} parameters, ${(p.model.flopsPerExample / 1e6).toFixed(2)} MFLOP per example (forward + backward)`,
+    `  model       ${p.model.description}: ${n(p.model.parameters)} parameters, ${(p.model.flopsPerExample / 1e6).toFixed(2)} MFLOP per example (forward + backward)`,
     `  rounds      ${n(r.globalBatch)} examples each, ${n(r.perEpoch)} per epoch; stops at ${stop || 'no stop condition'}`,
     `  contributor ${n(p.speed.examplesPerSecond)} examples/s (${p.speed.source}); links ${p.speed.downMbps} Mbit/s down, ${p.speed.upMbps} Mbit/s up`,
-    `  memory      CPU backend: ${mib(p.memory.cpuBackendBytes)} of WebAssembly memory (model, optimizer state, the dataset, micro-batches of ${n(p.memory.batchCapacity)})`,
+    `  memory      CPU backend: ${p.memory.cpuBackendBytes === null ? 'not planned for this model' : mib(p.memory.cpuBackendBytes)} of WebAssembly memory (model, optimizer state, the dataset, micro-batches of ${n(p.memory.batchCapacity)})`,
     '',
     '  contributors | lease | leases each | down per round | up per round | compute | transfer | round | examples/s | all planned rounds',
     ...p.swarm.map(

@@ -7,7 +7,7 @@
 
 import { JsMlp } from '../coordinator/jsMlp.ts';
 import type { ImageDataset } from '../data/dataset.ts';
-import { mlpLayout } from '../model/mlp.ts';
+import { resolveModel } from '../model/layers/spec.ts';
 import { contributorSide, maxMessageBytesFor, type ProtocolConnection } from '../protocol/connection.ts';
 import { applyDelta } from '../compression/index.ts';
 import type { Capabilities, ContributorMessage, CoordinatorMessage, EncodingSpec } from '../protocol/messages.ts';
@@ -98,7 +98,7 @@ export class Adversary {
     const response = await fetch(`${this.options.origin}/api/job`);
     if (!response.ok) throw new Error(`GET /api/job answered HTTP ${response.status}`);
     this.job = (await response.json()) as JobAnnouncement;
-    this.mlp = new JsMlp(mlpLayout({ widths: this.job.model.widths, activation: this.job.model.activation as 'relu' | 'gelu' }));
+    this.mlp = new JsMlp(resolveModel(this.job.model));
     this.identity = await generateWebKeyPair();
     this.report.publicKey = this.identity.publicKey;
     const welcomed = await this.join();

@@ -4,7 +4,7 @@
 import type { AdapterReport } from '../gpu/context.ts';
 import type { TuneResult } from '../kernels/autotune.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
-import type { MlpSpec, ParamLayout } from '../model/mlp.ts';
+import type { ModelSpec, ResolvedModel } from '../model/layers/spec.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 import type { LocalStepsLease, LocalStepsResult } from './localSteps.ts';
 
@@ -12,7 +12,8 @@ import type { LocalStepsLease, LocalStepsResult } from './localSteps.ts';
 export type BackendChoice = 'webgpu' | 'cpu' | 'auto';
 
 export interface TrainerOptions {
-  spec: MlpSpec;
+  /** The model, either form of src/model/layers/spec.ts (validated by init). */
+  spec: ModelSpec;
   /** Default 'auto' (see BackendChoice); a visitor's override names one. */
   backend?: BackendChoice;
   /** CPU backend worker threads (default: one per core on a cross-origin isolated page, else 1). */
@@ -162,7 +163,7 @@ export class InvalidInputError extends Error {
 /** The most examples one micro-batch may name. */
 export const MAX_MICRO_BATCH = 8192;
 
-export function validateParameters(layout: ParamLayout, version: number, params: unknown): Float32Array {
+export function validateParameters(layout: Pick<ResolvedModel, 'total' | 'parameterCount'>, version: number, params: unknown): Float32Array {
   if (!Number.isSafeInteger(version) || version < 0) {
     throw new InvalidInputError(`Parameter version must be a non-negative integer, got ${version}`);
   }
@@ -171,7 +172,7 @@ export function validateParameters(layout: ParamLayout, version: number, params:
   }
   if (params.length !== layout.total) {
     throw new InvalidInputError(
-      `Parameters have ${params.length} values, but the model ${layout.spec.widths.join('-')} needs ${layout.total} (padding included)`,
+      `Parameters have ${params.length} values, but the model needs ${layout.total} (${layout.parameterCount} parameters and their padding)`,
     );
   }
   const bad = firstNonFinite(params);
@@ -198,7 +199,7 @@ export function validateMicroBatch(batch: unknown, loadedVersion: number | null,
   return indices;
 }
 
-export function validateGradient(layout: ParamLayout, gradient: unknown): Float32Array {
+export function validateGradient(layout: Pick<ResolvedModel, 'total'>, gradient: unknown): Float32Array {
   if (!(gradient instanceof Float32Array)) throw new InvalidInputError(`A gradient must be a Float32Array, got ${describe(gradient)}`);
   if (gradient.length !== layout.total) {
     throw new InvalidInputError(`The gradient has ${gradient.length} values, the model needs ${layout.total}`);

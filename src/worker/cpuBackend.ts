@@ -3,7 +3,8 @@
 // simulateLoss): the Trainer then builds a new one, as after a GPU device loss.
 
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
-import type { ParamLayout } from '../model/mlp.ts';
+import { mlpLayout } from '../model/mlp.ts';
+import { describeModel, mlpSpecOf, type ResolvedModel } from '../model/layers/spec.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 import { CpuMlp } from '../cpu/cpuMlp.ts';
 import type { SimdLevel } from '../cpu/kernels.ts';
@@ -12,7 +13,7 @@ import type { BackendReport } from './api.ts';
 import type { BackendGradient, TrainingBackend } from './backend.ts';
 
 export interface CpuBackendOptions {
-  layout: ParamLayout;
+  model: ResolvedModel;
   /** Worker threads (default: one per core when cross-origin isolated, else 1). */
   threads?: number;
   /** Force a SIMD level (benchmarks, tests). */
@@ -29,7 +30,9 @@ export class CpuBackend implements TrainingBackend {
 
   /** Starts the threads, runs the self-test on the job's model and times it. */
   static async create(options: CpuBackendOptions): Promise<CpuBackend> {
-    const mlp = await CpuMlp.create(options.layout, { threads: options.threads, simd: options.simd });
+    const spec = mlpSpecOf(options.model);
+    if (!spec) throw new Error(`The CPU backend runs MLPs only, not ${describeModel(options.model)}`);
+    const mlp = await CpuMlp.create(mlpLayout(spec), { threads: options.threads, simd: options.simd });
     try {
       const { flopsPerMs } = await runCpuSelfTest(mlp);
       return new CpuBackend(mlp, flopsPerMs);

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { BackendMeasurement } from './api.ts';
-import { mlpLayout } from '../model/mlp.ts';
+import { resolveModel } from '../model/layers/spec.ts';
 import type { TrainingBackend } from './backend.ts';
 import { chooseBackend, measureBackend, selectingFactory } from './selectBackend.ts';
 
@@ -40,7 +40,7 @@ describe('chooseBackend', () => {
 });
 
 describe('measureBackend start-up deadline', () => {
-  const layout = mlpLayout({ widths: [4, 3, 2], activation: 'relu' });
+  const layout = resolveModel({ widths: [4, 3, 2], activation: 'relu' });
   const fakeBackend = (onDispose: () => void): TrainingBackend =>
     ({
       kind: 'cpu',

@@ -5,7 +5,7 @@
 
 import { randomDataset, type ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
-import { initParameters, type ParamLayout } from '../model/mlp.ts';
+import { initModelParameters, type ResolvedModel } from '../model/layers/spec.ts';
 import { Random } from '../util/random.ts';
 import type { BackendChoice, BackendMeasurement, BackendReport, BackendSelection } from './api.ts';
 import type { BackendFactory, TrainingBackend } from './backend.ts';
@@ -86,7 +86,7 @@ function withStartupDeadline(work: Promise<TrainingBackend>, ms: number, what: s
 export async function measureBackend(
   kind: BackendKind,
   factory: BackendFactory,
-  layout: ParamLayout,
+  model: ResolvedModel,
   options: TimingOptions = {},
 ): Promise<{ backend: TrainingBackend | null; measurement: BackendMeasurement; startupTimedOut?: boolean }> {
   const batch = options.batch ?? DEFAULT_SELECTION_BATCH;
@@ -99,8 +99,8 @@ export async function measureBackend(
   const startup = (async () => {
     const backend = await factory();
     try {
-      await backend.setDatasets(randomDataset(new Random(1), batch, layout.spec.widths[0], layout.spec.widths[layout.spec.widths.length - 1]), null);
-      await backend.setParameters(initParameters(layout, 1));
+      await backend.setDatasets(randomDataset(new Random(1), batch, model.inputSize, model.classes), null);
+      await backend.setParameters(initModelParameters(model, 1));
       for (let i = 0; i < WARMUP_RUNS; i++) await backend.gradient(indices);
       return backend;
     } catch (error) {
@@ -167,7 +167,7 @@ export type BackendCandidates = Record<BackendKind, BackendFactory | { unavailab
  * one after the other, so they do not compete for the cores) and keeps the winner; later
  * calls (recovery from a lost device) build the chosen kind again without re-timing.
  */
-export function selectingFactory(requested: BackendChoice, candidates: BackendCandidates, layout: ParamLayout, timing: TimingOptions = {}): BackendFactory {
+export function selectingFactory(requested: BackendChoice, candidates: BackendCandidates, model: ResolvedModel, timing: TimingOptions = {}): BackendFactory {
   let selection: BackendSelection | null = null;
   const factoryOf = (kind: BackendKind): BackendFactory => {
     const candidate = candidates[kind];
@@ -194,7 +194,7 @@ export function selectingFactory(requested: BackendChoice, candidates: BackendCa
         measurements.push({ backend: kind, examplesPerSecond: null, msPerBatch: null, batch: timing.batch ?? DEFAULT_SELECTION_BATCH, runs: 0, error: candidate.unavailable });
         continue;
       }
-      const { backend, measurement, startupTimedOut } = await measureBackend(kind, candidate, layout, timing);
+      const { backend, measurement, startupTimedOut } = await measureBackend(kind, candidate, model, timing);
       measurements.push(measurement);
       timedOut ||= startupTimedOut === true;
       if (backend) made.set(kind, backend);
@@ -202,7 +202,7 @@ export function selectingFactory(requested: BackendChoice, candidates: BackendCa
     const cpu = candidates.cpu;
     if (made.size === 0 && typeof cpu === 'function' && timedOut) {
       // Busy, not unable: the CPU once more, with time to start.
-      const retry = await measureBackend('cpu', cpu, layout, { ...timing, startupBudgetMs: timing.busyStartupBudgetMs ?? DEFAULT_BUSY_STARTUP_BUDGET_MS });
+      const retry = await measureBackend('cpu', cpu, model, { ...timing, startupBudgetMs: timing.busyStartupBudgetMs ?? DEFAULT_BUSY_STARTUP_BUDGET_MS });
       const i = measurements.findIndex((m) => m.backend === 'cpu');
       if (retry.backend) {
         measurements[i] = retry.measurement;

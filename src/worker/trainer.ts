@@ -4,8 +4,7 @@
 
 import { DeviceLostError } from '../gpu/context.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
-import { gradientFlops } from '../model/gpuMlp.ts';
-import { initParameters, mlpLayout, type ParamLayout } from '../model/mlp.ts';
+import { ModelSpecError, gradientFlops, initModelParameters, parseModelSpec, resolveModel, type ResolvedModel } from '../model/layers/spec.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 import {
   InvalidInputError,
@@ -32,7 +31,7 @@ const EVAL_CHUNK = 1000;
 
 export interface TrainerDeps {
   /** Makes the backend for these options; the Trainer calls the returned factory again to recover. */
-  backendFor: (options: TrainerOptions, layout: ParamLayout) => BackendFactory;
+  backendFor: (options: TrainerOptions, model: ResolvedModel) => BackendFactory;
   loadDatasetFromUrl?: (baseUrl: string) => Promise<{ train: ImageDataset; test: ImageDataset }>;
 }
 
@@ -46,7 +45,7 @@ interface Snapshot {
 
 export class Trainer implements TrainerApi {
   private options: TrainerOptions | null = null;
-  private layout: ParamLayout | null = null;
+  private model: ResolvedModel | null = null;
   private backend: TrainingBackend | null = null;
   private createBackend: BackendFactory | null = null;
   private train: ImageDataset | null = null;
@@ -63,14 +62,14 @@ export class Trainer implements TrainerApi {
   constructor(private readonly deps: TrainerDeps) {}
 
   async init(options: TrainerOptions): Promise<BackendReport> {
-    const layout = mlpLayout(options.spec);
+    const model = resolveTrainerModel(options?.spec);
     validateBackendOptions(options);
     this.backend?.dispose();
     this.backend = null;
-    this.createBackend = this.deps.backendFor(options, layout);
+    this.createBackend = this.deps.backendFor(options, model);
     this.backend = await this.createBackend();
     this.options = options;
-    this.layout = layout;
+    this.model = model;
     this.version = null;
     this.snapshot = null;
     if (this.train) await this.backend.setDatasets(this.train, this.test);
@@ -88,13 +87,13 @@ export class Trainer implements TrainerApi {
     } else {
       throw new InvalidInputError(`A dataset source is {kind: 'url', baseUrl} or {kind: 'arrays', train, test?}, got ${JSON.stringify(source)}`);
     }
-    const { widths } = this.layout!.spec;
+    const model = this.model!;
     for (const [name, ds] of [['train', splits.train], ['test', splits.test]] as const) {
       if (!ds) continue;
-      if (ds.features !== widths[0]) throw new InvalidInputError(`The ${name} set has ${ds.features} features per example; the model's input is ${widths[0]}`);
-      if (ds.classes > widths[widths.length - 1]) {
-        throw new InvalidInputError(`The ${name} set has ${ds.classes} classes; the model outputs ${widths[widths.length - 1]}`);
+      if (ds.features !== model.inputSize) {
+        throw new InvalidInputError(`The ${name} set has ${ds.features} features per example; the model's input [${model.inputShape.join(',')}] has ${model.inputSize}`);
       }
+      if (ds.classes > model.classes) throw new InvalidInputError(`The ${name} set has ${ds.classes} classes; the model outputs ${model.classes}`);
     }
     this.train = splits.train;
     this.test = splits.test ?? null;
@@ -123,7 +122,7 @@ export class Trainer implements TrainerApi {
   async initParameters(seed: number): Promise<{ version: number }> {
     const layout = this.requireInit();
     if (!Number.isInteger(seed)) throw new InvalidInputError(`The seed must be an integer, got ${seed}`);
-    await this.loadParameters(0, initParameters(layout, seed));
+    await this.loadParameters(0, initModelParameters(layout, seed));
     return { version: 0 };
   }
 
@@ -299,9 +298,9 @@ export class Trainer implements TrainerApi {
     this.backend = backend;
   }
 
-  private requireInit(): ParamLayout {
-    if (!this.layout || !this.backend) throw new InvalidInputError('The trainer is not initialised: call init first');
-    return this.layout;
+  private requireInit(): ResolvedModel {
+    if (!this.model || !this.backend) throw new InvalidInputError('The trainer is not initialised: call init first');
+    return this.model;
   }
 
   private requireParameters(): number {
@@ -318,5 +317,15 @@ function validateHyper(h: OptimizerHyper): void {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       throw new InvalidInputError(`Optimizer ${name} must be a finite non-negative number, got ${value}`);
     }
+  }
+}
+
+/** The model of init's options, checked as untrusted input: a bad one is the caller's error, named by field. */
+function resolveTrainerModel(spec: unknown): ResolvedModel {
+  try {
+    return resolveModel(parseModelSpec(spec));
+  } catch (error) {
+    if (error instanceof ModelSpecError) throw new InvalidInputError(`The model is invalid: ${error.message}`);
+    throw error;
   }
 }

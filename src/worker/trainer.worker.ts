@@ -18,16 +18,16 @@ const tuneCache: TuneCache = {
 
 const trainer = new Trainer({
   // 'auto' (the default) times WebGPU and the CPU on the job's shapes and keeps the faster.
-  backendFor: (options, layout) => {
+  backendFor: (options, model) => {
     return selectingFactory(
       options.backend ?? 'auto',
       {
         webgpu: 'gpu' in navigator
-          ? () => WebGpuBackend.create({ layout, maxSubmitMs: options.maxSubmitMs, matmulConfig: options.matmulConfig, tuneCache, hardwareGpuOnly: options.hardwareGpuOnly })
+          ? () => WebGpuBackend.create({ model, maxSubmitMs: options.maxSubmitMs, matmulConfig: options.matmulConfig, tuneCache, hardwareGpuOnly: options.hardwareGpuOnly })
           : { unavailable: 'this browser has no WebGPU (navigator.gpu)' },
-        cpu: () => CpuBackend.create({ layout, threads: options.cpuThreads }),
+        cpu: () => CpuBackend.create({ model, threads: options.cpuThreads }),
       },
-      layout,
+      model,
       { batch: options.selectionBatch, budgetMs: options.selectionBudgetMs, startupBudgetMs: options.selectionStartupMs },
     );
   },

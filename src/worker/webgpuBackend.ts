@@ -7,13 +7,14 @@ import { configName, parseConfigName, type MatmulConfig } from '../kernels/matmu
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { runSelfTest } from '../kernels/selftest.ts';
 import { GpuMlp, destroyDataset, uploadDataset, type ResidentDataset } from '../model/gpuMlp.ts';
-import type { ParamLayout } from '../model/mlp.ts';
+import { mlpLayout } from '../model/mlp.ts';
+import { describeModel, mlpSpecOf, type ResolvedModel } from '../model/layers/spec.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 import type { BackendReport } from './api.ts';
 import type { BackendGradient, TrainingBackend } from './backend.ts';
 
 export interface WebGpuBackendOptions {
-  layout: ParamLayout;
+  model: ResolvedModel;
   gpu?: GPU;
   maxSubmitMs?: number;
   /** A configuration name to use instead of autotuning. */
@@ -37,6 +38,9 @@ export class WebGpuBackend implements TrainingBackend {
 
   /** Create the device, choose the matmul (forced, cached or autotuned), run the self-test. */
   static async create(options: WebGpuBackendOptions): Promise<WebGpuBackend> {
+    const spec = mlpSpecOf(options.model);
+    if (!spec) throw new Error(`The WebGPU backend runs MLPs only, not ${describeModel(options.model)}`);
+    const layout = mlpLayout(spec);
     const ctx = await GpuContext.create({ gpu: options.gpu });
     if (options.hardwareGpuOnly && ctx.report.isFallbackAdapter) {
       const name = [ctx.report.vendor, ctx.report.device, ctx.report.description].filter(Boolean).join(' ') || 'this adapter';
@@ -49,11 +53,11 @@ export class WebGpuBackend implements TrainingBackend {
       if (options.matmulConfig) {
         config = parseConfigName(options.matmulConfig);
       } else {
-        tuning = await autotuneMatmul(ctx, { shape: representativeShape(options.layout.spec.widths), cache: options.tuneCache });
+        tuning = await autotuneMatmul(ctx, { shape: representativeShape(spec.widths), cache: options.tuneCache });
         config = parseConfigName(tuning.best);
       }
       await runSelfTest(ctx, config);
-      const mlp = new GpuMlp(ctx, options.layout, () => config, {
+      const mlp = new GpuMlp(ctx, layout, () => config, {
         maxSubmitMs: options.maxSubmitMs ?? 100,
         flopsPerMs: tuning?.flopsPerMs,
       });

@@ -16,7 +16,7 @@
 //   - The model's last layer is the loss, softmax-cross-entropy over flat logits.
 
 import { z } from 'zod';
-import { SEGMENT_ALIGN_FLOATS, type MlpSpec } from '../mlp.ts';
+import { SEGMENT_ALIGN_FLOATS, mlpLayout, type MlpSpec, type ParamLayout } from '../mlp.ts';
 import { Random } from '../../util/random.ts';
 import { dropoutThreshold } from './dropout.ts';
 
@@ -462,4 +462,72 @@ export function tensorByName(model: ResolvedModel, name: string): ParamTensor {
   const t = model.tensors.find((x) => x.name === name);
   if (!t) throw new Error(`no parameter tensor ${JSON.stringify(name)}; the model has ${model.tensors.map((x) => x.name).join(', ')}`);
   return t;
+}
+
+// ---------------------------------------------------------------------------------------
+// Summaries
+
+/**
+ * The MLP shorthand a layer list spells, or null: a flat input, then linear layers with one
+ * activation kind between them, then the loss. The hand-written MLP paths take this form.
+ */
+export function mlpSpecOf(model: ResolvedModel): MlpSpec | null {
+  if (model.inputShape.length !== 1) return null;
+  const widths = [model.inputSize];
+  let activation: 'relu' | 'gelu' | null = null;
+  const body = model.layers.slice(0, -1);
+  for (let i = 0; i < body.length; i++) {
+    const l = body[i];
+    const expectLinear = i % 2 === 0;
+    if (expectLinear) {
+      if (l.kind !== 'linear') return null;
+      widths.push(l.outFeatures);
+    } else {
+      if (l.kind !== 'relu' && l.kind !== 'gelu') return null;
+      if (activation !== null && activation !== l.kind) return null;
+      activation = l.kind;
+    }
+  }
+  if (body.length % 2 === 0) return null;
+  return { widths, activation: activation ?? 'relu' };
+}
+
+/** One line for pages and logs, e.g. "MLP 784-256-128-10 (relu)" or "conv2d 16 5×5 → relu → … → linear 10". */
+export function describeModel(model: ResolvedModel): string {
+  const mlp = mlpSpecOf(model);
+  if (mlp) return `MLP ${mlp.widths.join('-')} (${mlp.activation})`;
+  const one = (l: ResolvedLayer): string => {
+    switch (l.kind) {
+      case 'linear': return `linear ${l.outFeatures}`;
+      case 'conv2d': return `conv2d ${l.outChannels} ${l.kernel.join('×')}`;
+      case 'maxpool2d': case 'avgpool2d': return `${l.kind} ${l.kernel.join('×')}`;
+      case 'dropout': return `dropout ${l.p}`;
+      case 'residual': return `residual(${l.layers.map(one).join(' → ')})`;
+      default: return l.kind;
+    }
+  };
+  return model.layers.slice(0, -1).map(one).join(' → ');
+}
+
+/**
+ * FLOPs of one forward and backward pass over `batch` examples, counted as mlpFlops does: the
+ * backward does two matmuls per linear or conv2d layer (the weight and the input gradient),
+ * except that a first layer reading the data needs no input gradient. Elementwise work is
+ * left out, as the MLP's count leaves it out.
+ */
+export function gradientFlops(model: ResolvedModel, batch: number): number {
+  let matmul = 0;
+  walkLayers(model.layers, (l) => {
+    if (l.kind === 'linear' || l.kind === 'conv2d') matmul += l.forwardFlops - size(l.outShape);
+  });
+  const first = model.layers[0];
+  const firstMatmul = first.kind === 'linear' || first.kind === 'conv2d' ? first.forwardFlops - size(first.outShape) : 0;
+  return batch * (3 * matmul - firstMatmul);
+}
+
+/** The hand-written MLP's layout of a model that is an MLP (same offsets); a clear error otherwise. */
+export function mlpLayoutOf(model: ResolvedModel, who: string): ParamLayout {
+  const spec = mlpSpecOf(model);
+  if (!spec) throw new Error(`${who} runs MLPs only, not ${describeModel(model)}`);
+  return mlpLayout(spec);
 }

@@ -8,6 +8,7 @@ import type { JobAnnouncement } from '../../server/httpApi.ts';
 import type { BackendChoice } from '../../worker/api.ts';
 import { describeDevice } from '../deviceFacts.ts';
 import { byId, el, formatNumber, setFacts } from '../dom.ts';
+import { describeModel, resolveModel } from '../../model/layers/spec.ts';
 
 const donate = byId<HTMLButtonElement>('donate');
 const pause = byId<HTMLButtonElement>('pause');
@@ -45,7 +46,7 @@ async function loadJob(): Promise<JobAnnouncement | null> {
 function showJob(job: JobAnnouncement): void {
   byId('job-summary').textContent = `"${job.name}": a neural network learning to recognise clothing in small pictures.`;
   setFacts(byId('job-facts'), [
-    ['Model', `MLP ${job.model.widths.join('-')}, ${job.model.activation}, ${formatNumber(job.parameterCount)} parameters`],
+    ['Model', `${describeModel(resolveModel(job.model))}, ${formatNumber(job.parameterCount)} parameters`],
     ['Data', `Fashion-MNIST, ${formatNumber(job.trainExamples)} training examples (downloaded once, ~30 MB)`],
     ['Batch per round', formatNumber(job.globalBatch)],
     ['Goal', job.targetAccuracy !== null ? `${(100 * job.targetAccuracy).toFixed(0)}% test accuracy` : 'a fixed number of rounds'],
