@@ -12,5 +12,7 @@ import gather from '../../shaders/gather.wgsl?raw';
 import conv2d from '../../shaders/conv2d.wgsl?raw';
 import pool from '../../shaders/pool.wgsl?raw';
 import layernorm from '../../shaders/layernorm.wgsl?raw';
+import dropout from '../../shaders/dropout.wgsl?raw';
+import residual from '../../shaders/residual.wgsl?raw';
 
-export const WGSL = { gelu, matmul, matmulReference, activation, reduce, softmaxXent, optimizer, gather, conv2d, pool, layernorm };
+export const WGSL = { gelu, matmul, matmulReference, activation, reduce, softmaxXent, optimizer, gather, conv2d, pool, layernorm, dropout, residual };
