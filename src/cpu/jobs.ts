@@ -4,6 +4,7 @@
 import type { MatmulLayout } from '../model/reference.ts';
 import type { Activation } from '../model/mlp.ts';
 import type { PlanInputs } from './memoryPlan.ts';
+import type { ModelPlanInputs } from './cpuModelPlan.ts';
 import { JOB_SLOTS } from './control.ts';
 import { decodeLayerJob, encodeLayerJob, type LayerJob } from './layerJobs.ts';
 
@@ -47,9 +48,20 @@ export type CpuJob =
   | { kind: 'optimizer'; optimizer: OptimizerStepArgs }
   | { kind: 'matmul'; matmul: MatmulJob }
   /** One layer kernel (conv2d, pooling, layernorm) on regions the caller laid out (layerJobs.ts). */
-  | { kind: 'layer'; layer: LayerJob };
+  | { kind: 'layer'; layer: LayerJob }
+  // The layer-table model (cpuModel.ts): its spec is JSON in the memory (cpuModelPlan.ts), not in the slots.
+  /** Compute the model's memory plan from the spec in the memory and these inputs. */
+  | { kind: 'model-configure'; inputs: ModelPlanInputs }
+  /**
+   * Gradient of the mean loss over the `batch` indices (train: gathered; raw: inputs and labels written by the caller);
+   * dropout hashes `dropoutSeed` and the positions written to the plan (null: dropout is the identity).
+   */
+  | { kind: 'model-gradient'; batch: number; repack: boolean; optimizer: OptimizerStepArgs | null; dropoutSeed: number | null; source: 'train' | 'raw' }
+  /** Forward in evaluation mode (dropout is the identity) and loss, or logits only (raw). */
+  | { kind: 'model-forward'; batch: number; repack: boolean; source: 'train' | 'test' | 'raw' }
+  | { kind: 'model-optimizer'; optimizer: OptimizerStepArgs };
 
-const KIND = ['configure', 'gradient', 'forward', 'optimizer', 'matmul', 'layer'] as const;
+const KIND = ['configure', 'gradient', 'forward', 'optimizer', 'matmul', 'layer', 'model-configure', 'model-gradient', 'model-forward', 'model-optimizer'] as const;
 const SOURCE = ['train', 'test', 'raw'] as const;
 const LAYOUT: MatmulLayout[] = ['nn', 'nt', 'tn'];
 const ACTIVATION: Activation[] = ['relu', 'gelu'];
@@ -99,6 +111,25 @@ export function encodeJob(job: CpuJob, slots: Float64Array): void {
     case 'layer':
       encodeLayerJob(job.layer, slots, 1);
       break;
+    case 'model-configure': {
+      const { specBytes, trainCount, testCount, batchCapacity, threads } = job.inputs;
+      slots.set([specBytes, trainCount, testCount, batchCapacity, threads], 1);
+      break;
+    }
+    case 'model-gradient':
+      slots[1] = job.batch;
+      slots[2] = job.repack ? 1 : 0;
+      writeOptimizer(slots, job.optimizer);
+      slots[12] = job.dropoutSeed === null ? 0 : 1;
+      slots[13] = job.dropoutSeed ?? 0;
+      slots[14] = SOURCE.indexOf(job.source);
+      break;
+    case 'model-forward':
+      slots.set([job.batch, job.repack ? 1 : 0, SOURCE.indexOf(job.source)], 1);
+      break;
+    case 'model-optimizer':
+      writeOptimizer(slots, job.optimizer);
+      break;
   }
 }
 
@@ -131,6 +162,17 @@ export function decodeJob(s: Float64Array): CpuJob {
       return { kind, matmul: { layout: LAYOUT[s[1]], m: s[2], n: s[3], k: s[4], a: s[5], b: s[6], c: s[7], packedA: s[8], packedB: s[9] } };
     case 'layer':
       return { kind, layer: decodeLayerJob(s, 1) };
+    case 'model-configure':
+      return { kind, inputs: { specBytes: s[1], trainCount: s[2], testCount: s[3], batchCapacity: s[4], threads: s[5] } };
+    case 'model-gradient':
+      return { kind, batch: s[1], repack: s[2] === 1, optimizer: readOptimizer(s), dropoutSeed: s[12] === 1 ? s[13] : null, source: SOURCE[s[14]] as 'train' | 'raw' };
+    case 'model-forward':
+      return { kind, batch: s[1], repack: s[2] === 1, source: SOURCE[s[3]] };
+    case 'model-optimizer': {
+      const optimizer = readOptimizer(s);
+      if (!optimizer) throw new Error('internal error: an optimizer job without an optimizer');
+      return { kind, optimizer };
+    }
     default:
       throw new Error(`internal error: unknown CPU job kind ${s[0]}`);
   }

@@ -51,6 +51,13 @@ export interface CpuKernelExports {
   layernormForward(x: number, gain: number, shift: number, y: number, stats: number, f: number, eps: number, row0: number, row1: number): void;
   layernormBackwardInput(x: number, stats: number, gain: number, dy: number, dx: number, f: number, row0: number, row1: number): void;
   layernormParamGrad(x: number, stats: number, dy: number, dgain: number, dshift: number, rows: number, f: number, f0: number, f1: number): void;
+  // The elementwise kernels of the layer table (assembly/elementwise.ts); src/cpu/cpuModelLayers.ts calls them.
+  activationForward(x: number, y: number, i0: number, i1: number, act: number): void;
+  activationBackward(dy: number, x: number, dx: number, i0: number, i1: number, act: number): void;
+  addFloats(a: number, b: number, out: number, i0: number, i1: number): void;
+  copyFloats(src: number, dst: number, i0: number, i1: number): void;
+  /** seed, layer and threshold are u32 (passed as numbers, wrapped to i32 bits by the call). */
+  dropoutApply(src: number, dst: number, positions: number, seed: number, layer: number, threshold: number, scale: number, features: number, row0: number, row1: number): void;
 }
 
 /** Activation codes of gemm's epilogue (the module's ACT_* globals). */

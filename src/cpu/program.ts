@@ -11,7 +11,8 @@ import { ACT, type CpuKernelExports } from './kernels.ts';
 import { SOLO_BARRIER, type Barrier } from './control.ts';
 import type { CpuJob, MatmulJob, OptimizerStepArgs } from './jobs.ts';
 import { runLayerShare } from './layerJobs.ts';
-import { MR, NORM_CHUNK, NR, headerRegions, planMemory, type MemoryPlan } from './memoryPlan.ts';
+import { MR, NORM_CHUNK, NR, headerRegions, planMemory, type MemoryPlan, type Region } from './memoryPlan.ts';
+import { ModelProgram } from './modelProgram.ts';
 
 /** [start, end) of `total` items for thread `index` of `count`: contiguous, sizes differ by at most one. */
 export function share(total: number, index: number, count: number): [number, number] {
@@ -21,8 +22,53 @@ export function share(total: number, index: number, count: number): [number, num
 const panels = (cols: number) => Math.ceil(cols / NR);
 const blocks = (rows: number) => Math.ceil(rows / MR);
 
+/** The flat vectors an optimizer step reads and writes. */
+export interface OptimizerRegions {
+  params: Region;
+  grads: Region;
+  state1: Region;
+  state2: Region;
+  /** One f64 partial sum of squares per NORM_CHUNK gradient values. */
+  normPartials: Region;
+}
+
+/**
+ * Thread `index`'s share of one optimizer step on `total` values: global-norm clipping (fixed
+ * chunks, summed in order by every thread), then the update on this thread's slice.
+ */
+export function optimizerShare(
+  k: CpuKernelExports, memory: WebAssembly.Memory, regions: OptimizerRegions, total: number, decayEnd: number,
+  o: OptimizerStepArgs, index: number, count: number, barrier: Barrier,
+): void {
+  let clip = 1;
+  if (o.maxGradNorm > 0) {
+    const chunks = Math.ceil(total / NORM_CHUNK);
+    const partials = new Float64Array(memory.buffer, regions.normPartials.offset, chunks);
+    const [c0, c1] = share(chunks, index, count);
+    for (let c = c0; c < c1; c++) partials[c] = k.sumSquares(regions.grads.offset, c * NORM_CHUNK, Math.min(total, (c + 1) * NORM_CHUNK));
+    barrier.wait();
+    let sum = 0;
+    for (let c = 0; c < chunks; c++) sum += partials[c];
+    const norm = Math.sqrt(sum);
+    if (norm > o.maxGradNorm) clip = o.maxGradNorm / norm;
+  }
+  // Slices of whole vectors of four, so the SIMD loop covers all but the vector's tail.
+  const [s0, s1] = share(Math.ceil(total / 4), index, count);
+  const i0 = s0 * 4;
+  const i1 = Math.min(s1 * 4, total);
+  if (i0 >= i1) return;
+  const { params, grads, state1, state2 } = regions;
+  if (o.kind === 'adamw') {
+    k.adamw(params.offset, grads.offset, state1.offset, state2.offset, i0, i1, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.bc1, o.bc2, clip, decayEnd);
+  } else {
+    k.sgd(params.offset, grads.offset, state1.offset, i0, i1, o.lr, o.beta1, o.weightDecay, clip, decayEnd);
+  }
+}
+
 export class ThreadProgram {
   private plan: MemoryPlan | null = null;
+  /** The layer-table model's runner, from its first model-configure job. */
+  private model: ModelProgram | null = null;
   private readonly tile: number;
 
   constructor(
@@ -53,6 +99,14 @@ export class ThreadProgram {
         return this.matmul(job.matmul);
       case 'layer':
         return runLayerShare(this.k, job.layer, this.index, this.count);
+      case 'model-configure':
+        this.model ??= new ModelProgram(this.k, this.memory, this.index, this.count, this.barrier, this.tile);
+        return this.model.configure(job.inputs);
+      case 'model-gradient':
+      case 'model-forward':
+      case 'model-optimizer':
+        if (!this.model) throw new Error('internal error: a CPU thread got a model job before its model');
+        return this.model.run(job);
     }
   }
 
@@ -187,34 +241,9 @@ export class ThreadProgram {
     });
   }
 
-  /** Global-norm clipping (fixed chunks, summed in order by every thread), then the update on this thread's slice. */
   private optimizerStep(o: OptimizerStepArgs): void {
-    const plan = this.requirePlan();
-    const { model, layout } = plan;
-    const total = layout.total;
-    let clip = 1;
-    if (o.maxGradNorm > 0) {
-      const chunks = Math.ceil(total / NORM_CHUNK);
-      const partials = new Float64Array(this.memory.buffer, model.normPartials.offset, chunks);
-      const [c0, c1] = share(chunks, this.index, this.count);
-      for (let c = c0; c < c1; c++) partials[c] = this.k.sumSquares(model.grads.offset, c * NORM_CHUNK, Math.min(total, (c + 1) * NORM_CHUNK));
-      this.barrier.wait();
-      let sum = 0;
-      for (let c = 0; c < chunks; c++) sum += partials[c];
-      const norm = Math.sqrt(sum);
-      if (norm > o.maxGradNorm) clip = o.maxGradNorm / norm;
-    }
-    // Slices of whole vectors of four, so the SIMD loop covers all but the vector's tail.
-    const [s0, s1] = share(Math.ceil(total / 4), this.index, this.count);
-    const i0 = s0 * 4;
-    const i1 = Math.min(s1 * 4, total);
-    if (i0 >= i1) return;
-    const { params, grads, state1, state2 } = model;
-    if (o.kind === 'adamw') {
-      this.k.adamw(params.offset, grads.offset, state1.offset, state2.offset, i0, i1, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.bc1, o.bc2, clip, layout.decayEnd);
-    } else {
-      this.k.sgd(params.offset, grads.offset, state1.offset, i0, i1, o.lr, o.beta1, o.weightDecay, clip, layout.decayEnd);
-    }
+    const { model, layout } = this.requirePlan();
+    optimizerShare(this.k, this.memory, model, layout.total, layout.decayEnd, o, this.index, this.count, this.barrier);
   }
 
   /** A standalone matmul (kernel tests, benchmarks): pack B's panels and this thread's rows of A, wait, multiply its rows. */

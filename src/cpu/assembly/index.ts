@@ -11,6 +11,7 @@ export {
 } from './conv2d';
 export { maxpool2dForward, maxpool2dBackward, avgpool2dForward, avgpool2dBackward } from './pool';
 export { layernormForward, layernormBackwardInput, layernormParamGrad } from './layernorm';
+export { activationForward, activationBackward, addFloats, copyFloats, dropoutApply } from './elementwise';
 
 /** First byte after the module's static data: the host's allocations start here. */
 export function heapBase(): usize {

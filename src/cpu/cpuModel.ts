@@ -1,0 +1,283 @@
+// Any layer-table model (src/model/layers/spec.ts) on the CPU backend: parameters, gradient,
+// optimizer state, datasets and every activation in one WebAssembly memory laid out by
+// cpuModelPlan.ts, each layer computed by its entry of cpuModelLayers.ts on the threads of
+// one executor. The same public surface and semantics as CpuMlp (inputs byte/255, gradient
+// of the mean loss, AdamW/SGD with clipping), and for an MLP the same bits: the same kernels
+// are called in the same order. Runs in Node on one thread (no SharedArrayBuffer needed).
+
+import type { ImageDataset } from '../data/dataset.ts';
+import type { OptimizerHyper } from '../kernels/optimizer.ts';
+import { checkU32 } from '../model/layers/dropout.ts';
+import type { ResolvedLayer, ResolvedModel } from '../model/layers/spec.ts';
+import { optimizerArgs, type CpuGradient } from './cpuMlp.ts';
+import { planModel, specRegion, type CpuModelPlan, type ModelPlanInputs } from './cpuModelPlan.ts';
+import { createExecutor, type CpuExecutor, type ExecutorOptions } from './executor.ts';
+import type { CpuJob } from './jobs.ts';
+import type { Region } from './memoryPlan.ts';
+
+/** Batch buffers grow in steps of this many rows, so that nearby batch sizes share a plan. */
+const CAPACITY_STEP = 128;
+
+/** Dropout's randomness in training: the lease's seed and each example's dataset position. */
+export interface CpuDropout {
+  seed: number;
+  /** positions[i] is the dataset position of example i of the micro-batch. */
+  positions: Uint32Array;
+}
+
+export class CpuModel {
+  private plan: CpuModelPlan;
+  /** The packed weights are stale: parameters changed since they were packed. */
+  private repack = true;
+  private datasets: { train: ImageDataset | null; test: ImageDataset | null } = { train: null, test: null };
+  /** The first dropout layer with p > 0, or null: training needs a CpuDropout when there is one. */
+  private readonly stochastic: ResolvedLayer | null;
+
+  private constructor(
+    readonly model: ResolvedModel,
+    private readonly executor: CpuExecutor,
+    private readonly specBytes: number,
+  ) {
+    this.plan = planModel(model, this.planInputs(0, 0, CAPACITY_STEP), executor.heapBase);
+    this.stochastic = findDropout(model.layers);
+  }
+
+  static async create(model: ResolvedModel, options: ExecutorOptions = {}): Promise<CpuModel> {
+    const spec = new TextEncoder().encode(JSON.stringify(model.spec));
+    const executor = await createExecutor(options);
+    try {
+      const cpu = new CpuModel(model, executor, spec.length);
+      const region = specRegion(executor.heapBase, spec.length);
+      executor.ensureBytes(region.offset + region.bytes);
+      new Uint8Array(executor.memory.buffer, region.offset, region.bytes).set(spec);
+      await cpu.configure(cpu.plan.inputs);
+      return cpu;
+    } catch (error) {
+      executor.dispose();
+      throw error;
+    }
+  }
+
+  get threads(): number {
+    return this.executor.threads;
+  }
+
+  get simd() {
+    return this.executor.simd;
+  }
+
+  get lost(): boolean {
+    return this.executor.lost;
+  }
+
+  /** Copies both splits into the memory; labels are checked against the model's classes first. */
+  async setDatasets(train: ImageDataset | null, test: ImageDataset | null): Promise<void> {
+    const { classes, inputSize: features } = this.model;
+    for (const [name, ds] of [['train', train], ['test', test]] as const) {
+      if (!ds) continue;
+      if (ds.features !== features) throw new Error(`The ${name} set has ${ds.features} features per example; the model's input is ${features}`);
+      if (ds.images.length < ds.count * features || ds.labels.length < ds.count) {
+        throw new Error(`The ${name} set is truncated: ${ds.count} examples need ${ds.count * features} image bytes and ${ds.count} labels`);
+      }
+      for (let i = 0; i < ds.count; i++) {
+        if (ds.labels[i] >= classes) throw new Error(`The ${name} set's label ${i} is ${ds.labels[i]}; the model has ${classes} classes`);
+      }
+    }
+    await this.configure({ ...this.plan.inputs, trainCount: train?.count ?? 0, testCount: test?.count ?? 0 });
+    const bytes = new Uint8Array(this.executor.memory.buffer);
+    for (const [ds, regions] of [[train, this.plan.train], [test, this.plan.test]] as const) {
+      if (!ds) continue;
+      bytes.set(ds.images.subarray(0, ds.count * ds.features), regions.images.offset);
+      bytes.set(ds.labels.subarray(0, ds.count), regions.labels.offset);
+    }
+    this.datasets = { train, test };
+  }
+
+  setParameters(params: Float32Array): void {
+    this.floats(this.plan.params).set(this.checkFlat('Parameters', params));
+    this.repack = true;
+  }
+
+  setOptimizerState(state1: Float32Array, state2: Float32Array): void {
+    this.floats(this.plan.state1).set(this.checkFlat('Optimizer state 1', state1));
+    this.floats(this.plan.state2).set(this.checkFlat('Optimizer state 2', state2));
+  }
+
+  readState(): { params: Float32Array; state1: Float32Array; state2: Float32Array } {
+    const { params, state1, state2 } = this.plan;
+    return { params: this.floats(params).slice(), state1: this.floats(state1).slice(), state2: this.floats(state2).slice() };
+  }
+
+  /** Loss and gradient of the mean loss over training examples `indices`; a model with dropout needs `dropout`. */
+  async gradient(indices: Uint32Array, dropout?: CpuDropout): Promise<CpuGradient> {
+    const batch = await this.writeIndices(indices, 'train');
+    const dropoutSeed = this.writeDropout(dropout, batch, 'gradient');
+    await this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer: null, dropoutSeed, source: 'train' });
+    return { ...this.rowSummary(batch), gradient: this.floats(this.plan.grads).slice() };
+  }
+
+  /** Loss and gradient of the mean loss over raw inputs x (batch × the input size, any floats) and their labels. */
+  async gradientOf(x: Float32Array, labels: ArrayLike<number>, dropout?: CpuDropout): Promise<CpuGradient> {
+    const batch = labels.length;
+    const features = this.model.inputSize;
+    if (!(x instanceof Float32Array) || batch < 1 || x.length !== batch * features) {
+      throw new Error(`gradientOf needs a Float32Array of labels.length·${features} inputs and at least one label, got ${x?.length} values for ${batch} labels`);
+    }
+    for (let i = 0; i < batch; i++) {
+      if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= this.model.classes) {
+        throw new Error(`gradientOf: labels[${i}] = ${labels[i]} is not a class index in [0, ${this.model.classes})`);
+      }
+    }
+    await this.ensureCapacity(batch);
+    this.floats(this.plan.batch.x).set(x);
+    new Int32Array(this.executor.memory.buffer, this.plan.batch.labels.offset, batch).set(Array.from(labels));
+    const dropoutSeed = this.writeDropout(dropout, batch, 'gradientOf');
+    await this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer: null, dropoutSeed, source: 'raw' });
+    return { ...this.rowSummary(batch), gradient: this.floats(this.plan.grads).slice() };
+  }
+
+  /** Gradient, then optimizer step t, in one job. */
+  async trainStep(indices: Uint32Array, hyper: OptimizerHyper, t: number, dropout?: CpuDropout): Promise<{ loss: number; correct: number }> {
+    const optimizer = optimizerArgs(hyper, t);
+    const batch = await this.writeIndices(indices, 'train');
+    const dropoutSeed = this.writeDropout(dropout, batch, 'trainStep');
+    await this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer, dropoutSeed, source: 'train' });
+    this.repack = true;
+    return this.rowSummary(batch);
+  }
+
+  /** Optimizer step t on `gradient`, or on the last computed gradient. */
+  async optimizerStep(hyper: OptimizerHyper, t: number, gradient?: Float32Array): Promise<void> {
+    const optimizer = optimizerArgs(hyper, t);
+    if (gradient) {
+      const grads = this.floats(this.plan.grads);
+      grads.set(this.checkFlat('The gradient', gradient));
+      // Padding between tensors stays zero, as in a computed gradient, so padding parameters never move.
+      let end = 0;
+      for (const t of this.model.tensors) {
+        grads.fill(0, end, t.offset);
+        end = t.offset + t.length;
+      }
+      grads.fill(0, end);
+    }
+    await this.executor.run({ kind: 'model-optimizer', optimizer });
+    this.repack = true;
+  }
+
+  /** Summed loss and correct count over `indices` of a split, forward only (dropout is the identity). */
+  async evaluate(split: 'train' | 'test', indices: Uint32Array): Promise<{ lossSum: number; correct: number; count: number }> {
+    const batch = await this.writeIndices(indices, split);
+    await this.runWeights({ kind: 'model-forward', batch, repack: this.repack, source: split });
+    const rows = this.rowSummary(batch);
+    return { lossSum: rows.loss * batch, correct: rows.correct, count: batch };
+  }
+
+  /** Logits for raw inputs x (batch × the model's input size, already scaled to [0, 1]), in evaluation mode. */
+  async logits(x: Float32Array, batch: number): Promise<Float32Array> {
+    const features = this.model.inputSize;
+    if (!(x instanceof Float32Array) || !Number.isInteger(batch) || batch < 1 || x.length !== batch * features) {
+      throw new Error(`Logits need a Float32Array of batch·${features} inputs for a positive integer batch, got ${x?.length} values for batch ${batch}`);
+    }
+    await this.ensureCapacity(batch);
+    this.floats(this.plan.batch.x).set(x);
+    await this.runWeights({ kind: 'model-forward', batch, repack: this.repack, source: 'raw' });
+    return this.floats(this.plan.logits).slice(0, batch * this.model.classes);
+  }
+
+  /** Ends the threads as a crash would: the executor is lost afterwards. */
+  kill(): void {
+    this.executor.kill();
+  }
+
+  dispose(): void {
+    this.executor.dispose();
+  }
+
+  /** Bytes of WebAssembly memory the current plan uses. */
+  get memoryBytes(): number {
+    return this.plan.end;
+  }
+
+  private planInputs(trainCount: number, testCount: number, batchCapacity: number): ModelPlanInputs {
+    return { specBytes: this.specBytes, trainCount, testCount, batchCapacity, threads: this.executor.threads };
+  }
+
+  /** Runs a job that packs the weights when they are stale; they are fresh after it. */
+  private async runWeights(job: CpuJob): Promise<void> {
+    await this.executor.run(job);
+    this.repack = false;
+  }
+
+  private async configure(inputs: ModelPlanInputs): Promise<void> {
+    const plan = planModel(this.model, inputs, this.executor.heapBase);
+    this.executor.ensureBytes(plan.end);
+    await this.executor.run({ kind: 'model-configure', inputs });
+    this.plan = plan;
+  }
+
+  private async ensureCapacity(batch: number): Promise<void> {
+    if (batch <= this.plan.batch.capacity) return;
+    await this.configure({ ...this.plan.inputs, batchCapacity: Math.ceil(batch / CAPACITY_STEP) * CAPACITY_STEP });
+  }
+
+  private async writeIndices(indices: Uint32Array, split: 'train' | 'test'): Promise<number> {
+    const data = this.datasets[split];
+    if (!data) throw new Error(`No ${split} set is loaded into the CPU backend`);
+    if (!(indices instanceof Uint32Array) || indices.length === 0) throw new Error('A micro-batch needs a non-empty Uint32Array of example indices');
+    for (let i = 0; i < indices.length; i++) {
+      if (indices[i] >= data.count) throw new Error(`Example index ${indices[i]} (position ${i}) is out of range: the ${split} set has ${data.count} examples`);
+    }
+    await this.ensureCapacity(indices.length);
+    new Uint32Array(this.executor.memory.buffer, this.plan.batch.indices.offset, indices.length).set(indices);
+    return indices.length;
+  }
+
+  /** Checks the dropout context and writes its positions; the seed for the job, or null when no layer drops. */
+  private writeDropout(dropout: CpuDropout | undefined, batch: number, fn: string): number | null {
+    if (!dropout) {
+      const l = this.stochastic;
+      if (l && l.kind === 'dropout') throw new Error(`${fn}: dropout at layer ${l.path} (p = ${l.p}) needs dropout = { seed, positions } in training`);
+      return null;
+    }
+    checkU32('seed', dropout.seed);
+    if (!(dropout.positions instanceof Uint32Array) || dropout.positions.length !== batch) {
+      throw new Error(`${fn}: dropout.positions must be a Uint32Array with one dataset position per example (${batch}), got ${dropout.positions?.length}`);
+    }
+    new Uint32Array(this.executor.memory.buffer, this.plan.batch.positions.offset, batch).set(dropout.positions);
+    return this.stochastic ? dropout.seed : null;
+  }
+
+  /** Mean loss and correct count from the per-row (loss, correct) pairs, summed in f64 in row order. */
+  private rowSummary(batch: number): { loss: number; correct: number } {
+    const stats = new Float32Array(this.executor.memory.buffer, this.plan.batch.rowStats.offset, 2 * batch);
+    let loss = 0;
+    let correct = 0;
+    for (let i = 0; i < stats.length; i += 2) {
+      loss += stats[i];
+      correct += stats[i + 1];
+    }
+    return { loss: loss / batch, correct };
+  }
+
+  private floats(region: Region): Float32Array {
+    return new Float32Array(this.executor.memory.buffer, region.offset, region.bytes / 4);
+  }
+
+  private checkFlat(what: string, values: Float32Array): Float32Array {
+    if (!(values instanceof Float32Array) || values.length !== this.model.total) {
+      throw new Error(`${what} must be a Float32Array of ${this.model.total} values (the model's flat layout), got ${values?.length}`);
+    }
+    return values;
+  }
+}
+
+function findDropout(layers: readonly ResolvedLayer[]): ResolvedLayer | null {
+  for (const l of layers) {
+    if (l.kind === 'dropout' && l.p > 0) return l;
+    if (l.kind === 'residual') {
+      const inner = findDropout(l.layers);
+      if (inner) return inner;
+    }
+  }
+  return null;
+}

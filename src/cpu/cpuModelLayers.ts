@@ -1,0 +1,398 @@
+// The CPU backend's layer table: for each layer kind, side by side, what it needs in memory
+// (packed weights in the model part, buffers for a batch capacity), its forward, its
+// backward and its parameter gradients, as thread shares on one shared memory. The table's
+// type is a mapped type over LayerKind, so a kind without a rule is a compile error; the f64
+// reference (src/model/layers/reference.ts) is the same table in f64, and the tests hold
+// this one to it.
+//
+// How a job is split: forward and backward run on the thread's own rows of the micro-batch
+// (whole MR-row blocks, as CpuMlp), so they need no barrier between layers; parameter
+// gradients sum over every row, so they run after a barrier, split by outputs (dW rows, bias
+// columns, conv chunks, layernorm features); a conv's chunk sums need a second phase. Every
+// value is computed by one thread in one fixed order: the bits do not depend on the thread
+// count.
+//
+// Forward | backward (this thread's rows) | parameter gradients (after the barrier)
+//   linear     gemm x·W + b (+ act, z kept) | dz = dy·act'(z) unless the next linear did; dx = dz·Wᵀ (+ act' of the fused linear before) | dW = xᵀ·dz, db = Σ dz
+//   conv2d     implicit GEMM (conv2d.ts)    | dx by gather                   | chunk partials, then their ordered sum
+//   max/avg    pool.ts per plane            | pool.ts per plane              | -
+//   flatten    a view: y is x               | dx is dy                       | -
+//   relu/gelu  elementwise.ts               | dx = dy·act'(x)                | -
+//   layernorm  layernorm.ts per row         | layernorm.ts per row           | dγ, dβ per feature
+//   dropout    dropoutApply (hashed mask)   | the same mask on dy            | -
+//   residual   branch, then y = x + f(x)    | branch, then dx = dy + f'ᵀdy   | the branch's
+//   softmax-CE loss and dlogits per row (rows.ts) | (done by the forward)   | -
+
+import type { LayerKind, ResolvedLayers } from '../model/layers/spec.ts';
+import { ACT, type CpuKernelExports } from './kernels.ts';
+import { convOutputSize, convWeightChunks, scratchBytes, type CpuConv2dShape } from './layerJobs.ts';
+import { MR, NR, packedColsBytes, packedRowsBytes, type Region } from './memoryPlan.ts';
+import type { CpuNode, Take } from './cpuModelPlan.ts';
+import { share } from './program.ts';
+
+/** What one thread knows while it runs its share of a model job. */
+export interface LayerRun {
+  k: CpuKernelExports;
+  memory: WebAssembly.Memory;
+  index: number;
+  count: number;
+  /** This thread's gemm tile and conv scratch (byte offsets). */
+  tile: number;
+  scratch: number;
+  batch: number;
+  /** This thread's rows [r0, r1) and row blocks [b0, b1). */
+  r0: number;
+  r1: number;
+  b0: number;
+  b1: number;
+  training: boolean;
+  /** Dropout's seed in training; null: dropout is the identity. */
+  dropoutSeed: number | null;
+  /** Byte offsets of the parameters, the gradient, the rows' dataset positions, labels (i32) and (loss, correct) pairs. */
+  params: number;
+  grads: number;
+  positions: number;
+  labels: number;
+  rowStats: number;
+}
+
+/** Packed weights in the model part (they never move). */
+export interface LayerWeights {
+  linear: { packedW: Region; packedWT: Region | null };
+  conv2d: null;
+  maxpool2d: null;
+  avgpool2d: null;
+  flatten: null;
+  relu: null;
+  gelu: null;
+  layernorm: null;
+  dropout: null;
+  residual: null;
+  'softmax-cross-entropy': null;
+}
+
+/** Batch buffers besides y and dx. */
+export interface LayerBuffers {
+  linear: {
+    /** The input packed in MR-row panels (A of the forward), and transposed over the batch (A of dW). */
+    inputRows: Region;
+    inputCols: Region;
+    /** Fused: the pre-activation and its gradient. */
+    z: Region | null;
+    dz: Region | null;
+    /** dz packed in MR-row panels (A of dx; only when dx is needed) and NR-column panels over the batch (B of dW). */
+    dzRows: Region | null;
+    dzCols: Region;
+  };
+  conv2d: { partials: Region };
+  maxpool2d: { argmax: Region };
+  avgpool2d: null;
+  flatten: null;
+  relu: null;
+  gelu: null;
+  layernorm: { stats: Region };
+  dropout: null;
+  residual: null;
+  'softmax-cross-entropy': null;
+}
+
+export interface CpuLayerRule<K extends LayerKind> {
+  /** y is x and dx is dy: the layer moves no data. */
+  view?: boolean;
+  weights(node: CpuNode<K>, take: Take): LayerWeights[K];
+  buffers(node: CpuNode<K>, capacity: number, take: Take): LayerBuffers[K];
+  /** Scratch bytes one thread needs. */
+  scratch?(node: CpuNode<K>): number;
+  /** Repacks what depends on the parameters: this thread's share (a barrier follows). */
+  pack?(node: CpuNode<K>, run: LayerRun): void;
+  /** y from x on this thread's rows. */
+  forward(node: CpuNode<K>, run: LayerRun): void;
+  /** dx from dy on this thread's rows (when needed), and what gradients() reads. */
+  backward(node: CpuNode<K>, run: LayerRun): void;
+  /** This thread's share of the parameter gradients over the whole batch; phase 1 runs after another barrier. */
+  gradients?(node: CpuNode<K>, run: LayerRun, phase: 0 | 1): void;
+}
+
+const panels = (cols: number) => Math.ceil(cols / NR);
+const blocks = (rows: number) => Math.ceil(rows / MR);
+const none = () => null;
+const at = (base: number, floats: number) => base + floats * 4;
+
+/** The conv's shape at a batch size, as the kernels take it. */
+export function convShape(l: ResolvedLayers['conv2d'], batch: number): CpuConv2dShape {
+  const [c, h, w] = l.inShape;
+  return { batch, inChannels: c, height: h, width: w, outChannels: l.outChannels, kernel: l.kernel, stride: l.stride, padding: l.padding };
+}
+
+/** The region linear gradients read as dZ: its own dz when fused, else the gradient flowing in. */
+const linearDz = (n: CpuNode<'linear'>): number => (n.act ? n.buffers.dz! : n.dy!).offset;
+
+const elementwise = <K extends 'relu' | 'gelu'>(act: K): CpuLayerRule<K> => ({
+  weights: none,
+  buffers: none,
+  forward(n, r) {
+    r.k.activationForward(n.x.offset, n.y.offset, r.r0 * n.inSize, r.r1 * n.inSize, ACT[act]);
+  },
+  backward(n, r) {
+    if (n.dx) r.k.activationBackward(n.dy!.offset, n.x.offset, n.dx.offset, r.r0 * n.inSize, r.r1 * n.inSize, ACT[act]);
+  },
+});
+
+const pool = <K extends 'maxpool2d' | 'avgpool2d'>(kind: K): CpuLayerRule<K> => ({
+  weights: none,
+  buffers: (n, B, take) => (kind === 'maxpool2d' ? { argmax: take(B * n.outSize * 4) } : null) as LayerBuffers[K],
+  forward(n, r) {
+    const [c, h, w] = n.layer.inShape;
+    const [kh, kw] = n.layer.kernel;
+    const [sh, sw] = n.layer.stride;
+    if (kind === 'maxpool2d') {
+      const argmax = (n.buffers as LayerBuffers['maxpool2d']).argmax.offset;
+      r.k.maxpool2dForward(n.x.offset, n.y.offset, argmax, h, w, kh, kw, sh, sw, r.r0 * c, r.r1 * c);
+    } else r.k.avgpool2dForward(n.x.offset, n.y.offset, h, w, kh, kw, sh, sw, r.r0 * c, r.r1 * c);
+  },
+  backward(n, r) {
+    if (!n.dx) return;
+    const [c, h, w] = n.layer.inShape;
+    const [kh, kw] = n.layer.kernel;
+    const [sh, sw] = n.layer.stride;
+    if (kind === 'maxpool2d') {
+      const argmax = (n.buffers as LayerBuffers['maxpool2d']).argmax.offset;
+      r.k.maxpool2dBackward(n.dy!.offset, argmax, n.dx.offset, h, w, kh, kw, sh, sw, r.r0 * c, r.r1 * c);
+    } else r.k.avgpool2dBackward(n.dy!.offset, n.dx.offset, h, w, kh, kw, sh, sw, r.r0 * c, r.r1 * c);
+  },
+});
+
+// ---------------------------------------------------------------------------------------
+// The table
+
+export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
+  linear: {
+    weights: (n, take) => ({
+      packedW: take(packedColsBytes(n.inSize, n.outSize)),
+      packedWT: n.needsDx ? take(packedColsBytes(n.outSize, n.inSize)) : null,
+    }),
+    buffers: (n, B, take) => ({
+      inputRows: take(packedRowsBytes(B, n.inSize)),
+      inputCols: take(packedRowsBytes(n.inSize, B)),
+      z: n.act ? take(B * n.outSize * 4) : null,
+      dz: n.act ? take(B * n.outSize * 4) : null,
+      dzRows: n.needsDx ? take(packedRowsBytes(B, n.outSize)) : null,
+      dzCols: take(packedColsBytes(B, n.outSize)),
+    }),
+    pack(n, r) {
+      const [fanIn, fanOut] = [n.inSize, n.outSize];
+      const w = at(r.params, n.layer.weight.offset);
+      const [q0, q1] = share(panels(fanOut), r.index, r.count);
+      r.k.packB(w, fanOut, 1, fanIn, fanOut, 0, fanIn, q0, q1, n.weights.packedW.offset);
+      if (n.weights.packedWT) {
+        // Wᵀ(p, j) = W[j·fanOut + p]: k = fan-out, n = fan-in.
+        const [s0, s1] = share(panels(fanIn), r.index, r.count);
+        r.k.packB(w, 1, fanOut, fanOut, fanIn, 0, fanOut, s0, s1, n.weights.packedWT.offset);
+      }
+    },
+    forward(n, r) {
+      const { k, batch, r0, r1 } = r;
+      const [fanIn, fanOut] = [n.inSize, n.outSize];
+      const b = n.buffers;
+      k.packA(n.x.offset, fanIn, 1, batch, fanIn, r0, r1, 0, fanIn, b.inputRows.offset);
+      // Transposed for dW = xᵀ·dZ: features are the rows, this thread's examples the k-range.
+      if (r.training) k.packA(n.x.offset, 1, fanIn, fanIn, batch, 0, fanIn, r0, r1, b.inputCols.offset);
+      k.gemm(
+        b.inputRows.offset, n.weights.packedW.offset, fanIn, r.b0, r.b1, 0, panels(fanOut),
+        n.y.offset, fanOut, batch, fanOut,
+        at(r.params, n.layer.bias.offset), n.act ? ACT[n.act] : ACT.none,
+        r.training && n.act ? b.z!.offset : 0, 0, r.tile,
+      );
+    },
+    backward(n, r) {
+      const { k, batch, r0, r1 } = r;
+      const [fanIn, fanOut] = [n.inSize, n.outSize];
+      const b = n.buffers;
+      if (n.act && !n.dyIsDz) k.activationBackward(n.dy!.offset, b.z!.offset, b.dz!.offset, r0 * fanOut, r1 * fanOut, ACT[n.act]);
+      const dz = linearDz(n);
+      k.packB(dz, fanOut, 1, batch, fanOut, r0, r1, 0, panels(fanOut), b.dzCols.offset);
+      if (!n.dx) return;
+      k.packA(dz, fanOut, 1, batch, fanOut, r0, r1, 0, fanOut, b.dzRows!.offset);
+      const into = n.into;
+      k.gemm(
+        b.dzRows!.offset, n.weights.packedWT!.offset, fanOut, r.b0, r.b1, 0, panels(fanIn),
+        n.dx.offset, fanIn, batch, fanIn,
+        0, into ? ACT[into.act!] : ACT.none, 0, into ? into.buffers.z!.offset : 0, r.tile,
+      );
+    },
+    gradients(n, r, phase) {
+      if (phase !== 0) return;
+      const { k, batch } = r;
+      const [fanIn, fanOut] = [n.inSize, n.outSize];
+      const [w0, w1] = share(blocks(fanIn), r.index, r.count);
+      if (w0 < w1) {
+        k.gemm(
+          n.buffers.inputCols.offset, n.buffers.dzCols.offset, batch, w0, w1, 0, panels(fanOut),
+          at(r.grads, n.layer.weight.offset), fanOut, fanIn, fanOut, 0, ACT.none, 0, 0, r.tile,
+        );
+      }
+      const [c0, c1] = share(fanOut, r.index, r.count);
+      if (c0 < c1) k.columnSum(linearDz(n), batch, fanOut, c0, c1, at(r.grads, n.layer.bias.offset));
+    },
+  },
+
+  conv2d: {
+    weights: none,
+    buffers: (n, B, take) => {
+      const depth = n.layer.inChannels * n.layer.kernel[0] * n.layer.kernel[1];
+      return { partials: take(convWeightChunks(convShape(n.layer, B)) * (depth + 1) * n.layer.outChannels * 4) };
+    },
+    scratch: (n) => {
+      const s = convShape(n.layer, 1);
+      return Math.max(scratchBytes('conv2d-forward', s), n.needsDx ? scratchBytes('conv2d-backward-input', s) : 0, scratchBytes('conv2d-weight-partials', s));
+    },
+    forward(n, r) {
+      const l = n.layer;
+      const [c, h, w] = l.inShape;
+      const [oh, ow] = convOutputSize(convShape(l, 1));
+      // Items (n, oy, a run of 8 ox) of this thread's rows.
+      const items = oh * Math.ceil(ow / 8);
+      r.k.conv2dForward(
+        n.x.offset, at(r.params, l.weight.offset), at(r.params, l.bias.offset), n.y.offset,
+        c, h, w, l.outChannels, ...l.kernel, ...l.stride, ...l.padding, r.r0 * items, r.r1 * items, r.scratch,
+      );
+    },
+    backward(n, r) {
+      if (!n.dx) return;
+      const l = n.layer;
+      const [c, h, w] = l.inShape;
+      const items = h * Math.ceil(w / 8);
+      r.k.conv2dBackwardInput(
+        n.dy!.offset, at(r.params, l.weight.offset), n.dx.offset,
+        c, h, w, l.outChannels, ...l.kernel, ...l.stride, ...l.padding, r.r0 * items, r.r1 * items, r.scratch,
+      );
+    },
+    gradients(n, r, phase) {
+      const l = n.layer;
+      const s = convShape(l, r.batch);
+      const chunks = convWeightChunks(s);
+      const depth = l.inChannels * l.kernel[0] * l.kernel[1];
+      const partials = n.buffers.partials.offset;
+      if (phase === 0) {
+        const [j0, j1] = share(chunks, r.index, r.count);
+        const [c, h, w] = l.inShape;
+        if (j0 < j1) {
+          r.k.conv2dWeightPartials(n.x.offset, n.dy!.offset, partials, r.batch, c, h, w, l.outChannels, ...l.kernel, ...l.stride, ...l.padding, j0, j1, r.scratch);
+        }
+        return;
+      }
+      // Whole vectors of four elements per thread (any split gives the same bits).
+      const elements = (depth + 1) * l.outChannels;
+      const [v0, v1] = share(Math.ceil(elements / 4), r.index, r.count);
+      if (v0 < v1) r.k.conv2dWeightSum(partials, chunks, depth, l.outChannels, v0 * 4, Math.min(v1 * 4, elements), at(r.grads, l.weight.offset), at(r.grads, l.bias.offset));
+    },
+  },
+
+  maxpool2d: pool('maxpool2d'),
+  avgpool2d: pool('avgpool2d'),
+
+  flatten: {
+    view: true,
+    weights: none,
+    buffers: none,
+    forward() {},
+    backward() {},
+  },
+
+  relu: elementwise('relu'),
+  gelu: elementwise('gelu'),
+
+  layernorm: {
+    weights: none,
+    buffers: (_n, B, take) => ({ stats: take(B * 8) }),
+    forward(n, r) {
+      const l = n.layer;
+      r.k.layernormForward(n.x.offset, at(r.params, l.weight.offset), at(r.params, l.bias.offset), n.y.offset, n.buffers.stats.offset, l.features, l.eps, r.r0, r.r1);
+    },
+    backward(n, r) {
+      if (!n.dx) return;
+      r.k.layernormBackwardInput(n.x.offset, n.buffers.stats.offset, at(r.params, n.layer.weight.offset), n.dy!.offset, n.dx.offset, n.layer.features, r.r0, r.r1);
+    },
+    gradients(n, r, phase) {
+      if (phase !== 0) return;
+      const l = n.layer;
+      const f = l.features;
+      const [v0, v1] = share(Math.ceil(f / 4), r.index, r.count);
+      if (v0 < v1) r.k.layernormParamGrad(n.x.offset, n.buffers.stats.offset, n.dy!.offset, at(r.grads, l.weight.offset), at(r.grads, l.bias.offset), r.batch, f, v0 * 4, Math.min(v1 * 4, f));
+    },
+  },
+
+  dropout: {
+    weights: none,
+    buffers: none,
+    forward(n, r) {
+      dropoutOrCopy(n, r, n.x.offset, n.y.offset);
+    },
+    backward(n, r) {
+      if (n.dx) dropoutOrCopy(n, r, n.dy!.offset, n.dx.offset);
+    },
+  },
+
+  residual: {
+    weights: none,
+    buffers: none,
+    forward(n, r) {
+      forwardNodes(n.branch, r);
+      const f = n.inSize;
+      r.k.addFloats(n.x.offset, n.branch[n.branch.length - 1].y.offset, n.y.offset, r.r0 * f, r.r1 * f);
+    },
+    backward(n, r) {
+      backwardNodes(n.branch, r);
+      const f = n.inSize;
+      if (n.dx) r.k.addFloats(n.dy!.offset, n.branch[0].dx!.offset, n.dx.offset, r.r0 * f, r.r1 * f);
+    },
+    gradients(n, r, phase) {
+      gradientNodes(n.branch, r, phase);
+    },
+  },
+
+  'softmax-cross-entropy': {
+    weights: none,
+    buffers: none,
+    // (loss, correct) per row into rowStats (its y is unused), and dlogits = (softmax − onehot)/batch into dx.
+    forward(n, r) {
+      r.k.softmaxCrossEntropy(n.x.offset, r.labels, r.r0, r.r1, n.layer.classes, 1 / r.batch, n.dx!.offset, r.rowStats);
+    },
+    backward() {},
+  },
+};
+
+/** Dropout in training with p > 0: the hashed mask (the same bits as dropout.ts) times 1/(1 − p); else a copy. */
+function dropoutOrCopy(n: CpuNode<'dropout'>, r: LayerRun, from: number, to: number): void {
+  const l = n.layer;
+  const f = n.inSize;
+  if (r.dropoutSeed === null || l.p === 0) r.k.copyFloats(from, to, r.r0 * f, r.r1 * f);
+  else r.k.dropoutApply(from, to, r.positions, r.dropoutSeed, l.ordinal, l.threshold, 1 / (1 - l.p), f, r.r0, r.r1);
+}
+
+// ---------------------------------------------------------------------------------------
+// The walk: a node's rule, nodes in order
+
+function ruleFor<K extends LayerKind>(node: CpuNode<K>): CpuLayerRule<K> {
+  return cpuLayerTable[node.layer.kind as K] as CpuLayerRule<K>;
+}
+
+/** Every node's forward on this thread's rows. */
+export function forwardNodes(nodes: readonly CpuNode[], r: LayerRun): void {
+  for (const n of nodes) ruleFor(n).forward(n, r);
+}
+
+export function backwardNodes(nodes: readonly CpuNode[], r: LayerRun): void {
+  for (let i = nodes.length - 1; i >= 0; i--) ruleFor(nodes[i]).backward(nodes[i], r);
+}
+
+export function gradientNodes(nodes: readonly CpuNode[], r: LayerRun, phase: 0 | 1): void {
+  for (const n of nodes) ruleFor(n).gradients?.(n, r, phase);
+}
+
+export function packNodes(nodes: readonly CpuNode[], r: LayerRun): void {
+  for (const n of nodes) {
+    ruleFor(n).pack?.(n, r);
+    packNodes(n.branch, r);
+  }
+}
