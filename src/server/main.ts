@@ -9,12 +9,12 @@ import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { loadNewestCheckpoint } from '../coordinator/checkpointStore.ts';
-import { checkpointOptimizer, defaultJob, jobId, jobLayout, jobModel, parseJob, plannedRounds, type Job } from '../coordinator/job.ts';
+import { checkpointOptimizer, defaultJob, jobId, jobLayout, jobModel, jobResolved, parseJob, plannedRounds, type Job } from '../coordinator/job.ts';
 import { defaultDataDir, loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
 import { jsMlpSpotChecker } from '../coordinator/verification.ts';
 import { startCoordinatorPeer } from '../net/nodePeer.ts';
 import { attachSignalingRelay } from '../net/relay.ts';
-import { exportMlpOnnx } from '../model/onnx.ts';
+import { exportModelOnnx } from '../model/onnx.ts';
 import { JsMlp } from '../coordinator/jsMlp.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 import { initParameters } from '../model/mlp.ts';
@@ -100,7 +100,7 @@ async function run(args: ServerOptions): Promise<number> {
   const port = args.port;
   const job = await loadJob(args.job);
   const id = jobId(job);
-  const layout = jobLayout(job);
+  const layout = jobResolved(job);
   const outDir = resolve(args.out ?? join('runs', slug(job.name)));
   const checkpointDir = join(outDir, 'checkpoints');
   const siteDir = resolve(args.site);
@@ -157,7 +157,7 @@ async function run(args: ServerOptions): Promise<number> {
   const api = httpApi({
     job: () => announcement,
     status: () => ({ ...status.snapshot(Date.now(), { connectedPeers: relay.stats().connectedPeers }), traffic: hostRef?.traffic() ?? null, ledger: ledgerRef ? { size: ledgerRef.size, head: ledgerRef.head } : null }),
-    modelOnnx: () => exportMlpOnnx(layout, finalParams ?? coordinator.params, { producer: 'swarmgrad' }),
+    modelOnnx: () => exportModelOnnx(layout, finalParams ?? coordinator.params, { producer: 'swarmgrad' }),
   });
   const dataset = datasetMiddleware();
   const site = staticFiles(siteDir);
@@ -236,7 +236,7 @@ async function run(args: ServerOptions): Promise<number> {
   const done = await host.done;
   finalParams = done.params;
   const summary = { ...coordinator.summary(Date.now()), finishedAt: new Date().toISOString() };
-  await writeFile(join(outDir, 'model.onnx'), exportMlpOnnx(layout, done.params, { producer: 'swarmgrad' }));
+  await writeFile(join(outDir, 'model.onnx'), exportModelOnnx(layout, done.params, { producer: 'swarmgrad' }));
   await writeFile(join(outDir, 'parameters.f32'), new Uint8Array(done.params.buffer, done.params.byteOffset, done.params.byteLength));
   await writeFile(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2));
   console.log(progressLine(status.snapshot(Date.now())));
