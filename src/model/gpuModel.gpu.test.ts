@@ -103,6 +103,25 @@ const NORMED: LayerModelSpec = {
   ],
 };
 
+/**
+ * The walk's corners: a layer before any parameter (no backward), a branch ending in a view
+ * (dropout p = 0 in training: its gradient is copied), a branch of views only, nested
+ * residuals, pooling with odd strides, a fused linear inside a branch at the very start.
+ */
+const CORNERS: LayerModelSpec = {
+  input: [2, 7, 8],
+  layers: [
+    { kind: 'relu' },
+    { kind: 'maxpool2d', kernel: [3, 2], stride: [2, 3] },
+    { kind: 'flatten' },
+    { kind: 'residual', layers: [{ kind: 'linear', outFeatures: 18 }, { kind: 'relu' }, { kind: 'dropout', p: 0 }] },
+    { kind: 'residual', layers: [{ kind: 'flatten' }] },
+    { kind: 'residual', layers: [{ kind: 'residual', layers: [{ kind: 'linear', outFeatures: 18 }, { kind: 'gelu' }] }, { kind: 'layernorm' }] },
+    { kind: 'dropout', p: 0 },
+    { kind: 'linear', outFeatures: 4 }, { kind: 'softmax-cross-entropy' },
+  ],
+};
+
 interface Case { name: string; spec: ModelSpec; atol: number; rtol: number }
 
 const CASES: Case[] = [
@@ -111,6 +130,7 @@ const CASES: Case[] = [
   { name: 'CNN 3×10×10', spec: cnn(3, 10, 10), atol: 1e-5, rtol: 1e-3 },
   { name: 'CNN 5×11×13', spec: cnn(5, 11, 13), atol: 1e-5, rtol: 1e-3 },
   { name: 'layernorm + gelu + residual + dropout', spec: NORMED, atol: 1e-5, rtol: 1e-3 },
+  { name: 'corners of the walk', spec: CORNERS, atol: 1e-5, rtol: 1e-3 },
 ];
 
 describe('GpuModel against the f64 layer table', () => {
@@ -175,6 +195,17 @@ describe('determinism and dropout', () => {
       assertBitIdentical(second.gradient, first.gradient, 'gradient repeat');
       gpu.destroy();
     }
+  });
+
+  it('a plan evicted from the cache (more than 6 batch sizes) is rebuilt and gives the same bits', async () => {
+    const { rng, ds, gpu, resident } = setup(cnn(1, 11, 9), 100, 31);
+    const indices = pick(rng, 5, ds.count);
+    const first = await gpu.gradient(resident, indices);
+    for (const batch of [1, 2, 3, 4, 6, 7, 8]) await gpu.gradient(resident, pick(rng, batch, ds.count));
+    const again = await gpu.gradient(resident, indices);
+    assertBitIdentical(again.gradient, first.gradient, 'gradient after the plan was evicted');
+    expect(ctx.takeUncapturedErrors()).toEqual([]);
+    gpu.destroy();
   });
 
   it('the dropout kernel keeps exactly the units the reference keeps, and its backward applies the same mask', async () => {
