@@ -5,7 +5,6 @@
 // repeats; bit-identical to CpuMlp on the MLPs it replaces; the torch goldens; AdamW and SGD
 // against the reference; bad input refused with a clear error.
 
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { randomDataset, type ImageDataset } from '../data/dataset.ts';
 import type { AdamWHyper, SgdHyper } from '../kernels/optimizer.ts';
@@ -18,6 +17,8 @@ import { assertBitIdentical } from '../testing/layerCases.ts';
 import { Random } from '../util/random.ts';
 import { CpuMlp } from './cpuMlp.ts';
 import { CpuModel, type CpuDropout } from './cpuModel.ts';
+import cnnGolden from '../../test/fixtures/torch-goldens/cnn.json';
+import mlpGolden from '../../test/fixtures/torch-goldens/mlp.json';
 
 export function inputsOf(ds: ImageDataset, indices: Uint32Array): Float32Array {
   const x = new Float32Array(indices.length * ds.features);
@@ -169,8 +170,7 @@ export function defineCpuModelTests(threads: number) {
     });
 
     it('gives the torch goldens\' logits, loss and every gradient (raw inputs, hashed dropout)', async () => {
-      for (const name of ['cnn', 'mlp']) {
-        const golden = JSON.parse(readFileSync(`test/fixtures/torch-goldens/${name}.json`, 'utf8'));
+      for (const [name, golden] of [['cnn', cnnGolden], ['mlp', mlpGolden]] as const) {
         const model = resolveModel(parseModelSpec(golden.model));
         const cpu = await CpuModel.create(model, { threads });
         cpu.setParameters(Float32Array.from(golden.params));
