@@ -13,6 +13,7 @@ import { ComputeRecorder } from '../gpu/recorder.ts';
 import { emptyBuffer, readFloats, upload } from '../gpu/transfer.ts';
 import { floats } from '../kernels/common.ts';
 import { DropoutOp, dropoutWords } from '../kernels/dropout.ts';
+import { ActivationForwardOp } from '../kernels/elementwise.ts';
 import { MATMUL_CONFIGS } from '../kernels/matmul.ts';
 import type { AdamWHyper, SgdHyper } from '../kernels/optimizer.ts';
 import { assertAllClose } from '../testing/allclose.ts';
@@ -27,7 +28,7 @@ import { initModelParameters, parseModelSpec, resolveModel, type LayerModelSpec,
 import { mlpLayout, type MlpSpec } from './mlp.ts';
 import cnnGolden from '../../test/fixtures/torch-goldens/cnn.json';
 import mlpGolden from '../../test/fixtures/torch-goldens/mlp.json';
-import { adamwStepRef } from './reference.ts';
+import { adamwStepRef, gelu } from './reference.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -182,6 +183,26 @@ describe('fusion is a rule over the list', () => {
   });
 });
 
+describe('the activation forward kernel (an activation no matmul epilogue absorbs)', () => {
+  for (const act of ['relu', 'gelu'] as const) {
+    it(`${act} on counts that are not multiples of 4, large |x| included`, async () => {
+      const rng = new Random(act.length);
+      for (const count of [1, 7, 33, 1001]) {
+        const x = rng.uniformArray(count, act === 'gelu' ? -60 : -3, act === 'gelu' ? 60 : 3);
+        const op = await ActivationForwardOp.create(ctx, act, count);
+        const X = upload(ctx, x), Y = emptyBuffer(ctx, count);
+        const rec = new ComputeRecorder(ctx);
+        op.encode(rec, { x: floats(X, 0, count), y: floats(Y, 0, count) });
+        await rec.finish();
+        const expected = Array.from(x, (v) => (act === 'relu' ? Math.max(v, 0) : gelu(v)));
+        assertAllClose(await readFloats(ctx, Y, count), expected, 1e-6, 1e-5, `${act} forward, ${count}`);
+        op.destroy();
+      }
+      expect(ctx.takeUncapturedErrors()).toEqual([]);
+    });
+  }
+});
+
 describe('determinism and dropout', () => {
   it('the same micro-batch twice gives bit-identical loss and gradient (CNN, and layernorm/residual/dropout)', async () => {
     for (const spec of [cnn(3, 10, 10), NORMED]) {
@@ -331,12 +352,14 @@ describe('PyTorch goldens (test/fixtures/torch-goldens)', () => {
 });
 
 describe('bit-identical to GpuMlp', () => {
-  const specs: MlpSpec[] = [
-    { widths: [784, 256, 128, 10], activation: 'relu' },
-    { widths: [784, 256, 128, 10], activation: 'gelu' },
+  // Each with another matmul configuration: the bits follow the chooser, whichever it picks.
+  const specs: [MlpSpec, number][] = [
+    [{ widths: [784, 256, 128, 10], activation: 'relu' }, 1],
+    [{ widths: [784, 256, 128, 10], activation: 'gelu' }, 3],
   ];
-  for (const spec of specs) {
+  for (const [spec, configIndex] of specs) {
     it(`${spec.widths.join('-')} ${spec.activation}: gradient, trainStep and evaluate give GpuMlp's bits`, async () => {
+      const config = MATMUL_CONFIGS[configIndex];
       const rng = new Random(29);
       const model = resolveModel(spec);
       const layout = mlpLayout(spec);
@@ -345,8 +368,8 @@ describe('bit-identical to GpuMlp', () => {
       const params = initModelParameters(model, 29);
       const ds = randomDataset(rng, 300, 784, 10);
       const resident = uploadDataset(ctx, ds);
-      const gpu = new GpuModel(ctx, model, () => CONFIG);
-      const mlp = new GpuMlp(ctx, layout, () => CONFIG);
+      const gpu = new GpuModel(ctx, model, () => config);
+      const mlp = new GpuMlp(ctx, layout, () => config);
       gpu.setParameters(params);
       mlp.setParameters(params);
       for (const batch of [33, 64]) {
