@@ -89,13 +89,15 @@ describe('parseNpy reads what NumPy writes', () => {
     expect(parseNpy(encodeNpy('f4', [], [7])).shape).toEqual([]);
   });
 
-  it('u1 data is a view into the input, also at an odd offset; wider types read little-endian from any offset', () => {
+  it('data is a view into the input where aligned, an aligned copy where not', () => {
     const inner = encodeNpy('f4', [3], [1, 2, 3]);
     const outer = new Uint8Array(inner.length + 3);
     outer.set(inner, 3);
     expect([...parseNpy(outer.subarray(3)).data]).toEqual([1, 2, 3]);
+    expect(parseNpy(outer.subarray(3)).data.buffer).not.toBe(outer.buffer);
     const bytes = encodeNpy('u1', [2], [9, 8]);
     expect(parseNpy(bytes).data.buffer).toBe(bytes.buffer);
+    expect(parseNpy(inner).data.buffer).toBe(inner.buffer);
   });
 });
 

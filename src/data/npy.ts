@@ -25,8 +25,8 @@ export interface NpyArray {
   dtype: NpyDtype;
   shape: number[];
   /**
-   * The values in C order: u1 and i1 are views into the input, the wider types copies
-   * (read little-endian whatever the host). u8 and i8 come as Float64Array of exact
+   * The values in C order, little-endian whatever the host: a view into the input where it
+   * can be (u1, i1, and the wider types when aligned on a little-endian host), else a copy. u8 and i8 come as Float64Array of exact
    * integers; a value beyond ±2⁵³ is an error.
    */
   data: Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
@@ -165,9 +165,19 @@ function parseDescr(descr: string, fail: (why: string) => never): NpyDtype {
   return dtype;
 }
 
+/** Whether this host stores numbers little-endian (every browser and Node platform in practice). */
+const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 function readValues(raw: Uint8Array, dtype: NpyDtype, count: number, fail: (why: string) => never): NpyArray['data'] {
   if (dtype === 'u1') return raw;
   if (dtype === 'i1') return new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (LITTLE_ENDIAN_HOST && dtype !== 'u8' && dtype !== 'i8') {
+    // The fast path: a view of the input where the data is aligned (NumPy pads the header to
+    // 64 bytes, so a whole file read into its own buffer is), else one aligned copy.
+    const types = { u2: Uint16Array, i2: Int16Array, u4: Uint32Array, i4: Int32Array, f4: Float32Array, f8: Float64Array } as const;
+    if (raw.byteOffset % ITEM_BYTES[dtype] === 0) return new types[dtype](raw.buffer as ArrayBuffer, raw.byteOffset, count);
+    return new types[dtype](raw.slice().buffer, 0, count);
+  }
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const read = <T extends { [i: number]: number }>(out: T, bytes: number, get: (offset: number) => number): T => {
     for (let i = 0; i < count; i++) out[i] = get(i * bytes);

@@ -173,6 +173,9 @@ describe('exportMlpOnnx', () => {
       new RegExp(`params has ${layout.total - 1} floats but the layout .* needs ${layout.total}`),
     );
     expect(() => exportMlpOnnx(layout, new Float32Array(layout.total), { batch: 0 })).toThrow(/batch must be a positive integer/);
+    // An activation without a layer kind is refused, not exported as another one.
+    const tanh = { ...layout, spec: { ...layout.spec, activation: 'tanh' } } as unknown as ParamLayout;
+    expect(() => exportMlpOnnx(tanh, new Float32Array(layout.total))).toThrow(/activation "tanh" has no layer kind \(relu or gelu\)/);
   });
 });
 
@@ -298,6 +301,19 @@ describe('exportModelOnnx: structure', () => {
     const conv = graph.node.find((n) => n.name === 'layer0.conv2d')!;
     const attrs = Object.fromEntries((conv.attribute ?? []).map((a) => [a.name, (a.ints ?? []).map(Number)]));
     expect(attrs).toEqual({ kernel_shape: [3, 5], strides: [1, 1], pads: [1, 2, 1, 2] });
+  });
+
+  it('exports a model that is only its loss as Identity(input) → logits', async () => {
+    const model = resolveModel({ input: [3], layers: [SCE] });
+    const bytes = exportModelOnnx(model, new Float32Array(model.total));
+    expect(decodeGraph(bytes).node.map((n) => [n.opType, n.input, n.output])).toEqual([['Identity', ['input'], ['logits']]]);
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    try {
+      const { logits } = await session.run({ input: new ort.Tensor('float32', Float32Array.of(0.1, 0.2, 0.3), [1, 3]) });
+      expect([...(logits.data as Float32Array)]).toEqual([...Float32Array.of(0.1, 0.2, 0.3)]);
+    } finally {
+      await session.release();
+    }
   });
 
   it('re-lays a conv2d weight out as [outC, inC, kh, kw]', () => {

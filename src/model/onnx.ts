@@ -360,6 +360,9 @@ export function exportMlpOnnx(layout: ParamLayout, params: Float32Array, opts: M
     );
   }
   const spec: MlpSpec = { widths: layout.spec.widths, activation: layout.spec.activation };
+  if (spec.activation !== 'relu' && spec.activation !== 'gelu') {
+    throw new Error(`exportMlpOnnx: activation ${JSON.stringify(spec.activation)} has no layer kind (relu or gelu); nothing is exported rather than another activation`);
+  }
   return exportModelOnnx(resolveModel(spec), params, {
     ...opts,
     description: `MLP ${spec.widths.join('→')}, ${spec.activation} hidden layers, linear output`,
