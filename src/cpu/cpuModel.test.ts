@@ -6,6 +6,10 @@ import { dropoutKeeps, dropoutThreshold } from '../model/layers/dropout.ts';
 import { Random } from '../util/random.ts';
 import { defineCpuModelTests } from './cpuModel.testSuite.ts';
 import { instantiateKernels, loadKernelModule } from './kernels.ts';
+import { JOB_SLOTS } from './control.ts';
+import { CpuModel } from './cpuModel.ts';
+import { decodeJob, encodeJob, type CpuJob } from './jobs.ts';
+import { resolveModel } from '../model/layers/spec.ts';
 
 defineCpuModelTests(1);
 
@@ -43,5 +47,42 @@ describe('CPU dropout kernel', () => {
         expect(Math.abs(kept / (rows * features) - (1 - p))).toBeLessThan(0.05);
       }
     }
+  });
+});
+
+describe('CpuModel jobs and memory', () => {
+  it('encodes every model job and decodes it back', () => {
+    const optimizer = { kind: 'adamw' as const, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, bc1: 0.1, bc2: 0.001, maxGradNorm: 1 };
+    const jobs: CpuJob[] = [
+      { kind: 'model-configure', inputs: { specBytes: 321, trainCount: 60000, testCount: 10000, batchCapacity: 256, threads: 3 } },
+      { kind: 'model-gradient', batch: 33, repack: true, optimizer: null, dropoutSeed: null, source: 'train' },
+      { kind: 'model-gradient', batch: 7, repack: false, optimizer, dropoutSeed: 2 ** 32 - 1, source: 'raw' },
+      { kind: 'model-forward', batch: 1, repack: true, source: 'test' },
+      { kind: 'model-optimizer', optimizer: { ...optimizer, kind: 'sgd' } },
+    ];
+    const slots = new Float64Array(JOB_SLOTS);
+    for (const job of jobs) {
+      encodeJob(job, slots);
+      expect(decodeJob(slots)).toEqual(job);
+    }
+  });
+
+  it('grows its batch buffers in steps of 128 rows, the model and the datasets staying put', async () => {
+    const model = resolveModel({ input: [1, 12, 12], layers: [{ kind: 'conv2d', outChannels: 4, kernel: 3 }, { kind: 'relu' }, { kind: 'flatten' }, { kind: 'linear', outFeatures: 3 }, { kind: 'softmax-cross-entropy' }] });
+    const cpu = await CpuModel.create(model, { threads: 1 });
+    const params = new Float32Array(model.total).fill(0.01);
+    cpu.setParameters(params);
+    const small = cpu.memoryBytes;
+    await cpu.logits(new Float32Array(128 * 144), 128);
+    expect(cpu.memoryBytes).toBe(small);
+    await cpu.logits(new Float32Array(129 * 144), 129);
+    expect(cpu.memoryBytes).toBeGreaterThan(small);
+    expect(cpu.readState().params).toEqual(params);
+    cpu.dispose();
+    // 64 channels of 10×10 in five buffers: about 130 KB a row, so 20,000 rows cannot fit.
+    const wide = resolveModel({ input: [1, 12, 12], layers: [{ kind: 'conv2d', outChannels: 64, kernel: 3 }, { kind: 'relu' }, { kind: 'flatten' }, { kind: 'linear', outFeatures: 3 }, { kind: 'softmax-cross-entropy' }] });
+    const big = await CpuModel.create(wide, { threads: 1 });
+    await expect(big.logits(new Float32Array(20000 * 144), 20000)).rejects.toThrow(/needs \d+ MiB, more than its 1024 MiB maximum: use a smaller dataset or micro-batch/);
+    big.dispose();
   });
 });

@@ -85,6 +85,23 @@ export const normResidualSpec: ModelSpec = {
   ],
 };
 
+/** Layers with no gradient to pass back first: dropout on the input, a residual whose branch starts with a fused linear, p = 0 dropout. */
+export const edgeSpec: ModelSpec = {
+  input: [2, 3, 4],
+  layers: [
+    { kind: 'dropout', p: 0.5 },
+    { kind: 'flatten' },
+    { kind: 'residual', layers: [{ kind: 'linear', outFeatures: 10 }, { kind: 'gelu' }, { kind: 'linear', outFeatures: 24 }] },
+    { kind: 'relu' },
+    { kind: 'dropout', p: 0 },
+    { kind: 'linear', outFeatures: 6 },
+    { kind: 'relu' },
+    { kind: 'residual', layers: [{ kind: 'linear', outFeatures: 6 }] },
+    { kind: 'linear', outFeatures: 3 },
+    { kind: 'softmax-cross-entropy' },
+  ],
+};
+
 const CASES: [string, ModelSpec, number[]][] = [
   ['MLP 5-7-4-3 relu', { widths: [5, 7, 4, 3], activation: 'relu' }, [1, 7, 33]],
   ['MLP 33-100-10 gelu (layer form)', { input: [33], layers: [{ kind: 'linear', outFeatures: 100 }, { kind: 'gelu' }, { kind: 'linear', outFeatures: 10 }, { kind: 'softmax-cross-entropy' }] }, [7]],
@@ -92,6 +109,7 @@ const CASES: [string, ModelSpec, number[]][] = [
   ['CNN on 3×9×11', cnnSpec(3, 9, 11), [7]],
   ['CNN on 5×8×7', cnnSpec(5, 8, 7), [1, 33]],
   ['layernorm + gelu + residual + dropout', normResidualSpec, [1, 7, 33]],
+  ['dropout first, residual of fused linears, p = 0 dropout', edgeSpec, [1, 7, 33]],
 ];
 
 export function defineCpuModelTests(threads: number) {
