@@ -421,6 +421,15 @@ describe('bad input', () => {
     gpu.destroy();
   });
 
+  it('a batch whose activations exceed the largest storage binding is refused with the layer named', async () => {
+    const model = resolveModel({ input: [1000], layers: [{ kind: 'linear', outFeatures: 1000 }, { kind: 'relu' }, { kind: 'linear', outFeatures: 3 }, { kind: 'softmax-cross-entropy' }] });
+    const gpu = new GpuModel(ctx, model, () => CONFIG);
+    const batch = Math.floor(ctx.device.limits.maxStorageBufferBindingSize / 4000) + 1;
+    await expect(gpu.logits(new Float32Array(0), batch)).rejects.toThrow(new RegExp(`The input buffer at batch ${batch} takes \\d+ bytes, over this GPU's largest storage binding .*; use a smaller micro-batch`));
+    expect(ctx.takeUncapturedErrors()).toEqual([]);
+    gpu.destroy();
+  });
+
   it('gradientFlops counts the input gradient only where the gradient flows on', () => {
     const model: ResolvedModel = resolveModel(cnn(3, 10, 10));
     const [conv1, , , conv2, , , , fc] = model.layers;

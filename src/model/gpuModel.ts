@@ -303,7 +303,11 @@ export class GpuModel {
     const training = mode === 'train';
     const owned: GPUBuffer[] = [];
     const ops: { destroy(): void }[] = [];
+    const maxBinding = ctx.device.limits.maxStorageBufferBindingSize;
     const buffer = (count: number, label: string): Binding => {
+      if (count * 4 > maxBinding) {
+        throw new Error(`The ${label} buffer at batch ${B} takes ${count * 4} bytes, over this GPU's largest storage binding (${maxBinding} bytes); use a smaller micro-batch`);
+      }
       const b = ctx.buffers.acquire(Math.max(16, count * 4), STORAGE, label);
       owned.push(b);
       return floats(b, 0, count);
@@ -319,7 +323,7 @@ export class GpuModel {
     };
     try {
       const indices = buffer(B, 'indices').buffer;
-      const x = buffer(B * model.inputSize, 'x');
+      const x = buffer(B * model.inputSize, 'input');
       const labels = buffer(B, 'labels');
       const randomness = training && this.stochastic ? buffer(1 + B, 'dropout randomness') : null;
       const layers = mode === 'raw' ? model.layers.slice(0, -1) : model.layers;
