@@ -164,7 +164,10 @@ function poolRule<K extends 'maxpool2d' | 'avgpool2d'>(kind: K): GpuLayerRule<K>
 // ---------------------------------------------------------------------------------------
 // The table
 
-export const gpuLayers: { [K in LayerKind]: GpuLayerRule<K> } = {
+/** The table's type: a kind without a rule is a compile error. */
+export type GpuLayers = { [K in LayerKind]: GpuLayerRule<K> };
+
+export const gpuLayers: GpuLayers = {
   // y = act(x·W + b) | dz = dy ⊙ act'(z) (fused only), dW = xᵀ·dz, db = Σ_rows dz, dx = dz·Wᵀ
   linear: {
     view: never,
@@ -273,11 +276,11 @@ export const gpuLayers: { [K in LayerKind]: GpuLayerRule<K> } = {
     async plan(l, wires, args) {
       const count = args.batch * size(l.inShape);
       const dBranch = wires.dx ? args.buffer(count, `${l.path} branch dx`) : null;
-      const [branch, add] = await Promise.all([
+      const [branch, add] = await settleAll([
         planList(l.layers, { x: wires.x, dx: dBranch, dyOut: wires.dy }, args),
-        AddOp.create(args.ctx, count),
-      ]);
-      return { branch, add: args.own(add), dBranch };
+        AddOp.create(args.ctx, count).then(args.own),
+      ] as const);
+      return { branch, add, dBranch };
     },
     forward(_l, s, w, rec, env) {
       encodeForward(s.branch, rec, env);
@@ -364,7 +367,7 @@ export async function planList(
     dx = dy;
     gradientFlows = runsBackward;
   });
-  const states = await Promise.all(planned.map(({ unit, wires }) => ruleFor(unit.layer).plan(unit.layer, wires, { ...args, fused: unit.fused })));
+  const states = await settleAll(planned.map(({ unit, wires }) => ruleFor(unit.layer).plan(unit.layer, wires, { ...args, fused: unit.fused })));
   return {
     layers: planned.map(({ unit, wires, runsBackward }, i) => ({ layer: unit.layer, fused: unit.fused, state: states[i], wires, runsBackward })),
     y: x,
@@ -380,6 +383,17 @@ export function encodeBackward(list: PlannedList, rec: ComputeRecorder, env: Enc
     const p = list.layers[i];
     if (p.runsBackward) ruleFor(p.layer).backward(p.layer, p.state as never, p.wires, rec, env);
   }
+}
+
+/**
+ * Promise.all that, on a failure, still waits for the others: every plan has then finished
+ * and put what it acquired on the plan's lists, which the caller releases.
+ */
+export async function settleAll<T extends readonly unknown[]>(promises: T): Promise<{ -readonly [I in keyof T]: Awaited<T[I]> }> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [I in keyof T]: Awaited<T[I]> };
 }
 
 /** The first dropout layer with p > 0, nested ones included, or null. */

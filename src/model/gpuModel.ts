@@ -15,7 +15,7 @@ import { GatherExamplesOp } from '../kernels/gather.ts';
 import { OptimizerOp, type OptimizerHyper } from '../kernels/optimizer.ts';
 import { GlobalNormOp } from '../kernels/reduce.ts';
 import type { GpuGradient, MatmulChooser, ResidentDataset, SubmitBudget } from './gpuMlp.ts';
-import { encodeBackward, encodeForward, findDropout, planList, type Binding, type EncodeEnv, type GpuState, type PlannedList } from './gpuLayers.ts';
+import { encodeBackward, encodeForward, findDropout, planList, settleAll, type Binding, type EncodeEnv, type GpuState, type PlannedList } from './gpuLayers.ts';
 import { checkU32 } from './layers/dropout.ts';
 import type { ResolvedModel } from './layers/spec.ts';
 
@@ -327,10 +327,10 @@ export class GpuModel {
       const labels = buffer(B, 'labels');
       const randomness = training && this.stochastic ? buffer(1 + B, 'dropout randomness') : null;
       const layers = mode === 'raw' ? model.layers.slice(0, -1) : model.layers;
-      const [gather, list] = await Promise.all([
+      const [gather, list] = await settleAll([
         mode !== 'raw' && data ? GatherExamplesOp.create(ctx, B, model.inputSize, data.count).then(own) : null,
         planList(layers, { x, dx: null, dyOut: null }, { ctx, batch: B, training, chooseConfig: this.chooseConfig, buffer, own }),
-      ]);
+      ] as const);
       const last = list.layers[list.layers.length - 1];
       const loss = mode === 'raw' ? null : (last.state as GpuState['softmax-cross-entropy']);
       return { batch: B, mode, indices, x, labels, randomness, gather, list, loss, owned, ops };
