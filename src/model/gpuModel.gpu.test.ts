@@ -123,7 +123,7 @@ const CORNERS: LayerModelSpec = {
   ],
 };
 
-interface Case { name: string; spec: ModelSpec; atol: number; rtol: number }
+interface Case { name: string; spec: ModelSpec; atol: number; rtol: number; batches?: number[] }
 
 const CASES: Case[] = [
   { name: 'MLP 13-9-7-5 relu/gelu', spec: MLP, atol: 2e-6, rtol: 2e-4 },
@@ -132,14 +132,28 @@ const CASES: Case[] = [
   { name: 'CNN 5×11×13', spec: cnn(5, 11, 13), atol: 1e-5, rtol: 1e-3 },
   { name: 'layernorm + gelu + residual + dropout', spec: NORMED, atol: 1e-5, rtol: 1e-3 },
   { name: 'corners of the walk', spec: CORNERS, atol: 1e-5, rtol: 1e-3 },
+  // The size a Fashion-MNIST job would train: longer sums (5×5×8 taps, 64·14·14 rows).
+  {
+    name: 'CNN 1×28×28, 5×5 kernels',
+    spec: {
+      input: [1, 28, 28],
+      layers: [
+        { kind: 'conv2d', outChannels: 8, kernel: 5, padding: 2 }, { kind: 'relu' }, { kind: 'maxpool2d', kernel: 2 },
+        { kind: 'conv2d', outChannels: 16, kernel: 5, padding: 2 }, { kind: 'relu' }, { kind: 'maxpool2d', kernel: 2 },
+        { kind: 'flatten' }, { kind: 'linear', outFeatures: 10 }, { kind: 'softmax-cross-entropy' },
+      ],
+    },
+    atol: 2e-5, rtol: 1e-3, batches: [64],
+  },
 ];
 
 describe('GpuModel against the f64 layer table', () => {
   for (const c of CASES) {
-    it(`${c.name}: gradient, evaluate and logits at batch 1, 7, 33`, async () => {
+    const batches = c.batches ?? [1, 7, 33];
+    it(`${c.name}: gradient, evaluate and logits at batch ${batches.join(', ')}`, async () => {
       const { rng, model, params, ds, gpu, resident } = setup(c.spec, 120, 7);
       const dropout = model.layers.some((l) => l.kind === 'residual' || l.kind === 'dropout');
-      for (const batch of [1, 7, 33]) {
+      for (const batch of batches) {
         const indices = pick(rng, batch, ds.count);
         const x = inputsOf(ds, indices);
         const labels = labelsOf(ds, indices);
