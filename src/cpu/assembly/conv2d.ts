@@ -8,7 +8,10 @@
 //            so threads own disjoint outputs; rows: 4 input channels, columns: 8 input pixels
 //   dW, db   C[r,co] = Σ_q patch[q,r]·dy[q,co] over positions q = (n, oy, ox), db as an extra
 //            row of ones; partial sums over fixed chunks of WEIGHT_CHUNK positions (one chunk
-//            per item), then conv2dWeightSum adds the chunks in order
+//            per item), then conv2dWeightSum adds the chunks in order. A chunk's patches are
+//            packed a run of an output row at a time, four positions × four rows per 4×4
+//            transpose where every tap is inside (2026-12: 1.4–1.9× faster dW than one value
+//            at a time, the same bits)
 // Every output is summed by one call in one fixed order (the bias first, then the terms in r
 // or (co, ky, kx) order; chunk partials in chunk order), so how the items are split over
 // threads does not change a bit. The relaxed build fuses each multiply-add, as gemm.ts.
@@ -17,6 +20,8 @@
 // ms, dW+db 1.1–2.2 ms; 8→16 ch 14×14 forward 0.9–1.9 ms, dx 2.0–6.0 ms, dW+db 2.1–3.6 ms. dx
 // with few input channels is the slow one (its tile rows are input channels, 1 of 4 used for
 // 1 channel, and each pixel gathers outC·kh·kw taps); a CNN never needs its first layer's dx.
+
+import { packB, transpose4Store } from './gemm';
 
 // @ts-ignore: RELAXED is a compile-time constant from `asc --use RELAXED=0|1`.
 const FUSED: bool = RELAXED != 0;
@@ -278,6 +283,97 @@ function packOutputTaps(
 }
 
 /**
+ * The patches of positions q0 .. q0+len−1 (in (n, oy, ox) order) as A panels of 4 rows r (r =
+ * (ci·kh + ky)·kw + kx, then the row of ones for db, then zero rows), one term per position:
+ * row r of position j at panel + (r >> 2)·CHUNK·16 + j·16 + (r & 3)·4. Within an output row,
+ * four positions × four rows whose taps are all inside (stride 1) are four loads and a 4×4
+ * transpose; the rest is element by element. The values are the same either way.
+ */
+function packChunkPatches(
+  x: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32,
+  q0: i32, len: i32, packedA: usize,
+): void {
+  const depth = c * kh * kw;
+  const rowBlocks = (depth + 1 + 3) >> 2;
+  const plane = oh * ow;
+  const taps = kh * kw;
+  const panelA = <usize>CONV_WEIGHT_CHUNK * 16;
+  for (let j = 0; j < len; ) {
+    // A run of positions in one output row (n, oy): ox .. ox + run − 1.
+    const q = q0 + j;
+    const n = q / plane;
+    const p = q % plane;
+    const oy = p / ow;
+    const ox = p % ow;
+    const run = min(len - j, ow - ox);
+    const xn = x + <usize>n * c * h * w * 4;
+    for (let rb = 0; rb < rowBlocks; rb++) {
+      const dst = packedA + <usize>rb * panelA + <usize>j * 16;
+      // Per lane: the row's source (its ix = first + t·sw for position t of the run), or a constant.
+      let vector = sw == 1;
+      let src0: usize = 0, src1: usize = 0, src2: usize = 0, src3: usize = 0;
+      let first0 = 0, first1 = 0, first2 = 0, first3 = 0;
+      for (let i = 0; i < 4; i++) {
+        const r = rb * 4 + i;
+        let src: usize = 0;
+        let first = 0;
+        if (r < depth) {
+          const ci = r / taps;
+          const ky = (r % taps) / kw;
+          const kx = r % kw;
+          const iy = oy * sh + ky - ph;
+          first = ox * sw + kx - pw;
+          if (iy >= 0 && iy < h) src = xn + (<usize>ci * h + iy) * w * 4;
+          else vector = false;
+        } else vector = false;
+        if (i == 0) { src0 = src; first0 = first; }
+        else if (i == 1) { src1 = src; first1 = first; }
+        else if (i == 2) { src2 = src; first2 = first; }
+        else { src3 = src; first3 = first; }
+      }
+      let t = 0;
+      if (vector) {
+        // Positions t .. t+3 are inside for every lane when each lane's first tap and last tap are.
+        const lo = max(max(-first0, -first1), max(-first2, -first3));
+        const hi = min(min(w - first0, w - first1), min(w - first2, w - first3));
+        // Element by element up to the first inside group, then groups of four while inside.
+        const start = min(max(lo, 0), run);
+        for (; t < start; t++) packPatchColumn(dst + <usize>t * 16, rb, depth, src0, src1, src2, src3, first0 + t, first1 + t, first2 + t, first3 + t, w);
+        for (; t + 4 <= run && t + 4 <= hi; t += 4) {
+          transpose4Store(
+            v128.load(src0 + <usize>(first0 + t) * 4), v128.load(src1 + <usize>(first1 + t) * 4),
+            v128.load(src2 + <usize>(first2 + t) * 4), v128.load(src3 + <usize>(first3 + t) * 4),
+            dst + <usize>t * 16, 16,
+          );
+        }
+      }
+      for (; t < run; t++) {
+        packPatchColumn(dst + <usize>t * 16, rb, depth, src0, src1, src2, src3, first0 + t * sw, first1 + t * sw, first2 + t * sw, first3 + t * sw, w);
+      }
+    }
+    j += run;
+  }
+}
+
+/** One position's four rows of a patch panel: x at ix where the lane has a source and ix is inside, 1 for the ones row, else 0. */
+// @ts-ignore: decorator
+@inline function packPatchColumn(
+  dst: usize, rb: i32, depth: i32, src0: usize, src1: usize, src2: usize, src3: usize, ix0: i32, ix1: i32, ix2: i32, ix3: i32, w: i32,
+): void {
+  store<f32>(dst, patchValue(rb * 4, depth, src0, ix0, w));
+  store<f32>(dst, patchValue(rb * 4 + 1, depth, src1, ix1, w), 4);
+  store<f32>(dst, patchValue(rb * 4 + 2, depth, src2, ix2, w), 8);
+  store<f32>(dst, patchValue(rb * 4 + 3, depth, src3, ix3, w), 12);
+}
+
+// @ts-ignore: decorator
+@inline function patchValue(r: i32, depth: i32, src: usize, ix: i32, w: i32): f32 {
+  if (r >= depth) return r == depth ? 1 : 0;
+  // src 0 marks a row of padding: x never starts at address 0 (the header does).
+  return src != 0 && ix >= 0 && ix < w ? load<f32>(src + <usize>ix * 4) : 0;
+}
+
+/**
  * Partial dW and db of chunks [chunk0, chunk1) of ⌈batch·outH·outW / WEIGHT_CHUNK⌉: chunk j
  * writes (inC·kh·kw + 1) × outC floats at partials + j·that, the last row being db's part.
  */
@@ -304,40 +400,17 @@ export function conv2dWeightPartials(
   for (let chunk = chunk0; chunk < chunk1; chunk++) {
     const q0 = chunk * CONV_WEIGHT_CHUNK;
     const len = min(CONV_WEIGHT_CHUNK, positions - q0);
-    // Position q0 + j = (n, oy, ox), stepped along instead of divided out.
-    let n = q0 / plane;
-    let p = q0 % plane;
-    let oy = p / ow;
-    let ox = p % ow;
-    for (let j = 0; j < len; j++) {
-      const xn = x + <usize>n * c * h * w * 4;
-      let r = 0;
-      for (let ci = 0; ci < c; ci++) {
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * sh + ky - ph;
-          const rowInside = iy >= 0 && iy < h;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * sw + kx - pw;
-            const v: f32 = rowInside && ix >= 0 && ix < w ? load<f32>(xn + ((<usize>ci * h + iy) * w + ix) * 4) : 0;
-            store<f32>(packedA + <usize>(r >> 2) * panelA + <usize>j * 16 + <usize>(r & 3) * 4, v);
-            r++;
-          }
-        }
-      }
-      store<f32>(packedA + <usize>(depth >> 2) * panelA + <usize>j * 16 + <usize>(depth & 3) * 4, 1);
-      const dyq = dy + (<usize>n * co * plane + p) * 4;
-      for (let o = 0; o < co; o++) {
-        store<f32>(packedB + <usize>(o >> 3) * panelB + <usize>j * 32 + <usize>(o & 7) * 4, load<f32>(dyq + <usize>o * plane * 4));
-      }
-      p++;
-      if (++ox == ow) {
-        ox = 0;
-        if (++oy == oh) {
-          oy = 0;
-          p = 0;
-          n++;
-        }
-      }
+    packChunkPatches(x, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, q0, len, packedA);
+    // dy of the chunk's positions, per image: B(j, o) = dy[n, o, p] with p the position's pixel.
+    for (let j = 0; j < len; ) {
+      const q = q0 + j;
+      const n = q / plane;
+      const p = q % plane;
+      const run = min(len - j, plane - p);
+      // Row j of the packed panels reads src[j + o·plane]: src is the image's dy shifted back by j.
+      const src = dy + ((<usize>n * co * plane + p) - <usize>j) * 4;
+      packB(src, 1, plane, CONV_WEIGHT_CHUNK, co, j, j + run, 0, colPanels, packedB);
+      j += run;
     }
     const out = partials + <usize>chunk * rows * co * 4;
     for (let rb = 0; rb < rowBlocks; rb++) {

@@ -216,7 +216,7 @@ export function packB(src: usize, strideP: i32, strideJ: i32, k: i32, n: i32, p0
 
 /** Stores the transpose of the 4×4 block with rows r0..r3 as four rows `step` bytes apart. */
 // @ts-ignore: decorator
-@inline function transpose4Store(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize, step: usize): void {
+@inline export function transpose4Store(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize, step: usize): void {
   const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
   const t1 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
   const t2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
