@@ -351,7 +351,7 @@ describe('PyTorch goldens (test/fixtures/torch-goldens)', () => {
       const gpu = new GpuModel(ctx, model, () => CONFIG);
       gpu.setParameters(Float32Array.from(golden.params));
       const dropout = { seed: golden.dropout.seed, positions: Uint32Array.from(golden.dropout.positions) };
-      const got = await gpu.gradientOfInputs(Float32Array.from(golden.inputs), Uint32Array.from(golden.labels), dropout);
+      const got = await gpu.gradientOf(Float32Array.from(golden.inputs), golden.labels, dropout);
       // f32 against torch's f64: the inputs and parameters are rounded to f32 once, then f32 sums.
       expect(Math.abs(got.loss - golden.loss)).toBeLessThan(1e-5 * (1 + golden.loss));
       for (const t of model.tensors) {
@@ -427,6 +427,9 @@ describe('bad input', () => {
     await expect(gpu.gradient(resident, new Uint32Array(0), { seed: 1, positions: new Uint32Array(0) })).rejects.toThrow(/Batch size must be a positive integer, got 0/);
     await expect(gpu.evaluate(resident, new Uint32Array(0))).rejects.toThrow(/Batch size must be a positive integer, got 0/);
     await expect(gpu.logits(new Float32Array(0), 0)).rejects.toThrow(/Batch size must be a positive integer, got 0/);
+    await expect(gpu.gradientOf(new Float32Array(90), [6], { seed: 1, positions: new Uint32Array(1) })).rejects.toThrow(/gradientOf: labels\[0\] = 6 is not a class index in \[0, 6\)/);
+    await expect(gpu.gradientOf(new Float32Array(89), [0], { seed: 1, positions: new Uint32Array(1) })).rejects.toThrow(/gradientOf: x has 89 values, expected labels.length·inputSize = 1·90/);
+    await expect(gpu.gradientOf(new Float32Array(0), [])).rejects.toThrow(/gradientOf: dropout at layer 7\.2/);
     expect(() => gpu.setParameters(new Float32Array(3))).toThrow(/setParameters: params has 3 floats, the model's layout has/);
     // Evaluation needs no dropout context.
     await expect(gpu.evaluate(resident, indices)).resolves.toMatchObject({ count: 4 });

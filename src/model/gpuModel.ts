@@ -112,20 +112,23 @@ export class GpuModel {
   }
 
   /**
-   * The same for raw inputs x (batch × inputSize, [C,H,W] order) and their labels, no
-   * dataset: for spot checks and tests on values a u8 image cannot hold.
+   * The same for raw inputs x (batch × inputSize, [C,H,W] order, any floats) and their labels,
+   * no dataset: for spot checks and tests on values a u8 image cannot hold (CpuModel.gradientOf).
    */
-  async gradientOfInputs(x: Float32Array, labels: Uint32Array, dropout?: GpuDropout): Promise<GpuGradient> {
+  async gradientOf(x: Float32Array, labels: ArrayLike<number>, dropout?: GpuDropout): Promise<GpuGradient> {
     const batch = labels.length;
-    if (x.length !== batch * this.model.inputSize) {
-      throw new Error(`gradientOfInputs: x has ${x.length} values, expected batch·inputSize = ${batch}·${this.model.inputSize}`);
+    const features = this.model.inputSize;
+    if (x.length !== batch * features) {
+      throw new Error(`gradientOf: x has ${x.length} values, expected labels.length·inputSize = ${batch}·${features}`);
     }
     for (let i = 0; i < batch; i++) {
-      if (labels[i] >= this.model.classes) throw new Error(`gradientOfInputs: labels[${i}] = ${labels[i]} is not a class index in [0, ${this.model.classes})`);
+      if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= this.model.classes) {
+        throw new Error(`gradientOf: labels[${i}] = ${labels[i]} is not a class index in [0, ${this.model.classes})`);
+      }
     }
-    const plan = await this.trainingPlan('gradientOfInputs', batch, null, dropout);
+    const plan = await this.trainingPlan('gradientOf', batch, null, dropout);
     writeArray(this.ctx, plan.x.buffer, x);
-    writeArray(this.ctx, plan.labels.buffer, labels);
+    writeArray(this.ctx, plan.labels.buffer, Uint32Array.from(labels));
     return this.runGradient(plan, null, 'gradient of inputs');
   }
 
@@ -213,6 +216,7 @@ export class GpuModel {
   private async trainingPlan(fn: string, batch: number, data: ResidentDataset | null, dropout: GpuDropout | undefined): Promise<ModelPlan> {
     if (dropout) {
       checkU32('seed', dropout.seed);
+      if (!(dropout.positions instanceof Uint32Array)) throw new Error(`${fn}: dropout.positions must be a Uint32Array (one dataset position per example)`);
       if (dropout.positions.length !== batch) {
         throw new Error(`${fn}: dropout.positions has ${dropout.positions.length} entries, one per example (${batch}) expected`);
       }
