@@ -110,6 +110,10 @@ const CASES: [string, ModelSpec, number[]][] = [
   ['CNN on 5×8×7', cnnSpec(5, 8, 7), [1, 33]],
   ['layernorm + gelu + residual + dropout', normResidualSpec, [1, 7, 33]],
   ['dropout first, residual of fused linears, p = 0 dropout', edgeSpec, [1, 7, 33]],
+  ['pooling before the first conv (which then needs no dx)', {
+    input: [3, 10, 11],
+    layers: [{ kind: 'avgpool2d', kernel: 2 }, { kind: 'conv2d', outChannels: 4, kernel: 3, padding: 1 }, { kind: 'gelu' }, { kind: 'flatten' }, { kind: 'linear', outFeatures: 3 }, { kind: 'softmax-cross-entropy' }],
+  }, [7]],
 ];
 
 export function defineCpuModelTests(threads: number) {

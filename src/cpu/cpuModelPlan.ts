@@ -114,14 +114,26 @@ export function specRegion(heapBase: number, specBytes: number): Region {
   return new Arena(tiles.offset + tiles.bytes).take(specBytes);
 }
 
-/** The fusion rule over one list: linear + relu/gelu become one node; needsDx is false for the first node when the list's input needs none. */
+/** Whether a layer holds parameters, in its branch included. */
+function hasParameters(layer: ResolvedLayer): boolean {
+  if (layer.kind === 'residual') return layer.layers.some(hasParameters);
+  return layer.kind === 'linear' || layer.kind === 'conv2d' || layer.kind === 'layernorm';
+}
+
+/**
+ * The fusion rule over one list: linear + relu/gelu become one node. A node needs dx only
+ * when a layer before it holds parameters (or the list's input needs a gradient): the
+ * first conv of a CNN, or one after pooling the input, computes no dx.
+ */
 function buildNodes(layers: readonly ResolvedLayer[], listNeedsDx: boolean): CpuNode[] {
   const nodes: CpuNode[] = [];
+  let upstream = listNeedsDx;
   for (let i = 0; i < layers.length; i++) {
     const layer = layers[i];
     const next = layers[i + 1];
     const fused = layer.kind === 'linear' && (next?.kind === 'relu' || next?.kind === 'gelu') ? next.kind : null;
-    const needsDx = nodes.length > 0 || listNeedsDx;
+    const needsDx = upstream;
+    upstream ||= hasParameters(layer);
     nodes.push({
       layer, inSize: size(layer.inShape), outSize: size(layer.outShape), act: fused, needsDx,
       x: NO_REGION, y: NO_REGION, dy: null, dx: null, into: null, dyIsDz: false,
