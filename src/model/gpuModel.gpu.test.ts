@@ -232,6 +232,25 @@ describe('determinism and dropout', () => {
     }
   });
 
+  it('cut into one submit per dispatch by a tiny budget, and with overlapping calls, the bits stay the same', async () => {
+    const { rng, model, params, ds, gpu, resident } = setup(NORMED, 100, 23);
+    const sliced = new GpuModel(ctx, model, () => CONFIG, { maxSubmitMs: 1e-6, flopsPerMs: 1 });
+    sliced.setParameters(params);
+    const [i1, i2] = [pick(rng, 9, ds.count), pick(rng, 9, ds.count)];
+    const [d1, d2] = [dropoutFor(rng, 9), dropoutFor(rng, 9)];
+    const whole = await gpu.gradient(resident, i1, d1);
+    const cut = await sliced.gradient(resident, i1, d1);
+    expect(cut.submits).toBeGreaterThan(20);
+    assertBitIdentical(cut.gradient, whole.gradient, 'gradient over many submits');
+    // Two calls in flight on one plan (a contributor's two leases): each gets its own inputs.
+    const alone2 = await gpu.gradient(resident, i2, d2);
+    const [a, b] = await Promise.all([gpu.gradient(resident, i1, d1), gpu.gradient(resident, i2, d2)]);
+    assertBitIdentical(a.gradient, whole.gradient, 'first of two overlapping calls');
+    assertBitIdentical(b.gradient, alone2.gradient, 'second of two overlapping calls');
+    gpu.destroy();
+    sliced.destroy();
+  });
+
   it('a plan evicted from the cache (more than 6 batch sizes) is rebuilt and gives the same bits', async () => {
     const { rng, ds, gpu, resident } = setup(cnn(1, 11, 9), 100, 31);
     const indices = pick(rng, 5, ds.count);

@@ -107,7 +107,9 @@ export class GpuModel {
    */
   async gradient(data: ResidentDataset, indices: Uint32Array, dropout?: GpuDropout): Promise<GpuGradient> {
     const plan = await this.trainingPlan('gradient', indices.length, data, dropout);
+    // Inputs are written with no await before the submit, so overlapping calls cannot mix them.
     writeArray(this.ctx, plan.indices, indices);
+    this.writeDropout(plan, dropout);
     return this.runGradient(plan, data, 'gradient');
   }
 
@@ -129,6 +131,7 @@ export class GpuModel {
     const plan = await this.trainingPlan('gradientOf', batch, null, dropout);
     writeArray(this.ctx, plan.x.buffer, x);
     writeArray(this.ctx, plan.labels.buffer, Uint32Array.from(labels));
+    this.writeDropout(plan, dropout);
     return this.runGradient(plan, null, 'gradient of inputs');
   }
 
@@ -141,6 +144,7 @@ export class GpuModel {
     const optimizer = await this.optimizerOp(hyper);
     const normOp = hyper.maxGradNorm > 0 ? await this.globalNormOp() : null;
     writeArray(this.ctx, plan.indices, indices);
+    this.writeDropout(plan, dropout);
     const rec = this.recorder('train step');
     const env = this.env(plan);
     this.encodeGather(rec, plan, data);
@@ -212,7 +216,7 @@ export class GpuModel {
     return { params: this.params, grads: this.grads, labels: plan.labels, randomness: plan.randomness };
   }
 
-  /** The training plan, the dropout context checked and uploaded. */
+  /** The training plan, the dropout context checked. */
   private async trainingPlan(fn: string, batch: number, data: ResidentDataset | null, dropout: GpuDropout | undefined): Promise<ModelPlan> {
     if (dropout) {
       checkU32('seed', dropout.seed);
@@ -224,9 +228,11 @@ export class GpuModel {
       const l = this.stochastic;
       throw new Error(`${fn}: dropout at layer ${l.path} (p = ${l.p}) needs a dropout context { seed, positions } in training`);
     }
-    const plan = await this.plan(batch, 'train', data);
+    return this.plan(batch, 'train', data);
+  }
+
+  private writeDropout(plan: ModelPlan, dropout: GpuDropout | undefined): void {
     if (plan.randomness && dropout) writeArray(this.ctx, plan.randomness.buffer, dropoutWords(dropout.seed, dropout.positions));
-    return plan;
   }
 
   private async runGradient(plan: ModelPlan, data: ResidentDataset | null, label: string): Promise<GpuGradient> {
