@@ -10,6 +10,8 @@ import { JOB_SLOTS } from './control.ts';
 import { CpuModel } from './cpuModel.ts';
 import { decodeJob, encodeJob, type CpuJob } from './jobs.ts';
 import { resolveModel } from '../model/layers/spec.ts';
+import { runCpuModelSelfTest } from './cpuModelSelfTest.ts';
+import { cnnSpec, normResidualSpec } from './cpuModel.testSuite.ts';
 
 defineCpuModelTests(1);
 
@@ -84,5 +86,16 @@ describe('CpuModel jobs and memory', () => {
     const big = await CpuModel.create(wide, { threads: 1 });
     await expect(big.logits(new Float32Array(20000 * 144), 20000)).rejects.toThrow(/needs \d+ MiB, more than its 1024 MiB maximum: use a smaller dataset or micro-batch/);
     big.dispose();
+  });
+});
+
+describe('CpuModel self-test', () => {
+  it('passes on a CNN and a dropout model, and reports a FLOP rate', async () => {
+    for (const spec of [cnnSpec(3, 9, 11), normResidualSpec]) {
+      const cpu = await CpuModel.create(resolveModel(spec), { threads: 1 });
+      const { flopsPerMs } = await runCpuModelSelfTest(cpu);
+      expect(flopsPerMs).toBeGreaterThan(0);
+      cpu.dispose();
+    }
   });
 });
