@@ -11,6 +11,7 @@ import { CpuModel } from './cpuModel.ts';
 import { decodeJob, encodeJob, type CpuJob } from './jobs.ts';
 import { resolveModel } from '../model/layers/spec.ts';
 import { runCpuModelSelfTest } from './cpuModelSelfTest.ts';
+import { cpuModelMemoryBytes } from './cpuModelPlan.ts';
 import { cnnSpec, normResidualSpec } from './cpuModel.testSuite.ts';
 
 defineCpuModelTests(1);
@@ -75,6 +76,8 @@ describe('CpuModel jobs and memory', () => {
     const params = new Float32Array(model.total).fill(0.01);
     cpu.setParameters(params);
     const small = cpu.memoryBytes;
+    // The estimate for plans: the same plan from address 0 (the module's static data and header are a few KiB).
+    expect(Math.abs(cpuModelMemoryBytes(model, { trainCount: 0, testCount: 0, batchCapacity: 128 }) - small)).toBeLessThan(65536);
     await cpu.logits(new Float32Array(128 * 144), 128);
     expect(cpu.memoryBytes).toBe(small);
     await cpu.logits(new Float32Array(129 * 144), 129);

@@ -238,3 +238,9 @@ export function planModel(model: ResolvedModel, inputs: ModelPlanInputs, heapBas
   const logits = nodes[nodes.length - 1].x;
   return { inputs, model, spec, params, grads, state1, state2, normPartials, train, test, batch, nodes, logits, twoPhases, end: arena.end };
 }
+
+/** Bytes of WebAssembly memory CpuModel needs for a model, its datasets and micro-batches of `batchCapacity` (for plans and budgets). */
+export function cpuModelMemoryBytes(model: ResolvedModel, sizes: { trainCount: number; testCount: number; batchCapacity: number; threads?: number }): number {
+  const specBytes = new TextEncoder().encode(JSON.stringify(model.spec)).length;
+  return planModel(model, { specBytes, threads: 1, ...sizes }, 0).end;
+}
