@@ -5,7 +5,7 @@ import type { AdapterReport } from '../gpu/context.ts';
 import type { TuneResult } from '../kernels/autotune.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import type { ModelSpec, ResolvedModel } from '../model/layers/spec.ts';
-import type { ImageDataset } from '../data/dataset.ts';
+import type { DatasetFormat, ImageDataset } from '../data/dataset.ts';
 import type { LocalStepsLease, LocalStepsResult } from './localSteps.ts';
 
 /** Which backend computes: one by name, or 'auto' to time each available one on the job's shapes and keep the fastest. */
@@ -92,7 +92,8 @@ export interface BackendReport {
 }
 
 export type DatasetSource =
-  | { kind: 'url'; baseUrl: string }
+  /** format: how the files at baseUrl are laid out (default fashion-mnist-idx-gz, the four gzipped IDX files). */
+  | { kind: 'url'; baseUrl: string; format?: DatasetFormat }
   | { kind: 'arrays'; train: ImageDataset; test?: ImageDataset };
 
 /** A unit of work: which training examples, against which parameter version. */

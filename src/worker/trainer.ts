@@ -5,7 +5,7 @@
 import { DeviceLostError } from '../gpu/context.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { ModelSpecError, gradientFlops, initModelParameters, parseModelSpec, resolveModel, type ResolvedModel } from '../model/layers/spec.ts';
-import type { ImageDataset } from '../data/dataset.ts';
+import type { DatasetFormat, ImageDataset } from '../data/dataset.ts';
 import {
   InvalidInputError,
   firstNonFinite,
@@ -32,7 +32,7 @@ const EVAL_CHUNK = 1000;
 export interface TrainerDeps {
   /** Makes the backend for these options; the Trainer calls the returned factory again to recover. */
   backendFor: (options: TrainerOptions, model: ResolvedModel) => BackendFactory;
-  loadDatasetFromUrl?: (baseUrl: string) => Promise<{ train: ImageDataset; test: ImageDataset }>;
+  loadDatasetFromUrl?: (baseUrl: string, format: DatasetFormat) => Promise<{ train: ImageDataset; test: ImageDataset }>;
 }
 
 interface Snapshot {
@@ -81,7 +81,7 @@ export class Trainer implements TrainerApi {
     let splits: { train: ImageDataset; test?: ImageDataset };
     if (source?.kind === 'url') {
       if (!this.deps.loadDatasetFromUrl) throw new InvalidInputError('This trainer cannot fetch datasets by URL');
-      splits = await this.deps.loadDatasetFromUrl(source.baseUrl);
+      splits = await this.deps.loadDatasetFromUrl(source.baseUrl, source.format ?? 'fashion-mnist-idx-gz');
     } else if (source?.kind === 'arrays') {
       splits = source;
     } else {
@@ -91,7 +91,7 @@ export class Trainer implements TrainerApi {
     for (const [name, ds] of [['train', splits.train], ['test', splits.test]] as const) {
       if (!ds) continue;
       if (ds.features !== model.inputSize) {
-        throw new InvalidInputError(`The ${name} set has ${ds.features} features per example; the model's input [${model.inputShape.join(',')}] has ${model.inputSize}`);
+        throw new InvalidInputError(`The ${name} set has ${ds.features} features per example; the model's input is ${model.inputSize} ([${model.inputShape.join(',')}])`);
       }
       if (ds.classes > model.classes) throw new InvalidInputError(`The ${name} set has ${ds.classes} classes; the model outputs ${model.classes}`);
     }

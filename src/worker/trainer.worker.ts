@@ -3,7 +3,7 @@
 
 import * as Comlink from 'comlink';
 import { get, set } from 'idb-keyval';
-import { loadFashionMnistFromUrl } from '../data/fashionMnist.ts';
+import { loadDatasetFromUrl } from '../data/remoteDataset.ts';
 import type { TuneCache, TuneResult } from '../kernels/autotune.ts';
 import type { TrainerApi } from './api.ts';
 import { CpuBackend } from './cpuBackend.ts';
@@ -31,7 +31,7 @@ const trainer = new Trainer({
       { batch: options.selectionBatch, budgetMs: options.selectionBudgetMs, startupBudgetMs: options.selectionStartupMs },
     );
   },
-  loadDatasetFromUrl: loadFashionMnistFromUrl,
+  loadDatasetFromUrl,
 });
 
 const api: TrainerApi = {

@@ -1,17 +1,16 @@
-// The WebGPU backend: a GpuContext, the autotuned matmul configuration, the MLP and the
-// datasets resident on the GPU.
+// The WebGPU backend: a GpuContext, the autotuned matmul configuration, the job's model
+// (src/model/gpuModel.ts, the WebGPU layer table) and the datasets resident on the GPU.
 
 import { GpuContext, GpuNotAvailableError } from '../gpu/context.ts';
 import { autotuneMatmul, representativeShape, type TuneCache, type TuneResult } from '../kernels/autotune.ts';
 import { configName, parseConfigName, type MatmulConfig } from '../kernels/matmul.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { runSelfTest } from '../kernels/selftest.ts';
-import { GpuMlp, destroyDataset, uploadDataset, type ResidentDataset } from '../model/gpuMlp.ts';
-import { mlpLayout } from '../model/mlp.ts';
-import { describeModel, mlpSpecOf, type ResolvedModel } from '../model/layers/spec.ts';
+import { GpuModel, destroyDataset, uploadDataset, type ResidentDataset } from '../model/gpuModel.ts';
+import { largestLinearShape, type ResolvedModel } from '../model/layers/spec.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 import type { BackendReport } from './api.ts';
-import type { BackendGradient, TrainingBackend } from './backend.ts';
+import type { BackendDropout, BackendGradient, TrainingBackend } from './backend.ts';
 
 export interface WebGpuBackendOptions {
   model: ResolvedModel;
@@ -31,16 +30,13 @@ export class WebGpuBackend implements TrainingBackend {
 
   private constructor(
     private readonly ctx: GpuContext,
-    private readonly mlp: GpuMlp,
+    private readonly mlp: GpuModel,
     private readonly config: MatmulConfig,
     private readonly tuning: TuneResult | null,
   ) {}
 
   /** Create the device, choose the matmul (forced, cached or autotuned), run the self-test. */
   static async create(options: WebGpuBackendOptions): Promise<WebGpuBackend> {
-    const spec = mlpSpecOf(options.model);
-    if (!spec) throw new Error(`The WebGPU backend runs MLPs only, not ${describeModel(options.model)}`);
-    const layout = mlpLayout(spec);
     const ctx = await GpuContext.create({ gpu: options.gpu });
     if (options.hardwareGpuOnly && ctx.report.isFallbackAdapter) {
       const name = [ctx.report.vendor, ctx.report.device, ctx.report.description].filter(Boolean).join(' ') || 'this adapter';
@@ -53,11 +49,12 @@ export class WebGpuBackend implements TrainingBackend {
       if (options.matmulConfig) {
         config = parseConfigName(options.matmulConfig);
       } else {
-        tuning = await autotuneMatmul(ctx, { shape: representativeShape(spec.widths), cache: options.tuneCache });
+        const largest = largestLinearShape(options.model);
+        tuning = await autotuneMatmul(ctx, { shape: representativeShape([largest.k, largest.n]), cache: options.tuneCache });
         config = parseConfigName(tuning.best);
       }
       await runSelfTest(ctx, config);
-      const mlp = new GpuMlp(ctx, layout, () => config, {
+      const mlp = new GpuModel(ctx, options.model, () => config, {
         maxSubmitMs: options.maxSubmitMs ?? 100,
         flopsPerMs: tuning?.flopsPerMs,
       });
@@ -106,10 +103,10 @@ export class WebGpuBackend implements TrainingBackend {
     return this.mlp.readState();
   }
 
-  async gradient(indices: Uint32Array): Promise<BackendGradient> {
+  async gradient(indices: Uint32Array, dropout?: BackendDropout): Promise<BackendGradient> {
     this.ctx.assertAlive();
     const before = this.ctx.counters.readbacks;
-    const r = await this.mlp.gradient(this.requireTrain(), indices);
+    const r = await this.mlp.gradient(this.requireTrain(), indices, dropout);
     return {
       loss: r.loss,
       correct: r.correct,
@@ -120,9 +117,9 @@ export class WebGpuBackend implements TrainingBackend {
     };
   }
 
-  async trainStep(indices: Uint32Array, hyper: OptimizerHyper, t: number) {
+  async trainStep(indices: Uint32Array, hyper: OptimizerHyper, t: number, dropout?: BackendDropout) {
     this.ctx.assertAlive();
-    const r = await this.mlp.trainStep(this.requireTrain(), indices, hyper, t);
+    const r = await this.mlp.trainStep(this.requireTrain(), indices, hyper, t, dropout);
     return { loss: r.loss, correct: r.correct, deviceTimeMs: r.gpuTimeMs };
   }
 

@@ -531,3 +531,15 @@ export function mlpLayoutOf(model: ResolvedModel, who: string): ParamLayout {
   if (!spec) throw new Error(`${who} runs MLPs only, not ${describeModel(model)}`);
   return mlpLayout(spec);
 }
+
+/** The largest linear layer as a matmul [k = fanIn, n = fanOut] (what the WebGPU backend autotunes on); the input and the classes when there is none. */
+export function largestLinearShape(model: ResolvedModel): { k: number; n: number } {
+  let best = { k: model.inputSize, n: model.classes };
+  let found = false;
+  walkLayers(model.layers, (l) => {
+    if (l.kind !== 'linear') return;
+    if (!found || l.inFeatures * l.outFeatures > best.k * best.n) best = { k: l.inFeatures, n: l.outFeatures };
+    found = true;
+  });
+  return best;
+}
