@@ -107,7 +107,7 @@ export class Contributor {
       this.update({ phase: 'starting', message: 'Choosing the fastest way to compute on this device…' });
       const backend = await api.init({ spec: job.model, backend: this.options.backend ?? 'auto', cpuThreads: this.options.cpuThreads, hardwareGpuOnly: this.options.hardwareGpuOnly });
       this.update({ backend, message: 'Loading the training data…' });
-      await api.loadDataset({ kind: 'url', baseUrl: job.datasetUrl });
+      await api.loadDataset({ kind: 'url', baseUrl: job.dataset.url, format: job.dataset.format });
       this.update({ message: 'Measuring this device on the job…' });
       const examplesPerSecond = await this.measure();
       const a = backend.adapter;

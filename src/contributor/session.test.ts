@@ -26,7 +26,7 @@ const CAPABILITIES: Capabilities = { backend: 'cpu', device: 'test CPU', fallbac
 const IDENTITY = await generateWebKeyPair();
 const COORDINATOR = nodeSigner(generateKeyPairSync('ed25519').privateKey);
 const JOB: JobInfo = {
-  id: 'job-1', name: 'tiny', model: { widths: [2, 2, 2], activation: 'relu' }, datasetUrl: '/data/', parameterCount: P,
+  id: 'job-1', name: 'tiny', model: { widths: [2, 2, 2], activation: 'relu' }, dataset: { format: 'fashion-mnist-idx-gz', url: '/data/' }, parameterCount: P,
   sync: { mode: 'every-step' }, compression: { up: { scheme: 'f32' }, down: { scheme: 'f32' } },
 };
 /** The update a result carries, decoded as the coordinator does. */

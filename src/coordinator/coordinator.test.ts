@@ -63,7 +63,7 @@ describe('Coordinator: joining', () => {
     const d = welcome(c, 'p1', 32);
     const w = sentTo(d, 'p1', 'welcome')[0].body;
     expect(w.contributorId).toMatch(/^c1-T$/);
-    expect(w.job).toEqual({ id: c.jobId, name: 'tiny', model: { widths: [784, 4, 10], activation: 'relu' }, datasetUrl: '/data/fashion-mnist/', parameterCount: c.layout.total,
+    expect(w.job).toEqual({ id: c.jobId, name: 'tiny', model: { widths: [784, 4, 10], activation: 'relu' }, dataset: { format: 'fashion-mnist-idx-gz', url: '/data/fashion-mnist/' }, parameterCount: c.layout.total,
       sync: { mode: 'every-step' }, compression: { up: { scheme: 'f32' }, down: { scheme: 'f32' } },
     });
     expect(d.send.map((s) => s.message.type)).toEqual(['welcome', 'parameters', 'lease']);

@@ -18,7 +18,7 @@ import { ParameterBroadcast } from './broadcast.ts';
 import { ContributorRegistry, type Contributor } from './contributors.ts';
 import type { CoverageReport } from './coverage.ts';
 import { noDecisions, type Decisions } from './decisions.ts';
-import { checkpointOptimizer, innerHyper, innerOptimizerOf, jobId, jobModel, jobResolved, leaseBounds, type Job } from './job.ts';
+import { checkpointOptimizer, datasetFormatOf, innerHyper, innerOptimizerOf, jobId, jobModel, jobResolved, leaseBounds, type Job } from './job.ts';
 import type { CheckpointState } from './records.ts';
 import { intersectRanges, type PositionRange } from './ranges.ts';
 import { RoundScheduler, type LeaseRecord, type RoundPlan } from './rounds.ts';
@@ -310,7 +310,7 @@ export class Coordinator {
             id: this.jobId,
             name: job.name,
             model: jobModel(job),
-            datasetUrl: this.options.datasetUrl,
+            dataset: { format: datasetFormatOf(this.job), url: this.options.datasetUrl },
             parameterCount: this.layout.total,
             sync: syncSpec(job),
             compression: { up: job.compression.up.scheme === 'f32' ? { scheme: 'f32' } : job.compression.up, down: job.compression.down.scheme === 'f32' ? { scheme: 'f32' } : job.compression.down },

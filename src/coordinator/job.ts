@@ -10,6 +10,7 @@ import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SCHEMES } from '../
 import { MAX_LEASE_EXAMPLES } from '../protocol/messages.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { MAX_MICRO_BATCH } from '../worker/api.ts';
+import type { DatasetFormat } from '../data/dataset.ts';
 import defaultJobJson from './jobs/fashion-mnist-mlp.json' with { type: 'json' };
 
 /** Examples per split of each dataset a job may name; trainExamples/testExamples default to all. */
@@ -149,18 +150,47 @@ const Compression = z.strictObject({
   keepVersions: int(1, 64).default(8),
 });
 
-const JobSchema = z
+/** Examples per split as the job asks: the first this-many (default: all). */
+const exampleCounts = {
+  /** Train on the first this-many training examples (default: all). */
+  trainExamples: int(1).optional(),
+  /** Evaluate on the first this-many test examples (default: all). */
+  testExamples: int(1).optional(),
+};
+
+const FashionMnistData = z.strictObject({ dataset: z.enum(['fashion-mnist']), ...exampleCounts });
+
+/** A file the job owner brings: relative paths are to the job file's directory (loadJobDataset resolves them). */
+const dataFile = z.string().min(1).max(1000);
+
+/**
+ * The job owner's own data, read from files when the job is loaded (src/data/jobDataset.ts):
+ * NumPy .npy arrays (inputs [N, ...], labels [N]) or IDX files (images [N, rows, cols],
+ * labels [N]; gzipped or raw). Their shapes and classes are only known once the files are
+ * read, so they are checked against the model there, not here.
+ */
+const FileData = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('npy'),
+    train: z.strictObject({ inputs: dataFile, labels: dataFile }),
+    test: z.strictObject({ inputs: dataFile, labels: dataFile }),
+    ...exampleCounts,
+  }),
+  z.strictObject({
+    kind: z.literal('idx'),
+    train: z.strictObject({ images: dataFile, labels: dataFile }),
+    test: z.strictObject({ images: dataFile, labels: dataFile }),
+    ...exampleCounts,
+  }),
+]);
+
+const JobFields = z
   .strictObject({
     name: z.string().min(1).max(200),
     /** A list of layers ({ input, layers }, src/model/layers/spec.ts), or the MLP shorthand { widths, activation }. */
     model: modelSpecSchema,
-    data: z.strictObject({
-      dataset: z.enum(['fashion-mnist']),
-      /** Train on the first this-many training examples (default: all). */
-      trainExamples: int(1).optional(),
-      /** Evaluate on the first this-many test examples (default: all). */
-      testExamples: int(1).optional(),
-    }),
+    /** A dataset installed on the machine ({ dataset }), or the job owner's own files ({ kind: 'npy' | 'idx', … }, see JobFileDataSchema). */
+    data: FashionMnistData,
     optimizer: z.discriminatedUnion('kind', [AdamW, Sgd]),
     /** How a round's gradients become one: the example-weighted mean (robust rules come later). */
     aggregation: z.enum(['mean']).default('mean'),
@@ -204,10 +234,12 @@ const JobSchema = z
     /** Ask the host for a checkpoint every this many rounds. */
     checkpointEvery: int(1),
     seed: int(0),
-  })
-  .superRefine((job, ctx) => {
+  });
+
+function refineJob(job: z.output<typeof JobFields> | z.output<typeof FileDataJobFields>, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  if ('dataset' in job.data) {
     const ds = DATASETS[job.data.dataset];
-    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
     if (job.data.trainExamples !== undefined && job.data.trainExamples > ds.train) {
       issue(['data', 'trainExamples'], `${job.data.dataset} has ${ds.train} training examples, asked for ${job.data.trainExamples}`);
     }
@@ -215,35 +247,48 @@ const JobSchema = z
       issue(['data', 'testExamples'], `${job.data.dataset} has ${ds.test} test examples, asked for ${job.data.testExamples}`);
     }
     checkModelAgainstData(job.model, job.data.dataset, issue);
-    if (job.lease.minExamples > job.lease.maxExamples) {
-      issue(['lease', 'minExamples'], `must not exceed lease.maxExamples (${job.lease.maxExamples})`);
+  }
+  if (job.lease.minExamples > job.lease.maxExamples) {
+    issue(['lease', 'minExamples'], `must not exceed lease.maxExamples (${job.lease.maxExamples})`);
+  }
+  if (job.lease.timeoutMs < 2 * job.lease.targetSeconds * 1000) {
+    issue(['lease', 'timeoutMs'], `must be at least twice lease.targetSeconds (${job.lease.targetSeconds} s), or every lease of a contributor on target expires`);
+  }
+  if (job.sync.mode === 'local-steps') {
+    const perLease = job.sync.innerSteps * job.sync.innerBatch;
+    if (perLease > MAX_LEASE_EXAMPLES) issue(['sync', 'innerBatch'], `innerSteps × innerBatch = ${perLease} examples per lease; a lease names at most ${MAX_LEASE_EXAMPLES}`);
+    if (job.sync.innerBatch > MAX_MICRO_BATCH) issue(['sync', 'innerBatch'], `must be at most ${MAX_MICRO_BATCH}: one inner step is one micro-batch on the device`);
+    if (job.globalBatch < perLease) {
+      issue(['globalBatch'], `is ${job.globalBatch}, less than one local-steps lease (innerSteps × innerBatch = ${perLease}); a round of local steps is one or more whole leases`);
     }
-    if (job.lease.timeoutMs < 2 * job.lease.targetSeconds * 1000) {
-      issue(['lease', 'timeoutMs'], `must be at least twice lease.targetSeconds (${job.lease.targetSeconds} s), or every lease of a contributor on target expires`);
-    }
-    if (job.sync.mode === 'local-steps') {
-      const perLease = job.sync.innerSteps * job.sync.innerBatch;
-      if (perLease > MAX_LEASE_EXAMPLES) issue(['sync', 'innerBatch'], `innerSteps × innerBatch = ${perLease} examples per lease; a lease names at most ${MAX_LEASE_EXAMPLES}`);
-      if (job.sync.innerBatch > MAX_MICRO_BATCH) issue(['sync', 'innerBatch'], `must be at most ${MAX_MICRO_BATCH}: one inner step is one micro-batch on the device`);
-      if (job.globalBatch < perLease) {
-        issue(['globalBatch'], `is ${job.globalBatch}, less than one local-steps lease (innerSteps × innerBatch = ${perLease}); a round of local steps is one or more whole leases`);
-      }
-    }
-    const inner = job.sync.mode === 'local-steps' ? job.sync.innerOptimizer : undefined;
-    if (inner && inner.schedule.decay !== 'constant' && job.stop.epochs === undefined && job.stop.rounds === undefined) {
-      issue(['sync', 'innerOptimizer', 'schedule', 'decay'], `a ${inner.schedule.decay} decay needs a planned length: set stop.epochs or stop.rounds`);
-    }
-    const needsHorizon = job.optimizer.schedule.decay !== 'constant';
-    if (needsHorizon && job.stop.epochs === undefined && job.stop.rounds === undefined) {
-      issue(['optimizer', 'schedule', 'decay'], `a ${job.optimizer.schedule.decay} decay needs a planned length: set stop.epochs or stop.rounds`);
-    }
-  });
+  }
+  const inner = job.sync.mode === 'local-steps' ? job.sync.innerOptimizer : undefined;
+  if (inner && inner.schedule.decay !== 'constant' && job.stop.epochs === undefined && job.stop.rounds === undefined) {
+    issue(['sync', 'innerOptimizer', 'schedule', 'decay'], `a ${inner.schedule.decay} decay needs a planned length: set stop.epochs or stop.rounds`);
+  }
+  const needsHorizon = job.optimizer.schedule.decay !== 'constant';
+  if (needsHorizon && job.stop.epochs === undefined && job.stop.rounds === undefined) {
+    issue(['optimizer', 'schedule', 'decay'], `a ${job.optimizer.schedule.decay} decay needs a planned length: set stop.epochs or stop.rounds`);
+  }
+}
+
+const FileDataJobFields = JobFields.extend({ data: FileData });
+const JobSchema = JobFields.superRefine(refineJob);
+const FileDataJobSchema = FileDataJobFields.superRefine(refineJob);
 
 /** What the job file may say (optional fields and defaults included). */
-export type JobInput = z.input<typeof JobSchema>;
+export type JobInput = z.input<typeof JobSchema> | z.input<typeof FileDataJobSchema>;
 
-/** A parsed job: every default filled in, data sizes resolved. */
-export type Job = z.output<typeof JobSchema> & { data: { trainExamples: number; testExamples: number } };
+/** A job as the file says it, validated and defaults filled; a file dataset's sizes are not known yet (loadJobDataset reads them). */
+export type JobDefinition = z.output<typeof JobSchema> | z.output<typeof FileDataJobSchema>;
+/** The job owner's files, as the job names them. */
+export type JobFileData = z.output<typeof FileData>;
+
+/**
+ * A parsed job: every default filled in, data sizes resolved. A file dataset also carries
+ * the digest of its contents (loadJobDataset), so that its jobId changes with the data.
+ */
+export type Job = JobDefinition & { data: { trainExamples: number; testExamples: number; digest?: string } };
 export type JobOptimizer = Job['optimizer'];
 export type JobSchedule = JobOptimizer['schedule'];
 export type JobSync = Job['sync'];
@@ -289,8 +334,32 @@ export class JobError extends Error {
 /**
  * Parse and validate a job from JSON text or an already-parsed value. `source` (a path, or
  * "the embedded default job") names it in errors; every problem is listed with its path.
+ * A job whose data names files is refused here: loadJobDataset reads them and gives the Job.
  */
 export function parseJob(json: unknown, source: string): Job {
+  return installedDataJob(parseJobDefinition(json, source), source);
+}
+
+/** A job on an installed dataset (DATASETS) with its sizes; one whose data names files is refused (loadJobDataset reads those). */
+export function installedDataJob(job: JobDefinition, source: string): Job {
+  if (!('dataset' in job.data)) {
+    throw new JobError(`${source}: data.kind "${job.data.kind}" names files, whose sizes are known only once they are read: load the job with loadJobDataset (src/data/jobDataset.ts), as npm start does`);
+  }
+  const ds = DATASETS[job.data.dataset];
+  return { ...job, data: { ...job.data, trainExamples: job.data.trainExamples ?? ds.train, testExamples: job.data.testExamples ?? ds.test } };
+}
+
+/** How contributors fetch the job's data (JobInfo.dataset): Fashion-MNIST's own files, or the coordinator's u8 form of the job owner's. */
+export function datasetFormatOf(job: Pick<Job, 'data'>): DatasetFormat {
+  return 'dataset' in job.data ? 'fashion-mnist-idx-gz' : 'swarmgrad-u8';
+}
+
+/**
+ * Validates a job (JSON text or a parsed value) without reading any file: every field's form,
+ * and for an installed dataset its sizes and the model's shapes. A file dataset is checked
+ * against the model by loadJobDataset, which then gives the Job (withFileDataSizes).
+ */
+export function parseJobDefinition(json: unknown, source: string): JobDefinition {
   let value = json;
   if (typeof json === 'string') {
     try {
@@ -299,14 +368,37 @@ export function parseJob(json: unknown, source: string): Job {
       throw new JobError(`${source} is not valid JSON: ${(error as Error).message}`);
     }
   }
-  const parsed = JobSchema.safeParse(value);
+  const data = (value as { data?: unknown } | null)?.data;
+  const namesFiles = typeof data === 'object' && data !== null && 'kind' in data;
+  const parsed = (namesFiles ? FileDataJobSchema : JobSchema).safeParse(value);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(job)'}: ${i.message}`);
     throw new JobError(`${source} is not a valid job:\n${lines.join('\n')}\nFix these fields and start again.`);
   }
-  const job = parsed.data;
-  const ds = DATASETS[job.data.dataset];
-  return { ...job, data: { ...job.data, trainExamples: job.data.trainExamples ?? ds.train, testExamples: job.data.testExamples ?? ds.test } };
+  return parsed.data;
+}
+
+/** A split's inputs file: the .npy inputs or the IDX images. */
+export function inputsFile(split: { inputs: string } | { images: string }): string {
+  return 'inputs' in split ? split.inputs : split.images;
+}
+
+/**
+ * A file-dataset job with its sizes: the examples the files hold (trainExamples/testExamples
+ * at most that, default all) and the digest of the data. Errors name the field to fix.
+ */
+export function withFileDataSizes(job: JobDefinition, files: { train: number; test: number; digest: string }, source: string): Job {
+  if ('dataset' in job.data) throw new Error(`withFileDataSizes: ${source} uses the installed dataset ${job.data.dataset}, not files`);
+  const d = job.data;
+  const problems: string[] = [];
+  if (d.trainExamples !== undefined && d.trainExamples > files.train) {
+    problems.push(`  data.trainExamples: ${inputsFile(d.train)} holds ${files.train} training examples, asked for ${d.trainExamples}; lower it or leave it out to train on all`);
+  }
+  if (d.testExamples !== undefined && d.testExamples > files.test) {
+    problems.push(`  data.testExamples: ${inputsFile(d.test)} holds ${files.test} test examples, asked for ${d.testExamples}; lower it or leave it out to evaluate on all`);
+  }
+  if (problems.length) throw new JobError(`${source} is not a valid job:\n${problems.join('\n')}\nFix these fields and start again.`);
+  return { ...job, data: { ...d, trainExamples: d.trainExamples ?? files.train, testExamples: d.testExamples ?? files.test, digest: files.digest } };
 }
 
 /** Keys sorted at every level, so the same job always serialises to the same text. */

@@ -18,6 +18,13 @@ export interface DatasetSplits {
   test: ImageDataset;
 }
 
+/**
+ * How contributors fetch a job's dataset from the coordinator: the four gzipped IDX files of
+ * Fashion-MNIST, or swarmgrad's own form of any dataset (swarmgradU8.ts: a manifest and raw bytes).
+ */
+export const DATASET_FORMATS = ['fashion-mnist-idx-gz', 'swarmgrad-u8'] as const;
+export type DatasetFormat = (typeof DATASET_FORMATS)[number];
+
 /** Pair an images array (count × rows × cols) with a labels array (count), validated. */
 export function imagesLabelsToDataset(images: IdxArray, labels: IdxArray, source: string, classes = 10): ImageDataset {
   if (images.dims.length !== 3) throw new Error(`${source}: images must be 3-D (count × rows × cols), got ${images.dims.join('×')}`);

@@ -2,6 +2,7 @@
 // (gunzip uses the standard DecompressionStream); reading from disk is in fashionMnistNode.ts.
 
 import { imagesLabelsToDataset, type DatasetSplits } from './dataset.ts';
+import { datasetBaseUrl, fetchDatasetFile } from './fetchFile.ts';
 import { parseIdx } from './idx.ts';
 
 export const FASHION_MNIST_FILES = {
@@ -66,21 +67,7 @@ export async function fashionMnistFromGzipFiles(read: (name: string) => Promise<
 }
 
 /** Fetch the four files from `baseUrl` (e.g. "/data/fashion-mnist/"; relative only inside a page or worker). */
-export function loadFashionMnistFromUrl(baseUrl: string): Promise<DatasetSplits> {
-  const pageUrl = globalThis.location?.href;
-  if (!pageUrl && !URL.canParse(baseUrl)) {
-    return Promise.reject(new Error(`Fashion-MNIST base URL "${baseUrl}" is relative but there is no page to resolve it against; pass an absolute URL`));
-  }
-  const base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`, pageUrl).href;
-  return fashionMnistFromGzipFiles(async (name) => {
-    const url = new URL(name, base).href;
-    let response: Response;
-    try {
-      response = await fetch(url);
-    } catch (error) {
-      throw new Error(`Could not fetch ${url}: ${(error as Error).message}; is the server running and serving the dataset?`);
-    }
-    if (!response.ok) throw new Error(`Could not fetch ${url}: HTTP ${response.status} ${response.statusText}`);
-    return new Uint8Array(await response.arrayBuffer());
-  }, base);
+export async function loadFashionMnistFromUrl(baseUrl: string): Promise<DatasetSplits> {
+  const base = datasetBaseUrl(baseUrl, 'Fashion-MNIST');
+  return fashionMnistFromGzipFiles((name) => fetchDatasetFile(new URL(name, base).href), base);
 }

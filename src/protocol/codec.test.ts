@@ -99,7 +99,7 @@ describe('message codec', () => {
       body: {
         contributorId: 'c1',
         job: {
-          id: 'job-1', name: 'cnn', model, datasetUrl: '/data/', parameterCount: 64, sync: { mode: 'every-step' },
+          id: 'job-1', name: 'cnn', model, dataset: { format: 'swarmgrad-u8', url: '/data/0123456789abcdef/' }, parameterCount: 64, sync: { mode: 'every-step' },
           compression: { up: { scheme: 'f32' }, down: { scheme: 'f32' } },
         },
         serverTime: 1, coordinator: { publicKey: `ed25519:${'A'.repeat(43)}`, signature: 'A'.repeat(86) },

@@ -6,9 +6,10 @@ import { z } from 'zod';
 import { BLOCK_SCHEMES, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SCHEMES } from '../compression/header.ts';
 import { HASH_HEX_PATTERN, PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './signing.ts';
 import { modelSpecSchema } from '../model/layers/spec.ts';
+import { DATASET_FORMATS } from '../data/dataset.ts';
 
 /** Bumped on any incompatible change; both ends refuse a peer that speaks another. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /**
  * The most examples one lease may name (its indices are 4 bytes each, 256 KiB at most). A
  * contributor computes a large lease in chunks its device holds and answers with one
@@ -94,13 +95,17 @@ export const SyncSpec = z.discriminatedUnion('mode', [
 ]);
 export type SyncSpec = z.infer<typeof SyncSpec>;
 
+/** The job's dataset: its format (src/data/dataset.ts, DATASET_FORMATS) and the folder URL of its files. */
+export const DatasetLocation = z.strictObject({ format: z.enum(DATASET_FORMATS), url: text(500) });
+export type DatasetLocation = z.infer<typeof DatasetLocation>;
+
 export const JobInfo = z.strictObject({
   id,
   name: text(200),
   /** The model, either form of src/model/layers/spec.ts, checked through to its shapes. */
   model: modelSpecSchema,
-  /** Where contributors fetch the dataset from (same origin as the page). */
-  datasetUrl: text(500),
+  /** How and where contributors fetch the dataset (same origin as the page). */
+  dataset: DatasetLocation,
   /** Number of parameters in the flat vector (padding included). */
   parameterCount: count,
   sync: SyncSpec,

@@ -4,10 +4,12 @@
 import { Worker } from 'node:worker_threads';
 import type { Evaluation } from '../coordinator/evaluator.ts';
 import type { ModelSpec } from '../model/layers/spec.ts';
+import type { ImageDataset } from '../data/dataset.ts';
 
 export interface EvaluationSetup {
   spec: ModelSpec;
-  dataDir: string;
+  /** The job's test split (copied into the thread once, by structured clone). */
+  test: ImageDataset;
   /** Evaluate on the first this-many test examples. */
   testExamples: number;
 }

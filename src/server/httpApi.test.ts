@@ -12,7 +12,7 @@ import { httpApi, type ApiSources, type JobAnnouncement } from './httpApi.ts';
 import type { RunStatusSnapshot } from './runStatus.ts';
 
 const JOB: JobAnnouncement = {
-  id: 'job-1', name: 'tiny', model: { widths: [784, 4, 10], activation: 'relu' }, datasetUrl: '/data/fashion-mnist/',
+  id: 'job-1', name: 'tiny', model: { widths: [784, 4, 10], activation: 'relu' }, dataset: { format: 'fashion-mnist-idx-gz', url: '/data/fashion-mnist/' },
   trainExamples: 200, globalBatch: 64, parameterCount: 3190, coordinatorId: 'coordinator', relayPath: '/peerjs', targetAccuracy: 0.88, coordinatorKey: 'ed25519:' + 'A'.repeat(43),
 };
 

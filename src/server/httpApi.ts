@@ -4,13 +4,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunStatusSnapshot } from './runStatus.ts';
 import type { ModelSpec } from '../model/layers/spec.ts';
+import type { DatasetLocation } from '../protocol/messages.ts';
 
 /** What the contributor page needs before it connects. */
 export interface JobAnnouncement {
   id: string;
   name: string;
   model: ModelSpec;
-  datasetUrl: string;
+  dataset: DatasetLocation;
   trainExamples: number;
   globalBatch: number;
   parameterCount: number;

@@ -6,11 +6,11 @@
 import { constants, existsSync, readFileSync } from 'node:fs';
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { loadNewestCheckpoint } from '../coordinator/checkpointStore.ts';
-import { checkpointOptimizer, defaultJob, jobId, jobLayout, jobModel, jobResolved, parseJob, plannedRounds, type Job } from '../coordinator/job.ts';
-import { defaultDataDir, loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
+import { checkpointOptimizer, defaultJob, jobId, jobLayout, jobModel, jobResolved, parseJobDefinition, plannedRounds, type Job } from '../coordinator/job.ts';
+import { loadJobDataset, type JobDataset } from '../data/jobDataset.ts';
 import { jsMlpSpotChecker } from '../coordinator/verification.ts';
 import { startCoordinatorPeer } from '../net/nodePeer.ts';
 import { attachSignalingRelay } from '../net/relay.ts';
@@ -22,7 +22,7 @@ import { USAGE, UsageError, describeFailure, fileError, outputError, parseComman
 import { launchContributors, type LaunchedContributors } from './contributorLauncher.ts';
 import { planJob, planText } from './plan.ts';
 import { CoordinatorHost } from './coordinatorHost.ts';
-import { DATASET_ROUTE, datasetMiddleware } from './datasetRoute.ts';
+import { jobDatasetRoute } from './datasetRoute.ts';
 import { EvaluationThread } from './evaluationThread.ts';
 import { httpApi, type JobAnnouncement } from './httpApi.ts';
 import { loadOrCreateCoordinatorKey, nodeVerifier } from './nodeSigning.ts';
@@ -53,18 +53,22 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
-/** The job file, parsed and validated, or the embedded default. */
-async function loadJob(path: string | null): Promise<Job> {
-  if (path === null) return defaultJob();
+/**
+ * The job file, parsed and validated, or the embedded default, with its dataset read and
+ * checked against the model (relative data paths are from the job file's folder): all
+ * before anything is started.
+ */
+async function loadJob(path: string | null): Promise<{ job: Job; dataset: JobDataset }> {
+  if (path === null) return loadJobDataset(defaultJob(), process.cwd(), { source: 'the embedded default job' });
   const text = await readFile(path, 'utf8').catch((error) => {
     throw fileError(error, path, 'The job file');
   });
-  return parseJob(text, path);
+  return loadJobDataset(parseJobDefinition(text, path), dirname(resolve(path)), { source: path });
 }
 
 async function plan(options: PlanOptions): Promise<number> {
-  const job = await loadJob(options.job);
-  const { train, test } = await loadFashionMnistFromDir();
+  const { job, dataset } = await loadJob(options.job);
+  const { train, test } = dataset.splits;
   const figures = planJob({
     job,
     speed: options.speed,
@@ -98,7 +102,8 @@ function measureSpotCheck(job: Job, train: ImageDataset): number {
 async function run(args: ServerOptions): Promise<number> {
   const contributorCount = args.contributors;
   const port = args.port;
-  const job = await loadJob(args.job);
+  const { job, dataset } = await loadJob(args.job);
+  if (dataset.kind === 'files') for (const note of dataset.notes) console.log(`data: ${note}`);
   const id = jobId(job);
   const layout = jobResolved(job);
   const outDir = resolve(args.out ?? join('runs', slug(job.name)));
@@ -121,11 +126,12 @@ async function run(args: ServerOptions): Promise<number> {
   // The public half, for anyone checking the ledger offline (`npm run ledger -- verify … --key …`).
   await writeFile(join(outDir, 'coordinator.pub'), `${JSON.stringify({ publicKey: signer.publicKey })}\n`);
   // Spot checks recompute sampled and suspect results with the CPU reference on the training set.
-  const { train } = await loadFashionMnistFromDir();
+  const { train, test } = dataset.splits;
+  const datasetRoute = jobDatasetRoute(dataset);
   const coordinator = new Coordinator({
     job,
     instance: Date.now().toString(36),
-    datasetUrl: DATASET_ROUTE,
+    datasetUrl: datasetRoute.location.url,
     checkpoint: loaded?.state,
     signer,
     verifier: nodeVerifier,
@@ -140,7 +146,7 @@ async function run(args: ServerOptions): Promise<number> {
     id,
     name: job.name,
     model: jobModel(job),
-    datasetUrl: DATASET_ROUTE,
+    dataset: datasetRoute.location,
     trainExamples: job.data.trainExamples,
     globalBatch: job.globalBatch,
     parameterCount: layout.total,
@@ -159,7 +165,7 @@ async function run(args: ServerOptions): Promise<number> {
     status: () => ({ ...status.snapshot(Date.now(), { connectedPeers: relay.stats().connectedPeers }), traffic: hostRef?.traffic() ?? null, ledger: ledgerRef ? { size: ledgerRef.size, head: ledgerRef.head } : null }),
     modelOnnx: () => exportModelOnnx(layout, finalParams ?? coordinator.params, { producer: 'swarmgrad' }),
   });
-  const dataset = datasetMiddleware();
+  const serveDataset = datasetRoute.middleware;
   const site = staticFiles(siteDir);
   const server = createServer((req, res) => {
     const notFound = () => res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
@@ -168,7 +174,7 @@ async function run(args: ServerOptions): Promise<number> {
         res.writeHead(500, { 'content-type': 'text/plain' }).end(`relay error: ${String(error)}\n`);
         return;
       }
-      api(req, res, () => dataset(req, res, () => site(req, res, notFound)));
+      api(req, res, () => serveDataset(req, res, () => site(req, res, notFound)));
     });
   });
   const relay = attachSignalingRelay(server, { path: RELAY_PATH });
@@ -193,7 +199,7 @@ async function run(args: ServerOptions): Promise<number> {
     log: (line) => console.log(line),
   });
   ledgerRef = ledger;
-  const evaluation = new EvaluationThread({ spec: jobModel(job), dataDir: defaultDataDir(), testExamples: job.data.testExamples });
+  const evaluation = new EvaluationThread({ spec: jobModel(job), test, testExamples: job.data.testExamples });
   const host = new CoordinatorHost({
     coordinator,
     evaluation,
