@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { JobError, defaultJob, innerHyper, jobId, jobLayout, jobResolved, learningRateAt, parseJob, plannedRounds, roundsPerEpoch, type JobInput } from './job.ts';
+import { JobError, datasetFormatOf, defaultJob, innerHyper, installedDataJob, jobId, parseJobDefinition, withFileDataSizes, jobLayout, jobResolved, learningRateAt, parseJob, plannedRounds, roundsPerEpoch, type JobInput } from './job.ts';
 
 const minimal: JobInput = {
   name: 'tiny',
@@ -272,5 +272,36 @@ describe('sync', () => {
     expect(local).not.toBe(base);
     expect(jobId(parseJob({ ...minimal, sync: { ...localSteps, innerSteps: 2 } }, 'a'))).not.toBe(local);
     expect(jobId(parseJob({ ...minimal, sync: { ...localSteps, outer: { lr: 0.5 } } }, 'a'))).not.toBe(local);
+  });
+});
+
+describe('file data in the job', () => {
+  const files = { kind: 'npy', train: { inputs: 'x.npy', labels: 'y.npy' }, test: { inputs: 'tx.npy', labels: 'ty.npy' } } as const;
+
+  it('parses the fashion-mnist form in two steps exactly as parseJob does', () => {
+    const definition = parseJobDefinition(minimal, 'a');
+    expect(installedDataJob(definition, 'a')).toEqual(parseJob(minimal, 'a'));
+    expect(datasetFormatOf(parseJob(minimal, 'a'))).toBe('fashion-mnist-idx-gz');
+  });
+
+  it('sizes a file dataset by its files: all by default, at most what they hold, with the digest in the id', () => {
+    const definition = parseJobDefinition({ ...minimal, data: files }, 'own.json');
+    expect(() => installedDataJob(definition, 'own.json')).toThrow(/own\.json: data\.kind "npy" names files/);
+    const job = withFileDataSizes(definition, { train: 1200, test: 300, digest: '0123456789abcdef' }, 'own.json');
+    expect(job.data).toEqual({ ...files, trainExamples: 1200, testExamples: 300, digest: '0123456789abcdef' });
+    expect(datasetFormatOf(job)).toBe('swarmgrad-u8');
+    expect(roundsPerEpoch(job)).toBe(12);
+    const other = withFileDataSizes(definition, { train: 1200, test: 300, digest: 'fedcba9876543210' }, 'own.json');
+    expect(jobId(other)).not.toBe(jobId(job));
+    const asked = parseJobDefinition({ ...minimal, data: { ...files, trainExamples: 1000, testExamples: 500 } }, 'own.json');
+    expect(() => withFileDataSizes(asked, { train: 999, test: 300, digest: '0123456789abcdef' }, 'own.json')).toThrow(
+      /data\.trainExamples: x\.npy holds 999 training examples, asked for 1000[^]*data\.testExamples: tx\.npy holds 300 test examples, asked for 500/,
+    );
+  });
+
+  it('checks the rest of a file-data job as any other (the model only against the files, later)', () => {
+    expect(() => parseJobDefinition({ ...minimal, model: { widths: [5, 3], activation: 'relu' }, data: files }, 'own.json')).not.toThrow();
+    expect(() => parseJobDefinition({ ...minimal, data: files, globalBatch: 0 }, 'own.json')).toThrow(/globalBatch/);
+    expect(() => parseJobDefinition({ ...minimal, data: { ...files, kind: 'idx' } }, 'own.json')).toThrow(/data\.train\.images/);
   });
 });

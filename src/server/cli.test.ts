@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JobError } from '../coordinator/job.ts';
 import { describeFailure, parseCommandLine, UsageError } from './cli.ts';
@@ -123,6 +123,23 @@ describe('npm start, as a job owner meets it', () => {
     servers.push(busy);
     const port = await new Promise<number>((ok) => busy.listen(0, '127.0.0.1', () => ok((busy.address() as { port: number }).port)));
     await userError(['--site', site, '--out', join(dir, 'run'), '--port', String(port)], new RegExp(`Port ${port} is in use: pick another with --port`));
+  }, 300_000);
+
+  it("reads a job's own data files before anything starts: --plan sizes the job by them, a bad file is one line naming it", async () => {
+    const fixtures = resolve('test/fixtures/job-data');
+    const plan = await npmStart(['--job', join(fixtures, 'npy-job.json'), '--plan', '--json']);
+    expect(plan.code, plan.output).toBe(0);
+    expect(JSON.parse(plan.output).rounds).toMatchObject({ globalBatch: 4, planned: 2 });
+    const job = JSON.parse(readFileSync(join(fixtures, 'npy-job.json'), 'utf8'));
+    const nan = join(fixtures, 'bad-inputs-nan.npy');
+    const test = { inputs: join(fixtures, 'test-x.npy'), labels: join(fixtures, 'test-y.npy') };
+    writeFileSync(join(dir, 'nan.json'), JSON.stringify({ ...job, data: { ...job.data, train: { inputs: nan, labels: join(fixtures, 'train-y.npy') }, test } }));
+    writeFileSync(join(dir, 'relative.json'), JSON.stringify({ ...job, data: { ...job.data, train: { inputs: join(fixtures, 'train-x.npy'), labels: join(fixtures, 'train-y.npy') }, test: { ...test, labels: 'test-y.npy' } } }));
+    await Promise.all([
+      userError(['--job', join(dir, 'nan.json'), '--plan'], /^error: .*nan\.json: its data cannot be used: data\.train: the inputs .*bad-inputs-nan\.npy hold NaN at example 2/m),
+      // Relative paths are from the job file's folder (here the temporary one, which has no test-y.npy), and nothing is started.
+      userError(['--job', join(dir, 'relative.json'), '--port', '1'], new RegExp(`^error: ${join(dir, 'test-y.npy').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is missing`, 'm')),
+    ]);
   }, 300_000);
 
   it('--help and --version answer and exit 0; --plan prints the plan and starts nothing', async () => {
