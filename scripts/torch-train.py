@@ -11,6 +11,10 @@ fewest examples to a target accuracy); another is the baseline beside our CPU ba
 
   python3 scripts/torch-train.py src/coordinator/jobs/fashion-mnist-cnn.json \
       [--batch 64] [--lr 2e-3] [--epochs 8] [--threads 1] [--target 0.92] [--seed 1]
+  python3 scripts/torch-train.py JOB --local-steps H --leases K [--outer-lr 1.0 --outer-momentum 0.7]
+      simulates the swarm's local-steps rounds (no compression): each of K leases runs H inner
+      steps of --batch examples from the round's parameters with a fresh inner optimizer, and
+      the mean Δ is taken by an outer Nesterov step, as src/coordinator/outerOptimizer.ts
   python3 scripts/torch-train.py JOB --speed-only [--batch 64] [--threads 1] [--steps 50]
       prints one JSON line: {"imagesPerSecond": ..., "batch": ..., "threads": ...}
 """
@@ -141,6 +145,10 @@ def main():
     ap.add_argument('--target', type=float, default=None)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--speed-only', action='store_true')
+    ap.add_argument('--local-steps', type=int, default=0, metavar='H')
+    ap.add_argument('--leases', type=int, default=4, metavar='K')
+    ap.add_argument('--outer-lr', type=float, default=1.0)
+    ap.add_argument('--outer-momentum', type=float, default=0.7)
     ap.add_argument('--steps', type=int, default=50)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -177,20 +185,53 @@ def main():
     examples = 0
     train_seconds = 0.0
     print(f'{sum(p.numel() for p in net.parameters())} parameters; batch {args.batch}, lr {lr}, {args.epochs} epochs, {args.threads} thread(s)')
+    params = list(net.parameters())
+    velocity = None
     while step < total_steps:
         order = torch.randperm(n, generator=gen)
         net.train()
         t0 = time.perf_counter()
-        for i in range(0, n, args.batch):
-            if step >= total_steps:
-                break
-            idx = order[i:i + args.batch]
-            opt.zero_grad()
-            F.cross_entropy(net(xtr[idx]), ytr[idx]).backward()
-            opt.step()
-            sched.step()
-            step += 1
-            examples += len(idx)
+        if args.local_steps:
+            # One round: K leases of H inner steps each from theta, then the outer Nesterov step.
+            H, K = args.local_steps, args.leases
+            per_round = H * K * args.batch
+            for r0 in range(0, n - per_round + 1, per_round):
+                if step >= total_steps:
+                    break
+                theta = [p.detach().clone() for p in params]
+                delta = [torch.zeros_like(p) for p in params]
+                rate = lr * sched.lr_lambdas[0](step)
+                for k in range(K):
+                    with torch.no_grad():
+                        for p, t in zip(params, theta):
+                            p.copy_(t)
+                    inner = optimizer_of(job, params, rate)
+                    for h in range(H):
+                        at = r0 + (k * H + h) * args.batch
+                        idx = order[at:at + args.batch]
+                        inner.zero_grad()
+                        F.cross_entropy(net(xtr[idx]), ytr[idx]).backward()
+                        inner.step()
+                    with torch.no_grad():
+                        for d, p, t in zip(delta, params, theta):
+                            d += (t - p) / K
+                with torch.no_grad():
+                    velocity = delta if velocity is None else [args.outer_momentum * v + d for v, d in zip(velocity, delta)]
+                    for p, t, d, v in zip(params, theta, delta, velocity):
+                        p.copy_(t - args.outer_lr * (d + args.outer_momentum * v))
+                step += H * K
+                examples += per_round
+        else:
+            for i in range(0, n, args.batch):
+                if step >= total_steps:
+                    break
+                idx = order[i:i + args.batch]
+                opt.zero_grad()
+                F.cross_entropy(net(xtr[idx]), ytr[idx]).backward()
+                opt.step()
+                sched.step()
+                step += 1
+                examples += len(idx)
         train_seconds += time.perf_counter() - t0
         net.eval()
         with torch.no_grad():

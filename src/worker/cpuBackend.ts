@@ -1,16 +1,16 @@
-// The CPU backend: the MLP in WebAssembly SIMD on worker threads (src/cpu/), behind the
+// The CPU backend: the job's model in WebAssembly SIMD on worker threads (src/cpu/cpuModel.ts,
+// the CPU layer table), behind the
 // same TrainingBackend interface as WebGPU. "Lost" means its threads died (a crash, or
 // simulateLoss): the Trainer then builds a new one, as after a GPU device loss.
 
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
-import { mlpLayout } from '../model/mlp.ts';
-import { describeModel, mlpSpecOf, type ResolvedModel } from '../model/layers/spec.ts';
+import type { ResolvedModel } from '../model/layers/spec.ts';
 import type { ImageDataset } from '../data/dataset.ts';
-import { CpuMlp } from '../cpu/cpuMlp.ts';
+import { CpuModel } from '../cpu/cpuModel.ts';
 import type { SimdLevel } from '../cpu/kernels.ts';
-import { runCpuSelfTest } from '../cpu/selfTest.ts';
+import { runCpuModelSelfTest } from '../cpu/cpuModelSelfTest.ts';
 import type { BackendReport } from './api.ts';
-import type { BackendGradient, TrainingBackend } from './backend.ts';
+import type { BackendDropout, BackendGradient, TrainingBackend } from './backend.ts';
 
 export interface CpuBackendOptions {
   model: ResolvedModel;
@@ -24,17 +24,15 @@ export class CpuBackend implements TrainingBackend {
   readonly kind = 'cpu' as const;
 
   private constructor(
-    private readonly mlp: CpuMlp,
+    private readonly mlp: CpuModel,
     private readonly flopsPerMs: number,
   ) {}
 
   /** Starts the threads, runs the self-test on the job's model and times it. */
   static async create(options: CpuBackendOptions): Promise<CpuBackend> {
-    const spec = mlpSpecOf(options.model);
-    if (!spec) throw new Error(`The CPU backend runs MLPs only, not ${describeModel(options.model)}`);
-    const mlp = await CpuMlp.create(mlpLayout(spec), { threads: options.threads, simd: options.simd });
+    const mlp = await CpuModel.create(options.model, { threads: options.threads, simd: options.simd });
     try {
-      const { flopsPerMs } = await runCpuSelfTest(mlp);
+      const { flopsPerMs } = await runCpuModelSelfTest(mlp);
       return new CpuBackend(mlp, flopsPerMs);
     } catch (error) {
       mlp.dispose();
@@ -74,13 +72,13 @@ export class CpuBackend implements TrainingBackend {
   }
 
   /** One job per gradient and one copy out: reported as one submit and one readback. */
-  async gradient(indices: Uint32Array): Promise<BackendGradient> {
-    const r = await this.mlp.gradient(indices);
+  async gradient(indices: Uint32Array, dropout?: BackendDropout): Promise<BackendGradient> {
+    const r = await this.mlp.gradient(indices, dropout);
     return { loss: r.loss, correct: r.correct, gradient: r.gradient, deviceTimeMs: null, submits: 1, readbacks: 1 };
   }
 
-  async trainStep(indices: Uint32Array, hyper: OptimizerHyper, t: number) {
-    const r = await this.mlp.trainStep(indices, hyper, t);
+  async trainStep(indices: Uint32Array, hyper: OptimizerHyper, t: number, dropout?: BackendDropout) {
+    const r = await this.mlp.trainStep(indices, hyper, t, dropout);
     return { loss: r.loss, correct: r.correct, deviceTimeMs: null };
   }
 
