@@ -92,6 +92,39 @@ describe('CpuModel jobs and memory', () => {
   });
 });
 
+describe('CpuModel.inline', () => {
+  it('gives the bits of the asynchronous calls, synchronously, growing its buffers as they do', async () => {
+    const model = resolveModel(cnnSpec(3, 9, 8));
+    const rng = new Random(5);
+    const data = { images: Uint8Array.from({ length: 300 * model.inputSize }, () => rng.int(256)), labels: Uint8Array.from({ length: 300 }, () => rng.int(model.classes)), count: 300, features: model.inputSize, classes: model.classes };
+    const params = Float32Array.from({ length: model.total }, () => rng.uniform(-0.3, 0.3));
+    const hyper = { kind: 'adamw' as const, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 };
+    const indices = Uint32Array.from({ length: 200 }, (_, i) => (i * 7) % 300);
+    const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+    const asyncModel = await CpuModel.create(model, { threads: 1 });
+    await asyncModel.setDatasets(data, data);
+    asyncModel.setParameters(params);
+    const g = await asyncModel.gradient(indices);
+    asyncModel.setOptimizerState(new Float32Array(model.total), new Float32Array(model.total));
+    await asyncModel.trainStep(indices, hyper, 1);
+    const e = await asyncModel.evaluate('test', indices);
+
+    const inline = (await CpuModel.create(model, { threads: 1 })).inline;
+    inline.setDatasets(data, data);
+    inline.setParameters(params);
+    const gi = inline.gradient(indices);
+    inline.setOptimizerState(new Float32Array(model.total), new Float32Array(model.total));
+    inline.trainStep(indices, hyper, 1);
+    expect(bits(gi.gradient)).toEqual(bits(g.gradient));
+    expect(gi.loss).toBe(g.loss);
+    expect(bits(inline.readState().params)).toEqual(bits(asyncModel.readState().params));
+    expect(inline.evaluate('test', indices)).toEqual(e);
+    expect(() => inline.gradient(Uint32Array.from([300]))).toThrow(/out of range/);
+    asyncModel.dispose();
+  });
+});
+
 describe('CpuModel self-test', () => {
   it('passes on a CNN and a dropout model, and reports a FLOP rate', async () => {
     for (const spec of [cnnSpec(3, 9, 11), normResidualSpec]) {

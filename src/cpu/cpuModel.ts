@@ -18,6 +18,24 @@ import type { Region } from './memoryPlan.ts';
 /** Batch buffers grow in steps of this many rows, so that nearby batch sizes share a plan. */
 const CAPACITY_STEP = 128;
 
+/** A call as the jobs it runs, in order: the executor runs each yielded job before the next step. */
+type Steps<T> = Generator<CpuJob, T, void>;
+
+/**
+ * The calls the coordinator makes, synchronous: with one thread the jobs run on the caller's
+ * thread, so a spot check or an evaluation needs no await (CpuModel.inline).
+ */
+export interface InlineCpuModel {
+  readonly model: ResolvedModel;
+  setDatasets(train: ImageDataset | null, test: ImageDataset | null): void;
+  setParameters(params: Float32Array): void;
+  setOptimizerState(state1: Float32Array, state2: Float32Array): void;
+  readState(): { params: Float32Array; state1: Float32Array; state2: Float32Array };
+  gradient(indices: Uint32Array, dropout?: CpuDropout): CpuGradient;
+  trainStep(indices: Uint32Array, hyper: OptimizerHyper, t: number, dropout?: CpuDropout): { loss: number; correct: number };
+  evaluate(split: 'train' | 'test', indices: Uint32Array): { lossSum: number; correct: number; count: number };
+}
+
 /** Dropout's randomness in training: the lease's seed and each example's dataset position. */
 export interface CpuDropout {
   seed: number;
@@ -50,7 +68,7 @@ export class CpuModel {
       const region = specRegion(executor.heapBase, spec.length);
       executor.ensureBytes(region.offset + region.bytes);
       new Uint8Array(executor.memory.buffer, region.offset, region.bytes).set(spec);
-      await cpu.configure(cpu.plan.inputs);
+      await cpu.drive(cpu.configure(cpu.plan.inputs));
       return cpu;
     } catch (error) {
       executor.dispose();
@@ -62,6 +80,21 @@ export class CpuModel {
     return this.executor.threads;
   }
 
+  /** The same model behind synchronous calls; needs threads: 1 (the jobs run on the caller's thread). */
+  get inline(): InlineCpuModel {
+    if (!this.executor.runSync) throw new Error(`CpuModel.inline needs the CPU backend on the caller's thread (threads: 1), this one has ${this.executor.threads}`);
+    return {
+      model: this.model,
+      setDatasets: (train, test) => this.driveSync(this.setDatasetsSteps(train, test)),
+      setParameters: (params) => this.setParameters(params),
+      setOptimizerState: (state1, state2) => this.setOptimizerState(state1, state2),
+      readState: () => this.readState(),
+      gradient: (indices, dropout) => this.driveSync(this.gradientSteps(indices, dropout)),
+      trainStep: (indices, hyper, t, dropout) => this.driveSync(this.trainStepSteps(indices, hyper, t, dropout)),
+      evaluate: (split, indices) => this.driveSync(this.evaluateSteps(split, indices)),
+    };
+  }
+
   get simd() {
     return this.executor.simd;
   }
@@ -71,7 +104,11 @@ export class CpuModel {
   }
 
   /** Copies both splits into the memory; labels are checked against the model's classes first. */
-  async setDatasets(train: ImageDataset | null, test: ImageDataset | null): Promise<void> {
+  setDatasets(train: ImageDataset | null, test: ImageDataset | null): Promise<void> {
+    return this.drive(this.setDatasetsSteps(train, test));
+  }
+
+  private *setDatasetsSteps(train: ImageDataset | null, test: ImageDataset | null): Steps<void> {
     const { classes, inputSize: features } = this.model;
     for (const [name, ds] of [['train', train], ['test', test]] as const) {
       if (!ds) continue;
@@ -83,7 +120,7 @@ export class CpuModel {
         if (ds.labels[i] >= classes) throw new Error(`The ${name} set's label ${i} is ${ds.labels[i]}; the model has ${classes} classes`);
       }
     }
-    await this.configure({ ...this.plan.inputs, trainCount: train?.count ?? 0, testCount: test?.count ?? 0 });
+    yield* this.configure({ ...this.plan.inputs, trainCount: train?.count ?? 0, testCount: test?.count ?? 0 });
     const bytes = new Uint8Array(this.executor.memory.buffer);
     for (const [ds, regions] of [[train, this.plan.train], [test, this.plan.test]] as const) {
       if (!ds) continue;
@@ -109,15 +146,23 @@ export class CpuModel {
   }
 
   /** Loss and gradient of the mean loss over training examples `indices`; a model with dropout needs `dropout`. */
-  async gradient(indices: Uint32Array, dropout?: CpuDropout): Promise<CpuGradient> {
-    const batch = await this.writeIndices(indices, 'train');
+  gradient(indices: Uint32Array, dropout?: CpuDropout): Promise<CpuGradient> {
+    return this.drive(this.gradientSteps(indices, dropout));
+  }
+
+  private *gradientSteps(indices: Uint32Array, dropout?: CpuDropout): Steps<CpuGradient> {
+    const batch = yield* this.writeIndices(indices, 'train');
     const dropoutSeed = this.writeDropout(dropout, batch, 'gradient');
-    await this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer: null, dropoutSeed, source: 'train' });
+    yield* this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer: null, dropoutSeed, source: 'train' });
     return { ...this.rowSummary(batch), gradient: this.floats(this.plan.grads).slice() };
   }
 
   /** Loss and gradient of the mean loss over raw inputs x (batch × the input size, any floats) and their labels. */
-  async gradientOf(x: Float32Array, labels: ArrayLike<number>, dropout?: CpuDropout): Promise<CpuGradient> {
+  gradientOf(x: Float32Array, labels: ArrayLike<number>, dropout?: CpuDropout): Promise<CpuGradient> {
+    return this.drive(this.gradientOfSteps(x, labels, dropout));
+  }
+
+  private *gradientOfSteps(x: Float32Array, labels: ArrayLike<number>, dropout?: CpuDropout): Steps<CpuGradient> {
     const batch = labels.length;
     const features = this.model.inputSize;
     if (!(x instanceof Float32Array) || batch < 1 || x.length !== batch * features) {
@@ -128,26 +173,34 @@ export class CpuModel {
         throw new Error(`gradientOf: labels[${i}] = ${labels[i]} is not a class index in [0, ${this.model.classes})`);
       }
     }
-    await this.ensureCapacity(batch);
+    yield* this.ensureCapacity(batch);
     this.floats(this.plan.batch.x).set(x);
     new Int32Array(this.executor.memory.buffer, this.plan.batch.labels.offset, batch).set(Array.from(labels));
     const dropoutSeed = this.writeDropout(dropout, batch, 'gradientOf');
-    await this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer: null, dropoutSeed, source: 'raw' });
+    yield* this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer: null, dropoutSeed, source: 'raw' });
     return { ...this.rowSummary(batch), gradient: this.floats(this.plan.grads).slice() };
   }
 
   /** Gradient, then optimizer step t, in one job. */
-  async trainStep(indices: Uint32Array, hyper: OptimizerHyper, t: number, dropout?: CpuDropout): Promise<{ loss: number; correct: number }> {
+  trainStep(indices: Uint32Array, hyper: OptimizerHyper, t: number, dropout?: CpuDropout): Promise<{ loss: number; correct: number }> {
+    return this.drive(this.trainStepSteps(indices, hyper, t, dropout));
+  }
+
+  private *trainStepSteps(indices: Uint32Array, hyper: OptimizerHyper, t: number, dropout?: CpuDropout): Steps<{ loss: number; correct: number }> {
     const optimizer = optimizerArgs(hyper, t);
-    const batch = await this.writeIndices(indices, 'train');
+    const batch = yield* this.writeIndices(indices, 'train');
     const dropoutSeed = this.writeDropout(dropout, batch, 'trainStep');
-    await this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer, dropoutSeed, source: 'train' });
+    yield* this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer, dropoutSeed, source: 'train' });
     this.repack = true;
     return this.rowSummary(batch);
   }
 
   /** Optimizer step t on `gradient`, or on the last computed gradient. */
-  async optimizerStep(hyper: OptimizerHyper, t: number, gradient?: Float32Array): Promise<void> {
+  optimizerStep(hyper: OptimizerHyper, t: number, gradient?: Float32Array): Promise<void> {
+    return this.drive(this.optimizerStepSteps(hyper, t, gradient));
+  }
+
+  private *optimizerStepSteps(hyper: OptimizerHyper, t: number, gradient?: Float32Array): Steps<void> {
     const optimizer = optimizerArgs(hyper, t);
     if (gradient) {
       const grads = this.floats(this.plan.grads);
@@ -160,27 +213,35 @@ export class CpuModel {
       }
       grads.fill(0, end);
     }
-    await this.executor.run({ kind: 'model-optimizer', optimizer });
+    yield { kind: 'model-optimizer', optimizer };
     this.repack = true;
   }
 
   /** Summed loss and correct count over `indices` of a split, forward only (dropout is the identity). */
-  async evaluate(split: 'train' | 'test', indices: Uint32Array): Promise<{ lossSum: number; correct: number; count: number }> {
-    const batch = await this.writeIndices(indices, split);
-    await this.runWeights({ kind: 'model-forward', batch, repack: this.repack, source: split });
+  evaluate(split: 'train' | 'test', indices: Uint32Array): Promise<{ lossSum: number; correct: number; count: number }> {
+    return this.drive(this.evaluateSteps(split, indices));
+  }
+
+  private *evaluateSteps(split: 'train' | 'test', indices: Uint32Array): Steps<{ lossSum: number; correct: number; count: number }> {
+    const batch = yield* this.writeIndices(indices, split);
+    yield* this.runWeights({ kind: 'model-forward', batch, repack: this.repack, source: split });
     const rows = this.rowSummary(batch);
     return { lossSum: rows.loss * batch, correct: rows.correct, count: batch };
   }
 
   /** Logits for raw inputs x (batch × the model's input size, already scaled to [0, 1]), in evaluation mode. */
-  async logits(x: Float32Array, batch: number): Promise<Float32Array> {
+  logits(x: Float32Array, batch: number): Promise<Float32Array> {
+    return this.drive(this.logitsSteps(x, batch));
+  }
+
+  private *logitsSteps(x: Float32Array, batch: number): Steps<Float32Array> {
     const features = this.model.inputSize;
     if (!(x instanceof Float32Array) || !Number.isInteger(batch) || batch < 1 || x.length !== batch * features) {
       throw new Error(`Logits need a Float32Array of batch·${features} inputs for a positive integer batch, got ${x?.length} values for batch ${batch}`);
     }
-    await this.ensureCapacity(batch);
+    yield* this.ensureCapacity(batch);
     this.floats(this.plan.batch.x).set(x);
-    await this.runWeights({ kind: 'model-forward', batch, repack: this.repack, source: 'raw' });
+    yield* this.runWeights({ kind: 'model-forward', batch, repack: this.repack, source: 'raw' });
     return this.floats(this.plan.logits).slice(0, batch * this.model.classes);
   }
 
@@ -203,31 +264,49 @@ export class CpuModel {
   }
 
   /** Runs a job that packs the weights when they are stale; they are fresh after it. */
-  private async runWeights(job: CpuJob): Promise<void> {
-    await this.executor.run(job);
+  private *runWeights(job: CpuJob): Steps<void> {
+    yield job;
     this.repack = false;
   }
 
-  private async configure(inputs: ModelPlanInputs): Promise<void> {
+  private *configure(inputs: ModelPlanInputs): Steps<void> {
     const plan = planModel(this.model, inputs, this.executor.heapBase);
     this.executor.ensureBytes(plan.end);
-    await this.executor.run({ kind: 'model-configure', inputs });
+    yield { kind: 'model-configure', inputs };
     this.plan = plan;
   }
 
-  private async ensureCapacity(batch: number): Promise<void> {
+  private *ensureCapacity(batch: number): Steps<void> {
     if (batch <= this.plan.batch.capacity) return;
-    await this.configure({ ...this.plan.inputs, batchCapacity: Math.ceil(batch / CAPACITY_STEP) * CAPACITY_STEP });
+    yield* this.configure({ ...this.plan.inputs, batchCapacity: Math.ceil(batch / CAPACITY_STEP) * CAPACITY_STEP });
   }
 
-  private async writeIndices(indices: Uint32Array, split: 'train' | 'test'): Promise<number> {
+  /** Runs a call's jobs one after the other on the executor's threads. */
+  private async drive<T>(steps: Steps<T>): Promise<T> {
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (step.done) return step.value;
+      await this.executor.run(step.value);
+    }
+  }
+
+  /** Runs a call's jobs on the caller's thread, returning when they are done (one thread only). */
+  private driveSync<T>(steps: Steps<T>): T {
+    const run = this.executor.runSync;
+    if (!run) throw new Error(`Synchronous calls need the CPU backend on the caller's thread (threads: 1), this one has ${this.executor.threads}`);
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (step.done) return step.value;
+      run.call(this.executor, step.value);
+    }
+  }
+
+  private *writeIndices(indices: Uint32Array, split: 'train' | 'test'): Steps<number> {
     const data = this.datasets[split];
     if (!data) throw new Error(`No ${split} set is loaded into the CPU backend`);
     if (!(indices instanceof Uint32Array) || indices.length === 0) throw new Error('A micro-batch needs a non-empty Uint32Array of example indices');
     for (let i = 0; i < indices.length; i++) {
       if (indices[i] >= data.count) throw new Error(`Example index ${indices[i]} (position ${i}) is out of range: the ${split} set has ${data.count} examples`);
     }
-    await this.ensureCapacity(indices.length);
+    yield* this.ensureCapacity(indices.length);
     new Uint32Array(this.executor.memory.buffer, this.plan.batch.indices.offset, indices.length).set(indices);
     return indices.length;
   }

@@ -18,6 +18,8 @@ export interface CpuExecutor {
   /** Grows the memory to at least `bytes`. */
   ensureBytes(bytes: number): void;
   run(job: CpuJob): Promise<void>;
+  /** On one thread only: runs the job on the caller's thread and returns when it is done. */
+  readonly runSync?: (job: CpuJob) => void;
   /** Ends the threads as a crash would (tests, chaos drills). */
   kill(): void;
   dispose(): void;
@@ -97,9 +99,13 @@ class InlineExecutor extends MemoryOwner implements CpuExecutor {
   }
 
   async run(job: CpuJob): Promise<void> {
+    this.runSync(job);
+  }
+
+  readonly runSync = (job: CpuJob): void => {
     if (this.killed) throw new Error('The CPU backend was stopped; create a new one');
     this.program.run(job);
-  }
+  };
 
   kill(): void {
     this.killed = true;
