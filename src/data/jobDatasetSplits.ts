@@ -4,7 +4,7 @@
 
 import { subsetDataset, type DatasetSplits, type ImageDataset } from './dataset.ts';
 import type { IdxArray } from './idx.ts';
-import { checkDatasetAgainstModel, npyDataset, type NpyArray } from './npy.ts';
+import { NpyFormatError, checkDatasetAgainstModel, npyDataset, type NpyArray } from './npy.ts';
 
 /** The data does not fit the job: the message names the file and what to change. */
 export class DatasetCheckError extends Error {
@@ -111,12 +111,13 @@ function finish(
   return { splits: { train: strip(keep('train', wanted.trainExamples)), test: strip(keep('test', wanted.testExamples)) }, exampleShape, notes };
 }
 
-/** Errors of the npy and dataset checks, as DatasetCheckError (they already name the file). */
+/** The npy and dataset checks' errors (NpyFormatError, or a plain Error) as DatasetCheckError: they already name the file. A bug's TypeError stays one. */
 function rethrow<T>(f: () => T): T {
   try {
     return f();
   } catch (error) {
-    throw new DatasetCheckError((error as Error).message);
+    if (error instanceof NpyFormatError || (error instanceof Error && error.constructor === Error)) throw new DatasetCheckError(error.message);
+    throw error;
   }
 }
 
