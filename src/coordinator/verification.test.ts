@@ -14,7 +14,12 @@ import { JsMlp } from './jsMlp.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import type { LocalStepsSync } from './job.ts';
 import { localStepsReference } from './localStepsReference.ts';
-import { jsMlpSpotChecker, relativeDistance } from './verification.ts';
+import { cpuModelSpotChecker, jsMlpSpotChecker, relativeDistance } from './verification.ts';
+import { CpuModel } from '../cpu/cpuModel.ts';
+import { initModelParameters, resolveModel } from '../model/layers/spec.ts';
+import { forwardBackward } from '../model/layers/reference.ts';
+import { labelsOf, toFloatBatch } from '../data/dataset.ts';
+import { Random } from '../util/random.ts';
 
 type Lease = Extract<CoordinatorMessage, { type: 'lease' }>;
 
@@ -294,5 +299,49 @@ describe('the spot checker of a local-steps job', () => {
     expect(relativeDistance(checker(params, indices.map((e) => (e + 1) % count), adamw), honest)).toBeGreaterThan(0.1);
     expect(() => checker(params, indices)).toThrow(/needs the lease's inner optimizer at its learning rate: pass innerHyper\(job, lease.round\)/);
     expect(() => jsMlpSpotChecker(layout, train, { mode: 'sometimes' } as unknown as LocalStepsSync)).toThrow(/sync mode must be 'every-step' or 'local-steps', got "sometimes"/);
+  });
+});
+
+describe('cpuModelSpotChecker (the CPU layer table)', () => {
+  const cnn = resolveModel({
+    input: [1, 8, 8],
+    layers: [
+      { kind: 'conv2d', outChannels: 3, kernel: 3, padding: 1 }, { kind: 'relu' }, { kind: 'maxpool2d', kernel: 2 },
+      { kind: 'flatten' }, { kind: 'linear', outFeatures: 4 }, { kind: 'softmax-cross-entropy' },
+    ],
+  });
+  const rng = new Random(3);
+  const train: ImageDataset = {
+    images: Uint8Array.from({ length: 64 * 64 }, () => rng.int(256)),
+    labels: Uint8Array.from({ length: 64 }, () => rng.int(4)),
+    count: 64, features: 64, classes: 4,
+  };
+  const params = initModelParameters(cnn, 5);
+  const indices = Uint32Array.from({ length: 24 }, (_, i) => (i * 5) % 64);
+
+  it('every step: the gradient of the CPU backend, which a sign flip misses by far', async () => {
+    const checker = cpuModelSpotChecker((await CpuModel.create(cnn, { threads: 1 })).inline, train);
+    const reference = forwardBackward(cnn, params, toFloatBatch(train, indices), labelsOf(train, indices)).gradient;
+    const got = checker(params, indices);
+    expect(relativeDistance(got, Float32Array.from(reference))).toBeLessThan(1e-5);
+    expect(relativeDistance(got.map((v) => -v), got)).toBeCloseTo(2, 5);
+  });
+
+  it('local steps: the inner steps as a contributor runs them, bit for bit on the same backend; a cheat is far', async () => {
+    const sync: LocalStepsSync = { ...tinyJob({ sync: { mode: 'local-steps', innerSteps: 3, innerBatch: 8 } }).sync } as LocalStepsSync;
+    const inner: OptimizerHyper = { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0, maxGradNorm: 0 };
+    const checker = cpuModelSpotChecker((await CpuModel.create(cnn, { threads: 1 })).inline, train, sync);
+    // A contributor's CPU backend: the same steps through the asynchronous calls.
+    const contributor = await CpuModel.create(cnn, { threads: 1 });
+    await contributor.setDatasets(train, null);
+    contributor.setParameters(params);
+    contributor.setOptimizerState(new Float32Array(cnn.total), new Float32Array(cnn.total));
+    for (let s = 0; s < 3; s++) await contributor.trainStep(indices.subarray(8 * s, 8 * s + 8), inner, s + 1);
+    const after = contributor.readState().params;
+    const claimed = params.map((v, i) => v - after[i]);
+    const reference = checker(params, indices, inner);
+    expect(Array.from(new Uint32Array(reference.buffer))).toEqual(Array.from(new Uint32Array(claimed.buffer)));
+    expect(relativeDistance(claimed.map((v) => 1.05 * v), reference)).toBeGreaterThan(0.04);
+    expect(() => checker(params, indices)).toThrow(/needs the lease's inner optimizer/);
   });
 });

@@ -12,6 +12,8 @@ import type { ParamLayout } from '../model/mlp.ts';
 import type { ResolvedModel } from '../model/layers/spec.ts';
 import type { JobSync } from './job.ts';
 import { JsMlp } from './jsMlp.ts';
+import type { InlineCpuModel } from '../cpu/cpuModel.ts';
+import { innerBatches } from '../worker/localSteps.ts';
 import { localStepsReference, resolveLocalStepsKinks } from './localStepsReference.ts';
 import type { BannedKey } from './records.ts';
 import type { ScreeningFlag } from './screening.ts';
@@ -105,6 +107,36 @@ export function jsMlpSpotChecker(layout: ParamLayout | ResolvedModel, train: Ima
     return { distance: best, kinks: kinks.length };
   };
   return checker;
+}
+
+/**
+ * The spot checker of any model: the CPU layer table (CpuModel on the coordinator's thread,
+ * the kernels a CPU contributor runs) on the training set. Every-step: the gradient at
+ * `params`; local steps: the lease's inner steps replayed as runLocalSteps runs them (a fresh
+ * optimizer state, step t = s + 1 on inner batch s) and Δ = θ_v − θ_after in f32. It resolves no
+ * kinks: a recomputation on another backend that lands over the tolerance but within
+ * LOCAL_STEPS_INCONCLUSIVE goes to replication, as every inconclusive check does.
+ */
+export function cpuModelSpotChecker(cpu: InlineCpuModel, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
+  const total = cpu.model.total;
+  cpu.setDatasets(train, null);
+  if (sync.mode === 'every-step') {
+    return (params, indices) => {
+      cpu.setParameters(params);
+      return cpu.gradient(indices).gradient;
+    };
+  }
+  const zeros = new Float32Array(total);
+  return (params, indices, inner) => {
+    if (!inner) throw new Error("A local-steps job's spot checker needs the lease's inner optimizer at its learning rate: pass innerHyper(job, lease.round)");
+    cpu.setParameters(params);
+    cpu.setOptimizerState(zeros, zeros);
+    innerBatches(indices, sync.innerBatch).forEach((batch, s) => cpu.trainStep(batch, inner, s + 1));
+    const after = cpu.readState().params;
+    const delta = new Float32Array(total);
+    for (let i = 0; i < total; i++) delta[i] = params[i] - after[i];
+    return delta;
+  };
 }
 
 /** ‖g − ref‖ / ‖ref‖ (‖g‖ when ref is zero). */

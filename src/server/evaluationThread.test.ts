@@ -16,7 +16,7 @@ describe('EvaluationThread', () => {
     const thread = new EvaluationThread({ spec, test, testExamples: 25 });
     try {
       const evaluation = await thread.evaluate(params);
-      expect(evaluation).toEqual(new TestEvaluator(resolveModel(spec), test, 25).evaluate(params));
+      expect(evaluation).toEqual((await TestEvaluator.create(resolveModel(spec), test, 25)).evaluate(params));
       expect(evaluation.count).toBe(25);
     } finally {
       await thread.close();

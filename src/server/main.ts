@@ -11,13 +11,13 @@ import { Coordinator } from '../coordinator/coordinator.ts';
 import { loadNewestCheckpoint } from '../coordinator/checkpointStore.ts';
 import { checkpointOptimizer, defaultJob, jobId, jobLayout, jobModel, jobResolved, parseJobDefinition, plannedRounds, type Job } from '../coordinator/job.ts';
 import { loadJobDataset, type JobDataset } from '../data/jobDataset.ts';
-import { jsMlpSpotChecker } from '../coordinator/verification.ts';
+import { cpuModelSpotChecker, jsMlpSpotChecker, type SpotChecker } from '../coordinator/verification.ts';
+import { CpuModel } from '../cpu/cpuModel.ts';
 import { startCoordinatorPeer } from '../net/nodePeer.ts';
 import { attachSignalingRelay } from '../net/relay.ts';
 import { exportModelOnnx } from '../model/onnx.ts';
-import { JsMlp } from '../coordinator/jsMlp.ts';
 import type { ImageDataset } from '../data/dataset.ts';
-import { initParameters } from '../model/mlp.ts';
+import { initModelParameters, mlpSpecOf } from '../model/layers/spec.ts';
 import { USAGE, UsageError, describeFailure, fileError, outputError, parseCommandLine, wantsDebug, type PlanOptions, type ServerOptions } from './cli.ts';
 import { launchContributors, type LaunchedContributors } from './contributorLauncher.ts';
 import { planJob, planText } from './plan.ts';
@@ -75,25 +75,35 @@ async function plan(options: PlanOptions): Promise<number> {
     downMbps: options.downMbps,
     upMbps: options.upMbps,
     contributors: [1, 2, 4],
-    spotCheckMsPerExample: measureSpotCheck(job, train),
+    spotCheckMsPerExample: await measureSpotCheck(job, train),
     dataset: { trainCount: train.count, testCount: test?.count ?? 0 },
   });
   console.log(options.json ? JSON.stringify(figures, null, 2) : planText(figures));
   return 0;
 }
 
-/** Milliseconds per example of the coordinator's CPU reference gradient on this machine (what a spot check costs). */
-function measureSpotCheck(job: Job, train: ImageDataset): number {
-  const layout = jobLayout(job);
-  const mlp = new JsMlp(layout);
-  const params = initParameters(layout, job.seed);
-  const gradient = new Float32Array(layout.total);
+/**
+ * The coordinator's recomputation of sampled and suspect results, on the training set: for an
+ * MLP the plain JavaScript MLP, which also resolves ReLU kinks (verification.ts); for any other
+ * model the CPU layer table on this thread.
+ */
+async function spotCheckerFor(job: Job, train: ImageDataset): Promise<SpotChecker> {
+  const model = jobResolved(job);
+  if (mlpSpecOf(model)) return jsMlpSpotChecker(model, train, job.sync);
+  return cpuModelSpotChecker((await CpuModel.create(model, { threads: 1 })).inline, train, job.sync);
+}
+
+/** Milliseconds per example of the coordinator's reference gradient on this machine (what a spot check costs). */
+async function measureSpotCheck(job: Job, train: ImageDataset): Promise<number> {
+  const model = jobResolved(job);
+  const checker = await spotCheckerFor({ ...job, sync: { mode: 'every-step' } }, train);
+  const params = initModelParameters(model, job.seed);
   const indices = Uint32Array.from({ length: 32 }, (_, i) => i % train.count);
-  mlp.lossAndGradient(params, train, indices, gradient); // warm-up
+  checker(params, indices); // warm-up
   let examples = 0;
   const started = performance.now();
   while (performance.now() - started < 300) {
-    mlp.lossAndGradient(params, train, indices, gradient);
+    checker(params, indices);
     examples += indices.length;
   }
   return (performance.now() - started) / examples;
@@ -135,7 +145,7 @@ async function run(args: ServerOptions): Promise<number> {
     checkpoint: loaded?.state,
     signer,
     verifier: nodeVerifier,
-    spotChecker: jsMlpSpotChecker(layout, train, job.sync),
+    spotChecker: await spotCheckerFor(job, train),
   });
 
   const startedAt = Date.now();
