@@ -68,6 +68,16 @@ describe('parseJob', () => {
     expect(jobLayout(job).total).toBeGreaterThan(235_000);
   });
 
+  it('parses the zoo CNN: a layer list on the 1×28×28 images', () => {
+    const path = 'src/coordinator/jobs/fashion-mnist-cnn.json';
+    const job = parseJob(readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8'), path);
+    const model = jobResolved(job);
+    expect(model.inputShape).toEqual([1, 28, 28]);
+    expect(model.layers.filter((l) => l.kind === 'conv2d')).toHaveLength(2);
+    expect(model.parameterCount).toBe(16 * 9 + 16 + 32 * 16 * 9 + 32 + 1568 * 128 + 128 + 128 * 10 + 10);
+    expect(job.stop.targetAccuracy).toBeGreaterThanOrEqual(0.92);
+  });
+
   it.each([
     ['not JSON', '{"name": ', /test.json is not valid JSON/],
     ['a missing field', withField('name', undefined), /name: .*expected string/i],

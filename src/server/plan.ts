@@ -6,8 +6,8 @@
 import { jobId, jobResolved, leaseBounds, plannedRounds, roundsPerEpoch, type Job } from '../coordinator/job.ts';
 import { encodedByteSize, type CompressedHeader } from '../compression/index.ts';
 import { leaseSizeFor } from '../coordinator/rounds.ts';
-import { planMemory } from '../cpu/memoryPlan.ts';
-import { describeModel, gradientFlops, mlpSpecOf, resolveModel } from '../model/layers/spec.ts';
+import { cpuModelMemoryBytes } from '../cpu/cpuModelPlan.ts';
+import { describeModel, gradientFlops, resolveModel } from '../model/layers/spec.ts';
 import { encodeMessage } from '../protocol/codec.ts';
 import { MAX_LEASE_EXAMPLES, type AnyMessage } from '../protocol/messages.ts';
 import { MAX_MICRO_BATCH } from '../worker/api.ts';
@@ -56,8 +56,8 @@ export interface JobPlan {
   model: { description: string; parameters: number; flopsPerExample: number };
   rounds: { globalBatch: number; perEpoch: number; planned: number | null; epochs: number | null; targetAccuracy: number | null };
   speed: { examplesPerSecond: number; source: string; downMbps: number; upMbps: number };
-  /** The CPU backend's memory plan (MLPs; null for other models until their plan is reported). */
-  memory: { cpuBackendBytes: number | null; batchCapacity: number };
+  /** The CPU backend's memory plan (src/cpu/cpuModelPlan.ts) for the dataset and the largest micro-batch. */
+  memory: { cpuBackendBytes: number; batchCapacity: number };
   swarm: SwarmRow[];
   /** lease.inFlight: leases a contributor may hold at once (uploads overlap compute when ≥ 2). */
   inFlight: number;
@@ -132,7 +132,6 @@ function leasesOfRound(job: Job, n: number, speed: number, turnaroundSpeed: numb
 export function planJob(inputs: PlanInputs): JobPlan {
   const { job } = inputs;
   const layout = jobResolved(job);
-  const mlp = mlpSpecOf(layout);
   const flopsPerExample = gradientFlops(layout, 1);
   const speed = inputs.speed ?? DEFAULT_CONTRIBUTOR_FLOPS / flopsPerExample;
   const bytesPerSecondDown = (inputs.downMbps * 1e6) / 8;
@@ -182,7 +181,7 @@ export function planJob(inputs: PlanInputs): JobPlan {
       downMbps: inputs.downMbps,
       upMbps: inputs.upMbps,
     },
-    memory: { cpuBackendBytes: mlp && planMemory({ spec: mlp, trainCount: inputs.dataset.trainCount, testCount: inputs.dataset.testCount, batchCapacity }, 0).end, batchCapacity },
+    memory: { cpuBackendBytes: cpuModelMemoryBytes(layout, { trainCount: inputs.dataset.trainCount, testCount: inputs.dataset.testCount, batchCapacity }), batchCapacity },
     swarm,
     inFlight: job.lease.inFlight,
     verification: {
@@ -210,7 +209,7 @@ export function planText(p: JobPlan): string {
     `  model       ${p.model.description}: ${n(p.model.parameters)} parameters, ${(p.model.flopsPerExample / 1e6).toFixed(2)} MFLOP per example (forward + backward)`,
     `  rounds      ${n(r.globalBatch)} examples each, ${n(r.perEpoch)} per epoch; stops at ${stop || 'no stop condition'}`,
     `  contributor ${n(p.speed.examplesPerSecond)} examples/s (${p.speed.source}); links ${p.speed.downMbps} Mbit/s down, ${p.speed.upMbps} Mbit/s up`,
-    `  memory      CPU backend: ${p.memory.cpuBackendBytes === null ? 'not planned for this model' : mib(p.memory.cpuBackendBytes)} of WebAssembly memory (model, optimizer state, the dataset, micro-batches of ${n(p.memory.batchCapacity)})`,
+    `  memory      CPU backend: ${mib(p.memory.cpuBackendBytes)} of WebAssembly memory (model, optimizer state, the dataset, micro-batches of ${n(p.memory.batchCapacity)})`,
     '',
     '  contributors | lease | leases each | down per round | up per round | compute | transfer | round | examples/s | all planned rounds',
     ...p.swarm.map(
