@@ -56,12 +56,13 @@ export async function gradientOfLease(
   version: number,
   indices: Uint32Array,
   chunk = MAX_MICRO_BATCH,
+  dropoutSeed?: number,
 ): Promise<GradientResult> {
-  if (indices.length <= chunk) return trainer.computeGradient({ version, indices });
+  if (indices.length <= chunk) return trainer.computeGradient({ version, indices, dropoutSeed });
   let total: GradientResult | null = null;
   let loss = 0;
   for (let start = 0; start < indices.length; start += chunk) {
-    const r = await trainer.computeGradient({ version, indices: indices.subarray(start, start + chunk) });
+    const r = await trainer.computeGradient({ version, indices: indices.subarray(start, start + chunk), dropoutSeed });
     const weight = r.exampleCount / indices.length;
     loss += weight * r.loss;
     if (!total) {
@@ -274,7 +275,7 @@ export class ContributorSession {
       }
       this.emit({ kind: 'computing', leaseId, examples: indices.length, round });
       const job = this.job!;
-      const r = await this.computeLease(job, version, indices, lease.body.innerLr);
+      const r = await this.computeLease(job, version, indices, lease.body.innerLr, lease.body.round);
       if (this.ended) return;
       const { encoding, update } = encodeUpdate(r.values, job.compression.up);
       const resultHash = await webSha256Hex(resultHashInput({ exampleCount: r.exampleCount, loss: r.loss, correct: r.correct, encoding, update }));
@@ -299,13 +300,14 @@ export class ContributorSession {
   }
 
   /** The job's kind of work on a lease: the gradient of its examples, or its local steps' Δ. */
-  private async computeLease(job: JobInfo, version: number, indices: Uint32Array, innerLr: number | undefined): Promise<{ values: Float32Array; loss: number; correct: number; exampleCount: number; wallTimeMs: number; gpuTimeMs: number | null }> {
+  /** Dropout, where the model has it, is seeded by the lease's round: a replica of the same work draws the same masks. */
+  private async computeLease(job: JobInfo, version: number, indices: Uint32Array, innerLr: number | undefined, round: number): Promise<{ values: Float32Array; loss: number; correct: number; exampleCount: number; wallTimeMs: number; gpuTimeMs: number | null }> {
     if (job.sync.mode === 'local-steps') {
       if (innerLr === undefined) throw new Error('a local-steps lease must name its inner learning rate (innerLr)');
-      const r = await this.trainer.localSteps({ version, indices, innerBatch: job.sync.innerBatch, hyper: { ...job.sync.optimizer, lr: innerLr } });
+      const r = await this.trainer.localSteps({ version, indices, innerBatch: job.sync.innerBatch, hyper: { ...job.sync.optimizer, lr: innerLr }, dropoutSeed: round });
       return { ...r, values: r.delta };
     }
-    const r = await gradientOfLease(this.trainer, version, indices);
+    const r = await gradientOfLease(this.trainer, version, indices, MAX_MICRO_BATCH, round);
     return { ...r, values: r.gradient };
   }
 

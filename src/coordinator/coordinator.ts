@@ -676,7 +676,7 @@ export class Coordinator {
     // The lease was computed from the broadcast parameters, and its result rounded by the job's up encoding: so is the reference.
     const params = this.broadcast.params;
     const inner = this.job.sync.mode === 'local-steps' ? innerHyper(this.job, lease.round) : undefined;
-    const reference = roundTrip(checker(params, indices, inner), this.job.compression.up);
+    const reference = roundTrip(checker(params, indices, inner, lease.round), this.job.compression.up);
     let distance = relativeDistance(gradient, reference);
     // Not yet a cheat: a pre-activation at a ReLU kink may have fallen the other way in its arithmetic.
     if (distance > tolerance && checker.resolveKinks) {

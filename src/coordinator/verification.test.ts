@@ -344,4 +344,22 @@ describe('cpuModelSpotChecker (the CPU layer table)', () => {
     expect(relativeDistance(claimed.map((v) => 1.05 * v), reference)).toBeGreaterThan(0.04);
     expect(() => checker(params, indices)).toThrow(/needs the lease's inner optimizer/);
   });
+
+  it("dropout: masks seeded by the lease's round and each example's index, as the contributor draws them", async () => {
+    const dropped = resolveModel({
+      input: [1, 8, 8],
+      layers: [{ kind: 'conv2d', outChannels: 3, kernel: 3, padding: 1 }, { kind: 'relu' }, { kind: 'flatten' }, { kind: 'dropout', p: 0.3 }, { kind: 'linear', outFeatures: 4 }, { kind: 'softmax-cross-entropy' }],
+    });
+    const p = initModelParameters(dropped, 2);
+    const checker = cpuModelSpotChecker((await CpuModel.create(dropped, { threads: 1 })).inline, train);
+    const contributor = await CpuModel.create(dropped, { threads: 1 });
+    await contributor.setDatasets(train, null);
+    contributor.setParameters(p);
+    const round = 17;
+    const claimed = (await contributor.gradient(indices, { seed: round, positions: indices })).gradient;
+    expect(Array.from(new Uint32Array(checker(p, indices, undefined, round).buffer))).toEqual(Array.from(new Uint32Array(claimed.buffer)));
+    // Another round draws other masks: a result computed for another round does not pass.
+    expect(relativeDistance(claimed, checker(p, indices, undefined, round + 1))).toBeGreaterThan(0.05);
+    expect(() => checker(p, indices)).toThrow(/dropout .* needs dropout = \{ seed, positions \}/);
+  });
 });

@@ -32,8 +32,9 @@ export interface SpotChecker {
    * The reference result of the lease's examples at these parameters: the gradient, or in a
    * local-steps job the Δ of its inner steps run with `inner`, the lease's inner optimizer at
    * the learning rate it was sent (innerHyper(job, lease.round)); every-step ignores `inner`.
+   * `dropoutSeed` is the lease's round, as the contributor seeds dropout (MicroBatch.dropoutSeed).
    */
-  (params: Float32Array, indices: Uint32Array, inner?: OptimizerHyper): Float32Array;
+  (params: Float32Array, indices: Uint32Array, inner?: OptimizerHyper, dropoutSeed?: number): Float32Array;
   /**
    * A claim's distance to the reference once the ReLU kinks are resolved its way: a
    * pre-activation within float error of zero may fall on either side in two correct f32
@@ -121,22 +122,27 @@ export function cpuModelSpotChecker(cpu: InlineCpuModel, train: ImageDataset, sy
   const total = cpu.model.total;
   cpu.setDatasets(train, null);
   if (sync.mode === 'every-step') {
-    return (params, indices) => {
+    return (params, indices, _inner, dropoutSeed) => {
       cpu.setParameters(params);
-      return cpu.gradient(indices).gradient;
+      return cpu.gradient(indices, dropoutOf(indices, dropoutSeed)).gradient;
     };
   }
   const zeros = new Float32Array(total);
-  return (params, indices, inner) => {
+  return (params, indices, inner, dropoutSeed) => {
     if (!inner) throw new Error("A local-steps job's spot checker needs the lease's inner optimizer at its learning rate: pass innerHyper(job, lease.round)");
     cpu.setParameters(params);
     cpu.setOptimizerState(zeros, zeros);
-    innerBatches(indices, sync.innerBatch).forEach((batch, s) => cpu.trainStep(batch, inner, s + 1));
+    innerBatches(indices, sync.innerBatch).forEach((batch, s) => cpu.trainStep(batch, inner, s + 1, dropoutOf(batch, dropoutSeed)));
     const after = cpu.readState().params;
     const delta = new Float32Array(total);
     for (let i = 0; i < total; i++) delta[i] = params[i] - after[i];
     return delta;
   };
+}
+
+/** A contributor's dropout context for these examples: the lease's round as the seed, each example's index as its position. */
+function dropoutOf(indices: Uint32Array, seed: number | undefined): { seed: number; positions: Uint32Array } | undefined {
+  return seed === undefined ? undefined : { seed, positions: indices };
 }
 
 /** ‖g − ref‖ / ‖ref‖ (‖g‖ when ref is zero). */

@@ -100,6 +100,12 @@ export type DatasetSource =
 export interface MicroBatch {
   version: number;
   indices: Uint32Array;
+  /**
+   * Dropout's seed for this work (the lease's round): a unit's mask is a hash of the seed, the
+   * example's index, the layer and the unit (src/model/layers/dropout.ts), so a recomputation of
+   * the same work draws the same masks. Required when the model has dropout.
+   */
+  dropoutSeed?: number;
 }
 
 export interface GradientResult {
@@ -192,6 +198,10 @@ export function validateMicroBatch(batch: unknown, loadedVersion: number | null,
   if (!(indices instanceof Uint32Array)) throw new InvalidInputError(`Micro-batch indices must be a Uint32Array, got ${describe(indices)}`);
   if (indices.length === 0) throw new InvalidInputError('A micro-batch needs at least one example');
   if (indices.length > MAX_MICRO_BATCH) throw new InvalidInputError(`A micro-batch may name at most ${MAX_MICRO_BATCH} examples, got ${indices.length}`);
+  const { dropoutSeed } = batch as Partial<MicroBatch>;
+  if (dropoutSeed !== undefined && !(Number.isInteger(dropoutSeed) && dropoutSeed >= 0 && dropoutSeed <= 0xffffffff)) {
+    throw new InvalidInputError(`A micro-batch's dropoutSeed must be an integer in [0, 2^32), got ${dropoutSeed}`);
+  }
   for (let i = 0; i < indices.length; i++) {
     if (indices[i] >= examples) {
       throw new InvalidInputError(`Example index ${indices[i]} (position ${i}) is out of range: the training set has ${examples} examples`);

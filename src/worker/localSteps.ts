@@ -16,6 +16,8 @@ export interface LocalStepsLease {
   innerBatch: number;
   /** The inner optimizer (AdamW or SGD with momentum) at the lease's learning rate; its state starts at zero for every lease. */
   hyper: OptimizerHyper;
+  /** Dropout's seed for every inner step (MicroBatch.dropoutSeed): the lease's round. */
+  dropoutSeed?: number;
 }
 
 export interface LocalStepsResult {
@@ -75,7 +77,7 @@ export async function runLocalSteps(trainer: LocalStepsTrainer, start: Float32Ar
     let gpuTimeMs: number | null = 0;
     let rolledBack = false;
     for (let s = 0; s < batches.length; s++) {
-      const r = await trainer.trainStep({ version: lease.version + s, indices: batches[s] }, lease.hyper);
+      const r = await trainer.trainStep({ version: lease.version + s, indices: batches[s], dropoutSeed: lease.dropoutSeed }, lease.hyper);
       recoveries += r.recoveries;
       // A lost device resumes from the trainer's last snapshot, which may be an earlier step: start the lease over.
       if (r.step !== s + 1) {

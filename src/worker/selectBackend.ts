@@ -95,13 +95,15 @@ export async function measureBackend(
     backend: kind, examplesPerSecond: null, msPerBatch: null, batch, runs, error: (error as Error)?.message ?? String(error),
   });
   const indices = Uint32Array.from({ length: batch }, (_, i) => i);
+  // A model with dropout is timed with it on, as it trains.
+  const dropout = { seed: 1, positions: indices };
   // Creation, loading and warm-up together must fit the start-up budget.
   const startup = (async () => {
     const backend = await factory();
     try {
       await backend.setDatasets(randomDataset(new Random(1), batch, model.inputSize, model.classes), null);
       await backend.setParameters(initModelParameters(model, 1));
-      for (let i = 0; i < WARMUP_RUNS; i++) await backend.gradient(indices);
+      for (let i = 0; i < WARMUP_RUNS; i++) await backend.gradient(indices, dropout);
       return backend;
     } catch (error) {
       backend.dispose();
@@ -119,7 +121,7 @@ export async function measureBackend(
     const start = performance.now();
     while (times.length < MIN_RUNS || performance.now() - start < budgetMs) {
       const t0 = performance.now();
-      await backend.gradient(indices);
+      await backend.gradient(indices, dropout);
       times.push(performance.now() - t0);
     }
     await backend.setDatasets(null, null);

@@ -22,7 +22,7 @@ import {
   type TrainerApi,
   type TrainerOptions,
 } from './api.ts';
-import type { BackendFactory, TrainingBackend } from './backend.ts';
+import type { BackendDropout, BackendFactory, TrainingBackend } from './backend.ts';
 import { runLocalSteps, type LocalStepsLease, type LocalStepsResult } from './localSteps.ts';
 
 /** Device losses in a row after which a call gives up. */
@@ -139,7 +139,7 @@ export class Trainer implements TrainerApi {
           // silently computed against other parameters than the ones asked for.
           throw new Error(`The device was lost and parameters rolled back to version ${this.version}; version ${batch.version} is gone`);
         }
-        return b.gradient(indices);
+        return b.gradient(indices, dropoutOf(batch, indices));
       },
       () => recoveries++,
     );
@@ -184,7 +184,7 @@ export class Trainer implements TrainerApi {
     const t0 = performance.now();
     let recoveries = 0;
     // After a device loss the step resumes from the last snapshot: t is read at each try.
-    const r = await this.withRecovery('run a training step', (b) => b.trainStep(indices, hyper, this.step + 1), () => recoveries++);
+    const r = await this.withRecovery('run a training step', (b) => b.trainStep(indices, hyper, this.step + 1, dropoutOf(batch, indices)), () => recoveries++);
     if (!Number.isFinite(r.loss)) throw new Error(`The training loss is ${r.loss}: training diverged; lower the learning rate`);
     const { version, step } = await this.afterStep();
     return {
@@ -328,4 +328,9 @@ function resolveTrainerModel(spec: unknown): ResolvedModel {
     if (error instanceof ModelSpecError) throw new InvalidInputError(`The model is invalid: ${error.message}`);
     throw error;
   }
+}
+
+/** The dropout context of a micro-batch: its seed and each example's index as its position. */
+function dropoutOf(batch: MicroBatch, indices: Uint32Array): BackendDropout | undefined {
+  return batch.dropoutSeed === undefined ? undefined : { seed: batch.dropoutSeed, positions: indices };
 }
