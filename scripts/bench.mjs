@@ -8,8 +8,13 @@
 // locally; ~25 min, not with --quick) and the long adversarial run (480 rounds, clean run in
 // the browsers; not with --quick), writes bench-results.json, and fails if a check fails.
 //
+// After the page, PyTorch CPU eager trains the page's CNN (issue 11) at the same batch and
+// thread counts (scripts/torch-train.py --speed-only), for the bar "our CPU backend ≥ 0.5×
+// PyTorch"; where torch is not installed the report says so.
+//
 //   npm run bench                          sizes 256, 512, 1024, 2048
 //   npm run bench -- --sizes=256,1024 --cap=10 --quick
+//   npm run bench -- --suites=cnn-webgpu,cnn-cpu   those page suites (and PyTorch) alone, no other rows
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -25,10 +30,10 @@ const SESSION_TIMEOUT_MS = 30 * 60_000;
 function pageQuery(argv) {
   const query = new URLSearchParams({ auto: '1' });
   for (const arg of argv) {
-    const m = /^--(sizes|cap)=(.+)$/.exec(arg);
+    const m = /^--(sizes|cap|suites)=(.+)$/.exec(arg);
     if (m) query.set(m[1], m[2]);
     else if (arg === '--quick') query.set('quick', '1');
-    else throw new Error(`Unknown option ${arg}. Options: --sizes=256,512,1024 --cap=SECONDS --quick`);
+    else throw new Error(`Unknown option ${arg}. Options: --sizes=256,512,1024 --cap=SECONDS --quick --suites=ID,ID`);
   }
   return query;
 }
@@ -70,6 +75,67 @@ function runRow(args, reportFile, id, description, checks) {
     checks.push({ id, description, pass: false, detail: `exit code ${run.status}` });
     return null;
   }
+}
+
+const CNN_SUITE = 'cnn-cpu';
+const CNN_TRAIN_ROW = /^CNN trainStep: ours CPU CpuModel, /;
+const TORCH_BAR = 0.5;
+/** PyTorch runs per thread count; the fastest counts, as the page keeps its fastest repeat. */
+const TORCH_RUNS = 2;
+
+/**
+ * PyTorch CPU eager training images/s of the page's CNN (the same model, batch, thread
+ * counts and AdamW) and the bar ours ≥ 0.5× it, pushed into `checks`; null when the page
+ * measured no CNN training. Without torch: a report saying so, and no check.
+ */
+function runTorchBaseline(rows, checks) {
+  const ours = rows.filter((r) => r.suite === CNN_SUITE && CNN_TRAIN_ROW.test(r.name) && Number.isFinite(r.value));
+  if (ours.length === 0) return null;
+  const probe = spawnSync('python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    const reason = probe.error ? `python3 did not start (${probe.error.message})` : `python3 -c "import torch" failed: ${(probe.stderr || '').trim().split('\n').pop()}`;
+    console.log(`\nPyTorch is not installed here (${reason}): the CNN's PyTorch baseline and its ≥ ${TORCH_BAR}× bar are not measured.`);
+    return { available: false, reason, rows: [] };
+  }
+  const { model, optimizer, batch, modelSource } = ours[0].details;
+  const dir = mkdtempSync(join(tmpdir(), 'swarmgrad-torch-'));
+  const jobFile = join(dir, 'cnn-job.json');
+  const { lr, beta1, beta2, eps, weightDecay } = optimizer;
+  writeFileSync(jobFile, JSON.stringify({ name: `the bench's CNN (${modelSource})`, model, optimizer: { kind: 'adamw', lr, beta1, beta2, eps, weightDecay } }));
+  console.log(`\nPyTorch ${probe.stdout.trim()} CPU eager, the same CNN, batch ${batch}, AdamW (scripts/torch-train.py --speed-only, ${TORCH_RUNS} runs per thread count):`);
+  const result = { available: true, torch: probe.stdout.trim(), rows: [] };
+  try {
+    for (const row of ours) {
+      const threads = row.details.threads;
+      const runs = [];
+      for (let i = 0; i < TORCH_RUNS; i++) {
+        const run = spawnSync('python3', ['scripts/torch-train.py', jobFile, '--speed-only', '--batch', String(batch), '--threads', String(threads), '--steps', '40'], { encoding: 'utf8' });
+        const line = run.stdout?.trim().split('\n').pop();
+        try {
+          runs.push(JSON.parse(line).imagesPerSecond);
+        } catch {
+          throw new Error(`scripts/torch-train.py exited with code ${run.status} without its JSON line: ${(run.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
+        }
+      }
+      const torch = Math.max(...runs);
+      const ratio = row.value / torch;
+      const fmt = (x) => Math.round(x).toLocaleString('en-US');
+      console.log(`  ${threads} thread(s): PyTorch ${fmt(torch)} images/s (runs ${runs.map(fmt).join(', ')}); ours CpuModel ${fmt(row.value)}: ${ratio.toFixed(2)}×`);
+      result.rows.push({ threads, batch, imagesPerSecond: torch, runs, ours: row.value, ratio });
+      checks.push({
+        bar: `CNN training (issue 11), batch ${batch}, ${threads} thread(s): our CPU backend ≥ ${TORCH_BAR}× PyTorch CPU eager's images/s`,
+        pass: ratio >= TORCH_BAR,
+        detail: `ours CpuModel ${fmt(row.value)} vs PyTorch ${fmt(torch)} images/s: ${ratio.toFixed(2)}×`,
+      });
+    }
+  } catch (error) {
+    console.log(`  PyTorch failed: ${error.message}`);
+    checks.push({ bar: `CNN training (issue 11): the PyTorch baseline runs`, pass: false, detail: error.message });
+    result.error = error.message;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return result;
 }
 
 async function main() {
@@ -118,6 +184,17 @@ async function main() {
     await browser.close();
     browser = null;
 
+    const checks = [...bench.report.checks];
+    const torch = runTorchBaseline(bench.report.rows, checks);
+    if (query.has('suites')) {
+      // A partial run: the page's chosen suites (and PyTorch) only.
+      writeFileSync(RESULTS_FILE, JSON.stringify({ ...bench.report, torch, checks }, null, 2) + '\n');
+      for (const c of checks) console.log(`${c.pass ? 'PASS' : 'FAIL'}  ${c.bar}: ${c.detail}`);
+      const failed = checks.filter((c) => !c.pass).length;
+      console.log(`Wrote ${RESULTS_FILE} (suites ${query.get('suites')} only). ${checks.length - failed} of ${checks.length} checks pass; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`);
+      return failed === 0 ? 0 : 1;
+    }
+
     // The network row needs the real server and WebRTC, so it runs in its own process
     // (inside ../shared/isolated-net) against the same build.
     const networkFile = join(outDir, 'network.json');
@@ -126,7 +203,6 @@ async function main() {
     const backendRow = bench.report.rows.find((r) => r.suite === 'cpu-mlp' && /^ours CPU backend, 2 threads/.test(r.name) && Number.isFinite(r.value));
     const networkArgs = ['--import', 'tsx', 'scripts/bench-network.ts', '--site', outDir, '--out', networkFile];
     if (backendRow) networkArgs.push('--backend-rate', String(backendRow.value));
-    const checks = [...bench.report.checks];
     const networkReport = runRow(networkArgs, networkFile, 'network-vs-local', 'the network benchmark ran', checks);
     // The widget row: the demo game's frame times with the widget computing vs paused, idle and under a CPU hog.
     const widgetFile = join(outDir, 'widget.json');
@@ -161,7 +237,7 @@ async function main() {
     } catch {
       console.warn('The verification benchmark did not write its figures (see above).');
     }
-    writeFileSync(RESULTS_FILE, JSON.stringify({ ...bench.report, network: networkReport, widget: widgetReport, swarm: swarmReport, verification, checks }, null, 2) + '\n');
+    writeFileSync(RESULTS_FILE, JSON.stringify({ ...bench.report, torch, network: networkReport, widget: widgetReport, swarm: swarmReport, verification, checks }, null, 2) + '\n');
     const failed = checks.filter((c) => !c.pass).length;
     console.log(`Wrote ${RESULTS_FILE}. ${checks.length - failed} of ${checks.length} checks pass; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`);
     return failed === 0 ? 0 : 1;

@@ -4,6 +4,7 @@
 // context per thread count, for ours and theirs alike, keeps the comparison fair.
 
 import type { ImageDataset } from '../data/dataset.ts';
+import type { CnnTrainFigures, CnnTrainRequest, ConvFigures, ConvMeasureRequest } from './cnn/cpuMeasure.ts';
 
 /** Training the default MLP with AdamW on `train`: untimed warm-up steps, then at least minSteps for at least budgetMs. */
 export interface MlpMeasureRequest {
@@ -20,7 +21,9 @@ export interface MlpMeasureRequest {
 export type CpuMeasureRequest =
   | { kind: 'ours-matmul'; n: number; threads: number; simd: 'relaxed' | 'plain'; budgetMs: number }
   | { kind: 'ort-matmul'; n: number; threads: number; budgetMs: number }
-  | MlpMeasureRequest;
+  | MlpMeasureRequest
+  | ConvMeasureRequest
+  | CnnTrainRequest;
 
 export interface MatmulFigures {
   /** Best and median of the timed runs, milliseconds per C = A·B. */
@@ -41,7 +44,9 @@ export interface TrainingFigures {
   details: Record<string, unknown>;
 }
 
-export type CpuMeasureReply = { ok: true; figures: MatmulFigures | TrainingFigures } | { ok: false; error: string };
+export type CpuMeasureFigures = MatmulFigures | TrainingFigures | ConvFigures | CnnTrainFigures;
+
+export type CpuMeasureReply = { ok: true; figures: CpuMeasureFigures } | { ok: false; error: string };
 
 /** Timed runs of `once` after one warm-up, until budgetMs has passed and at least 3 ran. */
 export async function timeRepeatedly(once: () => Promise<unknown> | unknown, budgetMs: number): Promise<{ bestMs: number; medianMs: number; runs: number }> {
@@ -76,7 +81,7 @@ export function batchIndices(order: Uint32Array, step: number, batch: number): U
 }
 
 /** Runs one request in a fresh bench worker and ends it. */
-export async function measureInWorker(request: CpuMeasureRequest, signal?: AbortSignal): Promise<MatmulFigures | TrainingFigures> {
+export async function measureInWorker(request: CpuMeasureRequest, signal?: AbortSignal): Promise<CpuMeasureFigures> {
   const worker = new Worker(new URL('./cpuBench.worker.ts', import.meta.url), { type: 'module', name: `swarmgrad bench ${request.kind}` });
   try {
     const reply = await new Promise<CpuMeasureReply>((resolve, reject) => {

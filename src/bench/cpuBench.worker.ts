@@ -1,5 +1,6 @@
 // The bench worker: one measurement per worker (see cpuBaselines.ts). Ours: the CPU
-// backend's matmul and training step. Theirs: onnxruntime-web's WASM MatMul and the same
+// backend's matmul and training step, and the CNN's conv passes and CpuModel training step
+// (cnn/cpuMeasure.ts, against onnxruntime-web's wasm Conv). Theirs: onnxruntime-web's WASM MatMul and the same
 // MLP trained with tfjs-backend-wasm (same widths, batch, initialisation scheme, AdamW with
 // decoupled weight decay written out in tfjs ops), each with the requested thread count.
 
@@ -16,6 +17,7 @@ import { CpuBackend } from '../worker/cpuBackend.ts';
 import { resolveModel } from '../model/layers/spec.ts';
 import { batchIndices, matmulInputs, probeIndices, timeRepeatedly, type CpuMeasureReply, type CpuMeasureRequest, type MatmulFigures, type MlpMeasureRequest, type TrainingFigures } from './cpuBaselines.ts';
 import { trainTfjsWasm } from './cpuTfjs.ts';
+import { oursCnn, oursConv, ortConv } from './cnn/cpuMeasure.ts';
 
 async function oursMatmul(r: Extract<CpuMeasureRequest, { kind: 'ours-matmul' }>): Promise<MatmulFigures> {
   const mm = await CpuMatmul.create({ layout: 'nn', m: r.n, n: r.n, k: r.n }, { threads: r.threads, simd: r.simd });
@@ -103,6 +105,9 @@ self.onmessage = async (e: MessageEvent<CpuMeasureRequest>) => {
       r.kind === 'ours-matmul' ? await oursMatmul(r)
       : r.kind === 'ort-matmul' ? await ortMatmul(r)
       : r.kind === 'ours-mlp' ? await oursMlp(r)
+      : r.kind === 'ours-conv' ? await oursConv(r)
+      : r.kind === 'ort-conv' ? await ortConv(r)
+      : r.kind === 'ours-cnn' ? await oursCnn(r)
       : await trainTfjsWasm(r);
     reply = { ok: true, figures };
   } catch (error) {

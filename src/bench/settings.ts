@@ -17,6 +17,8 @@ export interface BenchSettings {
   /** MLP training: untimed steps first, then timed steps. */
   trainWarmupSteps: number;
   trainTimedSteps: number;
+  /** Only these suites (by id), in the session's order; null: all of them. */
+  suites: string[] | null;
 }
 
 /** The size every implementation is measured at whatever the cap: the bars are judged there. */
@@ -48,6 +50,7 @@ export function parseBenchSettings(params: URLSearchParams): BenchSettings {
     repeat: quick ? { warmups: 1, repetitions: 1 } : { warmups: 1, repetitions: 5, budgetMs: 3000 },
     trainWarmupSteps: quick ? 1 : 5,
     trainTimedSteps: quick ? 3 : 40,
+    suites: parseSuiteIds(params.get('suites')),
   };
 }
 
@@ -65,6 +68,14 @@ export function parseSizes(text: string): number[] {
     return n;
   });
   return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
+/** "cnn-webgpu,cnn-cpu" → the ids; which ids exist is checked where the suites are (benchSuites). */
+function parseSuiteIds(text: string | null): string[] | null {
+  if (text === null) return null;
+  const ids = text.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (ids.length === 0) throw new BenchSettingsError(`suites lists suite ids to run, e.g. suites=cnn-webgpu,cnn-cpu; got "${text}"`);
+  return [...new Set(ids)];
 }
 
 function parseFlag(params: URLSearchParams, name: string): boolean {

@@ -196,6 +196,20 @@ export class GpuModel {
     return new Float32Array(result.data[0]);
   }
 
+  /**
+   * Bytes of GPU memory in the model's buffers: parameters, gradients, optimizer state, the
+   * norm, and every cached plan's activations and inputs (the benchmark's peak-memory figure).
+   * The resident datasets are the caller's, and the ops' own uniforms and scratch are not counted.
+   */
+  async memoryBytes(): Promise<number> {
+    let bytes = 0;
+    for (const b of [this.params, this.grads, this.state1, this.state2, this.norm]) bytes += b.size;
+    for (const plan of await Promise.allSettled(this.plans.values())) {
+      if (plan.status === 'fulfilled') for (const b of plan.value.owned) bytes += b.size;
+    }
+    return bytes;
+  }
+
   destroy(): void {
     for (const b of [this.params, this.grads, this.state1, this.state2, this.norm]) b.destroy();
     for (const plan of this.plans.values()) plan.then((p) => this.releasePlan(p)).catch(() => {});
