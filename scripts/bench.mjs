@@ -81,7 +81,7 @@ const CNN_SUITE = 'cnn-cpu';
 const CNN_TRAIN_ROW = /^CNN trainStep: ours CPU CpuModel, /;
 const TORCH_BAR = 0.5;
 /** PyTorch runs per thread count; the fastest counts, as the page keeps its fastest repeat. */
-const TORCH_RUNS = 2;
+const TORCH_RUNS = 3;
 
 /**
  * PyTorch CPU eager training images/s of the page's CNN (the same model, batch, thread
