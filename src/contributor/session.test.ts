@@ -579,7 +579,10 @@ describe('ContributorSession: pause, stop and the end of the job', () => {
     await h.send({ type: 'jobDone', body: { rounds: 42, testAccuracy: 0.881, message: 'target reached' }, tensors: {} });
     await eventually(() => expect(h.coordinatorClosed).toHaveLength(1));
     expect(eventsOf(h, 'jobDone')).toEqual([{ kind: 'jobDone', rounds: 42, testAccuracy: 0.881, message: 'target reached' }]);
+    // A is held in the trainer (under load it may get there after the close): release it, let it finish.
+    await eventually(() => expect(h.trainer.heldCount.computes).toBe(1));
     h.trainer.releaseCompute();
+    await eventually(() => expect(h.trainer.log).toContain('computed v1 ×1'));
     await new Promise((ok) => setTimeout(ok, 10));
     // A finished after the end: no result, no error, and B was never started.
     expect(h.trainer.log.filter((l) => l.startsWith('compute '))).toEqual(['compute v1 ×1 from 0']);
