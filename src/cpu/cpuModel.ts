@@ -8,7 +8,7 @@
 import type { ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { checkU32 } from '../model/layers/dropout.ts';
-import type { ResolvedLayer, ResolvedModel } from '../model/layers/spec.ts';
+import { findDropout, type ResolvedLayer, type ResolvedModel } from '../model/layers/spec.ts';
 import { optimizerArgs, type CpuGradient } from './cpuMlp.ts';
 import { planModel, specRegion, type CpuModelPlan, type ModelPlanInputs } from './cpuModelPlan.ts';
 import { createExecutor, type CpuExecutor, type ExecutorOptions } from './executor.ts';
@@ -350,13 +350,3 @@ export class CpuModel {
   }
 }
 
-function findDropout(layers: readonly ResolvedLayer[]): ResolvedLayer | null {
-  for (const l of layers) {
-    if (l.kind === 'dropout' && l.p > 0) return l;
-    if (l.kind === 'residual') {
-      const inner = findDropout(l.layers);
-      if (inner) return inner;
-    }
-  }
-  return null;
-}

@@ -15,7 +15,7 @@
 // CpuMlp does. Every other layer is a node of its own (src/cpu/cpuModelLayers.ts).
 
 import type { Activation } from '../model/mlp.ts';
-import type { LayerKind, ResolvedLayer, ResolvedLayers, ResolvedModel } from '../model/layers/spec.ts';
+import { hasParameters, type LayerKind, type ResolvedLayer, type ResolvedLayers, type ResolvedModel } from '../model/layers/spec.ts';
 import { cpuLayerTable, type LayerBuffers, type LayerWeights } from './cpuModelLayers.ts';
 import { NORM_CHUNK, headerRegions, type DatasetRegions, type Region } from './memoryPlan.ts';
 
@@ -114,11 +114,6 @@ export function specRegion(heapBase: number, specBytes: number): Region {
   return new Arena(tiles.offset + tiles.bytes).take(specBytes);
 }
 
-/** Whether a layer holds parameters, in its branch included. */
-function hasParameters(layer: ResolvedLayer): boolean {
-  if (layer.kind === 'residual') return layer.layers.some(hasParameters);
-  return layer.kind === 'linear' || layer.kind === 'conv2d' || layer.kind === 'layernorm';
-}
 
 /**
  * The fusion rule over one list: linear + relu/gelu become one node. A node needs dx only

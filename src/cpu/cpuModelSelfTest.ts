@@ -5,7 +5,7 @@
 
 import { randomDataset } from '../data/dataset.ts';
 import { forwardBackward } from '../model/layers/reference.ts';
-import { initModelParameters } from '../model/layers/spec.ts';
+import { gradientFlops, initModelParameters } from '../model/layers/spec.ts';
 import { compareClose } from '../testing/allclose.ts';
 import { Random } from '../util/random.ts';
 import type { CpuModel } from './cpuModel.ts';
@@ -16,8 +16,6 @@ const CHECK_BATCH = 3;
 const TIMING_BATCH = 64;
 const TIMING_MS = 150;
 
-/** FLOPs of one gradient: the forward's matmuls and the backward's two per layer (dx and dW), 2 per multiply-add. */
-export const modelGradientFlops = (cpu: CpuModel, batch: number) => 3 * cpu.model.matmulFlops * batch;
 
 /**
  * Checks a gradient against the reference, then times gradients of TIMING_BATCH examples.
@@ -53,5 +51,5 @@ export async function runCpuModelSelfTest(cpu: CpuModel): Promise<{ flopsPerMs: 
   }
   const ms = performance.now() - start;
   await cpu.setDatasets(null, null);
-  return { flopsPerMs: (modelGradientFlops(cpu, TIMING_BATCH) * runs) / ms };
+  return { flopsPerMs: (gradientFlops(cpu.model, TIMING_BATCH) * runs) / ms };
 }

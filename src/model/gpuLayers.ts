@@ -28,7 +28,7 @@ import { Pool2dOp, pool2dShapeOf } from '../kernels/pool.ts';
 import { ColumnSumOp } from '../kernels/reduce.ts';
 import { AddOp } from '../kernels/residual.ts';
 import { SoftmaxCrossEntropyOp } from '../kernels/softmaxXent.ts';
-import type { LayerKind, ParamTensor, ResolvedLayer, ResolvedLayers, ResolvedModel } from './layers/spec.ts';
+import { hasParameters, type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel } from './layers/spec.ts';
 
 export type Binding = GPUBufferBinding;
 
@@ -334,10 +334,6 @@ export function fuseActivations(layers: readonly ResolvedLayer[]): { layer: Reso
   return units;
 }
 
-export function hasParameters(layer: ResolvedLayer): boolean {
-  if (layer.kind === 'residual') return layer.layers.some(hasParameters);
-  return layer.kind === 'linear' || layer.kind === 'conv2d' || layer.kind === 'layernorm';
-}
 
 /**
  * Plans a list of layers reading io.x. io.dx: where the gradient w.r.t. io.x goes (null when
@@ -396,35 +392,4 @@ export async function settleAll<T extends readonly unknown[]>(promises: T): Prom
   return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [I in keyof T]: Awaited<T[I]> };
 }
 
-/** The first dropout layer with p > 0, nested ones included, or null. */
-export function findDropout(layers: readonly ResolvedLayer[]): ResolvedLayers['dropout'] | null {
-  for (const l of layers) {
-    if (l.kind === 'dropout' && l.p > 0) return l;
-    if (l.kind === 'residual') {
-      const inner = findDropout(l.layers);
-      if (inner) return inner;
-    }
-  }
-  return null;
-}
 
-/**
- * FLOPs of one forward and backward pass over `batch` examples as this table runs it, counted
- * as mlpFlops does (2 per multiply-add of the linear and conv2d layers, elementwise work left
- * out): forward, weight gradient, and the input gradient only where the gradient flows on.
- * For an MLP this is GpuMlp's gradientFlops.
- */
-export function gradientFlops(model: ResolvedModel, batch: number): number {
-  const matmul = (l: ResolvedLayer) => (l.kind === 'linear' || l.kind === 'conv2d' ? l.forwardFlops - size(l.outShape) : 0);
-  const walk = (layers: readonly ResolvedLayer[], flowsIn: boolean): number => {
-    let flows = flowsIn;
-    let total = 0;
-    for (const l of layers) {
-      total += matmul(l) * (flows ? 3 : 2);
-      if (l.kind === 'residual') total += walk(l.layers, flows);
-      flows ||= hasParameters(l);
-    }
-    return total;
-  };
-  return batch * walk(model.layers, false);
-}

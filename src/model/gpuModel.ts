@@ -15,12 +15,12 @@ import { GatherExamplesOp } from '../kernels/gather.ts';
 import { OptimizerOp, type OptimizerHyper } from '../kernels/optimizer.ts';
 import { GlobalNormOp } from '../kernels/reduce.ts';
 import type { GpuGradient, MatmulChooser, ResidentDataset, SubmitBudget } from './gpuMlp.ts';
-import { encodeBackward, encodeForward, findDropout, planList, settleAll, type Binding, type EncodeEnv, type GpuState, type PlannedList } from './gpuLayers.ts';
+import { encodeBackward, encodeForward, planList, settleAll, type Binding, type EncodeEnv, type GpuState, type PlannedList } from './gpuLayers.ts';
 import { checkU32 } from './layers/dropout.ts';
-import type { ResolvedModel } from './layers/spec.ts';
+import { findDropout, type ResolvedModel } from './layers/spec.ts';
 
 export { destroyDataset, uploadDataset, type GpuGradient, type MatmulChooser, type ResidentDataset, type SubmitBudget } from './gpuMlp.ts';
-export { gradientFlops } from './gpuLayers.ts';
+export { gradientFlops } from './layers/spec.ts';
 
 /** Dropout's randomness in training: the lease's seed and each example's dataset position. */
 export interface GpuDropout {

@@ -23,7 +23,7 @@
 
 import { gelu, geluGrad } from '../reference.ts';
 import { checkU32, dropoutKeeps } from './dropout.ts';
-import type { LayerKind, ParamTensor, ResolvedLayer, ResolvedLayers, ResolvedModel } from './spec.ts';
+import { findDropout, type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel } from './spec.ts';
 
 /** Dropout's randomness in training: the lease's seed and each example's dataset position. */
 export interface DropoutContext {
@@ -458,13 +458,3 @@ export function evaluate(model: ResolvedModel, params: ArrayLike<number>, inputs
   return { loss: rows.reduce((a, b) => a + b, 0) / labels.length, correct: countCorrect(logits, labels, model.classes) };
 }
 
-function findDropout(layers: readonly ResolvedLayer[]): ResolvedLayers['dropout'] | null {
-  for (const l of layers) {
-    if (l.kind === 'dropout' && l.p > 0) return l;
-    if (l.kind === 'residual') {
-      const inner = findDropout(l.layers);
-      if (inner) return inner;
-    }
-  }
-  return null;
-}

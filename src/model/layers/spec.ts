@@ -509,20 +509,44 @@ export function describeModel(model: ResolvedModel): string {
   return model.layers.slice(0, -1).map(one).join(' → ');
 }
 
+/** Whether a layer holds parameters, those of a residual's branch included. */
+export function hasParameters(layer: ResolvedLayer): boolean {
+  if (layer.kind === 'residual') return layer.layers.some(hasParameters);
+  return layer.kind === 'linear' || layer.kind === 'conv2d' || layer.kind === 'layernorm';
+}
+
+/** The first dropout layer with p > 0, nested ones included, or null: training then needs a dropout context. */
+export function findDropout(layers: readonly ResolvedLayer[]): ResolvedLayers['dropout'] | null {
+  for (const l of layers) {
+    if (l.kind === 'dropout' && l.p > 0) return l;
+    if (l.kind === 'residual') {
+      const inner = findDropout(l.layers);
+      if (inner) return inner;
+    }
+  }
+  return null;
+}
+
 /**
- * FLOPs of one forward and backward pass over `batch` examples, counted as mlpFlops does: the
- * backward does two matmuls per linear or conv2d layer (the weight and the input gradient),
- * except that a first layer reading the data needs no input gradient. Elementwise work is
- * left out, as the MLP's count leaves it out.
+ * FLOPs of one forward and backward pass over `batch` examples as the backends run it, counted
+ * as mlpFlops does (2 per multiply-add of the linear and conv2d layers, elementwise work left
+ * out): forward, weight gradient, and the input gradient only where a layer before holds
+ * parameters (a first layer reading the data needs none). For an MLP this is mlpFlops'
+ * forward + backward.
  */
 export function gradientFlops(model: ResolvedModel, batch: number): number {
-  let matmul = 0;
-  walkLayers(model.layers, (l) => {
-    if (l.kind === 'linear' || l.kind === 'conv2d') matmul += l.forwardFlops - size(l.outShape);
-  });
-  const first = model.layers[0];
-  const firstMatmul = first.kind === 'linear' || first.kind === 'conv2d' ? first.forwardFlops - size(first.outShape) : 0;
-  return batch * (3 * matmul - firstMatmul);
+  const matmul = (l: ResolvedLayer) => (l.kind === 'linear' || l.kind === 'conv2d' ? l.forwardFlops - size(l.outShape) : 0);
+  const walk = (layers: readonly ResolvedLayer[], flowsIn: boolean): number => {
+    let flows = flowsIn;
+    let total = 0;
+    for (const l of layers) {
+      total += matmul(l) * (flows ? 3 : 2);
+      if (l.kind === 'residual') total += walk(l.layers, flows);
+      flows ||= hasParameters(l);
+    }
+    return total;
+  };
+  return batch * walk(model.layers, false);
 }
 
 /** The hand-written MLP's layout of a model that is an MLP (same offsets); a clear error otherwise. */
