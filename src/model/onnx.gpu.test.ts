@@ -5,8 +5,8 @@
 // node_modules, and `vite build` emits that .wasm as an asset, so neither wasmPaths nor
 // optimizeDeps.exclude is needed.
 //
-// The layer-table export (an MLP with relu and with gelu, a CNN, layernorm + gelu + residual
-// + dropout) runs on the WebGPU EP and its logits match the f64 reference table's forward
+// The layer-table export (each zoo job's model as its job file defines it, an MLP with relu
+// and with gelu, a CNN, layernorm + gelu + residual + dropout) runs on the WebGPU EP and its logits match the f64 reference table's forward
 // within |Δ| ≤ 1e-4 + 1e-3·|ref| (WebGPU's f32 math: tanh and sums in another order).
 
 import * as ort from 'onnxruntime-web/webgpu';
@@ -17,6 +17,8 @@ import { forward } from './layers/reference.ts';
 import { initModelParameters, resolveModel, type ModelSpec, type ResolvedModel } from './layers/spec.ts';
 import { mlpLayout } from './mlp.ts';
 import { buildMatMulModel, exportMlpOnnx, exportModelOnnx } from './onnx.ts';
+import cnnJob from '../coordinator/jobs/fashion-mnist-cnn.json';
+import mlpJob from '../coordinator/jobs/fashion-mnist-mlp.json';
 
 beforeAll(() => {
   // Threads need cross-origin isolation (SharedArrayBuffer), which the test page lacks.
@@ -70,6 +72,9 @@ describe('onnxruntime-web WebGPU EP in Chromium', () => {
 const SCE = { kind: 'softmax-cross-entropy' } as const;
 
 const MODELS: [string, ModelSpec][] = [
+  // The zoo, as its job files define it.
+  [`zoo ${mlpJob.name}`, mlpJob.model as ModelSpec],
+  [`zoo ${cnnJob.name}`, cnnJob.model as ModelSpec],
   ['MLP relu', { widths: [12, 10, 8, 4], activation: 'relu' }],
   ['MLP gelu', { widths: [12, 10, 8, 4], activation: 'gelu' }],
   [
