@@ -73,6 +73,9 @@ test('a job on .npy files trains from the swarmgrad-u8 form the coordinator serv
     if (path.startsWith('/data/')) fetched.push(path);
   });
   await page.goto(`${server.origin}/`);
+  // The page tells the visitor whose data this is, not Fashion-MNIST's description.
+  await expect(page.locator('#job-facts')).toContainText("The job owner's own data (");
+  await expect(page.locator('#job-facts')).not.toContainText('Fashion-MNIST');
   await page.getByRole('button', { name: 'Donate my GPU' }).click();
 
   const code = await server.exited;

@@ -12,7 +12,7 @@ import { parseJobDefinition } from '../coordinator/job.ts';
 import { loadJobDataset, type JobDataset } from '../data/jobDataset.ts';
 import { loadDatasetFromUrl } from '../data/remoteDataset.ts';
 import { U8Manifest, u8DatasetFromFiles, u8Files, u8Manifest } from '../data/swarmgradU8.ts';
-import { DATASET_ROUTE, jobDatasetRoute } from './datasetRoute.ts';
+import { DATASET_ROUTE, jobDataSummary, jobDatasetRoute } from './datasetRoute.ts';
 
 const FASHION_DIR = resolve('test/fixtures/fashion-mnist-small');
 const OWN_DATA = resolve('test/fixtures/job-data');
@@ -55,6 +55,22 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise<void>((ok) => server.close(() => ok()));
+});
+
+describe('jobDataSummary', () => {
+  it('names the data and counts the bytes of the dataset files a browser downloads', async () => {
+    const fashion = jobDataSummary({ kind: 'fashion-mnist', dir: FASHION_DIR, splits: own.splits });
+    expect(fashion.description).toMatch(/^Fashion-MNIST/);
+    let served = 0;
+    for (const name of ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) {
+      served += (await (await fetch(`${origin}${DATASET_ROUTE}${name}`)).arrayBuffer()).byteLength;
+    }
+    expect(fashion.downloadBytes).toBe(served);
+    const mine = jobDataSummary(own);
+    expect(mine.description).toMatch(/own data \(1×2×2 inputs, 3 classes, \d+ held out for testing\)/);
+    const files = Object.values(u8Files(own.splits));
+    expect(mine.downloadBytes).toBe(files.reduce((n, f) => n + f.length, 0));
+  });
 });
 
 /** A raw request target (fetch would normalise `..` away). */

@@ -89,3 +89,23 @@ export function jobDatasetRoute(dataset: JobDataset): { location: DatasetLocatio
   if (dataset.kind === 'fashion-mnist') return { location: { format: 'fashion-mnist-idx-gz', url: DATASET_ROUTE }, middleware: datasetMiddleware(dataset.dir) };
   return u8DatasetMiddleware(dataset.splits, dataset.exampleShape, dataset);
 }
+
+/** What the contributor page says of a job's data: what it is, and how much a browser downloads (its four data files). */
+export interface DataSummary {
+  description: string;
+  downloadBytes: number;
+}
+
+export function jobDataSummary(dataset: JobDataset): DataSummary {
+  const { train, test } = dataset.splits;
+  if (dataset.kind === 'fashion-mnist') {
+    let downloadBytes = 0;
+    for (const name of FILES) downloadBytes += statSync(join(dataset.dir, name)).size;
+    return { description: `Fashion-MNIST (28×28 pictures of clothing, ${train.classes} classes)`, downloadBytes };
+  }
+  const downloadBytes = Object.values(u8Files(dataset.splits)).reduce((sum, bytes) => sum + bytes.length, 0);
+  return {
+    description: `the job owner's own data (${dataset.exampleShape.join('×')} inputs, ${train.classes} classes, ${test.count} held out for testing)`,
+    downloadBytes,
+  };
+}

@@ -13,6 +13,7 @@ import type { RunStatusSnapshot } from './runStatus.ts';
 
 const JOB: JobAnnouncement = {
   id: 'job-1', name: 'tiny', model: { widths: [784, 4, 10], activation: 'relu' }, dataset: { format: 'fashion-mnist-idx-gz', url: '/data/fashion-mnist/' },
+  data: { description: 'Fashion-MNIST (28×28 pictures of clothing, 10 classes)', downloadBytes: 30_878_645 },
   trainExamples: 200, globalBatch: 64, parameterCount: 3190, coordinatorId: 'coordinator', relayPath: '/peerjs', targetAccuracy: 0.88, coordinatorKey: 'ed25519:' + 'A'.repeat(43),
 };
 

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunStatusSnapshot } from './runStatus.ts';
 import type { ModelSpec } from '../model/layers/spec.ts';
 import type { DatasetLocation } from '../protocol/messages.ts';
+import type { DataSummary } from './datasetRoute.ts';
 
 /** What the contributor page needs before it connects. */
 export interface JobAnnouncement {
@@ -12,6 +13,8 @@ export interface JobAnnouncement {
   name: string;
   model: ModelSpec;
   dataset: DatasetLocation;
+  /** What the data is and how much a contributor downloads, for the contributor page. */
+  data: DataSummary;
   trainExamples: number;
   globalBatch: number;
   parameterCount: number;

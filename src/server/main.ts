@@ -22,7 +22,7 @@ import { USAGE, UsageError, describeFailure, fileError, outputError, parseComman
 import { launchContributors, type LaunchedContributors } from './contributorLauncher.ts';
 import { planJob, planText } from './plan.ts';
 import { CoordinatorHost } from './coordinatorHost.ts';
-import { jobDatasetRoute } from './datasetRoute.ts';
+import { jobDataSummary, jobDatasetRoute } from './datasetRoute.ts';
 import { EvaluationThread } from './evaluationThread.ts';
 import { httpApi, type JobAnnouncement } from './httpApi.ts';
 import { loadOrCreateCoordinatorKey, nodeVerifier } from './nodeSigning.ts';
@@ -157,6 +157,7 @@ async function run(args: ServerOptions): Promise<number> {
     name: job.name,
     model: jobModel(job),
     dataset: datasetRoute.location,
+    data: jobDataSummary(dataset),
     trainExamples: job.data.trainExamples,
     globalBatch: job.globalBatch,
     parameterCount: layout.total,

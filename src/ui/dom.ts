@@ -25,3 +25,10 @@ export function setFacts(dl: HTMLElement, facts: [string, string][]): void {
 export function formatNumber(x: number, digits = 0): string {
   return x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
+
+/** A byte count as the page says it: "31 MB", "420 kB" (decimal units, as browsers show downloads). */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1e6) return `${formatNumber(bytes / 1e6, bytes >= 1e7 ? 0 : 1)} MB`;
+  if (bytes >= 1e3) return `${formatNumber(bytes / 1e3)} kB`;
+  return `${formatNumber(bytes)} bytes`;
+}

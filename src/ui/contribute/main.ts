@@ -7,7 +7,7 @@ import { trustCoordinatorKey } from '../../contributor/identity.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
 import type { BackendChoice } from '../../worker/api.ts';
 import { describeDevice } from '../deviceFacts.ts';
-import { byId, el, formatNumber, setFacts } from '../dom.ts';
+import { byId, el, formatBytes, formatNumber, setFacts } from '../dom.ts';
 import { describeModel, resolveModel } from '../../model/layers/spec.ts';
 
 const donate = byId<HTMLButtonElement>('donate');
@@ -44,10 +44,10 @@ async function loadJob(): Promise<JobAnnouncement | null> {
 }
 
 function showJob(job: JobAnnouncement): void {
-  byId('job-summary').textContent = `"${job.name}": a neural network learning to recognise clothing in small pictures.`;
+  byId('job-summary').textContent = `"${job.name}": a neural network learning from ${job.data.description}.`;
   setFacts(byId('job-facts'), [
     ['Model', `${describeModel(resolveModel(job.model))}, ${formatNumber(job.parameterCount)} parameters`],
-    ['Data', `Fashion-MNIST, ${formatNumber(job.trainExamples)} training examples (downloaded once, ~30 MB)`],
+    ['Data', `${job.data.description[0].toUpperCase()}${job.data.description.slice(1)}: ${formatNumber(job.trainExamples)} training examples (downloaded once, ${formatBytes(job.data.downloadBytes)})`],
     ['Batch per round', formatNumber(job.globalBatch)],
     ['Goal', job.targetAccuracy !== null ? `${(100 * job.targetAccuracy).toFixed(0)}% test accuracy` : 'a fixed number of rounds'],
   ]);
