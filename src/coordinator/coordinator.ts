@@ -399,8 +399,9 @@ export class Coordinator {
       const sampled = lease.count <= spot.maxExamples && this.sampler.next() < spot.fraction;
       if (this.options.spotChecker && (onProbation || sampled)) {
         const distance = this.spotCheck(contributor.id, lease, gradient!, onProbation ? 'probation' : 'sample', now, d);
-        if (distance > spot.tolerance && this.job.sync.mode === 'local-steps' && distance <= LOCAL_STEPS_INCONCLUSIVE) {
-          inconclusive = `its spot check was inconclusive (${distance.toExponential(2)} from the coordinator's recomputation: over the tolerance ${spot.tolerance}, as an honest lease from early parameters can be, under ${LOCAL_STEPS_INCONCLUSIVE}); recomputed by another contributor`;
+        const band = this.inconclusiveBand();
+        if (distance > spot.tolerance && distance <= band) {
+          inconclusive = `its spot check was inconclusive (${distance.toExponential(2)} from the coordinator's recomputation: over the tolerance ${spot.tolerance}, as ${this.job.sync.mode === 'local-steps' ? 'an honest lease from early parameters' : 'an honest result across a kink or a max-pool tie'} can be, under ${band}); recomputed by another contributor`;
         } else if (distance > spot.tolerance) {
           this.scheduler.failLease(contributor.id, leaseId);
           return cheat('spot-check', null, `spot check: the gradient differs from the coordinator's recomputation by ${distance.toExponential(2)} (relative L2; tolerance ${spot.tolerance})`);
@@ -623,8 +624,14 @@ export class Coordinator {
           this.book.verifiedResult(publicKey);
           continue;
         }
-        this.ban(c.contributorId, publicKey, 'spot-check', `spot check of a suspect direction (${suspect.reason}): the gradient differs from the coordinator's recomputation by ${distance.toExponential(2)} (relative L2; tolerance ${tolerance})`, now, d);
-      } else {
+        if (distance > this.inconclusiveBand()) {
+          this.ban(c.contributorId, publicKey, 'spot-check', `spot check of a suspect direction (${suspect.reason}): the gradient differs from the coordinator's recomputation by ${distance.toExponential(2)} (relative L2; tolerance ${tolerance})`, now, d);
+          continue;
+        }
+        // Inconclusive: the examples go to another key, and replication judges (below, and when the recomputation arrives).
+        this.replicatedWork.add(workOf(c.leaseId));
+      }
+      if (!this.options.spotChecker || this.replicatedWork.has(workOf(c.leaseId))) {
         // Replication on suspicion: the examples are recomputed by someone else; two keys that agree settle it, and who disagreed with them was wrong.
         const work = workOf(c.leaseId);
         const earlier = this.suspects.get(work) ?? [];
@@ -666,6 +673,12 @@ export class Coordinator {
     if (this.scheduler.roundComplete) return true;
     this.assignWork(now, d);
     return false;
+  }
+
+  /** Spot-check distances over the tolerance and up to this are inconclusive: replicated, not banned (−∞: none are). */
+  private inconclusiveBand(): number {
+    if (this.job.sync.mode === 'local-steps') return LOCAL_STEPS_INCONCLUSIVE;
+    return this.options.spotChecker?.inconclusiveUpTo ?? -Infinity;
   }
 
   /** Recompute a result with the host's CPU reference; returns the relative L2 distance. */

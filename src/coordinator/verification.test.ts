@@ -145,6 +145,63 @@ describe('Coordinator verification', () => {
     s.c.checkInvariants();
   });
 
+  it('a checker that cannot resolve kinks (the CPU table): a distance in its inconclusive band goes to replication, agreeing keys settle it, one past the band bans', () => {
+    // The reference is the true gradient × factor: the distance is exactly |1 − 1/factor|.
+    let factor = 1.2;
+    const checker = Object.assign((params: Float32Array, indices: Uint32Array) => leaseGradient(params, indices).map((x) => x * factor), { inconclusiveUpTo: 0.5 });
+    const s = new Swarm(smallLeases({ globalBatch: 16, stop: { rounds: 6 }, verification: { screening: { enabled: false }, replication: { fraction: 0 }, spotChecks: { fraction: 1, tolerance: 0.01 } } }), { spotChecker: checker });
+    s.join('a', 16);
+    s.join('b', 16);
+    const d1 = s.answer('a');
+    expect(eventsOf(d1, 'spotChecked')[0]).toMatchObject({ passed: false });
+    expect(eventsOf(d1, 'spotChecked')[0].distance).toBeCloseTo(1 / 6, 5);
+    // b's own result passes and completes the round's count: a's inconclusive one is discarded and its examples go to b.
+    factor = 1;
+    const d2 = s.answer('b');
+    expect(eventsOf(d2, 'resultDiscarded')).toEqual([expect.objectContaining({ contributorId: eventsOf(d1, 'resultAccepted')[0].contributorId, check: 'replication' })]);
+    // b's recomputation is as far from the reference as a's claim, and bit for bit a's claim: the two keys settle it.
+    factor = 1.2;
+    s.answer('b');
+    expect(s.c.round).toBe(1);
+    const all = s.all();
+    expect(eventsOf(all, 'resultDiscarded')).toEqual([expect.objectContaining({ check: 'replication' })]);
+    expect(eventsOf(all, 'replicaAgreed')).toHaveLength(1);
+    expect(eventsOf(all, 'contributorBanned')).toHaveLength(0);
+    // 2/3 from the reference is past the band: a cheat, banned at once.
+    factor = 3;
+    const d3 = s.answer('a');
+    expect(eventsOf(d3, 'contributorBanned')).toEqual([expect.objectContaining({ check: 'spot-check' })]);
+    s.c.checkInvariants();
+  });
+
+  it('a suspect direction whose spot check is inconclusive is recomputed by another key, not banned (the CNN job that banned both honest browsers)', () => {
+    // Examples 0–7 have an unusual true gradient (against the rest), which the checker sees 20% larger (a kink fallen the other way).
+    const odd = (indices: Uint32Array) => indices[0] % 7 === 0;
+    const truth = (params: Float32Array, indices: Uint32Array) => {
+      const g = leaseGradient(params, indices).map((x) => x + 0.25);
+      return odd(indices) ? g.map((x) => -x) : g;
+    };
+    const checker = Object.assign((params: Float32Array, indices: Uint32Array) => truth(params, indices).map((x) => x * (odd(indices) ? 1.2 : 1)), { inconclusiveUpTo: 0.5 });
+    const s = new Swarm(smallLeases({ globalBatch: 32, stop: { rounds: 6 }, verification: { replication: { fraction: 0 }, spotChecks: { fraction: 0, probationResults: 0 } } }), { spotChecker: checker });
+    const peers = ['a', 'b', 'c', 'd'];
+    for (const p of peers) s.join(p, 16);
+    const answer = (p: string) => {
+      const lease = s.leaseOf(p)!;
+      s.now += 10;
+      return s.record(s.c.receive(p, result(s.c.jobId, lease.body.leaseId, lease.body.version, 8, truth(s.c.params, lease.tensors.indices), 0, s.keys.get(p)!), s.now));
+    };
+    for (let i = 0; i < 40 && s.c.state === 'running' && s.c.round < 4; i++) for (const p of peers) if (s.leaseOf(p)) answer(p);
+    const all = s.all();
+    const direction = eventsOf(all, 'spotChecked').filter((e) => e.trigger === 'direction');
+    expect(direction.length).toBeGreaterThan(0);
+    expect(direction.every((e) => !e.passed && Math.abs(e.distance - 1 / 6) < 1e-5)).toBe(true);
+    expect(eventsOf(all, 'replicaAgreed').length).toBeGreaterThan(0);
+    expect(eventsOf(all, 'contributorBanned')).toEqual([]);
+    expect(s.c.round).toBe(4);
+    expect(s.c.coverage()).toMatchObject({ exact: true, problems: [] });
+    s.c.checkInvariants();
+  });
+
   it('without a spot checker, a gradient against the rest of the round is discarded at the close, recomputed, and a recomputation that disagrees with two agreeing keys bans', () => {
     const s = new Swarm(smallLeases({ globalBatch: 32, stop: { rounds: 6 }, verification: { replication: { fraction: 0 } } }));
     for (const p of ['a', 'b', 'c', 'flip']) s.join(p, 16);

@@ -43,7 +43,24 @@ export interface SpotChecker {
    * an honest local-steps Δ by up to 0.4 (scripts/bench-local-steps-drift.ts).
    */
   resolveKinks?: (params: Float32Array, indices: Uint32Array, claimed: Float32Array, reference: Float32Array, options?: KinkOptions) => { distance: number; kinks: number };
+  /**
+   * For a checker that cannot resolve kinks: a distance over the job's tolerance but up to this
+   * is inconclusive, not proof, and the work goes to replication by another key instead of a
+   * ban. A ReLU kink or a max-pool tie that falls the other way in the coordinator's arithmetic
+   * (Node's wasm has no relaxed-SIMD FMA; the browsers' has) moves the gradient of a whole
+   * conv feature map: an honest CNN lease of 36 examples measured 3.23e-2 from the reference,
+   * bit-identical to another browser's recomputation (the CNN job of 2026-12-02 banned both
+   * of its contributors for it).
+   */
+  inconclusiveUpTo?: number;
 }
+
+/**
+ * The CPU layer table's band of inconclusive distances: above the honest kink and tie
+ * differences measured (3.23e-2), below a gradient of other examples (relative L2
+ * near √2 for unrelated directions of equal norm) or a poisoned one.
+ */
+export const CPU_MODEL_INCONCLUSIVE = 0.5;
 
 export interface KinkOptions {
   /** Local steps: the lease's inner optimizer at its learning rate, as the checker was called with; without it no kink is resolved. */
@@ -122,10 +139,12 @@ export function cpuModelSpotChecker(cpu: InlineCpuModel, train: ImageDataset, sy
   const total = cpu.model.total;
   cpu.setDatasets(train, null);
   if (sync.mode === 'every-step') {
-    return (params, indices, _inner, dropoutSeed) => {
+    const checker: SpotChecker = (params, indices, _inner, dropoutSeed) => {
       cpu.setParameters(params);
       return cpu.gradient(indices, dropoutOf(indices, dropoutSeed)).gradient;
     };
+    checker.inconclusiveUpTo = CPU_MODEL_INCONCLUSIVE;
+    return checker;
   }
   const zeros = new Float32Array(total);
   return (params, indices, inner, dropoutSeed) => {
