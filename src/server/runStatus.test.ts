@@ -51,8 +51,20 @@ describe('RunStatus: contributors', () => {
     const s = new RunStatus(JOB, T0);
     s.record(joined(T0 + 10, 'peer-a', 'c0', caps('GPU A', 'cpu')));
     expect(s.snapshot(T0 + 20).contributors).toEqual([
-      { id: 'c0', device: 'GPU A', backend: 'cpu', connected: true, paused: false, joinedAt: T0 + 10, tasks: 0, examples: 0, uncounted: 0, examplesPerSecond: 0 },
+      { id: 'c0', device: 'GPU A', backend: 'cpu', connected: true, paused: false, banned: false, joinedAt: T0 + 10, tasks: 0, examples: 0, uncounted: 0, examplesPerSecond: 0 },
     ]);
+  });
+
+  it('marks a banned contributor banned (and its leaving disconnected)', () => {
+    const s = new RunStatus(JOB, T0);
+    s.record(joined(T0, 'peer-a', 'c0'));
+    s.record(joined(T0, 'peer-b', 'c1'));
+    s.record({ type: 'contributorBanned', at: T0 + 1, contributorId: 'c0', publicKey: 'ed25519:' + 'A'.repeat(43), reason: 'test', check: 'spot-check', discardedLeases: [] });
+    s.record(left(T0 + 2, 'peer-a', 'c0'));
+    const snap = s.snapshot(T0 + 10);
+    expect([byId(snap, 'c0').banned, byId(snap, 'c0').connected]).toEqual([true, false]);
+    expect(byId(snap, 'c1').banned).toBe(false);
+    expect(progressLine(snap)).toContain(' · 1 contributor (1 banned) · ');
   });
 
   it('marks a contributor disconnected on leave, by id or by the peer it joined on', () => {
@@ -317,7 +329,7 @@ describe('progressLine', () => {
     eta: { stopRound: null, targetAccuracy: null, seconds: null }, computeShare: null,
   };
   const contributor = (id: string, connected: boolean) => ({
-    id, device: 'd', backend: 'webgpu', connected, paused: false, joinedAt: T0, tasks: 0, examples: 0, uncounted: 0, examplesPerSecond: 0,
+    id, device: 'd', backend: 'webgpu', connected, paused: false, banned: false, joinedAt: T0, tasks: 0, examples: 0, uncounted: 0, examplesPerSecond: 0,
   });
 
   it('shows dashes before the first round and evaluation', () => {
@@ -350,6 +362,11 @@ describe('progressLine', () => {
 
   it('says "1 contributor" in the singular', () => {
     expect(progressLine({ ...base, contributors: [contributor('a', true), contributor('b', false)] })).toContain(' · 1 contributor · ');
+  });
+
+  it('says how many were banned, so that a run whose contributors were all banned says why it waits', () => {
+    const gone = { ...contributor('a', false), banned: true };
+    expect(progressLine({ ...base, contributors: [gone, { ...contributor('b', false), banned: true }, contributor('c', true)] })).toContain(' · 1 contributor (2 banned) · ');
   });
 });
 

@@ -9,6 +9,8 @@ export interface ContributorStatus {
   backend: string;
   connected: boolean;
   paused: boolean;
+  /** Its key was banned: it cannot come back under that key. */
+  banned: boolean;
   joinedAt: number;
   /** Results counted, and their examples, in this process's lifetime. */
   tasks: number;
@@ -112,6 +114,7 @@ export class RunStatus {
           backend: event.capabilities.backend,
           connected: true,
           paused: false,
+          banned: false,
           joinedAt: known?.joinedAt ?? event.at,
           tasks: known?.tasks ?? 0,
           examples: known?.examples ?? 0,
@@ -124,6 +127,11 @@ export class RunStatus {
         const id = event.contributorId ?? this.peerToContributor.get(event.peer);
         const c = id ? this.contributors.get(id) : undefined;
         if (c) c.connected = false;
+        return;
+      }
+      case 'contributorBanned': {
+        const c = this.contributors.get(event.contributorId);
+        if (c) c.banned = true;
         return;
       }
       case 'availability': {
@@ -223,11 +231,13 @@ export function progressLine(s: RunStatusSnapshot): string {
   const last = s.rounds.at(-1);
   const evaluation = s.evaluations.at(-1);
   const connected = s.contributors.filter((c) => c.connected).length;
+  // A run whose contributors were all banned waits for new ones: say why nothing moves.
+  const banned = s.contributors.filter((c) => c.banned).length;
   return [
     `round ${s.round}`,
     last ? `loss ${last.loss.toFixed(4)}` : 'loss –',
     evaluation ? `test accuracy ${(100 * evaluation.accuracy).toFixed(2)}% (v${evaluation.version})` : 'test accuracy –',
-    `${connected} contributor${connected === 1 ? '' : 's'}`,
+    `${connected} contributor${connected === 1 ? '' : 's'}${banned ? ` (${banned} banned)` : ''}`,
     `${Math.round(s.examplesPerSecond)} examples/s`,
     `${s.roundsPerMinute.toFixed(1)} rounds/min`,
     etaText(s.eta),
