@@ -385,7 +385,13 @@ export class Coordinator {
       const asScreened = this.screenedForm(gradient!, lease.count);
       const screened = this.screen.screen(asScreened.values, asScreened.count);
       norm = screened.norm;
-      if (screened.flag) {
+      const spot = this.job.verification.spotChecks;
+      // A norm off the running estimate is a reason to look, not proof: a lease of well-learnt
+      // examples has a tiny gradient (an honest CNN lease of 18 examples measured 0.091 against
+      // the 1.47 expected, and both browsers were banned for it). With the reference at hand,
+      // the recomputation decides, like any spot check below; without it the flag counts.
+      const recheck = screened.flag !== null && screened.flag !== 'zero' && this.options.spotChecker !== undefined && lease.count <= spot.probationMaxExamples;
+      if (screened.flag && !recheck) {
         const verdict = this.scheduler.failLease(contributor.id, leaseId);
         const flags = this.book.flag(contributor.id);
         const limit = this.job.verification.screening.banAfterFlags;
@@ -394,11 +400,10 @@ export class Coordinator {
         uncounted('rejected', reason, null, screened.flag);
         return this.assignWork(now, d);
       }
-      const spot = this.job.verification.spotChecks;
       const onProbation = this.book.reputation(contributor.credit.publicKey) < spot.probationResults && lease.count <= spot.probationMaxExamples;
       const sampled = lease.count <= spot.maxExamples && this.sampler.next() < spot.fraction;
-      if (this.options.spotChecker && (onProbation || sampled)) {
-        const distance = this.spotCheck(contributor.id, lease, gradient!, onProbation ? 'probation' : 'sample', now, d);
+      if (this.options.spotChecker && (recheck || onProbation || sampled)) {
+        const distance = this.spotCheck(contributor.id, lease, gradient!, recheck ? 'norm' : onProbation ? 'probation' : 'sample', now, d);
         const band = this.inconclusiveBand();
         if (distance > spot.tolerance && distance <= band) {
           inconclusive = `its spot check was inconclusive (${distance.toExponential(2)} from the coordinator's recomputation: over the tolerance ${spot.tolerance}, as ${this.job.sync.mode === 'local-steps' ? 'an honest lease from early parameters' : 'an honest result across a kink or a max-pool tie'} can be, under ${band}); recomputed by another contributor`;
@@ -682,7 +687,7 @@ export class Coordinator {
   }
 
   /** Recompute a result with the host's CPU reference; returns the relative L2 distance. */
-  private spotCheck(contributorId: string, lease: Readonly<LeaseRecord>, gradient: Float32Array, trigger: 'sample' | 'probation' | 'direction', now: number, d: Decisions): number {
+  private spotCheck(contributorId: string, lease: Readonly<LeaseRecord>, gradient: Float32Array, trigger: 'sample' | 'probation' | 'direction' | 'norm', now: number, d: Decisions): number {
     const checker = this.options.spotChecker!;
     const indices = this.scheduler.indicesOf(lease.ranges);
     const tolerance = this.job.verification.spotChecks.tolerance;

@@ -84,7 +84,7 @@ export type CoordinatorEvent =
   /** A suspect result's examples were recomputed by another key with the same result: both stand. */
   | { type: 'replicaAgreed'; at: number; leaseId: string; contributorId: string; withLeaseId: string; withContributorId: string }
   /** A result was recomputed by the host's CPU reference; distance = ‖g − ref‖ / ‖ref‖. A failed check bans (contributorBanned follows) unless its distance is in the checker's inconclusive band (the work goes to replication). */
-  | { type: 'spotChecked'; at: number; contributorId: string; leaseId: string; count: number; trigger: 'sample' | 'probation' | 'direction'; distance: number; passed: boolean }
+  | { type: 'spotChecked'; at: number; contributorId: string; leaseId: string; count: number; trigger: 'sample' | 'probation' | 'direction' | 'norm'; distance: number; passed: boolean }
   /** The peer broke the protocol or sent an error of its own. */
   | { type: 'peerError'; at: number; peer: string; contributorId: string | null; code: ErrorCode; message: string; fromPeer: boolean }
   | {

@@ -114,6 +114,29 @@ describe('Coordinator verification', () => {
     expect(s.c.coverage()).toMatchObject({ exact: true, problems: [] });
   });
 
+  it('with a spot checker, a norm off the estimate is settled by recomputation: a lease of well-learnt examples stands, a ×100 one bans', () => {
+    // `scale` is what the examples' true gradient is: 0.01 for a lease whose examples are all learnt.
+    let scale = 1;
+    const truth = (params: Float32Array, indices: Uint32Array) => leaseGradient(params, indices).map((x) => x * scale);
+    const leases16 = { lease: { minExamples: 16, maxExamples: 16, targetSeconds: 0.5, timeoutMs: 2000 } };
+    const s = new Swarm(tinyJob({ ...leases16, globalBatch: 64, stop: { rounds: 8 }, verification: { spotChecks: { fraction: 0, probationResults: 0 } } }), { spotChecker: truth });
+    s.join('a');
+    s.join('b');
+    const holder = () => ['a', 'b'].find((p) => s.leaseOf(p))!;
+    for (let i = 0; i < 12; i++) s.answer(holder()); // past the warm-up
+    expect(s.c.round).toBeGreaterThan(0);
+    scale = 0.01;
+    const easy = s.answer(holder(), (g) => g.map((x) => x * scale));
+    expect(eventsOf(easy, 'spotChecked')).toEqual([expect.objectContaining({ trigger: 'norm', passed: true, distance: 0 })]);
+    expect(eventsOf(easy, 'resultAccepted')).toHaveLength(1);
+    scale = 1;
+    const cheat = s.answer(holder(), (g) => g.map((x) => x * 100));
+    expect(eventsOf(cheat, 'spotChecked')).toEqual([expect.objectContaining({ trigger: 'norm', passed: false })]);
+    expect(eventsOf(cheat, 'contributorBanned')).toEqual([expect.objectContaining({ check: 'spot-check' })]);
+    expect(eventsOf(s.all(), 'contributorBanned')).toHaveLength(1);
+    s.c.checkInvariants();
+  });
+
   it('bans a result replayed for another lease (the same data, recomputed hash and all)', () => {
     const s = new Swarm(smallLeases());
     s.join('p1');
