@@ -389,8 +389,9 @@ export class Coordinator {
       // A norm off the running estimate is a reason to look, not proof: a lease of well-learnt
       // examples has a tiny gradient (an honest CNN lease of 18 examples measured 0.091 against
       // the 1.47 expected, and both browsers were banned for it). With the reference at hand,
-      // the recomputation decides, like any spot check below; without it the flag counts.
-      const recheck = screened.flag !== null && screened.flag !== 'zero' && this.options.spotChecker !== undefined && lease.count <= spot.probationMaxExamples;
+      // the recomputation decides, like any spot check below; without it the flag counts. For
+      // now only with the CPU layer table's checker (non-MLP models): the MLP's paths stay as measured.
+      const recheck = screened.flag !== null && screened.flag !== 'zero' && this.options.spotChecker?.inconclusiveUpTo !== undefined && lease.count <= spot.probationMaxExamples;
       if (screened.flag && !recheck) {
         const verdict = this.scheduler.failLease(contributor.id, leaseId);
         const flags = this.book.flag(contributor.id);

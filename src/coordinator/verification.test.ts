@@ -114,10 +114,11 @@ describe('Coordinator verification', () => {
     expect(s.c.coverage()).toMatchObject({ exact: true, problems: [] });
   });
 
-  it('with a spot checker, a norm off the estimate is settled by recomputation: a lease of well-learnt examples stands, a ×100 one bans', () => {
+  it('with the CPU table\'s spot checker, a norm off the estimate is settled by recomputation: a lease of well-learnt examples stands, a ×100 one bans', () => {
     // `scale` is what the examples' true gradient is: 0.01 for a lease whose examples are all learnt.
     let scale = 1;
-    const truth = (params: Float32Array, indices: Uint32Array) => leaseGradient(params, indices).map((x) => x * scale);
+    // The CPU layer table's checker (inconclusiveUpTo set): the one whose norm flags are rechecked.
+    const truth = Object.assign((params: Float32Array, indices: Uint32Array) => leaseGradient(params, indices).map((x) => x * scale), { inconclusiveUpTo: 0.5 });
     const leases16 = { lease: { minExamples: 16, maxExamples: 16, targetSeconds: 0.5, timeoutMs: 2000 } };
     const s = new Swarm(tinyJob({ ...leases16, globalBatch: 64, stop: { rounds: 8 }, verification: { spotChecks: { fraction: 0, probationResults: 0 } } }), { spotChecker: truth });
     s.join('a');
