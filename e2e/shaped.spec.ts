@@ -6,7 +6,7 @@
 // train a local-steps job with int8 updates and deltas to its target. Runs inside ../shared/isolated-net as root via
 // `node scripts/e2e.mjs e2e/shaped.spec.ts`.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -105,7 +105,10 @@ test('browsers, each behind its own link, train a local-steps job with int8 both
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(status.state).toBe('done');
-    const summary = JSON.parse(readFileSync(join(out, 'run', 'summary.json'), 'utf8'));
+    // The status says done at the coordinator's jobDone; the server writes the model and the summary just after.
+    const summaryPath = join(out, 'run', 'summary.json');
+    for (let waited = 0; !existsSync(summaryPath) && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8'));
     expect(summary.stopReason).toBe('target-accuracy');
     expect(summary.finalTestAccuracy).toBeGreaterThanOrEqual(0.76);
     expect(summary.coverage.exact).toBe(true);
