@@ -6,8 +6,9 @@
 // optimizeDeps.exclude is needed.
 //
 // The layer-table export (each zoo job's model as its job file defines it, an MLP with relu
-// and with gelu, a CNN, layernorm + gelu + residual + dropout) runs on the WebGPU EP and its logits match the f64 reference table's forward
-// within |Δ| ≤ 1e-4 + 1e-3·|ref| (WebGPU's f32 math: tanh and sums in another order).
+// and with gelu, a CNN, layernorm + gelu + residual + dropout) runs on the WebGPU EP and its
+// logits match the f64 reference table's forward within |Δ| ≤ 1e-4 + 1e-3·|ref| (WebGPU's
+// f32 math: tanh and sums in another order).
 
 import * as ort from 'onnxruntime-web/webgpu';
 import { beforeAll, describe, expect, it } from 'vitest';
