@@ -10,16 +10,11 @@ import type { ImageDataset } from '../data/dataset.ts';
 import type { ParamLayout } from '../model/mlp.ts';
 import { mlpLayoutOf, type ResolvedModel } from '../model/layers/spec.ts';
 import { gelu, geluGrad } from '../model/reference.ts';
+import { KINK_REL_TOL, type KinkModel, type LossAndCorrect, type NearKink } from './kinkModel.ts';
 
-export interface LossAndCorrect {
-  /** Mean cross-entropy over the examples. */
-  loss: number;
-  /** Examples whose argmax (first maximum on ties) equals the label. */
-  correct: number;
-  count: number;
-}
+export type { LossAndCorrect } from './kinkModel.ts';
 
-export class JsMlp {
+export class JsMlp implements KinkModel {
   private readonly widths: number[];
   /** acts[0] is the input block, acts[l + 1] = act(preacts[l]); the last is the logits. */
   private readonly acts: Float32Array[];
@@ -34,6 +29,9 @@ export class JsMlp {
   private readonly widest: number;
 
   readonly layout: ParamLayout;
+  readonly total: number;
+  readonly decayEnd: number;
+  readonly unitOf: Int32Array;
 
   constructor(
     /** The MLP's layout, or a resolved model that is an MLP (the same offsets). */
@@ -43,6 +41,9 @@ export class JsMlp {
   ) {
     const layout = 'segments' in model ? model : mlpLayoutOf(model, 'JsMlp');
     this.layout = layout;
+    this.total = layout.total;
+    this.decayEnd = layout.decayEnd;
+    this.unitOf = unitIndex(layout);
     if (!Number.isInteger(blockRows) || blockRows < 1) throw new Error(`JsMlp: blockRows must be a positive integer, got ${blockRows}`);
     this.widths = layout.spec.widths;
     this.acts = this.widths.map((w) => new Float32Array(blockRows * w));
@@ -93,7 +94,8 @@ export class JsMlp {
    * The gradient of the MEAN loss over the examples `indices`, written into `gradient`
    * (layout.total floats, padding zero), as a contributor computes it.
    */
-  lossAndGradient(params: Float32Array, ds: ImageDataset, indices: ArrayLike<number>, gradient: Float32Array, forced?: ReadonlyMap<number, boolean>): LossAndCorrect {
+  lossAndGradient(params: Float32Array, ds: ImageDataset, indices: ArrayLike<number>, gradient: Float32Array, forced?: ReadonlyMap<number, boolean>, found?: NearKink[]): LossAndCorrect {
+    if (found) for (const k of this.nearKinks(params, ds, indices)) if (!forced?.has(k.key)) found.push(k);
     this.checkParams(params);
     this.checkDataset(ds);
     const count = indices.length;
@@ -129,9 +131,9 @@ export class JsMlp {
    * where two correct f32 implementations may take opposite sides of the kink; with the side
    * this implementation takes. Keys as kinkKey.
    */
-  nearKinks(params: Float32Array, ds: ImageDataset, indices: ArrayLike<number>, relTol = 1e-4): { key: number; active: boolean }[] {
+  nearKinks(params: Float32Array, ds: ImageDataset, indices: ArrayLike<number>, relTol = KINK_REL_TOL): NearKink[] {
     if (this.layout.spec.activation !== 'relu') return [];
-    const found: { key: number; active: boolean }[] = [];
+    const found: NearKink[] = [];
     for (let start = 0; start < indices.length; start += this.blockRows) {
       const rows = Math.min(this.blockRows, indices.length - start);
       this.loadIndices(ds, indices, start, rows);
@@ -157,6 +159,15 @@ export class JsMlp {
   /** A hidden unit of one example of a micro-batch: (position, layer, unit) as one number. */
   kinkKey(position: number, layer: number, unit: number): number {
     return (position * this.widths.length + layer) * this.widest + unit;
+  }
+
+  /** The unit of a kink key, numbered as unitOf: the inverse of kinkKey. */
+  kinkUnit(key: number): number {
+    const unit = key % this.widest;
+    const layer = Math.floor(key / this.widest) % this.widths.length;
+    let first = 0;
+    for (let l = 0; l < layer; l++) first += this.layout.weights[l].cols;
+    return first + unit;
   }
 
   private checkParams(params: Float32Array): void {
@@ -323,4 +334,17 @@ export class JsMlp {
       }
     }
   }
+}
+
+/** For every parameter, the unit it feeds: weight column j and bias j of layer l are unit Σ_{k<l} widths[k+1] + j; −1 for padding. */
+function unitIndex(layout: ParamLayout): Int32Array {
+  const unit = new Int32Array(layout.total).fill(-1);
+  let first = 0;
+  for (let l = 0; l < layout.weights.length; l++) {
+    const W = layout.weights[l];
+    for (let p = 0; p < W.rows; p++) for (let j = 0; j < W.cols; j++) unit[W.offset + p * W.cols + j] = first + j;
+    for (let j = 0; j < W.cols; j++) unit[layout.biases[l].offset + j] = first + j;
+    first += W.cols;
+  }
+  return unit;
 }

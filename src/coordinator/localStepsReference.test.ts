@@ -5,7 +5,10 @@ import { DEFAULT_ADAMW, type AdamWHyper, type SgdHyper } from '../kernels/optimi
 import { DEFAULT_MLP, initParameters, mlpLayout, type MlpSpec } from '../model/mlp.ts';
 import { adamwStepRef, mlpLossAndGradientRef, sgdMomentumStepRef } from '../model/reference.ts';
 import { Random } from '../util/random.ts';
+import { CpuModel } from '../cpu/cpuModel.ts';
+import { resolveModel } from '../model/layers/spec.ts';
 import { JsMlp } from './jsMlp.ts';
+import { CpuKinkModel, type KinkModel } from './kinkModel.ts';
 import { localStepsReference, resolveLocalStepsKinks } from './localStepsReference.ts';
 import { relativeDistance } from './verification.ts';
 
@@ -111,7 +114,13 @@ describe('localStepsReference', () => {
   });
 });
 
-describe('resolveLocalStepsKinks', () => {
+/** The two KinkModels: JsMlp, and the CPU layer table's (what the coordinator runs). */
+const kinkModels: [string, (spec: MlpSpec) => Promise<KinkModel>][] = [
+  ['JsMlp', async (spec) => new JsMlp(mlpLayout(spec))],
+  ['the CPU layer table', async (spec) => new CpuKinkModel((await CpuModel.create(resolveModel(spec), { threads: 1 })).inline)],
+];
+
+describe.each(kinkModels)('resolveLocalStepsKinks with %s', (_, make) => {
   // A 3-2-2 ReLU net whose first hidden unit gets a pre-activation of exactly 0 on example 0 at
   // the first inner step: w = (1, −1, 0) on pixels (128, 128, 0). A claim that put that unit on
   // the other side there is honest, and every later step of it differs from the reference.
@@ -123,7 +132,10 @@ describe('resolveLocalStepsKinks', () => {
   const train: ImageDataset = { images: Uint8Array.of(128, 128, 0, 10, 200, 30), labels: Uint8Array.of(1, 0), count: 2, features: 3, classes: 2 };
   const hyper: AdamWHyper = { ...DEFAULT_ADAMW, lr: 0.05 };
   const work = { indices: Uint32Array.of(0, 1, 1, 0, 0, 1), innerBatch: 2, hyper };
-  const mlp = new JsMlp(layout);
+  let mlp: KinkModel;
+  beforeAll(async () => {
+    mlp = await make(layout.spec);
+  });
 
   /** The lease by hand, with the kink unit forced active at the first step. */
   function otherSide(): Float32Array {

@@ -1,7 +1,8 @@
 // The coordinator's CPU reference of a local-steps lease (DiLoCo's inner loop), what spot
 // checks recompute: the same rules as the contributor's runLocalSteps (worker/localSteps.ts),
-// batch by batch, with JsMlp (f32) for each inner batch's gradient of the mean loss and
-// adamwStepRef or sgdMomentumStepRef (f64 maths, f32 storage) for each step.
+// batch by batch, with a KinkModel (kinkModel.ts: the CPU layer table, f32) for each inner
+// batch's gradient of the mean loss and adamwStepRef or sgdMomentumStepRef (f64 maths, f32
+// storage) for each step.
 //   θ_0 = θ_v;  state = 0;  for s = 1..H:  g_s = ∇ mean loss(θ_{s−1}, batch s);  θ_s = step(θ_{s−1}, g_s, t = s)
 //   Δ = θ_v − θ_H (f32 subtraction)
 // Two correct implementations agree to ~1e-5 (AdamW) or ~1e-6 (SGD) over any H, except when a
@@ -11,10 +12,9 @@
 
 import type { ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
-import type { ParamLayout } from '../model/mlp.ts';
 import { adamwStepRef, sgdMomentumStepRef } from '../model/reference.ts';
 import { innerBatches, type LocalStepsLease } from '../worker/localSteps.ts';
-import type { JsMlp, LossAndCorrect } from './jsMlp.ts';
+import type { KinkModel, LossAndCorrect, NearKink } from './kinkModel.ts';
 
 /** What the reference needs of a lease: its examples in order, the inner batch and the inner optimizer at the lease's learning rate. */
 export type LocalStepsWork = Pick<LocalStepsLease, 'indices' | 'innerBatch' | 'hyper'>;
@@ -31,9 +31,8 @@ export interface LocalStepsReferenceResult {
 
 /**
  * Runs the lease's inner steps from `start` (θ_v, left unchanged) on `train` and returns Δ.
- * `mlp` is reused for its buffers; its layout is the model's.
  */
-export function localStepsReference(mlp: JsMlp, train: ImageDataset, start: Float32Array, work: LocalStepsWork): LocalStepsReferenceResult {
+export function localStepsReference(mlp: KinkModel, train: ImageDataset, start: Float32Array, work: LocalStepsWork): LocalStepsReferenceResult {
   const loop = new InnerLoop(mlp, train, start, work);
   const state = loop.initial();
   let loss = 0;
@@ -68,7 +67,7 @@ const SNAPSHOTS = 16;
  * A claimed Δ's distance to the reference once ReLU kinks are resolved its way: a unit of one
  * example within float error of its kink at one inner step may have taken the other side in
  * the claim's arithmetic (or in the drift of the steps before), and every later step follows.
- * The lease is run keeping its near-kink units (JsMlp.nearKinks at each step); those of the
+ * The lease is run keeping its near-kink units (KinkModel.nearKinks at each step); those of the
  * SUSPECT_UNITS units whose incoming weights differ most between the claim and the reference
  * are flipped one at a time, replaying from that step, and the best flip is kept while it
  * helps (up to MAX_FLIPS), within a budget of BUDGET_LEASES leases of compute, stopping as
@@ -76,7 +75,7 @@ const SNAPSHOTS = 16;
  * honest lease with some units on the other side.
  */
 export function resolveLocalStepsKinks(
-  mlp: JsMlp,
+  mlp: KinkModel,
   train: ImageDataset,
   start: Float32Array,
   work: LocalStepsWork,
@@ -88,9 +87,7 @@ export function resolveLocalStepsKinks(
   const loop = new InnerLoop(mlp, train, start, work);
   const { steps } = loop;
   const every = Math.ceil(steps / SNAPSHOTS);
-  const unitOf = unitIndex(mlp.layout);
-  const widths = mlp.layout.spec.widths;
-  const widest = Math.max(...widths);
+  const unitOf = mlp.unitOf;
   const forcing = new Map<number, Map<number, boolean>>();
   let budget = BUDGET_LEASES * steps;
   let best = Infinity;
@@ -105,7 +102,7 @@ export function resolveLocalStepsKinks(
     kinks = Math.max(kinks, run.kinks.length);
     if (distance <= tolerance || flips === MAX_FLIPS || budget <= 0) break;
     const suspects = suspectUnits(unitOf, claimed, reference);
-    const rankOf = (k: StepKink) => suspects.get(kinkUnit(k.key, widths.length, widest, mlp.layout)) ?? Infinity;
+    const rankOf = (k: StepKink) => suspects.get(mlp.kinkUnit(k.key)) ?? Infinity;
     const candidates = run.kinks.filter((k) => rankOf(k) < Infinity).sort((a, b) => rankOf(a) - rankOf(b) || a.step - b.step);
     let chosen: StepKink | null = null;
     let chosenDistance = distance;
@@ -141,11 +138,9 @@ interface InnerState {
   state2: Float32Array | null;
 }
 
-/** A near-kink unit at one inner step: JsMlp.kinkKey within that step's batch, and the side the reference took. */
-interface StepKink {
+/** A near-kink unit at one inner step: its key within that step's batch, and the side the reference took. */
+interface StepKink extends NearKink {
   step: number;
-  key: number;
-  active: boolean;
 }
 
 const cloneState = (s: InnerState): InnerState => ({ params: s.params.slice(), state1: s.state1.slice(), state2: s.state2?.slice() ?? null });
@@ -154,19 +149,17 @@ const cloneState = (s: InnerState): InnerState => ({ params: s.params.slice(), s
 class InnerLoop {
   readonly batches: Uint32Array[];
   private readonly gradient: Float32Array;
-  private readonly layout: ParamLayout;
   private readonly hyper: OptimizerHyper;
 
   constructor(
-    private readonly mlp: JsMlp,
+    private readonly mlp: KinkModel,
     private readonly train: ImageDataset,
     private readonly start: Float32Array,
     work: LocalStepsWork,
   ) {
     const fn = 'localStepsReference';
-    this.layout = mlp.layout;
-    if (!(start instanceof Float32Array) || start.length !== this.layout.total) {
-      throw new Error(`${fn}: the start parameters must be a Float32Array of ${this.layout.total} floats (layout.total), got ${start?.length}`);
+    if (!(start instanceof Float32Array) || start.length !== mlp.total) {
+      throw new Error(`${fn}: the start parameters must be a Float32Array of ${mlp.total} floats (layout.total), got ${start?.length}`);
     }
     if (!(work.indices instanceof Uint32Array) || work.indices.length === 0) {
       throw new Error(`${fn}: a lease needs at least one example (a non-empty Uint32Array of indices)`);
@@ -176,7 +169,7 @@ class InnerLoop {
     if (kind !== 'adamw' && kind !== 'sgd') throw new Error(`${fn}: local steps run AdamW or SGD; got optimizer ${JSON.stringify(kind)}`);
     this.hyper = work.hyper;
     this.batches = innerBatches(work.indices, work.innerBatch);
-    this.gradient = new Float32Array(this.layout.total);
+    this.gradient = new Float32Array(mlp.total);
   }
 
   get steps(): number {
@@ -185,16 +178,16 @@ class InnerLoop {
 
   /** θ_v with the optimizer state at zero, as every lease starts. */
   initial(): InnerState {
-    const total = this.layout.total;
+    const total = this.mlp.total;
     return { params: this.start.slice(), state1: new Float32Array(total), state2: this.hyper.kind === 'adamw' ? new Float32Array(total) : null };
   }
 
-  /** Inner step s (0-based) in place, with some ReLU units forced to a side; the batch's pre-update loss. */
-  step(state: InnerState, s: number, forced?: ReadonlyMap<number, boolean>): LossAndCorrect {
-    const r = this.mlp.lossAndGradient(state.params, this.train, this.batches[s], this.gradient, forced);
-    const { hyper, layout } = this;
-    if (hyper.kind === 'adamw') adamwStepRef(state.params, this.gradient, state.state1, state.state2!, s + 1, hyper, layout.decayEnd);
-    else sgdMomentumStepRef(state.params, this.gradient, state.state1, hyper, layout.decayEnd);
+  /** Inner step s (0-based) in place, with some ReLU units forced to a side (and its near kinks appended to `found`); the batch's pre-update loss. */
+  step(state: InnerState, s: number, forced?: ReadonlyMap<number, boolean>, found?: NearKink[]): LossAndCorrect {
+    const r = this.mlp.lossAndGradient(state.params, this.train, this.batches[s], this.gradient, forced, found);
+    const { hyper, mlp } = this;
+    if (hyper.kind === 'adamw') adamwStepRef(state.params, this.gradient, state.state1, state.state2!, s + 1, hyper, mlp.decayEnd);
+    else sgdMomentumStepRef(state.params, this.gradient, state.state1, hyper, mlp.decayEnd);
     return r;
   }
 
@@ -205,40 +198,18 @@ class InnerLoop {
     const kinks: StepKink[] = [];
     for (let s = 0; s < this.steps; s++) {
       if (s % every === 0) snapshots.push(cloneState(state));
-      const forced = forcing.get(s);
-      for (const k of this.mlp.nearKinks(state.params, this.train, this.batches[s])) if (!forced?.has(k.key)) kinks.push({ step: s, ...k });
-      this.step(state, s, forced);
+      const found: NearKink[] = [];
+      this.step(state, s, forcing.get(s), found);
+      for (const k of found) kinks.push({ step: s, ...k });
     }
     return { delta: this.delta(state), snapshots, kinks };
   }
 
   delta(state: InnerState): Float32Array {
-    const delta = new Float32Array(this.layout.total);
+    const delta = new Float32Array(this.mlp.total);
     for (let i = 0; i < delta.length; i++) delta[i] = this.start[i] - state.params[i];
     return delta;
   }
-}
-
-/** For every parameter, the unit it feeds: weight column j and bias j of layer l are unit Σ_{k<l} widths[k+1] + j; −1 for padding. */
-function unitIndex(layout: ParamLayout): Int32Array {
-  const unit = new Int32Array(layout.total).fill(-1);
-  let first = 0;
-  for (let l = 0; l < layout.weights.length; l++) {
-    const W = layout.weights[l];
-    for (let p = 0; p < W.rows; p++) for (let j = 0; j < W.cols; j++) unit[W.offset + p * W.cols + j] = first + j;
-    for (let j = 0; j < W.cols; j++) unit[layout.biases[l].offset + j] = first + j;
-    first += W.cols;
-  }
-  return unit;
-}
-
-/** The unit of a near kink, numbered as unitIndex does: the inverse of JsMlp.kinkKey = (position·L + layer)·widest + unit. */
-function kinkUnit(key: number, layers: number, widest: number, layout: ParamLayout): number {
-  const unit = key % widest;
-  const layer = Math.floor(key / widest) % layers;
-  let first = 0;
-  for (let l = 0; l < layer; l++) first += layout.weights[l].cols;
-  return first + unit;
 }
 
 /** The SUSPECT_UNITS units with the largest ‖claimed − reference‖² on their incoming weights and bias → rank (0 = largest). */

@@ -1,7 +1,7 @@
 // Verification in the coordinator: each cheat is caught, its key banned, its examples
 // recomputed by others, and no rejected gradient ever reaches an aggregate.
 
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { CoordinatorMessage } from '../protocol/messages.ts';
 import type { SyncSigner } from '../protocol/signing.ts';
 import { Coordinator, type CoordinatorOptions } from './coordinator.ts';
@@ -9,12 +9,13 @@ import type { Decisions } from './decisions.ts';
 import type { Job } from './job.ts';
 import { eventsOf, hello, leaseGradient, merge, result, sentTo, testKey, testSigning, tinyJob } from './testSwarm.ts';
 import type { ImageDataset } from '../data/dataset.ts';
-import { mlpLayout } from '../model/mlp.ts';
+import { mlpLayout, type ParamLayout } from '../model/mlp.ts';
 import { JsMlp } from './jsMlp.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import type { LocalStepsSync } from './job.ts';
 import { localStepsReference } from './localStepsReference.ts';
-import { cpuModelSpotChecker, jsMlpSpotChecker, relativeDistance } from './verification.ts';
+import { cpuModelSpotChecker, jsMlpSpotChecker, kinkSpotChecker, relativeDistance, type SpotChecker } from './verification.ts';
+import { CpuKinkModel, type KinkModel } from './kinkModel.ts';
 import { CpuModel } from '../cpu/cpuModel.ts';
 import { initModelParameters, resolveModel } from '../model/layers/spec.ts';
 import { forwardBackward } from '../model/layers/reference.ts';
@@ -302,7 +303,13 @@ describe('Coordinator verification', () => {
   });
 });
 
-describe('spot checks at a ReLU kink', () => {
+/** The two KinkModels: JsMlp, and the CPU layer table's (what the coordinator runs). */
+const kinkModels: [string, (layout: ParamLayout) => Promise<KinkModel>][] = [
+  ['JsMlp', async (layout) => new JsMlp(layout)],
+  ['the CPU layer table', async (layout) => new CpuKinkModel((await CpuModel.create(resolveModel(layout.spec), { threads: 1 })).inline)],
+];
+
+describe.each(kinkModels)('spot checks at a ReLU kink with %s', (_, make) => {
   // A 3-2-2 ReLU net whose first hidden unit gets a pre-activation of exactly 0 on example 0:
   // w = (1, −1, 0) on pixels (128, 128, 0). Two correct f32 implementations may put such a
   // unit on either side of the kink; a claim that did is honest and must pass.
@@ -313,8 +320,12 @@ describe('spot checks at a ReLU kink', () => {
   params.set([0.5, -0.25, -0.75, 1], w1.offset);
   const train: ImageDataset = { images: Uint8Array.of(128, 128, 0, 10, 200, 30), labels: Uint8Array.of(1, 0), count: 2, features: 3, classes: 2 };
   const indices = Uint32Array.of(0, 1);
-  const checker = jsMlpSpotChecker(layout, train);
-  const mlp = new JsMlp(layout);
+  let mlp: KinkModel;
+  let checker: SpotChecker;
+  beforeAll(async () => {
+    mlp = await make(layout);
+    checker = kinkSpotChecker(mlp, train);
+  });
 
   it('finds the unit, and resolves an honest claim that took the other side', () => {
     const kinks = mlp.nearKinks(params, train, indices);

@@ -12,6 +12,7 @@ import type { ParamLayout } from '../model/mlp.ts';
 import type { ResolvedModel } from '../model/layers/spec.ts';
 import type { JobSync } from './job.ts';
 import { JsMlp } from './jsMlp.ts';
+import { CpuKinkModel, type KinkModel } from './kinkModel.ts';
 import type { InlineCpuModel } from '../cpu/cpuModel.ts';
 import { innerBatches } from '../worker/localSteps.ts';
 import { localStepsReference, resolveLocalStepsKinks } from './localStepsReference.ts';
@@ -78,14 +79,18 @@ const HELPFUL = 0.9;
 /** Helpful flips tried in every combination up to this many; more are applied together. */
 const EXHAUSTIVE_KINKS = 4;
 
-/**
- * The spot checker of a real job: the plain JavaScript MLP (f32, the CPU reference) on the
- * training set. With the job's sync in local-steps mode it recomputes the lease's Δ (its inner
- * optimizer's steps of innerBatch examples from `params`), and resolves kinks along the inner
- * steps (resolveLocalStepsKinks: a flip at step s is replayed through the steps after it).
- */
+/** kinkSpotChecker on the plain JavaScript MLP (jsMlp.ts), for scripts and tests of the MLP jobs. */
 export function jsMlpSpotChecker(layout: ParamLayout | ResolvedModel, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
-  const mlp = new JsMlp(layout);
+  return kinkSpotChecker(new JsMlp(layout), train, sync);
+}
+
+/**
+ * A spot checker that resolves kinks: `mlp`'s gradient (f32) on the training set. With the
+ * job's sync in local-steps mode it recomputes the lease's Δ (its inner optimizer's steps of
+ * innerBatch examples from `params`), and resolves kinks along the inner steps
+ * (resolveLocalStepsKinks: a flip at step s is replayed through the steps after it).
+ */
+export function kinkSpotChecker(mlp: KinkModel, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
   if (sync.mode === 'local-steps') {
     const { innerBatch } = sync;
     const workOf = (indices: Uint32Array, inner: OptimizerHyper | undefined) => {
@@ -100,9 +105,9 @@ export function jsMlpSpotChecker(layout: ParamLayout | ResolvedModel, train: Ima
     };
     return checker;
   }
-  if (sync.mode !== 'every-step') throw new Error(`jsMlpSpotChecker: sync mode must be 'every-step' or 'local-steps', got ${JSON.stringify((sync as { mode: unknown }).mode)}`);
+  if (sync.mode !== 'every-step') throw new Error(`kinkSpotChecker: sync mode must be 'every-step' or 'local-steps', got ${JSON.stringify((sync as { mode: unknown }).mode)}`);
   const gradientOf = (params: Float32Array, indices: Uint32Array, forced?: ReadonlyMap<number, boolean>) => {
-    const gradient = new Float32Array(layout.total);
+    const gradient = new Float32Array(mlp.total);
     mlp.lossAndGradient(params, train, indices, gradient, forced);
     return gradient;
   };
@@ -129,13 +134,17 @@ export function jsMlpSpotChecker(layout: ParamLayout | ResolvedModel, train: Ima
 
 /**
  * The spot checker of any model: the CPU layer table (CpuModel on the coordinator's thread,
- * the kernels a CPU contributor runs) on the training set. Every-step: the gradient at
- * `params`; local steps: the lease's inner steps replayed as runLocalSteps runs them (a fresh
- * optimizer state, step t = s + 1 on inner batch s) and Δ = θ_v − θ_after in f32. It resolves no
- * kinks: a recomputation on another backend that lands over the tolerance but within
- * LOCAL_STEPS_INCONCLUSIVE goes to replication, as every inconclusive check does.
+ * the kernels a CPU contributor runs) on the training set. A model whose every kink it can
+ * resolve (each ReLU fused into a linear, no max-pool or dropout: the MLPs) gets
+ * kinkSpotChecker on it. Any other, every-step: the gradient at `params`, and distances up to
+ * CPU_MODEL_INCONCLUSIVE are inconclusive; local steps: the lease's inner steps replayed as
+ * runLocalSteps runs them (a fresh optimizer state, step t = s + 1 on inner batch s) and
+ * Δ = θ_v − θ_after in f32, a recomputation on another backend that lands over the tolerance
+ * but within LOCAL_STEPS_INCONCLUSIVE going to replication, as every inconclusive check does.
  */
 export function cpuModelSpotChecker(cpu: InlineCpuModel, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
+  const kinks = new CpuKinkModel(cpu);
+  if (kinks.resolvesAll) return kinkSpotChecker(kinks, train, sync);
   const total = cpu.model.total;
   cpu.setDatasets(train, null);
   if (sync.mode === 'every-step') {

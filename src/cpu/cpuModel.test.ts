@@ -58,8 +58,8 @@ describe('CpuModel jobs and memory', () => {
     const optimizer = { kind: 'adamw' as const, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, bc1: 0.1, bc2: 0.001, maxGradNorm: 1 };
     const jobs: CpuJob[] = [
       { kind: 'model-configure', inputs: { specBytes: 321, trainCount: 60000, testCount: 10000, batchCapacity: 256, threads: 3 } },
-      { kind: 'model-gradient', batch: 33, repack: true, optimizer: null, dropoutSeed: null, source: 'train' },
-      { kind: 'model-gradient', batch: 7, repack: false, optimizer, dropoutSeed: 2 ** 32 - 1, source: 'raw' },
+      { kind: 'model-gradient', batch: 33, repack: true, optimizer: null, dropoutSeed: null, source: 'train', phase: 'all' },
+      { kind: 'model-gradient', batch: 7, repack: false, optimizer, dropoutSeed: 2 ** 32 - 1, source: 'raw', phase: 'backward' },
       { kind: 'model-forward', batch: 1, repack: true, source: 'test' },
       { kind: 'model-optimizer', optimizer: { ...optimizer, kind: 'sgd' } },
     ];

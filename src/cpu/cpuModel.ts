@@ -8,9 +8,9 @@
 import type { ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { checkU32 } from '../model/layers/dropout.ts';
-import { findDropout, type ResolvedLayer, type ResolvedModel } from '../model/layers/spec.ts';
+import { findDropout, type ResolvedLayer, type ResolvedLinear, type ResolvedModel } from '../model/layers/spec.ts';
 import { optimizerArgs, type CpuGradient } from './cpuMlp.ts';
-import { planModel, specRegion, type CpuModelPlan, type ModelPlanInputs } from './cpuModelPlan.ts';
+import { planModel, specRegion, type CpuModelPlan, type CpuNode, type ModelPlanInputs } from './cpuModelPlan.ts';
 import { createExecutor, type CpuExecutor, type ExecutorOptions } from './executor.ts';
 import type { CpuJob } from './jobs.ts';
 import type { Region } from './memoryPlan.ts';
@@ -32,8 +32,25 @@ export interface InlineCpuModel {
   setOptimizerState(state1: Float32Array, state2: Float32Array): void;
   readState(): { params: Float32Array; state1: Float32Array; state2: Float32Array };
   gradient(indices: Uint32Array, dropout?: CpuDropout): CpuGradient;
+  gradientWith(indices: Uint32Array, between: (relus: ReluInput[]) => void, dropout?: CpuDropout): CpuGradient;
+  /** The linears with a ReLU fused into them, in the order gradientWith lists them. */
+  fusedRelus(): ResolvedLinear[];
   trainStep(indices: Uint32Array, hyper: OptimizerHyper, t: number, dropout?: CpuDropout): { loss: number; correct: number };
   evaluate(split: 'train' | 'test', indices: Uint32Array): { lossSum: number; correct: number; count: number };
+}
+
+/**
+ * A ReLU fused into the linear before it, as a gradient's forward left it (views into the
+ * memory, valid until the next call): the backward reads only the sign of z, so a caller
+ * that sets an entry of z to the other sign sends that unit's gradient the other way
+ * (verification's kink resolution, src/coordinator/kinkModel.ts).
+ */
+export interface ReluInput {
+  layer: ResolvedLinear;
+  /** The linear's input, rows × inFeatures, row-major. */
+  x: Float32Array;
+  /** Its pre-activation, rows × outFeatures, row-major. */
+  z: Float32Array;
 }
 
 /** Dropout's randomness in training: the lease's seed and each example's dataset position. */
@@ -90,6 +107,8 @@ export class CpuModel {
       setOptimizerState: (state1, state2) => this.setOptimizerState(state1, state2),
       readState: () => this.readState(),
       gradient: (indices, dropout) => this.driveSync(this.gradientSteps(indices, dropout)),
+      gradientWith: (indices, between, dropout) => this.driveSync(this.gradientWithSteps(indices, between, dropout)),
+      fusedRelus: () => this.fusedRelus(),
       trainStep: (indices, hyper, t, dropout) => this.driveSync(this.trainStepSteps(indices, hyper, t, dropout)),
       evaluate: (split, indices) => this.driveSync(this.evaluateSteps(split, indices)),
     };
@@ -153,8 +172,53 @@ export class CpuModel {
   private *gradientSteps(indices: Uint32Array, dropout?: CpuDropout): Steps<CpuGradient> {
     const batch = yield* this.writeIndices(indices, 'train');
     const dropoutSeed = this.writeDropout(dropout, batch, 'gradient');
-    yield* this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer: null, dropoutSeed, source: 'train' });
+    yield* this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer: null, dropoutSeed, source: 'train', phase: 'all' });
     return { ...this.rowSummary(batch), gradient: this.floats(this.plan.grads).slice() };
+  }
+
+  /**
+   * gradient(), with `between` called after the forward and before the backward on the
+   * ReLUs fused into linears (their inputs and pre-activations, which it may change).
+   */
+  gradientWith(indices: Uint32Array, between: (relus: ReluInput[]) => void, dropout?: CpuDropout): Promise<CpuGradient> {
+    return this.drive(this.gradientWithSteps(indices, between, dropout));
+  }
+
+  private *gradientWithSteps(indices: Uint32Array, between: (relus: ReluInput[]) => void, dropout?: CpuDropout): Steps<CpuGradient> {
+    const batch = yield* this.writeIndices(indices, 'train');
+    const dropoutSeed = this.writeDropout(dropout, batch, 'gradientWith');
+    const job = { kind: 'model-gradient', batch, optimizer: null, dropoutSeed, source: 'train' } as const;
+    yield* this.runWeights({ ...job, repack: this.repack, phase: 'forward' });
+    between(this.reluInputs(batch));
+    yield { ...job, repack: false, phase: 'backward' };
+    return { ...this.rowSummary(batch), gradient: this.floats(this.plan.grads).slice() };
+  }
+
+  /** The linears with a ReLU fused into them, in layer order (residual branches included). */
+  fusedRelus(): ResolvedLinear[] {
+    return this.fusedReluNodes().map((n) => n.layer);
+  }
+
+  private fusedReluNodes(): CpuNode<'linear'>[] {
+    const found: CpuNode<'linear'>[] = [];
+    const walk = (nodes: readonly CpuNode[]) => {
+      for (const n of nodes) {
+        if (n.layer.kind === 'linear' && n.act === 'relu') found.push(n as CpuNode<'linear'>);
+        walk(n.branch);
+      }
+    };
+    walk(this.plan.nodes);
+    return found;
+  }
+
+  /** The fused linear + ReLU nodes' inputs and pre-activations over `batch` rows. */
+  private reluInputs(batch: number): ReluInput[] {
+    const memory = this.executor.memory.buffer;
+    return this.fusedReluNodes().map((n) => ({
+      layer: n.layer,
+      x: new Float32Array(memory, n.x.offset, batch * n.inSize),
+      z: new Float32Array(memory, n.buffers.z!.offset, batch * n.outSize),
+    }));
   }
 
   /** Loss and gradient of the mean loss over raw inputs x (batch × the input size, any floats) and their labels. */
@@ -177,7 +241,7 @@ export class CpuModel {
     this.floats(this.plan.batch.x).set(x);
     new Int32Array(this.executor.memory.buffer, this.plan.batch.labels.offset, batch).set(Array.from(labels));
     const dropoutSeed = this.writeDropout(dropout, batch, 'gradientOf');
-    yield* this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer: null, dropoutSeed, source: 'raw' });
+    yield* this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer: null, dropoutSeed, source: 'raw', phase: 'all' });
     return { ...this.rowSummary(batch), gradient: this.floats(this.plan.grads).slice() };
   }
 
@@ -190,7 +254,7 @@ export class CpuModel {
     const optimizer = optimizerArgs(hyper, t);
     const batch = yield* this.writeIndices(indices, 'train');
     const dropoutSeed = this.writeDropout(dropout, batch, 'trainStep');
-    yield* this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer, dropoutSeed, source: 'train' });
+    yield* this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer, dropoutSeed, source: 'train', phase: 'all' });
     this.repack = true;
     return this.rowSummary(batch);
   }

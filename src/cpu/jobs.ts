@@ -37,6 +37,9 @@ export interface MatmulJob {
   packedB: number;
 }
 
+/** A model gradient in one job ('all'), or split around the loss (cpuModel.ts gradientWith). */
+export type GradientPhase = 'all' | 'forward' | 'backward';
+
 export type CpuJob =
   /** Compute the memory plan for these inputs (every thread does it for itself). */
   | { kind: 'configure'; inputs: PlanInputs }
@@ -55,14 +58,17 @@ export type CpuJob =
   /**
    * Gradient of the mean loss over the `batch` indices (train: gathered; raw: inputs and labels written by the caller);
    * dropout hashes `dropoutSeed` and the positions written to the plan (null: dropout is the identity).
+   * `phase` splits it for a caller that reads or adjusts the activations in between: 'forward'
+   * stops after the loss, 'backward' runs the rest on what that forward left in the memory.
    */
-  | { kind: 'model-gradient'; batch: number; repack: boolean; optimizer: OptimizerStepArgs | null; dropoutSeed: number | null; source: 'train' | 'raw' }
+  | { kind: 'model-gradient'; batch: number; repack: boolean; optimizer: OptimizerStepArgs | null; dropoutSeed: number | null; source: 'train' | 'raw'; phase: GradientPhase }
   /** Forward in evaluation mode (dropout is the identity) and loss, or logits only (raw). */
   | { kind: 'model-forward'; batch: number; repack: boolean; source: 'train' | 'test' | 'raw' }
   | { kind: 'model-optimizer'; optimizer: OptimizerStepArgs };
 
 const KIND = ['configure', 'gradient', 'forward', 'optimizer', 'matmul', 'layer', 'model-configure', 'model-gradient', 'model-forward', 'model-optimizer'] as const;
 const SOURCE = ['train', 'test', 'raw'] as const;
+const PHASE: GradientPhase[] = ['all', 'forward', 'backward'];
 const LAYOUT: MatmulLayout[] = ['nn', 'nt', 'tn'];
 const ACTIVATION: Activation[] = ['relu', 'gelu'];
 const OPTIMIZER = [null, 'adamw', 'sgd'] as const;
@@ -123,6 +129,7 @@ export function encodeJob(job: CpuJob, slots: Float64Array): void {
       slots[12] = job.dropoutSeed === null ? 0 : 1;
       slots[13] = job.dropoutSeed ?? 0;
       slots[14] = SOURCE.indexOf(job.source);
+      slots[15] = PHASE.indexOf(job.phase);
       break;
     case 'model-forward':
       slots.set([job.batch, job.repack ? 1 : 0, SOURCE.indexOf(job.source)], 1);
@@ -165,7 +172,7 @@ export function decodeJob(s: Float64Array): CpuJob {
     case 'model-configure':
       return { kind, inputs: { specBytes: s[1], trainCount: s[2], testCount: s[3], batchCapacity: s[4], threads: s[5] } };
     case 'model-gradient':
-      return { kind, batch: s[1], repack: s[2] === 1, optimizer: readOptimizer(s), dropoutSeed: s[12] === 1 ? s[13] : null, source: SOURCE[s[14]] as 'train' | 'raw' };
+      return { kind, batch: s[1], repack: s[2] === 1, optimizer: readOptimizer(s), dropoutSeed: s[12] === 1 ? s[13] : null, source: SOURCE[s[14]] as 'train' | 'raw', phase: PHASE[s[15]] };
     case 'model-forward':
       return { kind, batch: s[1], repack: s[2] === 1, source: SOURCE[s[3]] };
     case 'model-optimizer': {

@@ -11,7 +11,7 @@ import { resolveModel, type ResolvedModel } from '../model/layers/spec.ts';
 import type { Barrier } from './control.ts';
 import { backwardNodes, forwardNodes, gradientNodes, packNodes, type LayerRun } from './cpuModelLayers.ts';
 import { planModel, specRegion, type CpuModelPlan, type ModelPlanInputs } from './cpuModelPlan.ts';
-import type { CpuJob, OptimizerStepArgs } from './jobs.ts';
+import type { CpuJob, GradientPhase, OptimizerStepArgs } from './jobs.ts';
 import type { CpuKernelExports } from './kernels.ts';
 import { MR, type DatasetRegions } from './memoryPlan.ts';
 import { optimizerShare, share } from './program.ts';
@@ -56,7 +56,7 @@ export class ModelProgram {
   run(job: ModelJob): void {
     switch (job.kind) {
       case 'model-gradient':
-        return this.gradient(job.batch, job.repack, job.optimizer, job.dropoutSeed, job.source);
+        return this.gradient(job.batch, job.repack, job.optimizer, job.dropoutSeed, job.source, job.phase);
       case 'model-forward':
         return this.forward(job.batch, job.repack, job.source);
       case 'model-optimizer':
@@ -90,18 +90,22 @@ export class ModelProgram {
     this.k.gatherRows(data.images.offset, data.labels.offset, buf.indices.offset, run.r0, run.r1, plan.model.inputSize, buf.x.offset, buf.labels.offset);
   }
 
-  private gradient(batch: number, repack: boolean, optimizer: OptimizerStepArgs | null, dropoutSeed: number | null, source: 'train' | 'raw'): void {
+  private gradient(batch: number, repack: boolean, optimizer: OptimizerStepArgs | null, dropoutSeed: number | null, source: 'train' | 'raw', phase: GradientPhase): void {
     const plan = this.requirePlan(batch);
     const run = this.runFor(plan, batch, true, dropoutSeed);
-    if (repack) {
-      packNodes(plan.nodes, run);
-      this.barrier.wait();
+    if (phase !== 'backward') {
+      if (repack) {
+        packNodes(plan.nodes, run);
+        this.barrier.wait();
+      }
+      if (run.r0 < run.r1) {
+        if (source === 'train') this.gather(plan, plan.train, run);
+        forwardNodes(plan.nodes, run);
+      }
+      if (phase === 'forward') return;
     }
-    if (run.r0 < run.r1) {
-      if (source === 'train') this.gather(plan, plan.train, run);
-      forwardNodes(plan.nodes, run);
-      backwardNodes(plan.nodes, run);
-    }
+    // Row-local: this thread's rows of the backward read what its own forward wrote.
+    if (run.r0 < run.r1) backwardNodes(plan.nodes, run);
     this.barrier.wait();
     gradientNodes(plan.nodes, run, 0);
     if (plan.twoPhases) {

@@ -11,13 +11,13 @@ import { Coordinator } from '../coordinator/coordinator.ts';
 import { loadNewestCheckpoint } from '../coordinator/checkpointStore.ts';
 import { checkpointOptimizer, defaultJob, jobId, jobLayout, jobModel, jobResolved, parseJobDefinition, plannedRounds, type Job } from '../coordinator/job.ts';
 import { loadJobDataset, type JobDataset } from '../data/jobDataset.ts';
-import { cpuModelSpotChecker, jsMlpSpotChecker, type SpotChecker } from '../coordinator/verification.ts';
+import { cpuModelSpotChecker, type SpotChecker } from '../coordinator/verification.ts';
 import { CpuModel } from '../cpu/cpuModel.ts';
 import { startCoordinatorPeer } from '../net/nodePeer.ts';
 import { attachSignalingRelay } from '../net/relay.ts';
 import { exportModelOnnx } from '../model/onnx.ts';
 import type { ImageDataset } from '../data/dataset.ts';
-import { initModelParameters, mlpSpecOf } from '../model/layers/spec.ts';
+import { initModelParameters } from '../model/layers/spec.ts';
 import { USAGE, UsageError, describeFailure, fileError, outputError, parseCommandLine, wantsDebug, type PlanOptions, type ServerOptions } from './cli.ts';
 import { launchContributors, type LaunchedContributors } from './contributorLauncher.ts';
 import { planJob, planText } from './plan.ts';
@@ -83,13 +83,11 @@ async function plan(options: PlanOptions): Promise<number> {
 }
 
 /**
- * The coordinator's recomputation of sampled and suspect results, on the training set: for an
- * MLP the plain JavaScript MLP, which also resolves ReLU kinks (verification.ts); for any other
- * model the CPU layer table on this thread.
+ * The coordinator's recomputation of sampled and suspect results, on the training set: the
+ * CPU layer table on this thread, which resolves the ReLU kinks of an MLP (verification.ts).
  */
 async function spotCheckerFor(job: Job, train: ImageDataset): Promise<SpotChecker> {
   const model = jobResolved(job);
-  if (mlpSpecOf(model)) return jsMlpSpotChecker(model, train, job.sync);
   return cpuModelSpotChecker((await CpuModel.create(model, { threads: 1 })).inline, train, job.sync);
 }
 
