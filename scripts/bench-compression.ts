@@ -7,7 +7,8 @@
 //   node --import tsx scripts/bench-compression.ts [--repeats 9]
 
 import { parseArgs } from 'node:util';
-import { JsMlp } from '../src/coordinator/jsMlp.ts';
+import { CpuKinkModel } from '../src/coordinator/kinkModel.ts';
+import { resolveModel } from '../src/model/layers/spec.ts';
 import { loadFashionMnistFromDir } from '../src/data/fashionMnistNode.ts';
 import { DEFAULT_MLP, initParameters, mlpLayout } from '../src/model/mlp.ts';
 import { Random } from '../src/util/random.ts';
@@ -50,7 +51,7 @@ async function realGradient(): Promise<{ gradient: Float32Array; what: string }>
     const { train } = await loadFashionMnistFromDir();
     const gradient = new Float32Array(length);
     const indices = Array.from({ length: 256 }, (_, i) => i);
-    new JsMlp(layout).lossAndGradient(initParameters(layout, 1), train, indices, gradient);
+    (await CpuKinkModel.create(resolveModel(DEFAULT_MLP))).lossAndGradient(initParameters(layout, 1), train, indices, gradient);
     return { gradient, what: 'the default MLP gradient at its initial parameters, 256 Fashion-MNIST examples' };
   } catch (error) {
     const gradient = Float32Array.from({ length }, () => 1e-3 * random.normal());

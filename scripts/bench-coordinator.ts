@@ -9,9 +9,10 @@ import { loadFashionMnistFromDir } from '../src/data/fashionMnistNode.ts';
 import { RoundAggregator } from '../src/coordinator/aggregator.ts';
 import { deserializeCheckpoint, serializeCheckpoint } from '../src/coordinator/checkpoint.ts';
 import { Coordinator } from '../src/coordinator/coordinator.ts';
-import { JsMlp } from '../src/coordinator/jsMlp.ts';
+import { CpuKinkModel } from '../src/coordinator/kinkModel.ts';
 import { TestEvaluator } from '../src/coordinator/evaluator.ts';
-import { defaultJob, plannedRounds } from '../src/coordinator/job.ts';
+import { resolveModel } from '../src/model/layers/spec.ts';
+import { checkpointOptimizer, defaultJob, plannedRounds } from '../src/coordinator/job.ts';
 import { OptimizerHost, freshOptimizerState } from '../src/coordinator/optimizerHost.ts';
 import { Random } from '../src/util/random.ts';
 import { testSigning } from '../src/coordinator/testSwarm.ts';
@@ -43,7 +44,7 @@ const rng = new Random(1);
 const params = freshOptimizerState(layout, job.optimizer, job.seed).params;
 console.log(`node ${process.version}, ${layout.total} floats per parameter vector, ${repeats} runs each\n`);
 
-const evaluator = new TestEvaluator(layout, test);
+const evaluator = await TestEvaluator.create(resolveModel(job.model), test);
 let accuracy = 0;
 time(`evaluate the full test set (${test.count} examples)`, () => {
   accuracy = evaluator.evaluate(params).accuracy;
@@ -70,11 +71,11 @@ time(`serialize a checkpoint (${(bytes.length / 2 ** 20).toFixed(1)} MiB, with S
   bytes = serializeCheckpoint(state);
 });
 time('deserialize and validate it', () => {
-  deserializeCheckpoint(bytes, { jobId: coordinator.jobId, parameterCount: layout.total, optimizer: job.optimizer.kind }, 'bench');
+  deserializeCheckpoint(bytes, { jobId: coordinator.jobId, parameterCount: layout.total, optimizer: checkpointOptimizer(job) }, 'bench');
 });
 
-const mlp = new JsMlp(layout);
+const mlp = await CpuKinkModel.create(resolveModel(job.model));
 const indices = Uint32Array.from({ length: 256 }, () => rng.int(train.count));
 const g = new Float32Array(layout.total);
-const gradientMs = time('CPU gradient of 256 training examples (jsMlp)', () => mlp.lossAndGradient(params, train, indices, g));
+const gradientMs = time('CPU gradient of 256 training examples (the CPU layer table, 1 thread)', () => mlp.lossAndGradient(params, train, indices, g));
 console.log(`  (a CPU contributor on one core: ${Math.round((256 * 1000) / gradientMs)} examples/s)`);

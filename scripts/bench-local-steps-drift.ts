@@ -2,7 +2,8 @@
 // from the coordinator's reference over H inner AdamW steps, and what the reference costs.
 //  - honest: the CPU backend's CpuMlp (WebAssembly, 1 thread; Node runs its plain SIMD128
 //    build, the browser its relaxed-SIMD FMA one) driven by the contributor's own runLocalSteps,
-//    against jsMlpSpotChecker in local-steps mode (JsMlp + adamwStepRef or sgdMomentumStepRef),
+//    against the coordinator's spot checker in local-steps mode (cpuModelSpotChecker: the CPU
+//    layer table + adamwStepRef or sgdMomentumStepRef),
 //    as the coordinator calls it; relative L2 ‖Δ − ref‖/‖ref‖, in f32 and after int8 block
 //    quantisation of both; inner AdamW at two learning rates, and SGD with momentum;
 //  - from the initial parameters and from trained ones (plain AdamW, batch 32, lr 2e-3), where
@@ -19,8 +20,10 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CpuMlp } from '../src/cpu/cpuMlp.ts';
+import { CpuModel } from '../src/cpu/cpuModel.ts';
+import { resolveModel } from '../src/model/layers/spec.ts';
 import type { LocalStepsSync } from '../src/coordinator/job.ts';
-import { jsMlpSpotChecker, relativeDistance } from '../src/coordinator/verification.ts';
+import { cpuModelSpotChecker, relativeDistance } from '../src/coordinator/verification.ts';
 import { loadFashionMnistFromDir } from '../src/data/fashionMnistNode.ts';
 import { epochOrder } from '../src/data/order.ts';
 import type { OptimizerHyper } from '../src/kernels/optimizer.ts';
@@ -69,6 +72,8 @@ const syncOf = (innerSteps: number): LocalStepsSync => ({ mode: 'local-steps', i
 const layout = mlpLayout(DEFAULT_MLP);
 const { train } = await loadFashionMnistFromDir();
 const cpu = await CpuMlp.create(layout, { threads: 1 });
+/** The coordinator's reference: the CPU layer table on this thread. */
+const referenceCpu = (await CpuModel.create(resolveModel(DEFAULT_MLP), { threads: 1 })).inline;
 await cpu.setDatasets(train, null);
 const zeros = new Float32Array(layout.total);
 
@@ -135,7 +140,7 @@ for (const trained of TRAINED_STEPS) {
   for (const hyper of INNER_OPTIMIZERS) {
     const optimizer = nameOf(hyper);
     for (const h of INNER_STEPS) {
-      const reference = jsMlpSpotChecker(layout, train, syncOf(h));
+      const reference = cpuModelSpotChecker(referenceCpu, train, syncOf(h));
       const row: Row = { trained, optimizer, h, distances: [], int8: [], quantisation: [], referenceMs: [], resolved: [], resolveMs: [] };
       for (let lease = 0; lease < leases; lease++) {
         const indices = leaseIndices(trained, lease, h);

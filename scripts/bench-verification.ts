@@ -12,10 +12,11 @@ import { parseArgs } from 'node:util';
 import { RoundAggregator, type AggregationRule } from '../src/coordinator/aggregator.ts';
 import { Coordinator } from '../src/coordinator/coordinator.ts';
 import type { Decisions } from '../src/coordinator/decisions.ts';
-import { JsMlp } from '../src/coordinator/jsMlp.ts';
+import { CpuKinkModel } from '../src/coordinator/kinkModel.ts';
+import { CpuModel } from '../src/cpu/cpuModel.ts';
 import type { Job } from '../src/coordinator/job.ts';
 import { hello, result, testKey, testSigning } from '../src/coordinator/testSwarm.ts';
-import { jsMlpSpotChecker } from '../src/coordinator/verification.ts';
+import { cpuModelSpotChecker } from '../src/coordinator/verification.ts';
 import type { CoordinatorMessage } from '../src/protocol/messages.ts';
 import { defaultJob, jobResolved } from '../src/coordinator/job.ts';
 import { OptimizerHost, freshOptimizerState } from '../src/coordinator/optimizerHost.ts';
@@ -30,7 +31,9 @@ const rounds = Number(values.rounds);
 const job = defaultJob();
 const layout = jobResolved(job);
 const { train } = await loadFashionMnistFromDir();
-const mlp = new JsMlp(layout);
+const mlp = await CpuKinkModel.create(layout);
+/** The coordinator's spot checker's CPU backend (the server's, src/server/main.ts). */
+const referenceCpu = (await CpuModel.create(layout, { threads: 1 })).inline;
 const rng = new Random(11);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
@@ -126,7 +129,7 @@ function driveCoordinator(verified: boolean, roundsToRun: number): { computed: n
     checkpointEvery: 1_000_000,
     verification: verified ? v : { ...v, replication: { fraction: 0 }, screening: { ...v.screening, enabled: false } },
   };
-  const c = new Coordinator({ job: jobRun, instance: verified ? 'on' : 'off', datasetUrl: '', ...testSigning, ...(verified ? { spotChecker: jsMlpSpotChecker(layout, train) } : {}) });
+  const c = new Coordinator({ job: jobRun, instance: verified ? 'on' : 'off', datasetUrl: '', ...testSigning, ...(verified ? { spotChecker: cpuModelSpotChecker(referenceCpu, train) } : {}) });
   const peers = ['p1', 'p2', 'p3', 'p4'];
   const keys = new Map(peers.map((p) => [p, testKey()]));
   const params = new Map<string, Float32Array>();

@@ -1,5 +1,5 @@
 // Calibrates the screening thresholds (src/coordinator/screening.ts) on real Fashion-MNIST
-// gradients of the default model (784-256-128-10), computed by the CPU reference (jsMlp).
+// gradients of the default model (784-256-128-10), computed by the CPU reference (the CPU layer table, coordinator/kinkModel.ts).
 // Trains `--rounds` rounds of `--batch` examples with the default AdamW; each round is cut
 // into leases of random sizes (16 … batch, log-uniform), every honest lease is screened as
 // the coordinator would, and so are four cheats per round (zeros, noise of the expected norm,
@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { loadFashionMnistFromDir } from '../src/data/fashionMnistNode.ts';
 import { exampleWeightedMean } from '../src/coordinator/robustRules.ts';
-import { JsMlp } from '../src/coordinator/jsMlp.ts';
+import { CpuKinkModel } from '../src/coordinator/kinkModel.ts';
 import { defaultJob, jobResolved } from '../src/coordinator/job.ts';
 import { OptimizerHost, freshOptimizerState } from '../src/coordinator/optimizerHost.ts';
 import { ResultScreen, directionOutliers } from '../src/coordinator/screening.ts';
@@ -24,7 +24,7 @@ const batch = Number(values.batch);
 const job = defaultJob();
 const layout = jobResolved(job);
 const { train } = await loadFashionMnistFromDir();
-const mlp = new JsMlp(layout);
+const mlp = await CpuKinkModel.create(layout);
 const optimizer = new OptimizerHost(layout, job.optimizer, rounds, freshOptimizerState(layout, job.optimizer, job.seed));
 const screen = new ResultScreen(job.verification.screening);
 const rng = new Random(7);

@@ -1,5 +1,5 @@
 // Simulate a job end to end in one Node process: the real Coordinator, real Fashion-MNIST,
-// and simulated contributors that compute real gradients on the CPU (coordinator/jsMlp.ts)
+// and simulated contributors that compute real gradients on the CPU (the CPU layer table, coordinator/kinkModel.ts)
 // at simulated speeds, on a virtual clock. It checks a recipe (does the default job reach
 // its target, after how many examples?) with the exact round and lease structure of a run.
 //
@@ -21,12 +21,12 @@ import { parseArgs } from 'node:util';
 import { loadFashionMnistFromDir } from '../src/data/fashionMnistNode.ts';
 import { deserializeCheckpoint, serializeCheckpoint } from '../src/coordinator/checkpoint.ts';
 import { Coordinator } from '../src/coordinator/coordinator.ts';
-import { JsMlp } from '../src/coordinator/jsMlp.ts';
+import { CpuKinkModel } from '../src/coordinator/kinkModel.ts';
 import { hello, result as signedResult, testKey, testSigning } from '../src/coordinator/testSwarm.ts';
 import type { SyncSigner } from '../src/protocol/signing.ts';
 import type { Decisions } from '../src/coordinator/decisions.ts';
 import { TestEvaluator } from '../src/coordinator/evaluator.ts';
-import { checkpointOptimizer, defaultJob, innerHyper, jobLayout, parseJob, plannedRounds, roundsPerEpoch } from '../src/coordinator/job.ts';
+import { checkpointOptimizer, defaultJob, innerHyper, jobResolved, parseJob, plannedRounds, roundsPerEpoch } from '../src/coordinator/job.ts';
 import type { ContributorMessage } from '../src/protocol/messages.ts';
 import { encodeMessage } from '../src/protocol/codec.ts';
 import { applyDelta } from '../src/compression/index.ts';
@@ -49,7 +49,9 @@ const speeds = args.speeds!.split(',').map(Number);
 if (speeds.some((s) => !(s > 0))) throw new Error(`--speeds must be positive examples per second, got ${args.speeds}`);
 const restartAt = args['restart-at'] === undefined ? null : Number(args['restart-at']);
 const { train, test } = await loadFashionMnistFromDir();
-const evaluator = new TestEvaluator(jobLayout(job), test, job.data.testExamples);
+const evaluator = await TestEvaluator.create(jobResolved(job), test, job.data.testExamples);
+/** Every simulated contributor's gradients, one after the other. */
+const simulatedModel = await CpuKinkModel.create(jobResolved(job));
 const planned = plannedRounds(job) ?? Infinity;
 const LATENCY_MS = 20; // one way, per message
 /** Bytes per millisecond of each contributor's link, or Infinity when not shaped. */
@@ -61,7 +63,7 @@ const bytes = { down: 0, up: 0 };
 interface SimContributor {
   peer: string;
   speed: number;
-  mlp: JsMlp;
+  mlp: CpuKinkModel;
   params: Float32Array | null;
   busyUntil: number;
   /** When each direction of its link is free again. */
@@ -92,7 +94,7 @@ const wall0 = performance.now();
 
 function addContributor(speed: number): void {
   const peer = `sim${contributors.size + 1}`;
-  const c: SimContributor = { peer, speed, mlp: new JsMlp(coordinator.layout), params: null, busyUntil: now, downFreeAt: now, upFreeAt: now, leases: 0, vanished: false, key: testKey() };
+  const c: SimContributor = { peer, speed, mlp: simulatedModel, params: null, busyUntil: now, downFreeAt: now, upFreeAt: now, leases: 0, vanished: false, key: testKey() };
   contributors.set(peer, c);
   apply(coordinator.join(peer, now));
   const capabilities = { backend: 'cpu' as const, device: `simulated ${speed} ex/s`, fallbackAdapter: false, flopsPerMs: 1e6, examplesPerSecond: speed, maxBatch: 8192 };

@@ -15,10 +15,10 @@ import { resultStatement, type SyncSigner } from '../protocol/signing.ts';
 import { Random } from '../util/random.ts';
 import { Coordinator } from './coordinator.ts';
 import type { CoordinatorEvent, Decisions } from './decisions.ts';
-import { jobLayout } from './job.ts';
-import { JsMlp } from './jsMlp.ts';
+import { jobResolved } from './job.ts';
 import { hello, result, testKey, testSigning, tinyJob } from './testSwarm.ts';
-import { jsMlpSpotChecker } from './verification.ts';
+import { cpuModelSpotChecker } from './verification.ts';
+import { CpuModel } from '../cpu/cpuModel.ts';
 
 const hasRealData = existsSync(join(defaultDataDir(), FASHION_MNIST_FILES.trainImages));
 type Lease = Extract<CoordinatorMessage, { type: 'lease' }>;
@@ -37,9 +37,7 @@ describe.skipIf(!hasRealData)('adversarial swarm on real data', async () => {
     checkpointEvery: 100,
     verification: { spotChecks: { fraction: 1, maxExamples: 64 } },
   });
-  const layout = jobLayout(job);
-  const mlp = new JsMlp(layout);
-  const reference = jsMlpSpotChecker(layout, train);
+  const reference = hasRealData ? cpuModelSpotChecker((await CpuModel.create(jobResolved(job), { threads: 1 })).inline, train) : ({} as never);
 
   function run(behaviours: Behaviour[]): { params: Float32Array; events: CoordinatorEvent[]; banned: Set<string> } {
     const c = new Coordinator({ job, instance: 'A', datasetUrl: '/d', ...testSigning, spotChecker: reference });

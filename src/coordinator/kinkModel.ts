@@ -10,8 +10,8 @@
 // (CpuKinkModel.resolvesAll, SpotChecker.inconclusiveUpTo).
 
 import type { ImageDataset } from '../data/dataset.ts';
-import type { InlineCpuModel, ReluInput } from '../cpu/cpuModel.ts';
-import { walkLayers, type ResolvedLinear } from '../model/layers/spec.ts';
+import { CpuModel, type InlineCpuModel, type ReluInput } from '../cpu/cpuModel.ts';
+import { walkLayers, type ResolvedLinear, type ResolvedModel } from '../model/layers/spec.ts';
 
 export interface LossAndCorrect {
   /** Mean cross-entropy over the examples. */
@@ -65,6 +65,11 @@ export class CpuKinkModel implements KinkModel {
   private readonly firstUnit: number[];
   private readonly widest: number;
   private loaded: ImageDataset | null = null;
+
+  /** On a CPU backend of its own, on the caller's thread. */
+  static async create(model: ResolvedModel): Promise<CpuKinkModel> {
+    return new CpuKinkModel((await CpuModel.create(model, { threads: 1 })).inline);
+  }
 
   constructor(private readonly cpu: InlineCpuModel) {
     const model = cpu.model;

@@ -2,13 +2,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { labelsOf, toFloatBatch, type ImageDataset } from '../data/dataset.ts';
 import { loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
 import { DEFAULT_ADAMW, type AdamWHyper, type SgdHyper } from '../kernels/optimizer.ts';
-import { DEFAULT_MLP, initParameters, mlpLayout, type MlpSpec } from '../model/mlp.ts';
+import { DEFAULT_MLP, initParameters, mlpLayout, type MlpSpec, type ParamLayout } from '../model/mlp.ts';
 import { adamwStepRef, mlpLossAndGradientRef, sgdMomentumStepRef } from '../model/reference.ts';
 import { Random } from '../util/random.ts';
-import { CpuModel } from '../cpu/cpuModel.ts';
 import { resolveModel } from '../model/layers/spec.ts';
-import { JsMlp } from './jsMlp.ts';
 import { CpuKinkModel, type KinkModel } from './kinkModel.ts';
+
+const kinkModelOf = (layout: ParamLayout) => CpuKinkModel.create(resolveModel(layout.spec));
 import { localStepsReference, resolveLocalStepsKinks } from './localStepsReference.ts';
 import { relativeDistance } from './verification.ts';
 
@@ -32,8 +32,8 @@ describe('localStepsReference', () => {
   const start = initParameters(layout, 4);
   const indices = Uint32Array.from({ length: 23 }, (_, i) => (i * 7) % 60);
 
-  it('with one inner batch is a single AdamW step from zero moments', () => {
-    const mlp = new JsMlp(layout);
+  it('with one inner batch is a single AdamW step from zero moments', async () => {
+    const mlp = await kinkModelOf(layout);
     const batch = indices.subarray(0, 16);
     const gradient = new Float32Array(layout.total);
     const g = mlp.lossAndGradient(start, ds, batch, gradient);
@@ -48,7 +48,7 @@ describe('localStepsReference', () => {
     expect(r.correct).toBe(g.correct);
   });
 
-  it('matches a hand-composed loop on the f64 gradient: batches of 5, the last one of 3, moments carried, loss per example', () => {
+  it('matches a hand-composed loop on the f64 gradient: batches of 5, the last one of 3, moments carried, loss per example', async () => {
     const innerBatch = 5;
     const params = start.slice();
     const m = new Float32Array(layout.total);
@@ -64,17 +64,17 @@ describe('localStepsReference', () => {
     }
     const expected = start.map((p, i) => p - params[i]);
 
-    const r = localStepsReference(new JsMlp(layout, 4), ds, start, { indices, innerBatch, hyper: HYPER });
+    const r = localStepsReference(await kinkModelOf(layout), ds, start, { indices, innerBatch, hyper: HYPER });
     expect(r.steps).toBe(5);
-    // JsMlp's f32 gradient against the f64 one, through 5 steps.
+    // The CPU layer table's f32 gradient against the f64 one, through 5 steps.
     expect(relativeDistance(r.delta, expected)).toBeLessThan(1e-5);
     expect(r.loss).toBeCloseTo(loss / indices.length, 5);
     expect(r.correct).toBe(correct);
   });
 
-  it('runs SGD with momentum the same way: the buffer from zero, carried across the lease\'s steps', () => {
+  it('runs SGD with momentum the same way: the buffer from zero, carried across the lease\'s steps', async () => {
     const innerBatch = 8;
-    const mlp = new JsMlp(layout);
+    const mlp = await kinkModelOf(layout);
     const params = start.slice();
     const buf = new Float32Array(layout.total);
     const gradient = new Float32Array(layout.total);
@@ -87,9 +87,9 @@ describe('localStepsReference', () => {
     expect(bits(r.delta)).toEqual(bits(start.map((p, i) => p - params[i])));
   });
 
-  it('is deterministic and leaves the start parameters alone', () => {
+  it('is deterministic and leaves the start parameters alone', async () => {
     const before = start.slice();
-    const mlp = new JsMlp(layout);
+    const mlp = await kinkModelOf(layout);
     const a = localStepsReference(mlp, ds, start, { indices, innerBatch: 4, hyper: HYPER });
     const b = localStepsReference(mlp, ds, start, { indices, innerBatch: 4, hyper: HYPER });
     expect(bits(a.delta)).toEqual(bits(b.delta));
@@ -100,8 +100,8 @@ describe('localStepsReference', () => {
     expect(relativeDistance(other.delta, a.delta)).toBeGreaterThan(0.1);
   });
 
-  it('names what is wrong', () => {
-    const mlp = new JsMlp(layout);
+  it('names what is wrong', async () => {
+    const mlp = await kinkModelOf(layout);
     const work = { indices, innerBatch: 4, hyper: HYPER };
     expect(() => localStepsReference(mlp, ds, new Float32Array(3), work)).toThrow(/start parameters must be a Float32Array of \d+ floats/);
     expect(() => localStepsReference(mlp, ds, start, { ...work, indices: new Uint32Array(0) })).toThrow(/at least one example/);
@@ -110,17 +110,11 @@ describe('localStepsReference', () => {
     expect(() => localStepsReference(mlp, ds, start, { ...work, hyper: { kind: 'adam' } as unknown as AdamWHyper })).toThrow(/run AdamW or SGD; got optimizer "adam"/);
     expect(() => localStepsReference(mlp, ds, start, { ...work, hyper: { ...HYPER, lr: Number.NaN } })).toThrow(/lr must be a number/);
     expect(() => localStepsReference(mlp, ds, start, { ...work, hyper: { ...SGD, momentum: 2 } })).toThrow(/momentum must be a number in \[0, 1\]/);
-    expect(() => localStepsReference(mlp, ds, start, { ...work, indices: Uint32Array.of(0, 60) })).toThrow(/example index 60 .* outside the dataset's 60 examples/);
+    expect(() => localStepsReference(mlp, ds, start, { ...work, indices: Uint32Array.of(0, 60) })).toThrow(/Example index 60 \(position 1\) is out of range: the train set has 60 examples/);
   });
 });
 
-/** The two KinkModels: JsMlp, and the CPU layer table's (what the coordinator runs). */
-const kinkModels: [string, (spec: MlpSpec) => Promise<KinkModel>][] = [
-  ['JsMlp', async (spec) => new JsMlp(mlpLayout(spec))],
-  ['the CPU layer table', async (spec) => new CpuKinkModel((await CpuModel.create(resolveModel(spec), { threads: 1 })).inline)],
-];
-
-describe.each(kinkModels)('resolveLocalStepsKinks with %s', (_, make) => {
+describe('resolveLocalStepsKinks', () => {
   // A 3-2-2 ReLU net whose first hidden unit gets a pre-activation of exactly 0 on example 0 at
   // the first inner step: w = (1, −1, 0) on pixels (128, 128, 0). A claim that put that unit on
   // the other side there is honest, and every later step of it differs from the reference.
@@ -134,7 +128,7 @@ describe.each(kinkModels)('resolveLocalStepsKinks with %s', (_, make) => {
   const work = { indices: Uint32Array.of(0, 1, 1, 0, 0, 1), innerBatch: 2, hyper };
   let mlp: KinkModel;
   beforeAll(async () => {
-    mlp = await make(layout.spec);
+    mlp = await kinkModelOf(layout);
   });
 
   /** The lease by hand, with the kink unit forced active at the first step. */
@@ -179,9 +173,9 @@ describe('localStepsReference on the Fashion-MNIST MLP', () => {
     ({ train } = await loadFashionMnistFromDir('test/fixtures/fashion-mnist-small'));
   });
 
-  it('lowers the loss of the lease\'s own examples over 8 inner steps', () => {
+  it('lowers the loss of the lease\'s own examples over 8 inner steps', async () => {
     const layout = mlpLayout(DEFAULT_MLP);
-    const mlp = new JsMlp(layout);
+    const mlp = await kinkModelOf(layout);
     const start = initParameters(layout, 1);
     const indices = Uint32Array.from({ length: 8 * 32 }, (_, i) => i % train.count);
     const r = localStepsReference(mlp, train, start, { indices, innerBatch: 32, hyper: HYPER });

@@ -9,13 +9,12 @@ import type { Decisions } from './decisions.ts';
 import type { Job } from './job.ts';
 import { eventsOf, hello, leaseGradient, merge, result, sentTo, testKey, testSigning, tinyJob } from './testSwarm.ts';
 import type { ImageDataset } from '../data/dataset.ts';
-import { mlpLayout, type ParamLayout } from '../model/mlp.ts';
-import { JsMlp } from './jsMlp.ts';
+import { mlpLayout } from '../model/mlp.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
-import type { LocalStepsSync } from './job.ts';
+import type { JobSync, LocalStepsSync } from './job.ts';
 import { localStepsReference } from './localStepsReference.ts';
-import { cpuModelSpotChecker, jsMlpSpotChecker, kinkSpotChecker, relativeDistance, type SpotChecker } from './verification.ts';
-import { CpuKinkModel, type KinkModel } from './kinkModel.ts';
+import { cpuModelSpotChecker, kinkSpotChecker, relativeDistance, type SpotChecker } from './verification.ts';
+import { CpuKinkModel } from './kinkModel.ts';
 import { CpuModel } from '../cpu/cpuModel.ts';
 import { initModelParameters, resolveModel } from '../model/layers/spec.ts';
 import { forwardBackward } from '../model/layers/reference.ts';
@@ -303,13 +302,7 @@ describe('Coordinator verification', () => {
   });
 });
 
-/** The two KinkModels: JsMlp, and the CPU layer table's (what the coordinator runs). */
-const kinkModels: [string, (layout: ParamLayout) => Promise<KinkModel>][] = [
-  ['JsMlp', async (layout) => new JsMlp(layout)],
-  ['the CPU layer table', async (layout) => new CpuKinkModel((await CpuModel.create(resolveModel(layout.spec), { threads: 1 })).inline)],
-];
-
-describe.each(kinkModels)('spot checks at a ReLU kink with %s', (_, make) => {
+describe('spot checks at a ReLU kink', () => {
   // A 3-2-2 ReLU net whose first hidden unit gets a pre-activation of exactly 0 on example 0:
   // w = (1, −1, 0) on pixels (128, 128, 0). Two correct f32 implementations may put such a
   // unit on either side of the kink; a claim that did is honest and must pass.
@@ -320,10 +313,10 @@ describe.each(kinkModels)('spot checks at a ReLU kink with %s', (_, make) => {
   params.set([0.5, -0.25, -0.75, 1], w1.offset);
   const train: ImageDataset = { images: Uint8Array.of(128, 128, 0, 10, 200, 30), labels: Uint8Array.of(1, 0), count: 2, features: 3, classes: 2 };
   const indices = Uint32Array.of(0, 1);
-  let mlp: KinkModel;
+  let mlp: CpuKinkModel;
   let checker: SpotChecker;
   beforeAll(async () => {
-    mlp = await make(layout);
+    mlp = await CpuKinkModel.create(resolveModel(layout.spec));
     checker = kinkSpotChecker(mlp, train);
   });
 
@@ -359,11 +352,16 @@ describe('the spot checker of a local-steps job', () => {
   const adamw: OptimizerHyper = { kind: 'adamw', lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4, maxGradNorm: 0 };
   const sgd: OptimizerHyper = { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0, maxGradNorm: 0 };
   const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
+  let mlp: CpuKinkModel;
+  beforeAll(async () => {
+    mlp = await CpuKinkModel.create(resolveModel(layout.spec));
+  });
+  const checkerOf = (s?: JobSync) => kinkSpotChecker(mlp, train, s);
 
   it('recomputes the lease\'s Δ with the job\'s inner batch and the lease\'s inner optimizer', () => {
-    const checker = jsMlpSpotChecker(layout, train, sync);
+    const checker = checkerOf(sync);
     for (const hyper of [adamw, sgd, { ...adamw, lr: 1e-3 }]) {
-      const expected = localStepsReference(new JsMlp(layout), train, params, { indices, innerBatch: 4, hyper });
+      const expected = localStepsReference(mlp, train, params, { indices, innerBatch: 4, hyper });
       expect(expected.steps).toBe(3);
       expect(bits(checker(params, indices, hyper))).toEqual(bits(expected.delta));
     }
@@ -373,24 +371,24 @@ describe('the spot checker of a local-steps job', () => {
     // Without the inner optimizer there is nothing to replay: the distance stands.
     expect(checker.resolveKinks!(params, indices, claimed.map((x) => 2 * x), claimed)).toEqual({ distance: relativeDistance(claimed.map((x) => 2 * x), claimed), kinks: 0 });
     // A Δ is not the gradient: the every-step checker of the same examples differs.
-    const gradient = jsMlpSpotChecker(layout, train, { mode: 'every-step' })(params, indices);
+    const gradient = checkerOf({ mode: 'every-step' })(params, indices);
     expect(relativeDistance(gradient, checker(params, indices, adamw))).toBeGreaterThan(0.5);
   });
 
   it('every-step, given or left out, is the mean-loss gradient as before', () => {
     const gradient = new Float32Array(layout.total);
-    new JsMlp(layout).lossAndGradient(params, train, indices, gradient);
-    expect(bits(jsMlpSpotChecker(layout, train)(params, indices))).toEqual(bits(gradient));
-    expect(bits(jsMlpSpotChecker(layout, train, { mode: 'every-step' })(params, indices, adamw))).toEqual(bits(gradient));
-    expect(jsMlpSpotChecker(layout, train).resolveKinks).toBeTypeOf('function');
+    mlp.lossAndGradient(params, train, indices, gradient);
+    expect(bits(checkerOf()(params, indices))).toEqual(bits(gradient));
+    expect(bits(checkerOf({ mode: 'every-step' })(params, indices, adamw))).toEqual(bits(gradient));
+    expect(checkerOf().resolveKinks).toBeTypeOf('function');
   });
 
   it('tells a Δ of other examples apart; says what is missing or unknown', () => {
-    const checker = jsMlpSpotChecker(layout, train, sync);
+    const checker = checkerOf(sync);
     const honest = checker(params, indices, adamw);
     expect(relativeDistance(checker(params, indices.map((e) => (e + 1) % count), adamw), honest)).toBeGreaterThan(0.1);
     expect(() => checker(params, indices)).toThrow(/needs the lease's inner optimizer at its learning rate: pass innerHyper\(job, lease.round\)/);
-    expect(() => jsMlpSpotChecker(layout, train, { mode: 'sometimes' } as unknown as LocalStepsSync)).toThrow(/sync mode must be 'every-step' or 'local-steps', got "sometimes"/);
+    expect(() => checkerOf({ mode: 'sometimes' } as unknown as LocalStepsSync)).toThrow(/sync mode must be 'every-step' or 'local-steps', got "sometimes"/);
   });
 });
 

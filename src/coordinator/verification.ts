@@ -8,10 +8,7 @@
 
 import type { ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
-import type { ParamLayout } from '../model/mlp.ts';
-import type { ResolvedModel } from '../model/layers/spec.ts';
 import type { JobSync } from './job.ts';
-import { JsMlp } from './jsMlp.ts';
 import { CpuKinkModel, type KinkModel } from './kinkModel.ts';
 import type { InlineCpuModel } from '../cpu/cpuModel.ts';
 import { innerBatches } from '../worker/localSteps.ts';
@@ -24,8 +21,8 @@ export type VerificationCheck = ScreeningFlag | 'bad-signature' | 'replayed' | '
 
 /**
  * The host's CPU reference of a lease's result: the mean-loss gradient of the model with
- * `params` over the training examples `indices` (e.g. JsMlp.lossAndGradient on the training
- * set), or in a local-steps job the lease's Δ from `params` (localStepsReference.ts).
+ * `params` over the training examples `indices` (e.g. CpuKinkModel.lossAndGradient on the
+ * training set), or in a local-steps job the lease's Δ from `params` (localStepsReference.ts).
  * Synchronous; the coordinator calls it for a sample of results and for every suspect one.
  */
 export interface SpotChecker {
@@ -78,11 +75,6 @@ const MAX_KINKS = 64;
 const HELPFUL = 0.9;
 /** Helpful flips tried in every combination up to this many; more are applied together. */
 const EXHAUSTIVE_KINKS = 4;
-
-/** kinkSpotChecker on the plain JavaScript MLP (jsMlp.ts), for scripts and tests of the MLP jobs. */
-export function jsMlpSpotChecker(layout: ParamLayout | ResolvedModel, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
-  return kinkSpotChecker(new JsMlp(layout), train, sync);
-}
 
 /**
  * A spot checker that resolves kinks: `mlp`'s gradient (f32) on the training set. With the

@@ -5,7 +5,7 @@
 // `honestFirst` honest results. It records everything the coordinator tells it, above all
 // whether and when it was banned (an error 'banned', or a hello that gets no welcome).
 
-import { JsMlp } from '../coordinator/jsMlp.ts';
+import { CpuKinkModel } from '../coordinator/kinkModel.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 import { resolveModel } from '../model/layers/spec.ts';
 import { contributorSide, maxMessageBytesFor, type ProtocolConnection } from '../protocol/connection.ts';
@@ -66,7 +66,7 @@ export class Adversary {
   readonly report: AdversaryReport;
   private job!: JobAnnouncement;
   private identity!: WebKeyPair;
-  private mlp!: JsMlp;
+  private mlp!: CpuKinkModel;
   private conn: Conn | null = null;
   private params: Float32Array | null = null;
   private previousParams: Float32Array | null = null;
@@ -98,7 +98,7 @@ export class Adversary {
     const response = await fetch(`${this.options.origin}/api/job`);
     if (!response.ok) throw new Error(`GET /api/job answered HTTP ${response.status}`);
     this.job = (await response.json()) as JobAnnouncement;
-    this.mlp = new JsMlp(resolveModel(this.job.model));
+    this.mlp = await CpuKinkModel.create(resolveModel(this.job.model));
     this.identity = await generateWebKeyPair();
     this.report.publicKey = this.identity.publicKey;
     const welcomed = await this.join();
@@ -306,7 +306,7 @@ export class Adversary {
   }
 
   private compute(params: Float32Array, indices: Uint32Array): { exampleCount: number; loss: number; correct: number; gradient: Float32Array } {
-    const gradient = new Float32Array(this.mlp.layout.total);
+    const gradient = new Float32Array(this.mlp.total);
     const { loss, correct, count } = this.mlp.lossAndGradient(params, this.options.train, indices, gradient);
     return { exampleCount: count, loss, correct, gradient };
   }

@@ -1,5 +1,5 @@
 // Calibration of local-steps spot checks in Chromium: how far an honest contributor's Δ drifts
-// from the coordinator's reference (localStepsReference: JsMlp + sgdMomentumStepRef or
+// from the coordinator's reference (localStepsReference: the CPU layer table + sgdMomentumStepRef or
 // adamwStepRef) over H = 1 and 4 inner steps, on real Fashion-MNIST, the job's model
 // (784-256-128-10 ReLU), inner batches of 32, from the initial parameters and from trained ones
 // (many ReLUs near their kinks). The CPU backend (2 threads, and 1) and the WebGPU backend
@@ -13,7 +13,8 @@
 // relative at H = 64), and the checker's resolveKinks finds it and replays the lease.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JsMlp } from '../coordinator/jsMlp.ts';
+import { CpuKinkModel } from '../coordinator/kinkModel.ts';
+import { resolveModel } from '../model/layers/spec.ts';
 import { localStepsReference } from '../coordinator/localStepsReference.ts';
 import { relativeDistance } from '../coordinator/verification.ts';
 import type { ImageDataset } from '../data/dataset.ts';
@@ -59,7 +60,7 @@ let cpu1: TrainerWorker;
 let gpu: TrainerWorker;
 /** Parameters after each of TRAINED_STEPS steps, and STALE_STEPS before the last. */
 const starts = new Map<number, Float32Array>();
-const mlp = new JsMlp(layout);
+let mlp: CpuKinkModel;
 
 async function localDelta(worker: TrainerWorker, start: Float32Array, indices: Uint32Array, hyper: OptimizerHyper): Promise<Float32Array> {
   await worker.api.loadParameters(0, start);
@@ -132,6 +133,7 @@ function driftGrid(): Promise<DriftRow[]> {
 }
 
 beforeAll(async () => {
+  mlp = await CpuKinkModel.create(resolveModel(DEFAULT_MLP));
   train = (await loadFashionMnistFromUrl('/data/fashion-mnist/')).train;
   cpu = startTrainerWorker();
   cpu1 = startTrainerWorker();

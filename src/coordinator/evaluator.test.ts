@@ -1,0 +1,33 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { labelsOf, toFloatBatch, type ImageDataset } from '../data/dataset.ts';
+import { loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
+import { initModelParameters, resolveModel } from '../model/layers/spec.ts';
+import { evaluate } from '../model/layers/reference.ts';
+import { TestEvaluator } from './evaluator.ts';
+
+let test: ImageDataset;
+beforeAll(async () => {
+  ({ test } = await loadFashionMnistFromDir('test/fixtures/fashion-mnist-small'));
+});
+
+describe('TestEvaluator (the CPU layer table)', () => {
+  it.each([
+    ['an MLP', { widths: [784, 16, 10], activation: 'relu' as const }],
+    ['a CNN', { input: [1, 28, 28], layers: [{ kind: 'conv2d' as const, outChannels: 3, kernel: 3 }, { kind: 'relu' as const }, { kind: 'maxpool2d' as const, kernel: 2 }, { kind: 'flatten' as const }, { kind: 'linear' as const, outFeatures: 10 }, { kind: 'softmax-cross-entropy' as const }] }],
+  ])('evaluates %s over a prefix of the test set (across chunks of 500) as the f64 reference does', async (_, spec) => {
+    const model = resolveModel(spec);
+    const params = initModelParameters(model, 21);
+    const limit = Math.min(test.count, 650);
+    const indices = Array.from({ length: limit }, (_, i) => i);
+    const ref = evaluate(model, params, toFloatBatch(test, indices), labelsOf(test, indices));
+    const out = (await TestEvaluator.create(model, test, limit)).evaluate(params);
+    expect(out.count).toBe(limit);
+    expect(out.accuracy).toBe(ref.correct / limit);
+    expect(out.loss).toBeCloseTo(ref.loss, 5);
+  });
+
+  it('refuses more test examples than the set has', async () => {
+    const model = resolveModel({ widths: [784, 4, 10], activation: 'relu' });
+    await expect(TestEvaluator.create(model, test, test.count + 1)).rejects.toThrow(new RegExp(`asks for ${test.count + 1} test examples, the test set has ${test.count}`));
+  });
+});
