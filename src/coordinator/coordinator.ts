@@ -390,7 +390,8 @@ export class Coordinator {
       // examples has a tiny gradient (an honest CNN lease of 18 examples measured 0.091 against
       // the 1.47 expected, and both browsers were banned for it). With the reference at hand,
       // the recomputation decides, like any spot check below; without it the flag counts. For
-      // now only with the CPU layer table's checker (non-MLP models): the MLP's paths stay as measured.
+      // now only with a checker that has an inconclusive band (a model whose kinks it cannot
+      // resolve, e.g. the CNN): the MLP's paths stay as measured.
       const recheck = screened.flag !== null && screened.flag !== 'zero' && this.options.spotChecker?.inconclusiveUpTo !== undefined && lease.count <= spot.probationMaxExamples;
       if (screened.flag && !recheck) {
         const verdict = this.scheduler.failLease(contributor.id, leaseId);

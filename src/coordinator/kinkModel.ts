@@ -1,11 +1,11 @@
 // ReLU kinks as verification sees them. A pre-activation within float error of zero may fall
 // on either side in two correct f32 implementations (another summation order, an FMA), and
 // one such unit of one example moves an honest gradient past any useful tolerance (see
-// verification.ts SpotChecker.resolveKinks). A KinkModel is what the coordinator's kink
-// resolution needs of a model: the gradient with chosen units forced to a side, the units
-// near their kink, and which unit each parameter feeds. CpuKinkModel is the CPU layer table's
-// (src/cpu/cpuModel.ts gradientWith: the forward, then the sign of the chosen pre-activations
-// set, then the backward), for the ReLUs fused into a linear; any other kink of a model
+// verification.ts SpotChecker.resolveKinks). CpuKinkModel is what the coordinator's kink
+// resolution needs of a model, on the CPU layer table: the gradient with chosen units forced
+// to a side (src/cpu/cpuModel.ts gradientWith: the forward, then the sign of the chosen
+// pre-activations set, then the backward), the units near their kink, and which unit each
+// parameter feeds, for the ReLUs fused into a linear; any other kink of a model
 // (a ReLU after a conv, a max-pool tie) is not resolved here, and the checker says so
 // (CpuKinkModel.resolvesAll, SpotChecker.inconclusiveUpTo).
 
@@ -30,30 +30,12 @@ export interface NearKink {
 /** Near a kink: |z| ≤ KINK_REL_TOL · (|b| + Σ|x·w|), about the float error of the sum that made z. */
 export const KINK_REL_TOL = 1e-4;
 
-export interface KinkModel {
-  /** Floats in the flat parameter vector, and where weight decay ends (as the layout's). */
+/** Kink resolution's model on one InlineCpuModel, which it loads with the train set passed. */
+export class CpuKinkModel {
+  /** Floats in the flat parameter vector, and where weight decay ends. */
   readonly total: number;
   readonly decayEnd: number;
   /** For every parameter, the unit its value feeds (a linear's weight column j and bias j: that linear's unit j, numbered over the linears in order); −1 for the rest. */
-  readonly unitOf: Int32Array;
-  /**
-   * The gradient of the mean loss over the examples `indices` of `ds` at `params`, written into
-   * `gradient`, the units in `forced` (key → active) taking that side in the backward. With
-   * `found`, the near-kink units of this forward are appended to it (those forced left out).
-   */
-  lossAndGradient(params: Float32Array, ds: ImageDataset, indices: ArrayLike<number>, gradient: Float32Array, forced?: ReadonlyMap<number, boolean>, found?: NearKink[]): LossAndCorrect;
-  /** The near-kink units of these examples at `params`, with the side taken. */
-  nearKinks(params: Float32Array, ds: ImageDataset, indices: ArrayLike<number>): NearKink[];
-  /** The key of unit `unit` of the `relu`-th ReLU (in layer order) of example `position` of a micro-batch. */
-  kinkKey(position: number, relu: number, unit: number): number;
-  /** The unit of a kink's key, numbered as unitOf. */
-  kinkUnit(key: number): number;
-}
-
-/** The CPU layer table's KinkModel on one InlineCpuModel, which it loads with the train set passed. */
-export class CpuKinkModel implements KinkModel {
-  readonly total: number;
-  readonly decayEnd: number;
   readonly unitOf: Int32Array;
   /**
    * Whether kink resolution covers every place where the model's gradient can part ways
@@ -96,6 +78,11 @@ export class CpuKinkModel implements KinkModel {
     this.resolvesAll = !other && fused.length === relus;
   }
 
+  /**
+   * The gradient of the mean loss over the examples `indices` of `ds` at `params`, written into
+   * `gradient`, the units in `forced` (key → active) taking that side in the backward. With
+   * `found`, the near-kink units of this forward are appended to it (those forced left out).
+   */
   lossAndGradient(params: Float32Array, ds: ImageDataset, indices: ArrayLike<number>, gradient: Float32Array, forced?: ReadonlyMap<number, boolean>, found?: NearKink[]): LossAndCorrect {
     if (!(gradient instanceof Float32Array) || gradient.length !== this.total) {
       throw new Error(`CpuKinkModel.lossAndGradient: gradient has ${gradient?.length} floats, the model needs ${this.total}`);
@@ -109,18 +96,21 @@ export class CpuKinkModel implements KinkModel {
     return { loss: r.loss, correct: r.correct, count: batch.length };
   }
 
+  /** The near-kink units of these examples at `params`, with the side taken. */
   nearKinks(params: Float32Array, ds: ImageDataset, indices: ArrayLike<number>): NearKink[] {
     const found: NearKink[] = [];
     this.lossAndGradient(params, ds, indices, new Float32Array(this.total), undefined, found);
     return found;
   }
 
+  /** The unit of a kink's key, numbered as unitOf. */
   kinkUnit(key: number): number {
     const unit = key % this.widest;
     const relu = Math.floor(key / this.widest) % this.firstUnit.length;
     return this.firstUnit[relu] + unit;
   }
 
+  /** The key of unit `unit` of the `relu`-th fused ReLU (in layer order) of example `position` of a micro-batch. */
   kinkKey(position: number, relu: number, unit: number): number {
     return (position * this.firstUnit.length + relu) * this.widest + unit;
   }

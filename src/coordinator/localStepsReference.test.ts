@@ -6,7 +6,7 @@ import { DEFAULT_MLP, initParameters, mlpLayout, type MlpSpec, type ParamLayout 
 import { adamwStepRef, mlpLossAndGradientRef, sgdMomentumStepRef } from '../model/reference.ts';
 import { Random } from '../util/random.ts';
 import { resolveModel } from '../model/layers/spec.ts';
-import { CpuKinkModel, type KinkModel } from './kinkModel.ts';
+import { CpuKinkModel } from './kinkModel.ts';
 
 const kinkModelOf = (layout: ParamLayout) => CpuKinkModel.create(resolveModel(layout.spec));
 import { localStepsReference, resolveLocalStepsKinks } from './localStepsReference.ts';
@@ -126,7 +126,7 @@ describe('resolveLocalStepsKinks', () => {
   const train: ImageDataset = { images: Uint8Array.of(128, 128, 0, 10, 200, 30), labels: Uint8Array.of(1, 0), count: 2, features: 3, classes: 2 };
   const hyper: AdamWHyper = { ...DEFAULT_ADAMW, lr: 0.05 };
   const work = { indices: Uint32Array.of(0, 1, 1, 0, 0, 1), innerBatch: 2, hyper };
-  let mlp: KinkModel;
+  let mlp: CpuKinkModel;
   beforeAll(async () => {
     mlp = await kinkModelOf(layout);
   });

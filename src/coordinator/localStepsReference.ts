@@ -1,6 +1,6 @@
 // The coordinator's CPU reference of a local-steps lease (DiLoCo's inner loop), what spot
 // checks recompute: the same rules as the contributor's runLocalSteps (worker/localSteps.ts),
-// batch by batch, with a KinkModel (kinkModel.ts: the CPU layer table, f32) for each inner
+// batch by batch, with a CpuKinkModel (kinkModel.ts: the CPU layer table, f32) for each inner
 // batch's gradient of the mean loss and adamwStepRef or sgdMomentumStepRef (f64 maths, f32
 // storage) for each step.
 //   θ_0 = θ_v;  state = 0;  for s = 1..H:  g_s = ∇ mean loss(θ_{s−1}, batch s);  θ_s = step(θ_{s−1}, g_s, t = s)
@@ -14,7 +14,7 @@ import type { ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { adamwStepRef, sgdMomentumStepRef } from '../model/reference.ts';
 import { innerBatches, type LocalStepsLease } from '../worker/localSteps.ts';
-import type { KinkModel, LossAndCorrect, NearKink } from './kinkModel.ts';
+import type { CpuKinkModel, LossAndCorrect, NearKink } from './kinkModel.ts';
 
 /** What the reference needs of a lease: its examples in order, the inner batch and the inner optimizer at the lease's learning rate. */
 export type LocalStepsWork = Pick<LocalStepsLease, 'indices' | 'innerBatch' | 'hyper'>;
@@ -32,7 +32,7 @@ export interface LocalStepsReferenceResult {
 /**
  * Runs the lease's inner steps from `start` (θ_v, left unchanged) on `train` and returns Δ.
  */
-export function localStepsReference(mlp: KinkModel, train: ImageDataset, start: Float32Array, work: LocalStepsWork): LocalStepsReferenceResult {
+export function localStepsReference(mlp: CpuKinkModel, train: ImageDataset, start: Float32Array, work: LocalStepsWork): LocalStepsReferenceResult {
   const loop = new InnerLoop(mlp, train, start, work);
   const state = loop.initial();
   let loss = 0;
@@ -67,7 +67,7 @@ const SNAPSHOTS = 16;
  * A claimed Δ's distance to the reference once ReLU kinks are resolved its way: a unit of one
  * example within float error of its kink at one inner step may have taken the other side in
  * the claim's arithmetic (or in the drift of the steps before), and every later step follows.
- * The lease is run keeping its near-kink units (KinkModel.nearKinks at each step); those of the
+ * The lease is run keeping its near-kink units (CpuKinkModel's near kinks at each step); those of the
  * SUSPECT_UNITS units whose incoming weights differ most between the claim and the reference
  * are flipped one at a time, replaying from that step, and the best flip is kept while it
  * helps (up to MAX_FLIPS), within a budget of BUDGET_LEASES leases of compute, stopping as
@@ -75,7 +75,7 @@ const SNAPSHOTS = 16;
  * honest lease with some units on the other side.
  */
 export function resolveLocalStepsKinks(
-  mlp: KinkModel,
+  mlp: CpuKinkModel,
   train: ImageDataset,
   start: Float32Array,
   work: LocalStepsWork,
@@ -152,7 +152,7 @@ class InnerLoop {
   private readonly hyper: OptimizerHyper;
 
   constructor(
-    private readonly mlp: KinkModel,
+    private readonly mlp: CpuKinkModel,
     private readonly train: ImageDataset,
     private readonly start: Float32Array,
     work: LocalStepsWork,

@@ -9,7 +9,7 @@
 import type { ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import type { JobSync } from './job.ts';
-import { CpuKinkModel, type KinkModel } from './kinkModel.ts';
+import { CpuKinkModel } from './kinkModel.ts';
 import type { InlineCpuModel } from '../cpu/cpuModel.ts';
 import { innerBatches } from '../worker/localSteps.ts';
 import { localStepsReference, resolveLocalStepsKinks } from './localStepsReference.ts';
@@ -82,7 +82,7 @@ const EXHAUSTIVE_KINKS = 4;
  * innerBatch examples from `params`), and resolves kinks along the inner steps
  * (resolveLocalStepsKinks: a flip at step s is replayed through the steps after it).
  */
-export function kinkSpotChecker(mlp: KinkModel, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
+export function kinkSpotChecker(mlp: CpuKinkModel, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
   if (sync.mode === 'local-steps') {
     const { innerBatch } = sync;
     const workOf = (indices: Uint32Array, inner: OptimizerHyper | undefined) => {
