@@ -11,11 +11,11 @@
 //  - kink resolution (resolveLocalStepsKinks, as the coordinator calls it on a failed check):
 //    each int8 distance above RESOLVE_ABOVE, after resolution, and what it cost;
 //  - cheats (Δ × 1.05, other examples, parameters 16 steps stale, half the steps) for contrast;
-//  - the reference's cost: coordinator CPU per lease of H × 32 examples.
+//  - the reference's cost: coordinator CPU per lease of H × innerBatch examples.
 // The WebGPU backend and the browser's CPU build are measured by src/worker/localSteps.gpu.test.ts.
 //
 //   node --import tsx scripts/bench-local-steps-drift.ts [--leases 20] [--inner sgd:0.02,adamw:0.002] [--steps 1,4,16,64]
-//        [--encoding int8|int4] [--out file.json]
+//        [--encoding int8|int4] [--inner-batch 32] [--out file.json]
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -39,11 +39,14 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '1,4,16,64' },
     /** How both sides round Δ before comparing (the job's up encoding): int8 or int4. */
     encoding: { type: 'string', default: 'int8' },
+    /** Examples per inner step (the job's sync.innerBatch). */
+    'inner-batch': { type: 'string', default: '32' },
     out: { type: 'string' },
   },
 });
 const leases = Number(values.leases);
-const INNER_BATCH = 32;
+const INNER_BATCH = Number(values['inner-batch']);
+if (!Number.isInteger(INNER_BATCH) || INNER_BATCH < 1) throw new Error(`--inner-batch must be a positive integer, got ${values['inner-batch']}`);
 const INNER_STEPS = values.steps.split(',').map(Number);
 /** Plain training steps before each starting point: none, 300, one epoch, three. */
 const TRAINED_STEPS = [0, 300, 1875, 5625];
