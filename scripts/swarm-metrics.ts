@@ -79,23 +79,49 @@ export interface EqualExamples {
   setBy: 'baseline' | 'local';
   baselineAccuracy: number;
   localAccuracy: number;
+  /**
+   * Each run's mean test accuracy over the last quarter of the examples before that count (the
+   * curve sampled at EQUAL_WINDOW_POINTS evenly spaced counts, each interpolated), or null when
+   * a curve does not reach back that far. One evaluation moves by ±0.5–1 point from the next
+   * one (the default job's, 2026-12-02), so the bar is judged on this mean.
+   */
+  window: { from: number; baselineAccuracy: number; localAccuracy: number } | null;
+}
+
+/** The window of equal-examples comparison: the last quarter of the examples. */
+export const EQUAL_WINDOW_FRACTION = 0.25;
+export const EQUAL_WINDOW_POINTS = 16;
+
+/** The mean of accuracyAt over `points` evenly spaced counts from `from` to `to`, or null where the curve does not cover them. */
+export function meanAccuracy(curve: readonly CurvePoint[], from: number, to: number, points = EQUAL_WINDOW_POINTS): number | null {
+  let sum = 0;
+  for (let i = 0; i < points; i++) {
+    const a = accuracyAt(curve, from + ((to - from) * i) / (points - 1));
+    if (a === null) return null;
+    sum += a;
+  }
+  return sum / points;
 }
 
 /**
  * Both runs' test accuracy at the same examples count: the baseline's last evaluated count,
  * the local run interpolated there; when the local run ended before that, the local run's
- * last evaluated count, the baseline interpolated there.
+ * last evaluated count, the baseline interpolated there. And both runs' means over the last
+ * quarter of the examples before it (`window`).
  */
 export function accuracyAtEqualExamples(baseline: readonly CurvePoint[], local: readonly CurvePoint[]): EqualExamples | null {
   const b = baseline.at(-1);
   const l = local.at(-1);
   if (!b || !l) return null;
-  if (l.examples >= b.examples) {
-    const localAccuracy = accuracyAt(local, b.examples);
-    return localAccuracy === null ? null : { examples: b.examples, setBy: 'baseline', baselineAccuracy: b.accuracy, localAccuracy };
-  }
-  const baselineAccuracy = accuracyAt(baseline, l.examples);
-  return baselineAccuracy === null ? null : { examples: l.examples, setBy: 'local', baselineAccuracy, localAccuracy: l.accuracy };
+  const at = Math.min(b.examples, l.examples);
+  const baselineAccuracy = accuracyAt(baseline, at);
+  const localAccuracy = accuracyAt(local, at);
+  if (baselineAccuracy === null || localAccuracy === null) return null;
+  const from = Math.round(at * (1 - EQUAL_WINDOW_FRACTION));
+  const bw = meanAccuracy(baseline, from, at);
+  const lw = meanAccuracy(local, from, at);
+  const window = bw === null || lw === null ? null : { from, baselineAccuracy: bw, localAccuracy: lw };
+  return { examples: at, setBy: l.examples >= b.examples ? 'baseline' : 'local', baselineAccuracy, localAccuracy, window };
 }
 
 export interface SteadyRate {
