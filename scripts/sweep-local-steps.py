@@ -14,7 +14,8 @@ per run on a CPU; the bytes and the time on a link come from our own codec and p
 (`npm start -- --job FILE --plan`), and the real runs from `npm run bench`. Needs torch and
 numpy (pip install torch); nothing in the project depends on it.
 
-  python3 scripts/sweep-local-steps.py [--h 1,4,16,64] [--schemes int8,f32,ternary/int8] [--out FILE.json]
+  python3 scripts/sweep-local-steps.py [--h 1,4,16,64] [--schemes int8,f32,ternary/int8] [--outer-lr 0.7 --outer-momentum 0.9]
+      [--seed 1] [--out FILE.json]
 """
 import argparse, gzip, json, math, time
 
@@ -56,6 +57,13 @@ def run(train, test, K, H, b, lr, outer_lr, outer_momentum, up, down, epochs=8, 
     xs, ys = train
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    # Our initialisation (src/model/layers/spec.ts): U(±sqrt(6 / fanIn)) weights, zero biases.
+    with torch.no_grad():
+        for layer in model:
+            if isinstance(layer, torch.nn.Linear):
+                bound = math.sqrt(6 / layer.in_features)
+                layer.weight.uniform_(-bound, bound)
+                layer.bias.zero_()
     flat = lambda: torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
     # theta: the coordinator's exact parameters; held: the broadcast θ̂ every contributor rebuilds
     # (broadcast.ts: each version goes down as round(θ − θ̂), the rounding error carried forward).
@@ -86,7 +94,8 @@ def run(train, test, K, H, b, lr, outer_lr, outer_momentum, up, down, epochs=8, 
                 # Each contributor rounds its own Δ (up encoding); the coordinator averages the decoded ones.
                 deltas.append((block_round(held - flat(), up), len(lease)))
             n = sum(c for _, c in deltas)
-            delta = sum(d * c for d, c in deltas) / n
+            # The short last round of an epoch: its mean Δ scaled by its share of a full round (trainingRun.ts localStepsRoundDelta).
+            delta = sum(d * c for d, c in deltas) / n * min(1.0, n / per_round)
             velocity = delta if velocity is None else outer_momentum * velocity + delta
             theta = theta - outer_lr * (delta + outer_momentum * velocity)
             held = held + block_round(theta - held, down)
@@ -111,6 +120,8 @@ def main():
     p.add_argument('--schemes', default='int8,f32', help='up/down pairs or one scheme for both: f32, int8, int4, ternary, e.g. int8,ternary/int8')
     p.add_argument('--leases', type=int, default=4, help='leases per round (K)')
     p.add_argument('--lr', type=float, default=0.02)
+    p.add_argument('--outer-lr', type=float, default=0.7)
+    p.add_argument('--outer-momentum', type=float, default=0.9)
     p.add_argument('--out')
     p.add_argument('--seed', type=int, default=1)
     a = p.parse_args()
@@ -122,8 +133,8 @@ def main():
         for scheme in a.schemes.split(','):
             up, down = (scheme.split('/') + [scheme])[:2]
             t0 = time.time()
-            r = run(train, test, K=a.leases, H=h, b=32, lr=a.lr, outer_lr=1.0, outer_momentum=0.7, up=up, down=down, seed=a.seed)
-            row = dict(H=h, scheme=scheme, K=a.leases, lr=a.lr, seconds=round(time.time() - t0, 1), **r)
+            r = run(train, test, K=a.leases, H=h, b=32, lr=a.lr, outer_lr=a.outer_lr, outer_momentum=a.outer_momentum, up=up, down=down, seed=a.seed)
+            row = dict(H=h, scheme=scheme, K=a.leases, lr=a.lr, outer_lr=a.outer_lr, outer_momentum=a.outer_momentum, seconds=round(time.time() - t0, 1), **r)
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != 'curve'}), flush=True)
     if a.out:

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { JobError, datasetFormatOf, defaultJob, innerHyper, installedDataJob, jobId, parseJobDefinition, withFileDataSizes, jobLayout, jobResolved, learningRateAt, parseJob, plannedRounds, roundsPerEpoch, type JobInput } from './job.ts';
+import { JobError, datasetFormatOf, defaultJob, innerHyper, installedDataJob, leaseBounds, jobId, parseJobDefinition, withFileDataSizes, jobLayout, jobResolved, learningRateAt, parseJob, plannedRounds, roundsPerEpoch, type JobInput } from './job.ts';
 
 const minimal: JobInput = {
   name: 'tiny',
@@ -61,6 +61,8 @@ describe('parseJob', () => {
     const job = defaultJob();
     expect(job.model).toEqual({ widths: [784, 256, 128, 10], activation: 'relu' });
     expect(job.sync).toMatchObject({ mode: 'local-steps', innerSteps: 64, innerBatch: 32 });
+    // A new key's first results are spot-checked: its leases are within the probation's size.
+    expect(job.verification.spotChecks.probationMaxExamples).toBeGreaterThanOrEqual(leaseBounds(job).maxExamples);
     expect(job.compression).toMatchObject({ up: { scheme: 'int4' }, down: { scheme: 'int4' } });
     expect(job.lease.inFlight).toBe(2);
     expect(job.stop.targetAccuracy).toBeGreaterThanOrEqual(0.88);
