@@ -36,8 +36,9 @@ export interface EvaluationResult {
  * (1 + μ times the Δ) took it as far as any other. It cost 1.3–2.8 points of test accuracy right
  * after three of the default job's first five epochs (scripts/simulate-job.ts, 2026-12-02;
  * 86.89% → 84.14% at 180,000 examples), recovered over the next rounds. Scaled by 2,656 / 8,192
- * the same run in the PyTorch re-implementation lost 0.4 points there instead of 2.2, and
- * reached 88% after the same examples. Full rounds, and every-step jobs, are left as they are.
+ * the same run in the PyTorch re-implementation lost 0.4 points there instead of 2.2; it does
+ * not reach 88% sooner (289k examples either way; another seed 385k against 333k). Full
+ * rounds, and every-step jobs, are left as they are.
  */
 export function localStepsRoundDelta(job: Job, window: RoundWindow, mean: Float32Array): Float32Array {
   const share = (window.end - window.start) / job.globalBatch;
