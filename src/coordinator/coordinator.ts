@@ -455,7 +455,7 @@ export class Coordinator {
           // Judged by replication: recomputed by another key, not by the reference again.
           this.replicatedWork.add(positionsKey(accepted.ranges));
           this.inconclusive.push({ leaseId, reason: inconclusive });
-        }
+        } else this.drawForReplication(contributor, accepted, gradient, now, d);
         if (this.scheduler.roundComplete && this.directionCheck(now, d)) this.closeRound(now, d);
         break;
       }
@@ -669,17 +669,47 @@ export class Coordinator {
           this.checkedHonest.add(c.leaseId);
           continue;
         }
-        if (earlier.length === 0) this.discardedPositions = [...this.discardedPositions, ...lease.ranges].sort((x, y) => x.start - y.start);
-        earlier.push({ contributorId: c.contributorId, publicKey, leaseId: c.leaseId, gradient: c.gradient });
-        this.suspects.set(work, earlier);
-        this.scheduler.uncount(c.leaseId);
-        this.run.discardContribution(c.leaseId);
-        d.events.push({ type: 'resultDiscarded', at: now, contributorId: c.contributorId, leaseId: c.leaseId, round: lease.round, check: this.replicatedWork.has(workOf(c.leaseId)) ? 'replication' : 'direction', reason: suspect.reason });
+        this.discardForReplication({ contributorId: c.contributorId, publicKey, leaseId: c.leaseId, gradient: c.gradient }, lease, suspect.reason, now, d);
       }
     }
     if (this.scheduler.roundComplete) return true;
     this.assignWork(now, d);
     return false;
+  }
+
+  /**
+   * Replication's draw, as a result is accepted: a drawn result is discarded now and its examples
+   * go back to pending, so another key recomputes them while the round's other leases are still
+   * out (drawn when the round was in, the recomputation added a whole lease to the round). The
+   * two are compared when the round is in (directionCheck). A recomputation of a suspect, and
+   * examples already discarded once under another split, are not drawn.
+   */
+  private drawForReplication(contributor: Contributor, lease: Readonly<LeaseRecord>, gradient: Float32Array, now: number, d: Decisions): void {
+    const replication = this.job.verification.replication.fraction;
+    const work = positionsKey(lease.ranges);
+    if (replication === 0 || this.replicationDrawn.has(lease.id) || this.checkedHonest.has(lease.id) || this.suspects.has(work)) return;
+    this.replicationDrawn.add(lease.id);
+    const publicKey = contributor.credit.publicKey;
+    const someoneElse = this.contributors.available().some((x) => x.credit.publicKey !== publicKey);
+    if (!someoneElse || this.sampler.next() >= replication) return;
+    if (intersectRanges(this.discardedPositions, lease.ranges).length > 0) {
+      this.checkedHonest.add(lease.id);
+      return;
+    }
+    this.replicatedWork.add(work);
+    this.discardForReplication({ contributorId: contributor.id, publicKey, leaseId: lease.id, gradient }, lease, 'drawn for replication', now, d);
+  }
+
+  /** A suspect's result no longer counts: its examples go back to pending for another key, and its update is kept to compare. */
+  private discardForReplication(entry: { contributorId: string; publicKey: string; leaseId: string; gradient: Float32Array }, lease: Readonly<LeaseRecord>, reason: string, now: number, d: Decisions): void {
+    const work = positionsKey(lease.ranges);
+    const earlier = this.suspects.get(work) ?? [];
+    if (earlier.length === 0) this.discardedPositions = [...this.discardedPositions, ...lease.ranges].sort((x, y) => x.start - y.start);
+    earlier.push(entry);
+    this.suspects.set(work, earlier);
+    this.scheduler.uncount(entry.leaseId);
+    this.run.discardContribution(entry.leaseId);
+    d.events.push({ type: 'resultDiscarded', at: now, contributorId: entry.contributorId, leaseId: entry.leaseId, round: lease.round, check: this.replicatedWork.has(work) ? 'replication' : 'direction', reason });
   }
 
   /** Spot-check distances over the tolerance and up to this are inconclusive: replicated, not banned (−∞: none are). */
@@ -762,6 +792,7 @@ export class Coordinator {
         share: c.speed / totalSpeed,
       },
       now,
+      this.ownSuspectWork(c),
     );
     if (!grant) {
       if (depth === 1) this.tellIdle(c, `round ${this.round} is fully leased; waiting for its results`, this.msUntilNextDeadline(now), d);
@@ -795,6 +826,32 @@ export class Coordinator {
       count: lease.count,
       deadline: lease.deadline,
     });
+  }
+
+  /**
+   * Positions of suspect results this contributor's key computed: a recomputation by the same key
+   * settles nothing, so while another key is here they are leased to someone else (otherwise
+   * every contributor of a round whose results were all drawn got its own examples back).
+   */
+  private ownSuspectWork(c: Contributor): PositionRange[] {
+    if (!this.suspects.size) return [];
+    const key = c.credit.publicKey;
+    if (!this.contributors.available().some((x) => x.credit.publicKey !== key)) return [];
+    const own: PositionRange[] = [];
+    for (const earlier of this.suspects.values()) {
+      if (!earlier.some((e) => e.publicKey === key)) continue;
+      const lease = this.scheduler.lease(earlier[0].leaseId);
+      if (lease) own.push(...lease.ranges);
+    }
+    // Sorted and disjoint, as the scheduler's range operations want them.
+    own.sort((x, y) => x.start - y.start);
+    const merged: PositionRange[] = [];
+    for (const r of own) {
+      const last = merged[merged.length - 1];
+      if (last && r.start <= last.end) last.end = Math.max(last.end, r.end);
+      else merged.push({ ...r });
+    }
+    return merged;
   }
 
   private sendParameters(c: Contributor, d: Decisions): void {

@@ -27,6 +27,20 @@ describe('roundWindow', () => {
 });
 
 describe('RoundScheduler', () => {
+  it('leases around positions to avoid, and gives nothing when they are all that is pending', () => {
+    const s = new RoundScheduler(plan, 0, 0, 'x');
+    const a = s.leaseMicroBatch(ask('a', 40), 0)!.lease; // [0, 40)
+    s.acceptResult('a', a.id, 0);
+    s.uncount(a.id); // [0, 40) pending again, before [40, 100)
+    const b = s.leaseMicroBatch(ask('a', 30), 1, [{ start: 0, end: 40 }])!.lease;
+    expect(b.ranges).toEqual([{ start: 40, end: 70 }]);
+    const c = s.leaseMicroBatch(ask('a', 60), 1, [{ start: 0, end: 40 }])!.lease;
+    expect(c.ranges).toEqual([{ start: 70, end: 100 }]);
+    expect(s.leaseMicroBatch(ask('a', 60), 1, [{ start: 0, end: 40 }])).toBeNull();
+    expect(s.leaseMicroBatch(ask('b', 60), 1)!.lease.ranges).toEqual([{ start: 0, end: 40 }]);
+    s.checkInvariants();
+  });
+
   it('uncounts an accepted lease found bad: its positions are pending again and it can never count again', () => {
     const s = new RoundScheduler(plan, 0, 0, 'x');
     const a = s.leaseMicroBatch(ask('a', 40), 0)!.lease;

@@ -180,12 +180,19 @@ export class RoundScheduler {
     return leaseSizeFor(this.plan.lease, this.window.end - this.window.start, this.pending.size, request);
   }
 
-  /** Lease the next pending positions to a contributor, or null when nothing is pending. */
-  leaseMicroBatch(request: LeaseRequest, now: number): LeaseGrant | null {
+  /**
+   * Lease the next pending positions to a contributor, or null when nothing is pending. Positions
+   * in `avoid` are not given to it (a suspect's examples it computed itself must be recomputed by
+   * another key): null too when they are all that is pending.
+   */
+  leaseMicroBatch(request: LeaseRequest, now: number, avoid: readonly PositionRange[] = []): LeaseGrant | null {
     if (this.pending.isEmpty) return null;
-    const size = this.leaseSize(request);
+    const open = avoid.length ? new RangeSet(subtractRanges(this.pending.toArray(), avoid)) : this.pending;
+    if (open.isEmpty) return null;
+    const size = leaseSizeFor(this.plan.lease, this.window.end - this.window.start, open.size, request);
     if (size < 1) return null;
-    const ranges = this.pending.takeFront(size);
+    const ranges = open.takeFront(size);
+    if (open !== this.pending) this.pending.removeAll(ranges);
     const lease: LeaseRecord = {
       id: `${this.instance}-r${this.window.round}-${this.nextLease++}`,
       contributorId: request.contributorId,

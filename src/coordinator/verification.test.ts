@@ -276,6 +276,29 @@ describe('Coordinator verification', () => {
     s.c.checkInvariants();
   });
 
+  it('replication is drawn as a result arrives: another key recomputes it while the round is open, never the key that computed it', () => {
+    const s = new Swarm(smallLeases({ globalBatch: 16, stop: { rounds: 3 }, verification: { replication: { fraction: 1 }, screening: { enabled: false } } }));
+    s.join('a');
+    s.join('b');
+    const la = s.leaseOf('a')!;
+    const lb = s.leaseOf('b')!;
+    const d1 = s.answer('a');
+    // Discarded at once, before b's result is in; a is not handed its own examples back.
+    expect(eventsOf(d1, 'resultDiscarded')).toEqual([expect.objectContaining({ leaseId: la.body.leaseId, check: 'replication', reason: 'drawn for replication' })]);
+    expect(sentTo(d1, 'a', 'lease')).toEqual([]);
+    const d2 = s.answer('b');
+    expect(eventsOf(d2, 'resultDiscarded')).toEqual([expect.objectContaining({ leaseId: lb.body.leaseId, check: 'replication' })]);
+    // Both were drawn: each recomputes the other's examples, not its own.
+    expect([...s.leaseOf('a')!.tensors.indices]).toEqual([...lb.tensors.indices]);
+    expect([...s.leaseOf('b')!.tensors.indices]).toEqual([...la.tensors.indices]);
+    s.answer('a');
+    const d3 = s.answer('b');
+    expect(eventsOf(d3, 'replicaAgreed')).toHaveLength(2);
+    expect(eventsOf(d3, 'roundClosed')).toHaveLength(1);
+    expect(eventsOf(s.all(), 'resultDiscarded')).toHaveLength(2);
+    s.c.checkInvariants();
+  });
+
   it('reputation: a new key\'s first results are all spot-checked, then only a sample', () => {
     const checker = (params: Float32Array, indices: Uint32Array) => leaseGradient(params, indices);
     const s = new Swarm(smallLeases({ globalBatch: 64, stop: { rounds: 6 }, verification: { spotChecks: { fraction: 0, probationResults: 3 } } }), { spotChecker: checker });
