@@ -15,7 +15,12 @@ per run on a CPU; the bytes and the time on a link come from our own codec and p
 numpy (pip install torch); nothing in the project depends on it.
 
   python3 scripts/sweep-local-steps.py [--h 1,4,16,64] [--schemes int8,f32,ternary/int8] [--outer-lr 0.7 --outer-momentum 0.9]
-      [--seed 1] [--out FILE.json]
+      [--b 32] [--leases 4] [--stale 0|1 [--eager]] [--seed 1] [--out FILE.json]
+
+--stale 1 simulates pipelined rounds (round r + 1's leases computed from the parameters before
+round r's outer step, so no contributor waits for the barrier); --eager starts each such lease
+from the pending outer step taken with that lease's own last Δ, which the coordinator could
+reproduce for verification (it holds every Δ it received).
 """
 import argparse, gzip, json, math, time
 
@@ -53,7 +58,7 @@ def block_round(x, scheme, block=128):
     return (torch.round(y / scale).clamp(-levels, levels) * scale).view(-1)[:n]
 
 
-def run(train, test, K, H, b, lr, outer_lr, outer_momentum, up, down, epochs=8, target=0.88, evaluate_every=8192, seed=1):
+def run(train, test, K, H, b, lr, outer_lr, outer_momentum, up, down, stale=0, eager=False, epochs=8, target=0.88, evaluate_every=8192, seed=1):
     xs, ys = train
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
@@ -69,6 +74,10 @@ def run(train, test, K, H, b, lr, outer_lr, outer_momentum, up, down, epochs=8, 
     # (broadcast.ts: each version goes down as round(θ − θ̂), the rounding error carried forward).
     theta, velocity = flat(), None
     held = theta.clone()
+    # With stale = d, a round's leases start from the broadcast of d rounds before (pipelined
+    # rounds: round r + 1 computes while round r's Δs upload and its outer step is taken).
+    history = [held.clone()]
+    last = {}
     order_rng = torch.Generator().manual_seed(seed)
     per_round = K * H * b
     planned = epochs * math.ceil(len(xs) / per_round)
@@ -84,7 +93,13 @@ def run(train, test, K, H, b, lr, outer_lr, outer_momentum, up, down, epochs=8, 
                 lease = order[start + k * H * b:start + (k + 1) * H * b]
                 if len(lease) == 0:
                     continue
-                torch.nn.utils.vector_to_parameters(held.clone(), model.parameters())
+                base = history[max(0, len(history) - 1 - stale)]
+                if eager and stale == 1 and k in last and velocity is not None:
+                    # Eager: the lease starts where the pending round's outer step would take the
+                    # model if that round's mean Δ were this lease's own last one (Kale et al. 2025).
+                    d = last[k]
+                    base = base - outer_lr * (d + outer_momentum * (outer_momentum * velocity + d))
+                torch.nn.utils.vector_to_parameters(base.clone(), model.parameters())
                 inner = torch.optim.SGD(model.parameters(), lr=rate, momentum=0.9)
                 for s in range(0, len(lease), b):
                     batch = lease[s:s + b]
@@ -92,13 +107,15 @@ def run(train, test, K, H, b, lr, outer_lr, outer_momentum, up, down, epochs=8, 
                     torch.nn.functional.cross_entropy(model(xs[batch]), ys[batch]).backward()
                     inner.step()
                 # Each contributor rounds its own Δ (up encoding); the coordinator averages the decoded ones.
-                deltas.append((block_round(held - flat(), up), len(lease)))
+                deltas.append((block_round(base - flat(), up), len(lease)))
+                last[k] = deltas[-1][0]
             n = sum(c for _, c in deltas)
             # The short last round of an epoch: its mean Δ scaled by its share of a full round (trainingRun.ts localStepsRoundDelta).
             delta = sum(d * c for d, c in deltas) / n * min(1.0, n / per_round)
             velocity = delta if velocity is None else outer_momentum * velocity + delta
             theta = theta - outer_lr * (delta + outer_momentum * velocity)
             held = held + block_round(theta - held, down)
+            history = (history + [held.clone()])[-(stale + 1):]
             seen += n
             rounds += 1
             if seen >= next_eval:
@@ -119,9 +136,12 @@ def main():
     p.add_argument('--h', default='1,4,16,64')
     p.add_argument('--schemes', default='int8,f32', help='up/down pairs or one scheme for both: f32, int8, int4, ternary, e.g. int8,ternary/int8')
     p.add_argument('--leases', type=int, default=4, help='leases per round (K)')
+    p.add_argument('--b', type=int, default=32, help='inner batch')
     p.add_argument('--lr', type=float, default=0.02)
     p.add_argument('--outer-lr', type=float, default=0.7)
     p.add_argument('--outer-momentum', type=float, default=0.9)
+    p.add_argument('--stale', type=int, default=0, help='rounds a lease\'s parameters lag behind (0: from the last broadcast; 1: pipelined rounds)')
+    p.add_argument('--eager', action='store_true', help='with --stale 1: each lease starts from the pending outer step taken with its own last Δ')
     p.add_argument('--out')
     p.add_argument('--seed', type=int, default=1)
     a = p.parse_args()
@@ -133,8 +153,8 @@ def main():
         for scheme in a.schemes.split(','):
             up, down = (scheme.split('/') + [scheme])[:2]
             t0 = time.time()
-            r = run(train, test, K=a.leases, H=h, b=32, lr=a.lr, outer_lr=a.outer_lr, outer_momentum=a.outer_momentum, up=up, down=down, seed=a.seed)
-            row = dict(H=h, scheme=scheme, K=a.leases, lr=a.lr, outer_lr=a.outer_lr, outer_momentum=a.outer_momentum, seconds=round(time.time() - t0, 1), **r)
+            r = run(train, test, K=a.leases, H=h, b=a.b, lr=a.lr, outer_lr=a.outer_lr, outer_momentum=a.outer_momentum, up=up, down=down, stale=a.stale, eager=a.eager, seed=a.seed)
+            row = dict(H=h, b=a.b, scheme=scheme, K=a.leases, stale=a.stale, eager=a.eager, lr=a.lr, outer_lr=a.outer_lr, outer_momentum=a.outer_momentum, seconds=round(time.time() - t0, 1), **r)
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != 'curve'}), flush=True)
     if a.out:
