@@ -49,6 +49,41 @@ MODELS = {
         'batch': 4,
     },
     'mlp': {'model': {'widths': [12, 9, 7, 4], 'activation': 'gelu'}, 'batch': 5},
+    # A GPT-2 block twice over (pre-norm, as nanoGPT): odd sizes on purpose (3 heads of size 3,
+    # context 7), the head tied to the embedding, dropout inside the MLP's branch.
+    'gpt': {
+        'model': {
+            'input': [7],
+            'layers': [
+                {'kind': 'embedding', 'vocabulary': 11, 'features': 9},
+                {'kind': 'position-embedding'},
+                {'kind': 'residual', 'layers': [{'kind': 'layernorm'}, {'kind': 'attention', 'heads': 3}]},
+                {'kind': 'residual', 'layers': [
+                    {'kind': 'layernorm'}, {'kind': 'linear', 'outFeatures': 36}, {'kind': 'gelu'},
+                    {'kind': 'linear', 'outFeatures': 9}, {'kind': 'dropout', 'p': 0.2}]},
+                {'kind': 'residual', 'layers': [{'kind': 'layernorm'}, {'kind': 'attention', 'heads': 3}]},
+                {'kind': 'layernorm'},
+                {'kind': 'lm-head'},
+                SCE,
+            ],
+        },
+        'batch': 3,
+    },
+    # One head of size 5 over a context of 5, an untied head.
+    'gpt-untied': {
+        'model': {
+            'input': [5],
+            'layers': [
+                {'kind': 'embedding', 'vocabulary': 6, 'features': 5},
+                {'kind': 'position-embedding'},
+                {'kind': 'residual', 'layers': [{'kind': 'layernorm'}, {'kind': 'attention', 'heads': 1}]},
+                {'kind': 'layernorm'},
+                {'kind': 'lm-head', 'tied': False},
+                SCE,
+            ],
+        },
+        'batch': 2,
+    },
 }
 
 
@@ -100,8 +135,9 @@ class Model:
         for t in self.tensors:
             t['torch'] = self.draw(t, gen)
 
-    def tensor(self, path, kind, role, torch_shape, ours, decay, fan_in=None):
-        t = {'name': f'{path}.{kind}.{role}', 'torch_shape': torch_shape, 'ours': ours, 'decay': decay, 'fan_in': fan_in, 'role': role, 'kind': kind}
+    def tensor(self, path, kind, role, torch_shape, ours, decay, fan_in=None, part=None):
+        name = f'{path}.{kind}.{part}.{role}' if part else f'{path}.{kind}.{role}'
+        t = {'name': name, 'transpose': False, 'torch_shape': torch_shape, 'ours': ours, 'decay': decay, 'fan_in': fan_in, 'role': role, 'kind': kind}
         self.tensors.append(t)
         return t
 
@@ -109,7 +145,7 @@ class Model:
     def draw(t, gen):
         """Fixed parameters, rounded to 6 significant digits so the JSON stays short (both sides read the same doubles)."""
         x = torch.randn(t['torch_shape'], generator=gen)
-        if t['role'] == 'weight' and t['kind'] != 'layernorm':
+        if t['role'] == 'weight' and t['kind'] != 'layernorm' and t['fan_in']:
             x = x / math.sqrt(t['fan_in'])
         elif t['kind'] == 'layernorm' and t['role'] == 'weight':
             x = 1 + 0.2 * x
@@ -125,10 +161,36 @@ class Model:
             step = {'layer': layer, 'ordinal': self.ordinal, 'shape': list(shape)}
             self.ordinal += 1
             if kind == 'linear':
-                fan_in, out = shape[0], layer['outFeatures']
+                # On a sequence [T, C] the same weights map each position.
+                fan_in, out = shape[-1], layer['outFeatures']
                 step['w'] = self.tensor(path, kind, 'weight', (out, fan_in), [fan_in, out], True, fan_in)
+                step['w']['transpose'] = True
                 step['b'] = self.tensor(path, kind, 'bias', (out,), [out], False)
-                shape = [out]
+                shape = shape[:-1] + [out]
+            elif kind == 'embedding':
+                v, c = layer['vocabulary'], layer['features']
+                step['w'] = self.tensor(path, kind, 'weight', (v, c), [v, c], True, c)
+                self.embedding = step['w']
+                shape = [shape[0], c]
+            elif kind == 'position-embedding':
+                t, c = shape
+                step['w'] = self.tensor(path, kind, 'weight', (t, c), [t, c], True, c)
+            elif kind == 'attention':
+                t, c = shape
+                step['qkv_w'] = self.tensor(path, kind, 'weight', (3 * c, c), [c, 3 * c], True, c, 'qkv')
+                step['qkv_b'] = self.tensor(path, kind, 'bias', (3 * c,), [3 * c], False, None, 'qkv')
+                step['proj_w'] = self.tensor(path, kind, 'weight', (c, c), [c, c], True, c, 'projection')
+                step['proj_b'] = self.tensor(path, kind, 'bias', (c,), [c], False, None, 'projection')
+                step['qkv_w']['transpose'] = step['proj_w']['transpose'] = True
+            elif kind == 'lm-head':
+                t, c = shape
+                v = self.embedding['ours'][0]
+                if layer.get('tied', True):
+                    step['w'] = self.embedding  # torch's F.linear(x, E) is x·Eᵀ, as our tied head
+                else:
+                    step['w'] = self.tensor(path, kind, 'weight', (v, c), [c, v], True, c)
+                    step['w']['transpose'] = True
+                shape = [t, v]
             elif kind == 'conv2d':
                 c, h, w = shape
                 (kh, kw), (sh, sw), (ph, pw) = pair(layer['kernel']), pair(layer.get('stride', 1)), pair(layer.get('padding', 0))
@@ -143,9 +205,12 @@ class Model:
             elif kind == 'flatten':
                 shape = [math.prod(shape)]
             elif kind == 'layernorm':
-                n = math.prod(shape)
-                step['w'] = self.tensor(path, kind, 'weight', tuple(shape), [n], False)
-                step['b'] = self.tensor(path, kind, 'bias', tuple(shape), [n], False)
+                # A sequence normalises each position's features, any other shape the whole example.
+                norm = shape[-1:] if len(shape) == 2 else shape
+                n = math.prod(norm)
+                step['norm'] = norm
+                step['w'] = self.tensor(path, kind, 'weight', tuple(norm), [n], False)
+                step['b'] = self.tensor(path, kind, 'bias', tuple(norm), [n], False)
             elif kind == 'residual':
                 step['inner'] = self.resolve(layer['layers'], shape, f'{path}.')
             plan.append(step)
@@ -169,8 +234,20 @@ class Model:
             elif kind == 'gelu':
                 x = F.gelu(x, approximate='tanh')
             elif kind == 'layernorm':
-                shape = step['shape']
-                x = F.layer_norm(x, shape, step['w']['torch'], step['b']['torch'], eps=layer.get('eps', 1e-5))
+                x = F.layer_norm(x, step['norm'], step['w']['torch'], step['b']['torch'], eps=layer.get('eps', 1e-5))
+            elif kind == 'embedding':
+                x = F.embedding(x.long(), step['w']['torch'])
+            elif kind == 'position-embedding':
+                x = x + step['w']['torch']
+            elif kind == 'attention':
+                b, t, c = x.shape
+                h = layer['heads']
+                q, k, v = F.linear(x, step['qkv_w']['torch'], step['qkv_b']['torch']).split(c, dim=2)
+                heads = lambda z: z.reshape(b, t, h, c // h).transpose(1, 2)
+                o = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), is_causal=True)
+                x = F.linear(o.transpose(1, 2).reshape(b, t, c), step['proj_w']['torch'], step['proj_b']['torch'])
+            elif kind == 'lm-head':
+                x = F.linear(x, step['w']['torch'])
             elif kind == 'dropout':
                 p = layer['p']
                 threshold = min(round(p * 2**32), 2**32 - 1)
@@ -191,7 +268,7 @@ class Model:
         out = [0.0] * self.total
         for t in self.tensors:
             v = getattr(t['torch'], which)
-            if t['kind'] == 'linear' and t['role'] == 'weight':
+            if t['transpose']:
                 v = v.t()  # torch [out, in] → ours [in, out]
             elif t['kind'] == 'conv2d' and t['role'] == 'weight':
                 v = v.permute(1, 2, 3, 0)  # torch [outC, inC, kh, kw] → ours [inC, kh, kw, outC]
@@ -205,12 +282,19 @@ def golden(name, entry, seed):
     gen = torch.Generator().manual_seed(seed)
     model = Model(general, gen)
     batch = entry['batch']
-    inputs = torch.tensor([float('%.6g' % v) for v in torch.randn(batch * math.prod(general['input']), generator=gen).tolist()])
-    classes = general['layers'][-2]['outFeatures']  # both models end in linear, then the loss
-    labels = torch.randint(0, classes, (batch,), generator=gen)
+    tokens = general['layers'][0]['kind'] == 'embedding'
+    if tokens:
+        # Token ids in, the next token of each position as its label.
+        vocabulary, context = general['layers'][0]['vocabulary'], general['input'][0]
+        inputs = torch.randint(0, vocabulary, (batch * context,), generator=gen).double()
+        classes, labels = vocabulary, torch.randint(0, vocabulary, (batch * context,), generator=gen)
+    else:
+        inputs = torch.tensor([float('%.6g' % v) for v in torch.randn(batch * math.prod(general['input']), generator=gen).tolist()])
+        classes = general['layers'][-2]['outFeatures']  # both image models end in linear, then the loss
+        labels = torch.randint(0, classes, (batch,), generator=gen)
     dropout = {'seed': 2024, 'positions': [int(p) for p in torch.randint(0, 60000, (batch,), generator=gen)]}
     logits = model.forward(model.plan, inputs.reshape([batch] + general['input']), dropout)
-    loss = F.cross_entropy(logits, labels)  # mean over the batch
+    loss = F.cross_entropy(logits.reshape(-1, classes), labels)  # mean over every label (B·T for a sequence)
     loss.backward()
     return {
         'about': f'scripts/torch-goldens.py, torch {torch.__version__}, float64; flat vectors in src/model/layers/spec.ts layout',

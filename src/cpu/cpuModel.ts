@@ -8,7 +8,7 @@
 import type { ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { checkU32 } from '../model/layers/dropout.ts';
-import { findDropout, type ResolvedLayer, type ResolvedLinear, type ResolvedModel } from '../model/layers/spec.ts';
+import { findDropout, requireBackendSupport, type ResolvedLayer, type ResolvedLinear, type ResolvedModel } from '../model/layers/spec.ts';
 import { optimizerArgs, type CpuGradient } from './cpuMlp.ts';
 import { planModel, specRegion, type CpuModelPlan, type CpuNode, type ModelPlanInputs } from './cpuModelPlan.ts';
 import { createExecutor, type CpuExecutor, type ExecutorOptions } from './executor.ts';
@@ -78,6 +78,7 @@ export class CpuModel {
   }
 
   static async create(model: ResolvedModel, options: ExecutorOptions = {}): Promise<CpuModel> {
+    requireBackendSupport(model, 'the CPU backend');
     const spec = new TextEncoder().encode(JSON.stringify(model.spec));
     const executor = await createExecutor(options);
     try {

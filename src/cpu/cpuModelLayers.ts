@@ -23,7 +23,9 @@
 //   residual   branch, then y = x + f(x)    | branch, then dx = dy + f'ᵀdy   | the branch's
 //   softmax-CE loss and dlogits per row (rows.ts) | (done by the forward)   | -
 
-import type { LayerKind, ResolvedLayers } from '../model/layers/spec.ts';
+import { referenceOnlyLayer, type LayerKind, type ResolvedLayers } from '../model/layers/spec.ts';
+
+const BACKEND = 'the CPU backend';
 import { ACT, type CpuKernelExports } from './kernels.ts';
 import { convOutputSize, convWeightChunks, scratchBytes, type CpuConv2dShape } from './layerJobs.ts';
 import { MR, NR, packedColsBytes, packedRowsBytes, type Region } from './memoryPlan.ts';
@@ -69,6 +71,10 @@ export interface LayerWeights {
   dropout: null;
   residual: null;
   'softmax-cross-entropy': null;
+  embedding: never;
+  'position-embedding': never;
+  attention: never;
+  'lm-head': never;
 }
 
 /** Batch buffers besides y and dx. */
@@ -94,6 +100,10 @@ export interface LayerBuffers {
   dropout: null;
   residual: null;
   'softmax-cross-entropy': null;
+  embedding: never;
+  'position-embedding': never;
+  attention: never;
+  'lm-head': never;
 }
 
 export interface CpuLayerRule<K extends LayerKind> {
@@ -350,6 +360,12 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
       gradientNodes(n.branch, r, phase);
     },
   },
+
+  // Only the f64 reference has these yet; CpuModel refuses such a model (requireBackendSupport) before planning.
+  embedding: { weights: () => referenceOnlyLayer('embedding', BACKEND), buffers: () => referenceOnlyLayer('embedding', BACKEND), forward: () => referenceOnlyLayer('embedding', BACKEND), backward: () => referenceOnlyLayer('embedding', BACKEND) },
+  'position-embedding': { weights: () => referenceOnlyLayer('position-embedding', BACKEND), buffers: () => referenceOnlyLayer('position-embedding', BACKEND), forward: () => referenceOnlyLayer('position-embedding', BACKEND), backward: () => referenceOnlyLayer('position-embedding', BACKEND) },
+  attention: { weights: () => referenceOnlyLayer('attention', BACKEND), buffers: () => referenceOnlyLayer('attention', BACKEND), forward: () => referenceOnlyLayer('attention', BACKEND), backward: () => referenceOnlyLayer('attention', BACKEND) },
+  'lm-head': { weights: () => referenceOnlyLayer('lm-head', BACKEND), buffers: () => referenceOnlyLayer('lm-head', BACKEND), forward: () => referenceOnlyLayer('lm-head', BACKEND), backward: () => referenceOnlyLayer('lm-head', BACKEND) },
 
   'softmax-cross-entropy': {
     weights: none,

@@ -28,7 +28,7 @@ import { Pool2dOp, pool2dShapeOf } from '../kernels/pool.ts';
 import { ColumnSumOp } from '../kernels/reduce.ts';
 import { AddOp } from '../kernels/residual.ts';
 import { SoftmaxCrossEntropyOp } from '../kernels/softmaxXent.ts';
-import { hasParameters, type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel } from './layers/spec.ts';
+import { hasParameters, referenceOnlyLayer, type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel } from './layers/spec.ts';
 
 export type Binding = GPUBufferBinding;
 
@@ -106,6 +106,10 @@ export interface GpuState {
   dropout: { op: DropoutOp | null };
   residual: { branch: PlannedList; add: AddOp; dBranch: Binding | null };
   'softmax-cross-entropy': { op: SoftmaxCrossEntropyOp; rowStats: Binding; dlogits: Binding };
+  embedding: never;
+  'position-embedding': never;
+  attention: never;
+  'lm-head': never;
 }
 
 export interface GpuLayerRule<K extends LayerKind> {
@@ -120,6 +124,7 @@ export interface GpuLayerRule<K extends LayerKind> {
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const param = (buffer: GPUBuffer, t: ParamTensor) => floats(buffer, t.offset, t.length);
 const never = () => false;
+const BACKEND = 'the WebGPU backend';
 
 /** A view's backward: dx = dy, a copy only where the walk could not give them one buffer. */
 function passGradient(rec: ComputeRecorder, { dy, dx }: Wires): void {
@@ -293,6 +298,12 @@ export const gpuLayers: GpuLayers = {
   },
 
   // per row lse(z) − z_label and (correct), with dlogits = (softmax − onehot)/batch, one kernel | (written by the forward)
+  // Only the f64 reference has these yet; GpuModel refuses such a model (requireBackendSupport) before planning.
+  embedding: { view: never, plan: () => referenceOnlyLayer('embedding', BACKEND), forward: () => referenceOnlyLayer('embedding', BACKEND), backward: () => referenceOnlyLayer('embedding', BACKEND) },
+  'position-embedding': { view: never, plan: () => referenceOnlyLayer('position-embedding', BACKEND), forward: () => referenceOnlyLayer('position-embedding', BACKEND), backward: () => referenceOnlyLayer('position-embedding', BACKEND) },
+  attention: { view: never, plan: () => referenceOnlyLayer('attention', BACKEND), forward: () => referenceOnlyLayer('attention', BACKEND), backward: () => referenceOnlyLayer('attention', BACKEND) },
+  'lm-head': { view: never, plan: () => referenceOnlyLayer('lm-head', BACKEND), forward: () => referenceOnlyLayer('lm-head', BACKEND), backward: () => referenceOnlyLayer('lm-head', BACKEND) },
+
   'softmax-cross-entropy': {
     view: never,
     async plan(l, wires, { ctx, batch, own, buffer }) {

@@ -17,7 +17,7 @@ import { GlobalNormOp } from '../kernels/reduce.ts';
 import type { GpuGradient, MatmulChooser, ResidentDataset, SubmitBudget } from './gpuMlp.ts';
 import { encodeBackward, encodeForward, planList, settleAll, type Binding, type EncodeEnv, type GpuState, type PlannedList } from './gpuLayers.ts';
 import { checkU32 } from './layers/dropout.ts';
-import { findDropout, type ResolvedModel } from './layers/spec.ts';
+import { findDropout, requireBackendSupport, type ResolvedModel } from './layers/spec.ts';
 
 export { destroyDataset, uploadDataset, type GpuGradient, type MatmulChooser, type ResidentDataset, type SubmitBudget } from './gpuMlp.ts';
 export { gradientFlops } from './layers/spec.ts';
@@ -68,6 +68,7 @@ export class GpuModel {
     private readonly chooseConfig: MatmulChooser,
     private readonly budget: SubmitBudget = {},
   ) {
+    requireBackendSupport(model, 'the WebGPU backend');
     const make = (label: string) => ctx.device.createBuffer({ label, size: model.total * 4, usage: STORAGE });
     this.params = make('parameters');
     this.grads = make('gradients');

@@ -363,5 +363,7 @@ describe('exportModelOnnx: structure', () => {
     expect(() => exportModelOnnx(headless, new Float32Array(model.total))).toThrow(/last layer must be its softmax-cross-entropy loss, got "linear"/);
     const odd = { ...model, layers: [{ ...model.layers[0], kind: 'batchnorm' }, ...model.layers.slice(1)] } as unknown as ResolvedModel;
     expect(() => exportModelOnnx(odd, new Float32Array(model.total))).toThrow(/no ONNX rule for layer kind "batchnorm" \(layer 0\)/);
+    const gpt = resolveModel({ input: [5], layers: [{ kind: 'embedding', vocabulary: 7, features: 4 }, { kind: 'attention', heads: 2 }, { kind: 'lm-head' }, SCE] });
+    expect(() => exportModelOnnx(gpt, new Float32Array(gpt.total))).toThrow('the ONNX export has no embedding layer yet (layer 0)');
   });
 });

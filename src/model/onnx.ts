@@ -28,7 +28,7 @@
 import { type MlpSpec, type ParamLayout } from './mlp.ts';
 import { onnx, type OnnxTypes } from './onnxProto.ts';
 import {
-  type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel, resolveModel,
+  referenceOnlyLayer, requireBackendSupport, type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel, resolveModel,
 } from './layers/spec.ts';
 
 export const ONNX_OPSET = 17;
@@ -247,6 +247,12 @@ export const onnxTable: { [K in LayerKind]: OnnxRule<K> } = {
     },
   },
 
+  // Only the f64 reference has these yet; exportModelOnnx refuses such a model (requireBackendSupport) first.
+  embedding: { emit: () => referenceOnlyLayer('embedding', 'the ONNX export') },
+  'position-embedding': { emit: () => referenceOnlyLayer('position-embedding', 'the ONNX export') },
+  attention: { emit: () => referenceOnlyLayer('attention', 'the ONNX export') },
+  'lm-head': { emit: () => referenceOnlyLayer('lm-head', 'the ONNX export') },
+
   'softmax-cross-entropy': {
     // The loss is not exported: the graph ends at the logits. exportModelOnnx names the last
     // hidden layer's output `logits` already; only a model with no hidden layer needs a node here.
@@ -306,6 +312,7 @@ function describeLayer(l: ResolvedLayer): string {
  * flat vector of the model's layout (model.total floats, padding included).
  */
 export function exportModelOnnx(model: ResolvedModel, params: Float32Array, opts: ModelExportOptions = {}): Uint8Array {
+  requireBackendSupport(model, 'the ONNX export');
   if (params.length !== model.total) {
     throw new Error(
       `exportModelOnnx: params has ${params.length} floats but the model's layout needs ${model.total} (padding included); ` +

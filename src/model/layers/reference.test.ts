@@ -18,10 +18,12 @@ void incomplete;
 
 const SCE = { kind: 'softmax-cross-entropy' } as const;
 
+/** Normal inputs, or token ids for a token model; a label per example, or per position of a sequence. */
 function randomBatch(model: ResolvedModel, batch: number, seed: number): { inputs: Float64Array; labels: Int32Array } {
   const rng = new Random(seed);
-  const inputs = new Float64Array(batch * model.inputSize).map(() => rng.normal());
-  const labels = new Int32Array(batch).map(() => rng.int(model.classes));
+  const vocabulary = model.tokens?.vocabulary;
+  const inputs = new Float64Array(batch * model.inputSize).map(() => (vocabulary ? rng.int(vocabulary) : rng.normal()));
+  const labels = new Int32Array(batch * model.labelsPerExample).map(() => rng.int(model.classes));
   return { inputs, labels };
 }
 
@@ -127,6 +129,30 @@ const FD_CASES: [string, LayerModelSpec][] = [
       { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'linear', outFeatures: 5 }, { kind: 'gelu' }, { kind: 'residual', layers: [{ kind: 'linear', outFeatures: 5 }] }] },
       { kind: 'linear', outFeatures: 3 }, SCE,
     ],
+  }],
+  ['embedding, position-embedding and a tied lm-head, context 1', {
+    input: [1],
+    layers: [{ kind: 'embedding', vocabulary: 5, features: 4 }, { kind: 'position-embedding' }, { kind: 'lm-head' }, SCE],
+  }],
+  ['attention, 1 head of 5, context 7, an untied head', {
+    input: [7],
+    layers: [
+      { kind: 'embedding', vocabulary: 6, features: 5 }, { kind: 'position-embedding' },
+      { kind: 'attention', heads: 1 }, { kind: 'lm-head', tied: false }, SCE,
+    ],
+  }],
+  ['a GPT block: attention, 3 heads of 3, layernorm, linear and dropout per position, context 7', {
+    input: [7],
+    layers: [
+      { kind: 'embedding', vocabulary: 7, features: 9 }, { kind: 'position-embedding' },
+      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'attention', heads: 3 }] },
+      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'linear', outFeatures: 10 }, { kind: 'gelu' }, { kind: 'linear', outFeatures: 9 }, { kind: 'dropout', p: 0.3 }] },
+      { kind: 'layernorm' }, { kind: 'lm-head' }, SCE,
+    ],
+  }],
+  ['attention, 2 heads of 3, context 33', {
+    input: [33],
+    layers: [{ kind: 'embedding', vocabulary: 4, features: 6 }, { kind: 'attention', heads: 2 }, { kind: 'lm-head' }, SCE],
   }],
 ];
 
@@ -247,5 +273,79 @@ describe('argument checks', () => {
     expect(() => forwardBackward(model, params, new Float32Array(5), [0])).toThrow('inputs has 5 values, expected batch·inputSize = 1·4 = 4');
     expect(() => forwardBackward(model, params, new Float32Array(4), [3])).toThrow('labels[0] = 3 is not a class index in [0, 3)');
     expect(() => forward(model, params, new Float32Array(4), 0)).toThrow('forward: batch must be a positive integer, got 0');
+  });
+});
+
+describe('a next-token model over sequences', () => {
+  const spec: LayerModelSpec = {
+    input: [6],
+    layers: [
+      { kind: 'embedding', vocabulary: 8, features: 6 }, { kind: 'position-embedding' },
+      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'attention', heads: 2 }] },
+      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'linear', outFeatures: 12 }, { kind: 'gelu' }, { kind: 'linear', outFeatures: 6 }] },
+      { kind: 'layernorm' }, { kind: 'lm-head' }, SCE,
+    ],
+  };
+  const model = resolveModel(spec);
+  const params = jitteredParams(model, 7);
+  const { inputs, labels } = randomBatch(model, 3, 4);
+  const logitsAt = (logits: Float64Array, example: number, position: number) =>
+    Array.from(logits.subarray((example * 6 + position) * 8, (example * 6 + position + 1) * 8));
+
+  it('is causal: a token changes the logits at its position and after, never before', () => {
+    const base = forward(model, params, inputs, 3);
+    for (const j of [0, 3, 5]) {
+      const changed = inputs.slice();
+      changed[6 + j] = (changed[6 + j] + 1) % 8; // example 1, position j
+      const moved = forward(model, params, changed, 3);
+      for (let t = 0; t < 6; t++) {
+        if (t < j) expect(logitsAt(moved, 1, t), `position ${t} < ${j}`).toEqual(logitsAt(base, 1, t));
+        else if (t === j) expect(logitsAt(moved, 1, t)).not.toEqual(logitsAt(base, 1, t));
+      }
+      // The other examples of the batch do not see it at all.
+      expect(logitsAt(moved, 0, 5)).toEqual(logitsAt(base, 0, 5));
+      expect(logitsAt(moved, 2, 5)).toEqual(logitsAt(base, 2, 5));
+    }
+  });
+
+  it('takes the mean loss over every position, as cross_entropy over B·T', () => {
+    const { loss, logits, correct } = forwardBackward(model, params, inputs, labels);
+    let sum = 0;
+    let right = 0;
+    for (let r = 0; r < 18; r++) {
+      const row = logits.subarray(r * 8, (r + 1) * 8);
+      const max = Math.max(...row);
+      const lse = Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0)) + max;
+      sum += lse - row[labels[r]];
+      if (row.indexOf(max) === labels[r]) right++;
+    }
+    expect(Math.abs(loss - sum / 18)).toBeLessThan(1e-12);
+    expect(correct).toBe(right);
+    expect(evaluate(model, params, inputs, labels)).toEqual({ loss, correct });
+  });
+
+  it('gives bit-identical results on a repeat', () => {
+    const a = forwardBackward(model, params, inputs, labels);
+    const b = forwardBackward(model, params, inputs, labels);
+    expect(b.loss).toBe(a.loss);
+    expect(b.gradient).toEqual(a.gradient);
+  });
+
+  it('ties the head to the embedding: one table, whose gradient has both uses', () => {
+    expect(model.tensors.filter((t) => t.name.includes('embedding.weight')).map((t) => t.name)).toEqual(['0.embedding.weight', '1.position-embedding.weight']);
+    const untied = resolveModel({ ...spec, layers: spec.layers.map((l) => (l.kind === 'lm-head' ? { kind: 'lm-head', tied: false } : l)) });
+    expect(untied.parameterCount - model.parameterCount).toBe(6 * 8);
+  });
+
+  it('refuses token ids outside the vocabulary and labels that are not one per position', () => {
+    const bad = inputs.slice();
+    bad[4] = 8;
+    expect(() => forwardBackward(model, params, bad, labels)).toThrow('forwardBackward: inputs[4] = 8 is not a token id in [0, 8)');
+    bad[4] = 1.5;
+    expect(() => forward(model, params, bad, 3)).toThrow('forward: inputs[4] = 1.5 is not a token id in [0, 8)');
+    expect(() => forwardBackward(model, params, inputs, labels.subarray(0, 17))).toThrow(
+      'forwardBackward: labels has 17 values, not a multiple of the 6 labels (one per position) of an example',
+    );
+    expect(() => evaluate(model, params, inputs, labels.subarray(0, 12))).toThrow(/inputs has 18 values, expected batch·inputSize = 2·6 = 12/);
   });
 });

@@ -20,6 +20,13 @@
 //   dropout    y = x⊙m/(1 − p), m hashed (dropout.ts)    | dx = dy⊙m/(1 − p)
 //   residual   y = x + f(x)                              | dx = dy + f'(x)ᵀ·dy
 //   softmax-CE y_i = lse(z_i) − z_iy (one loss per row)  | dz_i = dy_i·(softmax(z_i) − onehot(y_i))
+//   embedding  y[t] = E[x_t]                             | dE[x_t] += dy[t] (in position order: deterministic)
+//   position   y[t] = x[t] + P[t]                        | dx = dy, dP[t] += dy[t]
+//   attention  q,k,v = x·W + b; per head S = q·kᵀ/√d, masked above the diagonal; P = softmax(S); o = P·v; y = o·Wo + bo
+//              | do = dy·Woᵀ; dP = do·vᵀ, dv = Pᵀ·do; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dq = dS·k/√d, dk = dSᵀ·q/√d
+//   lm-head    y = x·Eᵀ (tied) or x·W                    | dx = dy·E, dE += dyᵀ·x (or as linear without bias)
+//
+// A sequence [T, C] is T rows of C per example: linear, layernorm and the loss act row by row.
 
 import { gelu, geluGrad } from '../reference.ts';
 import { checkU32, dropoutKeeps } from './dropout.ts';
@@ -58,6 +65,10 @@ interface Saved {
   dropout: { factor: Float64Array | null };
   residual: { saved: unknown[] };
   'softmax-cross-entropy': { probs: Float64Array };
+  embedding: { tokens: Float64Array };
+  'position-embedding': null;
+  attention: { x: Float64Array; qkv: Float64Array; probs: Float64Array; o: Float64Array };
+  'lm-head': { x: Float64Array };
 }
 
 export interface LayerRule<K extends LayerKind> {
@@ -74,34 +85,9 @@ const at = (params: ArrayLike<number>, t: ParamTensor, i: number) => params[t.of
 
 export const referenceTable: { [K in LayerKind]: LayerRule<K> } = {
   linear: {
-    forward(l, x, { params, batch }) {
-      const [fanIn, fanOut] = [l.inFeatures, l.outFeatures];
-      const y = new Float64Array(batch * fanOut);
-      for (let n = 0; n < batch; n++) {
-        for (let j = 0; j < fanOut; j++) {
-          let sum = at(params, l.bias, j);
-          for (let i = 0; i < fanIn; i++) sum += x[n * fanIn + i] * at(params, l.weight, i * fanOut + j);
-          y[n * fanOut + j] = sum;
-        }
-      }
-      return { y, saved: { x } };
-    },
-    backward(l, dy, { x }, { params, batch, gradient }) {
-      const [fanIn, fanOut] = [l.inFeatures, l.outFeatures];
-      const dx = new Float64Array(batch * fanIn);
-      const g = gradient!;
-      for (let n = 0; n < batch; n++) {
-        for (let j = 0; j < fanOut; j++) {
-          const d = dy[n * fanOut + j];
-          g[l.bias.offset + j] += d;
-          for (let i = 0; i < fanIn; i++) {
-            g[l.weight.offset + i * fanOut + j] += x[n * fanIn + i] * d;
-            dx[n * fanIn + i] += d * at(params, l.weight, i * fanOut + j);
-          }
-        }
-      }
-      return dx;
-    },
+    forward: (l, x, { params, batch }) => ({ y: affine(x, batch * l.positions, l.inFeatures, l.outFeatures, params, l.weight, l.bias), saved: { x } }),
+    backward: (l, dy, { x }, { params, batch, gradient }) =>
+      affineBackward(x, dy, batch * l.positions, l.inFeatures, l.outFeatures, params, l.weight, l.bias, gradient!),
   },
 
   conv2d: {
@@ -185,10 +171,11 @@ export const referenceTable: { [K in LayerKind]: LayerRule<K> } = {
   layernorm: {
     forward(l, x, { params, batch }) {
       const f = l.features;
+      const rows = batch * l.positions;
       const y = new Float64Array(x.length);
       const xhat = new Float64Array(x.length);
-      const invStd = new Float64Array(batch);
-      for (let n = 0; n < batch; n++) {
+      const invStd = new Float64Array(rows);
+      for (let n = 0; n < rows; n++) {
         const row = x.subarray(n * f, (n + 1) * f);
         const mean = row.reduce((a, b) => a + b, 0) / f;
         // Biased variance (divide by f), as PyTorch's LayerNorm.
@@ -206,7 +193,7 @@ export const referenceTable: { [K in LayerKind]: LayerRule<K> } = {
       const g = gradient!;
       const dx = new Float64Array(dy.length);
       const dxhat = new Float64Array(f);
-      for (let n = 0; n < batch; n++) {
+      for (let n = 0; n < batch * l.positions; n++) {
         let meanD = 0;
         let meanDX = 0;
         for (let i = 0; i < f; i++) {
@@ -253,9 +240,10 @@ export const referenceTable: { [K in LayerKind]: LayerRule<K> } = {
   'softmax-cross-entropy': {
     forward(l, z, { batch, labels }) {
       const c = l.classes;
-      const y = new Float64Array(batch);
+      const rows = batch * l.positions;
+      const y = new Float64Array(rows);
       const probs = new Float64Array(z.length);
-      for (let n = 0; n < batch; n++) {
+      for (let n = 0; n < rows; n++) {
         const row = z.subarray(n * c, (n + 1) * c);
         const label = labels![n];
         const max = row.reduce((a, b) => Math.max(a, b), -Infinity);
@@ -270,13 +258,187 @@ export const referenceTable: { [K in LayerKind]: LayerRule<K> } = {
     backward(l, dy, { probs }, { batch, labels }) {
       const c = l.classes;
       const dz = new Float64Array(probs.length);
-      for (let n = 0; n < batch; n++) {
+      for (let n = 0; n < batch * l.positions; n++) {
         for (let k = 0; k < c; k++) dz[n * c + k] = dy[n] * (probs[n * c + k] - (k === labels![n] ? 1 : 0));
       }
       return dz;
     },
   },
+
+  embedding: {
+    forward(l, tokens, { params, batch }) {
+      const { context: t, features: c } = l;
+      const y = new Float64Array(batch * t * c);
+      for (let r = 0; r < batch * t; r++) {
+        for (let i = 0; i < c; i++) y[r * c + i] = at(params, l.weight, tokens[r] * c + i);
+      }
+      return { y, saved: { tokens } };
+    },
+    // Rows are added in position order, one after another: the same sum every time, ties included.
+    backward(l, dy, { tokens }, { batch, gradient }) {
+      const c = l.features;
+      const g = gradient!;
+      for (let r = 0; r < batch * l.context; r++) {
+        for (let i = 0; i < c; i++) g[l.weight.offset + tokens[r] * c + i] += dy[r * c + i];
+      }
+      // Token ids have no gradient; the walk ignores what the first layer gives back.
+      return new Float64Array(tokens.length);
+    },
+  },
+
+  'position-embedding': {
+    forward(l, x, { params }) {
+      const tc = l.context * l.features;
+      return { y: x.map((v, i) => v + at(params, l.weight, i % tc)), saved: null };
+    },
+    backward(l, dy, _saved, { gradient }) {
+      const tc = l.context * l.features;
+      for (let i = 0; i < dy.length; i++) gradient![l.weight.offset + (i % tc)] += dy[i];
+      return dy;
+    },
+  },
+
+  attention: {
+    forward(l, x, { params, batch }) {
+      const { context: t, features: c, heads, headSize: d } = l;
+      const scale = 1 / Math.sqrt(d);
+      const qkv = affine(x, batch * t, c, 3 * c, params, l.qkvWeight, l.qkvBias);
+      const probs = new Float64Array(batch * heads * t * t);
+      const o = new Float64Array(batch * t * c);
+      for (let n = 0; n < batch; n++) {
+        for (let h = 0; h < heads; h++) {
+          const q = (i: number, k: number) => qkv[(n * t + i) * 3 * c + h * d + k];
+          const key = (j: number, k: number) => qkv[(n * t + j) * 3 * c + c + h * d + k];
+          const v = (j: number, k: number) => qkv[(n * t + j) * 3 * c + 2 * c + h * d + k];
+          const p = probs.subarray((n * heads + h) * t * t, (n * heads + h + 1) * t * t);
+          for (let i = 0; i < t; i++) {
+            // Position i sees positions 0..i; the masked scores are −∞, their probabilities 0.
+            let max = -Infinity;
+            for (let j = 0; j <= i; j++) {
+              let sij = 0;
+              for (let k = 0; k < d; k++) sij += q(i, k) * key(j, k);
+              p[i * t + j] = sij * scale;
+              max = Math.max(max, p[i * t + j]);
+            }
+            let sum = 0;
+            for (let j = 0; j <= i; j++) sum += (p[i * t + j] = Math.exp(p[i * t + j] - max));
+            for (let j = 0; j <= i; j++) p[i * t + j] /= sum;
+            for (let k = 0; k < d; k++) {
+              let acc = 0;
+              for (let j = 0; j <= i; j++) acc += p[i * t + j] * v(j, k);
+              o[(n * t + i) * c + h * d + k] = acc;
+            }
+          }
+        }
+      }
+      const y = affine(o, batch * t, c, c, params, l.projectionWeight, l.projectionBias);
+      return { y, saved: { x, qkv, probs, o } };
+    },
+    backward(l, dy, { x, qkv, probs, o }, { params, batch, gradient }) {
+      const { context: t, features: c, heads, headSize: d } = l;
+      const scale = 1 / Math.sqrt(d);
+      const g = gradient!;
+      const dO = affineBackward(o, dy, batch * t, c, c, params, l.projectionWeight, l.projectionBias, g);
+      const dQkv = new Float64Array(qkv.length);
+      const dP = new Float64Array(t);
+      for (let n = 0; n < batch; n++) {
+        for (let h = 0; h < heads; h++) {
+          const col = (j: number, part: number, k: number) => (n * t + j) * 3 * c + part * c + h * d + k;
+          const p = probs.subarray((n * heads + h) * t * t, (n * heads + h + 1) * t * t);
+          for (let i = 0; i < t; i++) {
+            const doRow = (k: number) => dO[(n * t + i) * c + h * d + k];
+            // dP[i,j] = do_i·v_j, and dv_j += P[i,j]·do_i, over the positions i sees.
+            let rowDot = 0;
+            for (let j = 0; j <= i; j++) {
+              let acc = 0;
+              for (let k = 0; k < d; k++) {
+                acc += doRow(k) * qkv[col(j, 2, k)];
+                dQkv[col(j, 2, k)] += p[i * t + j] * doRow(k);
+              }
+              dP[j] = acc;
+              rowDot += acc * p[i * t + j];
+            }
+            // dS = P ⊙ (dP − Σ_j dP ⊙ P), then through the scores' scale into q and k.
+            for (let j = 0; j <= i; j++) {
+              const dS = p[i * t + j] * (dP[j] - rowDot) * scale;
+              for (let k = 0; k < d; k++) {
+                dQkv[col(i, 0, k)] += dS * qkv[col(j, 1, k)];
+                dQkv[col(j, 1, k)] += dS * qkv[col(i, 0, k)];
+              }
+            }
+          }
+        }
+      }
+      return affineBackward(x, dQkv, batch * t, c, 3 * c, params, l.qkvWeight, l.qkvBias, g);
+    },
+  },
+
+  'lm-head': {
+    forward(l, x, { params, batch }) {
+      const { features: c, vocabulary: v } = l;
+      const rows = batch * l.context;
+      const y = new Float64Array(rows * v);
+      // Tied: W[i, j] is the embedding's E[j, i], the table read transposed.
+      const w = (i: number, j: number) => (l.tied ? at(params, l.weight, j * c + i) : at(params, l.weight, i * v + j));
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < v; j++) {
+          let sum = 0;
+          for (let i = 0; i < c; i++) sum += x[r * c + i] * w(i, j);
+          y[r * v + j] = sum;
+        }
+      }
+      return { y, saved: { x } };
+    },
+    backward(l, dy, { x }, { params, batch, gradient }) {
+      const { features: c, vocabulary: v } = l;
+      const rows = batch * l.context;
+      const dx = new Float64Array(rows * c);
+      const g = gradient!;
+      const index = (i: number, j: number) => l.weight.offset + (l.tied ? j * c + i : i * v + j);
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < v; j++) {
+          const d = dy[r * v + j];
+          for (let i = 0; i < c; i++) {
+            g[index(i, j)] += x[r * c + i] * d;
+            dx[r * c + i] += d * params[index(i, j)];
+          }
+        }
+      }
+      return dx;
+    },
+  },
 };
+
+/** rows × fanOut = x·W + b, W stored [fanIn, fanOut] (linear's rule, for the layers that hold projections). */
+function affine(x: Float64Array, rows: number, fanIn: number, fanOut: number, params: ArrayLike<number>, w: ParamTensor, b: ParamTensor): Float64Array {
+  const y = new Float64Array(rows * fanOut);
+  for (let n = 0; n < rows; n++) {
+    for (let j = 0; j < fanOut; j++) {
+      let sum = at(params, b, j);
+      for (let i = 0; i < fanIn; i++) sum += x[n * fanIn + i] * at(params, w, i * fanOut + j);
+      y[n * fanOut + j] = sum;
+    }
+  }
+  return y;
+}
+
+/** affine's backward: adds dW = xᵀ·dy and db = Σ_rows dy into g, returns dx = dy·Wᵀ. */
+function affineBackward(
+  x: Float64Array, dy: Float64Array, rows: number, fanIn: number, fanOut: number, params: ArrayLike<number>, w: ParamTensor, b: ParamTensor, g: Float64Array,
+): Float64Array {
+  const dx = new Float64Array(rows * fanIn);
+  for (let n = 0; n < rows; n++) {
+    for (let j = 0; j < fanOut; j++) {
+      const d = dy[n * fanOut + j];
+      g[b.offset + j] += d;
+      for (let i = 0; i < fanIn; i++) {
+        g[w.offset + i * fanOut + j] += x[n * fanIn + i] * d;
+        dx[n * fanIn + i] += d * at(params, w, i * fanOut + j);
+      }
+    }
+  }
+  return dx;
+}
 
 // ---------------------------------------------------------------------------------------
 // Loops shared by a forward and its backward, so both visit the very same index triples
@@ -372,6 +534,20 @@ function checkInputs(fn: string, model: ResolvedModel, params: ArrayLike<number>
   if (inputs.length !== batch * model.inputSize) {
     throw new Error(`${fn}: inputs has ${inputs.length} values, expected batch·inputSize = ${batch}·${model.inputSize} = ${batch * model.inputSize}`);
   }
+  if (model.tokens) {
+    const { vocabulary } = model.tokens;
+    for (let i = 0; i < inputs.length; i++) {
+      const id = inputs[i];
+      if (!Number.isInteger(id) || id < 0 || id >= vocabulary) throw new Error(`${fn}: inputs[${i}] = ${id} is not a token id in [0, ${vocabulary})`);
+    }
+  }
+}
+
+/** Examples in a batch of labels: labels.length / labelsPerExample, which must divide. */
+function batchOf(fn: string, model: ResolvedModel, labels: ArrayLike<number>): number {
+  const per = model.labelsPerExample;
+  if (labels.length % per !== 0) throw new Error(`${fn}: labels has ${labels.length} values, not a multiple of the ${per} labels (one per position) of an example`);
+  return labels.length / per;
 }
 
 function checkLabels(fn: string, model: ResolvedModel, labels: ArrayLike<number>): void {
@@ -383,7 +559,7 @@ function checkLabels(fn: string, model: ResolvedModel, labels: ArrayLike<number>
   }
 }
 
-/** Rows whose argmax (first maximum on ties) is the label. */
+/** Rows whose argmax (first maximum on ties) is the label: examples, or positions of a sequence. */
 function countCorrect(logits: Float64Array, labels: ArrayLike<number>, classes: number): number {
   let correct = 0;
   for (let n = 0; n < labels.length; n++) {
@@ -395,9 +571,9 @@ function countCorrect(logits: Float64Array, labels: ArrayLike<number>, classes: 
 }
 
 export interface ForwardBackwardResult {
-  /** Mean loss over the batch. */
+  /** Mean loss over the batch's labels (every position of every sequence, as PyTorch's cross_entropy over B·T). */
   loss: number;
-  /** Examples whose argmax logit is the label. */
+  /** Labels whose argmax logit is right. */
   correct: number;
   /** Gradient of the mean loss, flat in the model's layout (padding zero). */
   gradient: Float64Array;
@@ -405,8 +581,8 @@ export interface ForwardBackwardResult {
 }
 
 /**
- * Loss, correct count and the gradient of the mean loss over the batch (labels.length
- * examples). Training mode: a dropout layer with p > 0 needs options.dropout. params may be
+ * Loss, correct count and the gradient of the mean loss over the batch (labels.length /
+ * labelsPerExample examples; a next-token model's labels are batch × T). Training mode: a dropout layer with p > 0 needs options.dropout. params may be
  * a Float64Array (finite differences run in f64).
  */
 export function forwardBackward(
@@ -417,7 +593,7 @@ export function forwardBackward(
   options: { dropout?: DropoutContext } = {},
 ): ForwardBackwardResult {
   const fn = 'forwardBackward';
-  const batch = labels.length;
+  const batch = batchOf(fn, model, labels);
   checkInputs(fn, model, params, inputs, batch);
   checkLabels(fn, model, labels);
   const dropout = options.dropout ?? null;
@@ -434,14 +610,15 @@ export function forwardBackward(
   const lossLayer = model.layers[model.layers.length - 1];
   const trunk = forwardList(body, Float64Array.from(inputs), pass);
   const head = ruleFor(lossLayer).forward(lossLayer, trunk.y, pass);
-  const loss = head.y.reduce((a, b) => a + b, 0) / batch;
-  // The mean's derivative: each row's loss weighs 1/batch.
-  const dLogits = ruleFor(lossLayer).backward(lossLayer, new Float64Array(batch).fill(1 / batch), head.saved as never, pass);
+  const count = labels.length;
+  const loss = head.y.reduce((a, b) => a + b, 0) / count;
+  // The mean's derivative: each label's loss weighs 1/count.
+  const dLogits = ruleFor(lossLayer).backward(lossLayer, new Float64Array(count).fill(1 / count), head.saved as never, pass);
   backwardList(body, dLogits, trunk.saved, pass);
   return { loss, correct: countCorrect(trunk.y, labels, model.classes), gradient: pass.gradient!, logits: trunk.y };
 }
 
-/** Logits (batch × classes) in evaluation mode: dropout is the identity. */
+/** Logits (batch × classes, or batch × T × vocabulary) in evaluation mode: dropout is the identity. */
 export function forward(model: ResolvedModel, params: ArrayLike<number>, inputs: ArrayLike<number>, batch: number): Float64Array {
   checkInputs('forward', model, params, inputs, batch);
   const pass: Pass = { params, batch, dropout: null, labels: null, gradient: null };
@@ -451,9 +628,10 @@ export function forward(model: ResolvedModel, params: ArrayLike<number>, inputs:
 /** Mean loss and correct count in evaluation mode. */
 export function evaluate(model: ResolvedModel, params: ArrayLike<number>, inputs: ArrayLike<number>, labels: ArrayLike<number>): { loss: number; correct: number } {
   checkLabels('evaluate', model, labels);
-  const logits = forward(model, params, inputs, labels.length);
+  const batch = batchOf('evaluate', model, labels);
+  const logits = forward(model, params, inputs, batch);
   const lossLayer = model.layers[model.layers.length - 1];
-  const pass: Pass = { params, batch: labels.length, dropout: null, labels, gradient: null };
+  const pass: Pass = { params, batch, dropout: null, labels, gradient: null };
   const rows = ruleFor(lossLayer).forward(lossLayer, logits, pass).y;
   return { loss: rows.reduce((a, b) => a + b, 0) / labels.length, correct: countCorrect(logits, labels, model.classes) };
 }

@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { initParameters, mlpFlops, mlpLayout, type MlpSpec } from '../mlp.ts';
 import {
-  initModelParameters, modelSpecSchema, mlpToLayers, parseModelSpec, resolveModel, tensorByName,
-  walkLayers, type LayerModelSpec, type ResolvedModel,
+  UnsupportedModelError, initModelParameters, modelSpecSchema, mlpToLayers, parseModelSpec, requireBackendSupport, resolveModel,
+  tensorByName, walkLayers, type LayerModelSpec, type ResolvedModel,
 } from './spec.ts';
 
 const errorOf = (raw: unknown): string => {
@@ -60,7 +60,7 @@ describe('schema errors name the layer index and the field', () => {
     [{ input: [8], layers: [{ kind: 'linear', outFeatures: 4 }] }, 'model.layers[0].kind: the last layer must be the loss'],
     [{ input: [8], layers: [SCE, { kind: 'linear', outFeatures: 4 }, SCE] }, 'model.layers[0].kind: softmax-cross-entropy is the loss'],
     [{ input: [8], layers: [{ kind: 'residual', layers: [SCE] }, SCE] }, 'model.layers[0].layers[0].kind: softmax-cross-entropy is the loss'],
-    [{ input: [2, 4, 4], layers: [{ kind: 'linear', outFeatures: 4 }, SCE] }, 'model.layers[0]: linear needs a flat input, got [2,4,4]'],
+    [{ input: [2, 4, 4], layers: [{ kind: 'linear', outFeatures: 4 }, SCE] }, 'model.layers[0]: linear needs a flat input or a sequence [T, C], got [2,4,4]'],
     [{ input: [16], layers: [{ kind: 'maxpool2d', kernel: 2 }, SCE] }, 'model.layers[0]: maxpool2d needs a [C,H,W] input, got [16]'],
     [{ input: [2, 4, 4], layers: [{ kind: 'relu' }, SCE] }, 'model.layers[1]: softmax-cross-entropy needs flat logits, got [2,4,4]'],
     [{ input: [8], layers: [{ kind: 'linear', outFeatures: 1 }, SCE] }, 'model.layers[1]: softmax-cross-entropy needs at least 2 classes'],
@@ -68,8 +68,21 @@ describe('schema errors name the layer index and the field', () => {
       'model.layers[1].layers: the residual branch maps [2,6,6] to [2,4,4]'],
     [{ input: [2, 6, 6], layers: [{ kind: 'residual', layers: [{ kind: 'relu' }, { kind: 'conv2d', outChannels: 2, kernel: 9 }] }, SCE] },
       'model.layers[0].layers[1].kernel: 9×9 kernel does not fit the 6×6 input'],
-    [{ input: [2, 6], layers: [SCE] }, 'model.input: the input shape is [features] or [channels, height, width]'],
+    [{ input: [2, 6], layers: [SCE] }, 'model.input: the input shape is [features], [channels, height, width], or [context]'],
     [{ input: [8], layers: [] }, 'model.layers: a model needs at least its loss layer'],
+    [{ input: [8], layers: [{ kind: 'linear', outFeatures: 4 }, { kind: 'embedding', vocabulary: 9, features: 4 }, SCE] },
+      "model.layers[1]: embedding reads the token ids of the input, so it must be the model's first layer"],
+    [{ input: [1, 4, 4], layers: [{ kind: 'embedding', vocabulary: 9, features: 4 }, SCE] }, 'model.layers[0]: embedding reads [T] token ids'],
+    [{ input: [8], layers: [{ kind: 'embedding', vocabulary: 1, features: 4 }, SCE] }, 'model.layers[0].vocabulary: a vocabulary needs at least 2 tokens'],
+    [{ input: [8], layers: [{ kind: 'embedding', vocabulary: 9, features: 6 }, { kind: 'attention', heads: 4 }, { kind: 'lm-head' }, SCE] },
+      'model.layers[1].heads: 4 heads do not divide the 6 features'],
+    [{ input: [8], layers: [{ kind: 'attention', heads: 1 }, SCE] }, 'model.layers[0]: attention needs a sequence [T, C] input, got [8]; start the model with {"kind":"embedding"}'],
+    [{ input: [8], layers: [{ kind: 'embedding', vocabulary: 9, features: 6 }, { kind: 'linear', outFeatures: 5 }, { kind: 'lm-head' }, SCE] },
+      'model.layers[2].tied: a tied lm-head reads the embedding\'s [9, 6] table, so its input needs 6 features, got 5'],
+    [{ input: [8], layers: [{ kind: 'embedding', vocabulary: 9, features: 6 }, { kind: 'lm-head', initStd: 0.02 }, SCE] },
+      'model.layers[1].initStd: a tied lm-head has no weights of its own'],
+    [{ input: [8], layers: [{ kind: 'embedding', vocabulary: 9, features: 6 }, { kind: 'position-embedding', initStd: 0 }, { kind: 'lm-head' }, SCE] },
+      'model.layers[1].initStd'],
     [{ widths: [784], activation: 'relu' }, 'model.widths'],
     [{ widths: [784, 10], activation: 'tanh' }, 'model.activation'],
   ])('%j → %s', (raw, message) => {
@@ -206,5 +219,78 @@ describe('initialisation', () => {
     // Padding stays zero (the first conv's 72 weights are followed by 56 floats of it).
     const first = tensorByName(model, '0.conv2d.weight');
     expect([...a.subarray(first.offset + first.length, first.offset + 128)]).toEqual(new Array(56).fill(0));
+  });
+});
+
+describe('a GPT as a layer list', () => {
+  /** nanoGPT's CPU "baby GPT" (4 layers, 4 heads, 128 features, context 64), with biases. */
+  const block = (c: number, heads: number) => [
+    { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'attention', heads }] },
+    { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'linear', outFeatures: 4 * c }, { kind: 'gelu' }, { kind: 'linear', outFeatures: c }] },
+  ] as const;
+  const baby: LayerModelSpec = {
+    input: [64],
+    layers: [
+      { kind: 'embedding', vocabulary: 65, features: 128 }, { kind: 'position-embedding' },
+      ...[0, 1, 2, 3].flatMap(() => block(128, 4)),
+      { kind: 'layernorm' }, { kind: 'lm-head' }, SCE,
+    ] as LayerModelSpec['layers'],
+  };
+  const model = resolveModel(baby);
+
+  it('reads 64 token ids, gives 64 rows of 65 logits, and a label per position', () => {
+    expect(model.tokens).toEqual({ vocabulary: 65, context: 64 });
+    expect(model.inputSize).toBe(64);
+    expect(model.classes).toBe(65);
+    expect(model.labelsPerExample).toBe(64);
+    expect(model.layers[0].outShape).toEqual([64, 128]);
+    expect(model.layers[model.layers.length - 2].outShape).toEqual([64, 65]);
+  });
+
+  it("has nanoGPT's parameters plus the biases it leaves out: 809,856", () => {
+    // Per block: 2 layernorms (2·256), qkv 128·384 + 384, projection 128·128 + 128, MLP 128·512 + 512 + 512·128 + 128.
+    const perBlock = 2 * 256 + 128 * 384 + 384 + 128 * 128 + 128 + 128 * 512 + 512 + 512 * 128 + 128;
+    expect(model.parameterCount).toBe(4 * perBlock + 65 * 128 + 64 * 128 + 256);
+    expect(model.parameterCount).toBe(809_856);
+    // The head is tied: no tensor of its own.
+    expect(model.tensors.some((t) => t.name.includes('lm-head'))).toBe(false);
+  });
+
+  it('decays the matrices (embeddings included, as nanoGPT) and nothing else', () => {
+    const decayed = model.tensors.filter((t) => t.decay);
+    expect(decayed.every((t) => t.shape.length === 2)).toBe(true);
+    expect(model.tensors.filter((t) => !t.decay).every((t) => t.shape.length === 1)).toBe(true);
+    expect(decayed.map((t) => t.name).slice(0, 4)).toEqual(['0.embedding.weight', '1.position-embedding.weight', '2.1.attention.qkv.weight', '2.1.attention.projection.weight']);
+  });
+
+  it('draws the embeddings and projections from N(0, 0.02²), the biases 0 and the gains 1', () => {
+    const params = initModelParameters(model, 3);
+    const t = tensorByName(model, '0.embedding.weight');
+    const values = params.subarray(t.offset, t.offset + t.length);
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    const std = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length);
+    expect(Math.abs(mean)).toBeLessThan(0.001);
+    expect(std).toBeGreaterThan(0.019);
+    expect(std).toBeLessThan(0.021);
+    const bias = tensorByName(model, '2.1.attention.qkv.bias');
+    expect(params.subarray(bias.offset, bias.offset + bias.length).every((v) => v === 0)).toBe(true);
+    const gain = tensorByName(model, '2.0.layernorm.weight');
+    expect(gain.length).toBe(128);
+    expect(params.subarray(gain.offset, gain.offset + gain.length).every((v) => v === 1)).toBe(true);
+  });
+
+  it('counts FLOPs: the matmuls at 2 per multiply-add, attention over all T² pairs', () => {
+    const c = 128;
+    const t = 64;
+    const perBlock = 2 * t * c * 3 * c + 2 * t * c * c + 4 * t * t * c + 2 * t * c * 4 * c * 2;
+    expect(model.matmulFlops).toBe(4 * perBlock + 2 * t * c * 65);
+  });
+
+  it('is refused by the backends that have no rule for its layers yet, with the layer named', () => {
+    expect(() => requireBackendSupport(model, 'the WebGPU backend')).toThrow(
+      'the WebGPU backend has no embedding layer yet (layer 0); only the f64 reference (src/model/layers/reference.ts) runs embedding, position-embedding, attention, lm-head so far',
+    );
+    expect(() => requireBackendSupport(model, 'the CPU backend')).toThrow(UnsupportedModelError);
+    expect(() => requireBackendSupport(resolveModel({ widths: [784, 10], activation: 'relu' }), 'the CPU backend')).not.toThrow();
   });
 });

@@ -13,7 +13,11 @@
 //   - Layout: every tensor that gets weight decay (linear and conv2d weights) first, in layer
 //     order, then the rest (biases, layernorm gains and shifts), each starting on a 64-float
 //     boundary. For an MLP this is exactly mlpLayout, offset for offset.
-//   - The model's last layer is the loss, softmax-cross-entropy over flat logits.
+//   - The model's last layer is the loss, softmax-cross-entropy over flat logits, or over each
+//     position's logits for a sequence.
+//   - A 2-D shape [T, C] is a sequence: T positions of C features. linear and layernorm act on
+//     each position's C features alone; a model whose first layer is an embedding reads T token
+//     ids per example (its input [T]) and gives one label per position (the next token).
 
 import { z } from 'zod';
 import { SEGMENT_ALIGN_FLOATS, mlpLayout, type MlpSpec, type ParamLayout } from '../mlp.ts';
@@ -34,8 +38,11 @@ const pair = (min: number) => {
   });
 };
 type Pair = number | [number, number];
+/** A normal initialisation's standard deviation. */
+const initStd = z.number().positive().max(1);
 
-export interface LinearSpec { kind: 'linear'; outFeatures: number }
+/** initStd: normal(0, initStd) in place of Kaiming-uniform (GPT-2's recipe uses 0.02). */
+export interface LinearSpec { kind: 'linear'; outFeatures: number; initStd?: number }
 export interface Conv2dSpec { kind: 'conv2d'; outChannels: number; kernel: Pair; stride?: Pair; padding?: Pair }
 export interface PoolSpec<K extends 'maxpool2d' | 'avgpool2d' = 'maxpool2d' | 'avgpool2d'> { kind: K; kernel: Pair; stride?: Pair }
 export interface FlattenSpec { kind: 'flatten' }
@@ -49,17 +56,36 @@ export interface DropoutSpec { kind: 'dropout'; p: number }
 /** y = x + branch(x); the branch must give back its input's shape (and hold no loss). */
 export interface ResidualSpec { kind: 'residual'; layers: LayerSpec[] }
 export interface SoftmaxCrossEntropySpec { kind: 'softmax-cross-entropy' }
+/** Token ids [T] → [T, features], one row of a [vocabulary, features] table each; the model's first layer. */
+export interface EmbeddingSpec { kind: 'embedding'; vocabulary: number; features: number; initStd?: number }
+/** y = x + P, a learned [T, C] table: one vector per position of the sequence. */
+export interface PositionEmbeddingSpec { kind: 'position-embedding'; initStd?: number }
+/**
+ * Causal multi-head self-attention over a sequence [T, C], as GPT-2's block: q, k, v = x·W_qkv + b,
+ * per head softmax(q·kᵀ/√d, each position seeing itself and those before) · v, then the output
+ * projection. initStd for W_qkv, projectionInitStd for the projection (GPT-2 scales it by 1/√(2·layers)).
+ */
+export interface AttentionSpec { kind: 'attention'; heads: number; initStd?: number; projectionInitStd?: number }
+/** Logits over the vocabulary at each position, [T, C] → [T, vocabulary], no bias; tied (default) reuses the embedding's table. */
+export interface LmHeadSpec { kind: 'lm-head'; tied?: boolean; initStd?: number }
 
 export type HiddenLayerSpec =
   | LinearSpec | Conv2dSpec | PoolSpec<'maxpool2d'> | PoolSpec<'avgpool2d'> | FlattenSpec
-  | ReluSpec | GeluSpec | LayerNormSpec | DropoutSpec | ResidualSpec;
+  | ReluSpec | GeluSpec | LayerNormSpec | DropoutSpec | ResidualSpec
+  | EmbeddingSpec | PositionEmbeddingSpec | AttentionSpec | LmHeadSpec;
 export type LayerSpec = HiddenLayerSpec | SoftmaxCrossEntropySpec;
 export type LayerKind = LayerSpec['kind'];
 
 export const LAYER_KINDS: readonly LayerKind[] = [
   'linear', 'conv2d', 'maxpool2d', 'avgpool2d', 'flatten', 'relu', 'gelu', 'layernorm', 'dropout', 'residual',
-  'softmax-cross-entropy',
+  'embedding', 'position-embedding', 'attention', 'lm-head', 'softmax-cross-entropy',
 ];
+
+/** The kinds only the f64 reference runs so far: the WebGPU, CPU and ONNX tables have no rule for them yet. */
+export const REFERENCE_ONLY_KINDS = ['embedding', 'position-embedding', 'attention', 'lm-head'] as const;
+export type ReferenceOnlyKind = (typeof REFERENCE_ONLY_KINDS)[number];
+/** The kinds every backend's table covers. */
+export type BackendLayerKind = Exclude<LayerKind, ReferenceOnlyKind>;
 
 /** The general form: an input shape ([C,H,W] or [features]) and the layers, the loss last. */
 export interface LayerModelSpec { input: number[]; layers: LayerSpec[] }
@@ -73,7 +99,7 @@ const layerSchema: z.ZodType<LayerSpec> = z.lazy(() =>
   z.discriminatedUnion(
     'kind',
     [
-      z.strictObject({ kind: z.literal('linear'), outFeatures: dim }),
+      z.strictObject({ kind: z.literal('linear'), outFeatures: dim, initStd: initStd.optional() }),
       z.strictObject({ kind: z.literal('conv2d'), outChannels: dim, kernel: pair(1), stride: pair(1).optional(), padding: pair(0).optional() }),
       poolSchema('maxpool2d'),
       poolSchema('avgpool2d'),
@@ -84,6 +110,10 @@ const layerSchema: z.ZodType<LayerSpec> = z.lazy(() =>
       z.strictObject({ kind: z.literal('dropout'), p: z.number().min(0).lt(1) }),
       // The schema lets the loss stand anywhere; resolveModel says where it belongs.
       z.strictObject({ kind: z.literal('residual'), layers: z.array(layerSchema).min(1) }),
+      z.strictObject({ kind: z.literal('embedding'), vocabulary: dim, features: dim, initStd: initStd.optional() }),
+      z.strictObject({ kind: z.literal('position-embedding'), initStd: initStd.optional() }),
+      z.strictObject({ kind: z.literal('attention'), heads: dim, initStd: initStd.optional(), projectionInitStd: initStd.optional() }),
+      z.strictObject({ kind: z.literal('lm-head'), tied: z.boolean().optional(), initStd: initStd.optional() }),
       z.strictObject({ kind: z.literal('softmax-cross-entropy') }),
     ],
     {
@@ -98,7 +128,7 @@ const layerSchema: z.ZodType<LayerSpec> = z.lazy(() =>
 ) as z.ZodType<LayerSpec>;
 
 export const layerModelSchema = z.strictObject({
-  input: z.array(dim).refine((s) => s.length === 1 || s.length === 3, 'the input shape is [features] or [channels, height, width]'),
+  input: z.array(dim).refine((s) => s.length === 1 || s.length === 3, 'the input shape is [features], [channels, height, width], or [context] for a model that starts with an embedding'),
   layers: z.array(layerSchema).min(1, 'a model needs at least its loss layer'),
 });
 
@@ -173,17 +203,21 @@ export function mlpToLayers(spec: MlpSpec): LayerModelSpec {
 
 export type Shape = readonly number[];
 
-/** How a tensor starts: Kaiming-uniform U(−√(6/fanIn), √(6/fanIn)), or a constant. */
-export type InitRule = { kind: 'kaiming-uniform'; fanIn: number } | { kind: 'constant'; value: number };
+/** How a tensor starts: Kaiming-uniform U(−√(6/fanIn), √(6/fanIn)), normal N(0, std²), or a constant. */
+export type InitRule = { kind: 'kaiming-uniform'; fanIn: number } | { kind: 'normal'; std: number } | { kind: 'constant'; value: number };
 
 export interface ParamTensor {
-  /** '<layer path>.<kind>.<role>', e.g. '2.conv2d.weight', '3.1.linear.bias' (inside residual 3). */
+  /** '<layer path>.<kind>[.<part>].<role>', e.g. '2.conv2d.weight', '3.1.linear.bias' (inside residual 3), '4.attention.qkv.weight'. */
   name: string;
   role: 'weight' | 'bias';
   /** Offset into the flat vector, in floats; a multiple of SEGMENT_ALIGN_FLOATS. */
   offset: number;
   length: number;
-  /** Storage shape, row-major: linear [fanIn, fanOut], conv2d [inC, kh, kw, outC], else [features]. */
+  /**
+   * Storage shape, row-major: linear [fanIn, fanOut], conv2d [inC, kh, kw, outC], embedding
+   * [vocabulary, features], position-embedding [T, C], attention qkv [C, 3C] and projection
+   * [C, C], an untied lm-head [C, vocabulary], else [features].
+   */
   shape: number[];
   /** Below the model's decayEnd: weight decay applies. */
   decay: boolean;
@@ -204,20 +238,31 @@ interface ResolvedBase<K extends LayerKind> {
   forwardFlops: number;
 }
 
-export interface ResolvedLinear extends ResolvedBase<'linear'> { inFeatures: number; outFeatures: number; weight: ParamTensor; bias: ParamTensor }
+/** positions: 1 for a flat input, T for a sequence [T, inFeatures] (the same weights at each position). */
+export interface ResolvedLinear extends ResolvedBase<'linear'> { inFeatures: number; outFeatures: number; positions: number; weight: ParamTensor; bias: ParamTensor }
 export interface ResolvedConv2d extends ResolvedBase<'conv2d'> {
   inChannels: number; outChannels: number; kernel: [number, number]; stride: [number, number]; padding: [number, number];
   weight: ParamTensor; bias: ParamTensor;
 }
 export interface ResolvedPool<K extends 'maxpool2d' | 'avgpool2d'> extends ResolvedBase<K> { kernel: [number, number]; stride: [number, number] }
-export interface ResolvedLayerNorm extends ResolvedBase<'layernorm'> { eps: number; features: number; weight: ParamTensor; bias: ParamTensor }
+/** features: what one normalisation covers (a sequence's C, else the whole example); positions: normalisations per example. */
+export interface ResolvedLayerNorm extends ResolvedBase<'layernorm'> { eps: number; features: number; positions: number; weight: ParamTensor; bias: ParamTensor }
 export interface ResolvedDropout extends ResolvedBase<'dropout'> {
   p: number;
   /** A unit is kept when its 32-bit hash is ≥ threshold (round(p·2³²)); integer, so every backend agrees bit for bit. */
   threshold: number;
 }
 export interface ResolvedResidual extends ResolvedBase<'residual'> { layers: ResolvedLayer[] }
-export interface ResolvedSoftmaxCrossEntropy extends ResolvedBase<'softmax-cross-entropy'> { classes: number }
+/** positions: losses (and labels) per example, T for a sequence's next-token loss, else 1. */
+export interface ResolvedSoftmaxCrossEntropy extends ResolvedBase<'softmax-cross-entropy'> { classes: number; positions: number }
+export interface ResolvedEmbedding extends ResolvedBase<'embedding'> { vocabulary: number; features: number; context: number; weight: ParamTensor }
+export interface ResolvedPositionEmbedding extends ResolvedBase<'position-embedding'> { context: number; features: number; weight: ParamTensor }
+export interface ResolvedAttention extends ResolvedBase<'attention'> {
+  context: number; features: number; heads: number; headSize: number;
+  qkvWeight: ParamTensor; qkvBias: ParamTensor; projectionWeight: ParamTensor; projectionBias: ParamTensor;
+}
+/** weight: the embedding's [vocabulary, C] table when tied (read transposed), else its own [C, vocabulary]. */
+export interface ResolvedLmHead extends ResolvedBase<'lm-head'> { context: number; features: number; vocabulary: number; tied: boolean; weight: ParamTensor }
 
 /** Every kind's resolved form, keyed by kind: tables index it as ResolvedLayers[K]. */
 export interface ResolvedLayers {
@@ -231,6 +276,10 @@ export interface ResolvedLayers {
   layernorm: ResolvedLayerNorm;
   dropout: ResolvedDropout;
   residual: ResolvedResidual;
+  embedding: ResolvedEmbedding;
+  'position-embedding': ResolvedPositionEmbedding;
+  attention: ResolvedAttention;
+  'lm-head': ResolvedLmHead;
   'softmax-cross-entropy': ResolvedSoftmaxCrossEntropy;
 }
 export type ResolvedLayer = ResolvedLayers[LayerKind];
@@ -239,10 +288,14 @@ export interface ResolvedModel {
   /** The spec in the general form (a shorthand is converted). */
   spec: LayerModelSpec;
   inputShape: Shape;
-  /** Features per example: the product of inputShape. */
+  /** Values per example: the product of inputShape (T token ids for a token model). */
   inputSize: number;
   layers: ResolvedLayer[];
   classes: number;
+  /** Labels per example: 1, or T for a next-token model (a label per position). */
+  labelsPerExample: number;
+  /** A model that starts with an embedding reads token ids: its vocabulary and context; else null. */
+  tokens: { vocabulary: number; context: number } | null;
   /** Every parameter tensor, in offset order. */
   tensors: ParamTensor[];
   /** Length of the flat vector in floats, padding included. */
@@ -264,8 +317,12 @@ export interface ResolvedModel {
  *   pools: kernel area per output;  relu, dropout, residual add: 1 per element
  *   gelu: 8 per element (x³, two multiply-adds, tanh, the gate);  layernorm: 7 per element
  *   softmax-cross-entropy: 4 per logit (max, exp, sum, normalise)
+ *   embedding, position-embedding: 1 per output (a copy, an add)
+ *   attention: its two projections and q·kᵀ and P·v over all T² pairs (2 per multiply-add; the
+ *     mask is not subtracted), + 4 per score for the softmax
+ *   lm-head: 2 per multiply-add
  */
-const ELEMENTWISE_FLOPS = { relu: 1, gelu: 8, layernorm: 7, dropout: 1, residual: 1, 'softmax-cross-entropy': 4 } as const;
+const ELEMENTWISE_FLOPS = { relu: 1, gelu: 8, layernorm: 7, dropout: 1, residual: 1, 'softmax-cross-entropy': 4, embedding: 1, 'position-embedding': 1 } as const;
 
 const size = (shape: Shape) => shape.reduce((a, b) => a * b, 1);
 const asPair = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : [p[0], p[1]]);
@@ -280,7 +337,7 @@ export function resolveModel(spec: ModelSpec): ResolvedModel {
   if (layers[last]?.kind !== 'softmax-cross-entropy') {
     throw new ModelSpecError(['layers', last, 'kind'], `the last layer must be the loss {"kind":"softmax-cross-entropy"}, got ${JSON.stringify(layers[last]?.kind)}`);
   }
-  const state: Walk = { ordinal: 0, tensors: [] };
+  const state: Walk = { ordinal: 0, tensors: [], embedding: null };
   const resolved = resolveList(layers, input, ['layers'], '', state, true);
   const loss = resolved[resolved.length - 1] as ResolvedSoftmaxCrossEntropy;
 
@@ -301,14 +358,17 @@ export function resolveModel(spec: ModelSpec): ResolvedModel {
   let matmulFlops = 0;
   walkLayers(resolved, (l) => {
     forwardFlops += l.forwardFlops;
-    if (l.kind === 'linear' || l.kind === 'conv2d') matmulFlops += l.forwardFlops - size(l.outShape);
+    matmulFlops += layerMatmulFlops(l);
   });
+  const embedding = state.embedding;
   return {
     spec: general,
     inputShape: [...input],
     inputSize: size(input),
     layers: resolved,
     classes: loss.classes,
+    labelsPerExample: loss.positions,
+    tokens: embedding ? { vocabulary: embedding.vocabulary, context: embedding.context } : null,
     tensors: ordered,
     total: offset,
     decayEnd,
@@ -326,7 +386,24 @@ export function walkLayers(layers: readonly ResolvedLayer[], visit: (layer: Reso
   }
 }
 
-interface Walk { ordinal: number; tensors: ParamTensor[] }
+interface Walk { ordinal: number; tensors: ParamTensor[]; embedding: ResolvedEmbedding | null }
+
+/** The multiply-add part of a layer's forward FLOPs (2 per multiply-add), what the matmul kernels do. */
+export function layerMatmulFlops(l: ResolvedLayer): number {
+  switch (l.kind) {
+    case 'linear':
+    case 'conv2d':
+      return l.forwardFlops - size(l.outShape);
+    case 'attention': {
+      const { context: t, features: c } = l;
+      return 2 * t * c * 3 * c + 2 * t * c * c + 2 * 2 * t * t * c;
+    }
+    case 'lm-head':
+      return l.forwardFlops;
+    default:
+      return 0;
+  }
+}
 
 function resolveList(
   layers: readonly LayerSpec[], input: Shape, specPath: (string | number)[], pathPrefix: string, state: Walk, topLevel: boolean,
@@ -350,11 +427,17 @@ function resolveLayer(layer: LayerSpec, inShape: Shape, specPath: (string | numb
   const fail = (field: string | null, reason: string): never => {
     throw new ModelSpecError(field === null ? specPath : [...specPath, field], reason);
   };
-  const tensor = (role: 'weight' | 'bias', shape: number[], decay: boolean, init: InitRule): ParamTensor => {
-    const t: ParamTensor = { name: `${path}.${layer.kind}.${role}`, role, offset: -1, length: size(shape), shape, decay, init };
+  const tensor = (role: 'weight' | 'bias', shape: number[], decay: boolean, init: InitRule, part?: string): ParamTensor => {
+    const name = `${path}.${layer.kind}${part ? `.${part}` : ''}.${role}`;
+    const t: ParamTensor = { name, role, offset: -1, length: size(shape), shape, decay, init };
     state.tensors.push(t);
     return t;
   };
+  const needSequence = (): [number, number] => {
+    if (inShape.length !== 2) fail(null, `${layer.kind} needs a sequence [T, C] input, got ${showShape(inShape)}; start the model with {"kind":"embedding"}`);
+    return [inShape[0], inShape[1]];
+  };
+  const normal = (std: number | undefined): InitRule => ({ kind: 'normal', std: std ?? 0.02 });
   const needImage = (): [number, number, number] => {
     if (inShape.length !== 3) fail(null, `${layer.kind} needs a [C,H,W] input, got ${showShape(inShape)}`);
     return [inShape[0], inShape[1], inShape[2]];
@@ -371,13 +454,19 @@ function resolveLayer(layer: LayerSpec, inShape: Shape, specPath: (string | numb
 
   switch (layer.kind) {
     case 'linear': {
-      if (inShape.length !== 1) fail(null, `linear needs a flat input, got ${showShape(inShape)}; put {"kind":"flatten"} before it`);
-      const fanIn = inShape[0];
-      const outShape = [layer.outFeatures];
+      if (inShape.length !== 1 && inShape.length !== 2) fail(null, `linear needs a flat input or a sequence [T, C], got ${showShape(inShape)}; put {"kind":"flatten"} before it`);
+      // On a sequence the same weights map each position's features.
+      const positions = inShape.length === 2 ? inShape[0] : 1;
+      const fanIn = inShape[inShape.length - 1];
+      const outShape = inShape.length === 2 ? [positions, layer.outFeatures] : [layer.outFeatures];
       // Kaiming-uniform for every linear, the logits layer included, as mlp.ts initParameters does.
-      const weight = tensor('weight', [fanIn, layer.outFeatures], true, { kind: 'kaiming-uniform', fanIn });
+      const init: InitRule = layer.initStd === undefined ? { kind: 'kaiming-uniform', fanIn } : normal(layer.initStd);
+      const weight = tensor('weight', [fanIn, layer.outFeatures], true, init);
       const bias = tensor('bias', [layer.outFeatures], false, { kind: 'constant', value: 0 });
-      return { ...base, kind: 'linear', outShape, inFeatures: fanIn, outFeatures: layer.outFeatures, weight, bias, forwardFlops: 2 * fanIn * layer.outFeatures + layer.outFeatures };
+      return {
+        ...base, kind: 'linear', outShape, inFeatures: fanIn, outFeatures: layer.outFeatures, positions, weight, bias,
+        forwardFlops: positions * (2 * fanIn * layer.outFeatures + layer.outFeatures),
+      };
     }
     case 'conv2d': {
       const [c, h, w] = needImage();
@@ -411,11 +500,16 @@ function resolveLayer(layer: LayerSpec, inShape: Shape, specPath: (string | numb
     case 'gelu':
       return { ...base, kind: layer.kind, outShape: inShape, forwardFlops: size(inShape) * ELEMENTWISE_FLOPS[layer.kind] } as ResolvedLayer;
     case 'layernorm': {
-      const features = size(inShape);
+      // A sequence normalises each position's C features; any other shape the whole example.
+      const positions = inShape.length === 2 ? inShape[0] : 1;
+      const features = size(inShape) / positions;
       if (features < 2) fail(null, `layernorm over ${features} feature normalises it to 0; it needs at least 2`);
       const weight = tensor('weight', [features], false, { kind: 'constant', value: 1 });
       const bias = tensor('bias', [features], false, { kind: 'constant', value: 0 });
-      return { ...base, kind: 'layernorm', outShape: inShape, eps: layer.eps ?? 1e-5, features, weight, bias, forwardFlops: features * ELEMENTWISE_FLOPS.layernorm };
+      return {
+        ...base, kind: 'layernorm', outShape: inShape, eps: layer.eps ?? 1e-5, features, positions, weight, bias,
+        forwardFlops: size(inShape) * ELEMENTWISE_FLOPS.layernorm,
+      };
     }
     case 'dropout':
       return { ...base, kind: 'dropout', outShape: inShape, p: layer.p, threshold: dropoutThreshold(layer.p), forwardFlops: size(inShape) * ELEMENTWISE_FLOPS.dropout };
@@ -428,9 +522,63 @@ function resolveLayer(layer: LayerSpec, inShape: Shape, specPath: (string | numb
       return { ...base, kind: 'residual', outShape: inShape, layers: inner, forwardFlops: size(inShape) * ELEMENTWISE_FLOPS.residual };
     }
     case 'softmax-cross-entropy': {
-      if (inShape.length !== 1) fail(null, `softmax-cross-entropy needs flat logits, got ${showShape(inShape)}; end with flatten and linear`);
-      if (inShape[0] < 2) fail(null, `softmax-cross-entropy needs at least 2 classes, got ${inShape[0]} logit`);
-      return { ...base, kind: 'softmax-cross-entropy', outShape: [1], classes: inShape[0], forwardFlops: inShape[0] * ELEMENTWISE_FLOPS['softmax-cross-entropy'] };
+      // Flat logits: one loss per example; a sequence's [T, classes]: one per position, each against its own label.
+      if (inShape.length === 2 && !state.embedding) fail(null, `softmax-cross-entropy over a sequence needs a token model (an embedding first), whose labels are the next tokens`);
+      if (inShape.length !== 1 && inShape.length !== 2) fail(null, `softmax-cross-entropy needs flat logits, got ${showShape(inShape)}; end with flatten and linear`);
+      const positions = inShape.length === 2 ? inShape[0] : 1;
+      const classes = inShape[inShape.length - 1];
+      if (classes < 2) fail(null, `softmax-cross-entropy needs at least 2 classes, got ${classes} logit`);
+      return {
+        ...base, kind: 'softmax-cross-entropy', outShape: [positions], classes, positions,
+        forwardFlops: positions * classes * ELEMENTWISE_FLOPS['softmax-cross-entropy'],
+      };
+    }
+    case 'embedding': {
+      if (specPath.length !== 2 || specPath[1] !== 0) fail(null, 'embedding reads the token ids of the input, so it must be the model\'s first layer');
+      if (inShape.length !== 1) fail(null, `embedding reads [T] token ids; the model's input must be [context], got ${showShape(inShape)}`);
+      if (layer.vocabulary < 2) fail('vocabulary', `a vocabulary needs at least 2 tokens, got ${layer.vocabulary}`);
+      const context = inShape[0];
+      // GPT-2's N(0, 0.02), decayed like every matrix (nanoGPT decays every tensor of ≥ 2 dimensions).
+      const weight = tensor('weight', [layer.vocabulary, layer.features], true, normal(layer.initStd));
+      const resolved: ResolvedEmbedding = {
+        ...base, kind: 'embedding', outShape: [context, layer.features], vocabulary: layer.vocabulary, features: layer.features, context, weight,
+        forwardFlops: context * layer.features * ELEMENTWISE_FLOPS.embedding,
+      };
+      state.embedding = resolved;
+      return resolved;
+    }
+    case 'position-embedding': {
+      const [t, c] = needSequence();
+      const weight = tensor('weight', [t, c], true, normal(layer.initStd));
+      return { ...base, kind: 'position-embedding', outShape: inShape, context: t, features: c, weight, forwardFlops: t * c * ELEMENTWISE_FLOPS['position-embedding'] };
+    }
+    case 'attention': {
+      const [t, c] = needSequence();
+      if (c % layer.heads !== 0) fail('heads', `${layer.heads} heads do not divide the ${c} features; the head size C/heads must be an integer`);
+      const qkvWeight = tensor('weight', [c, 3 * c], true, normal(layer.initStd), 'qkv');
+      const qkvBias = tensor('bias', [3 * c], false, { kind: 'constant', value: 0 }, 'qkv');
+      const projectionWeight = tensor('weight', [c, c], true, normal(layer.projectionInitStd ?? layer.initStd), 'projection');
+      const projectionBias = tensor('bias', [c], false, { kind: 'constant', value: 0 }, 'projection');
+      const partial: ResolvedAttention = {
+        ...base, kind: 'attention', outShape: inShape, context: t, features: c, heads: layer.heads, headSize: c / layer.heads,
+        qkvWeight, qkvBias, projectionWeight, projectionBias, forwardFlops: 0,
+      };
+      // The matmuls, the two biases, and the softmax over every score.
+      partial.forwardFlops = layerMatmulFlops(partial) + t * 4 * c + 4 * layer.heads * t * t;
+      return partial;
+    }
+    case 'lm-head': {
+      const [t, c] = needSequence();
+      const embedding = state.embedding;
+      if (!embedding) fail(null, 'lm-head gives logits over the vocabulary of the model\'s embedding; start the model with {"kind":"embedding"}');
+      const { vocabulary } = embedding!;
+      const tied = layer.tied ?? true;
+      if (tied && embedding!.features !== c) {
+        fail('tied', `a tied lm-head reads the embedding's [${vocabulary}, ${embedding!.features}] table, so its input needs ${embedding!.features} features, got ${c}; untie it ("tied": false) or match the widths`);
+      }
+      if (tied && layer.initStd !== undefined) fail('initStd', 'a tied lm-head has no weights of its own to initialise');
+      const weight = tied ? embedding!.weight : tensor('weight', [c, vocabulary], true, normal(layer.initStd));
+      return { ...base, kind: 'lm-head', outShape: [t, vocabulary], context: t, features: c, vocabulary, tied, weight, forwardFlops: 2 * t * c * vocabulary };
     }
   }
 }
@@ -449,7 +597,9 @@ export function initModelParameters(model: ResolvedModel, seed: number): Float32
   for (const t of model.tensors) {
     const view = params.subarray(t.offset, t.offset + t.length);
     if (t.init.kind === 'constant') view.fill(t.init.value);
-    else {
+    else if (t.init.kind === 'normal') {
+      for (let i = 0; i < view.length; i++) view[i] = t.init.std * rng.normal();
+    } else {
       const bound = Math.sqrt(6 / t.init.fanIn);
       for (let i = 0; i < view.length; i++) view[i] = rng.uniform(-bound, bound);
     }
@@ -509,10 +659,40 @@ export function describeModel(model: ResolvedModel): string {
   return model.layers.slice(0, -1).map(one).join(' → ');
 }
 
+/** A model a backend cannot run yet: named before anything is planned or allocated. */
+export class UnsupportedModelError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedModelError';
+  }
+}
+
+/**
+ * Refuses a model that `backend` (the WebGPU, CPU or ONNX table) cannot run yet: a layer only
+ * the f64 reference has (REFERENCE_ONLY_KINDS), or a sequence [T, C] anywhere, which those
+ * tables' linear, layernorm and loss do not read row by row yet.
+ */
+export function requireBackendSupport(model: ResolvedModel, backend: string): void {
+  walkLayers(model.layers, (l) => {
+    if ((REFERENCE_ONLY_KINDS as readonly string[]).includes(l.kind)) {
+      throw new UnsupportedModelError(`${backend} has no ${l.kind} layer yet (layer ${l.path}); only the f64 reference (src/model/layers/reference.ts) runs ${REFERENCE_ONLY_KINDS.join(', ')} so far`);
+    }
+    if (l.inShape.length === 2 || l.outShape.length === 2) {
+      throw new UnsupportedModelError(`${backend} does not run layers over a sequence yet (layer ${l.path}, ${l.kind} on [${l.inShape.join(',')}]); only the f64 reference does`);
+    }
+  });
+}
+
+/** The one rule a backend's table gives a reference-only kind: requireBackendSupport refuses such a model first, so reaching it is a bug. */
+export function referenceOnlyLayer(kind: ReferenceOnlyKind, backend: string): never {
+  throw new UnsupportedModelError(`${backend} reached a ${kind} layer, which it has no rule for; requireBackendSupport should have refused the model`);
+}
+
 /** Whether a layer holds parameters, those of a residual's branch included. */
 export function hasParameters(layer: ResolvedLayer): boolean {
   if (layer.kind === 'residual') return layer.layers.some(hasParameters);
-  return layer.kind === 'linear' || layer.kind === 'conv2d' || layer.kind === 'layernorm';
+  // A tied lm-head's weights are the embedding's: its backward adds to their gradient too.
+  return ['linear', 'conv2d', 'layernorm', 'embedding', 'position-embedding', 'attention', 'lm-head'].includes(layer.kind);
 }
 
 /** The first dropout layer with p > 0, nested ones included, or null: training then needs a dropout context. */
@@ -535,7 +715,7 @@ export function findDropout(layers: readonly ResolvedLayer[]): ResolvedLayers['d
  * forward + backward.
  */
 export function gradientFlops(model: ResolvedModel, batch: number): number {
-  const matmul = (l: ResolvedLayer) => (l.kind === 'linear' || l.kind === 'conv2d' ? l.forwardFlops - size(l.outShape) : 0);
+  const matmul = layerMatmulFlops;
   const walk = (layers: readonly ResolvedLayer[], flowsIn: boolean): number => {
     let flows = flowsIn;
     let total = 0;

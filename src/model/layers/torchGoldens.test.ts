@@ -1,7 +1,9 @@
 // The f64 layer table against PyTorch (float64) on the fixtures of scripts/torch-goldens.py:
 // the same parameter layout (names, offsets), the same logits, loss and every parameter
 // gradient. A tiny CNN (conv, relu, maxpool, a residual block, avgpool, flatten, linear,
-// layernorm, gelu, dropout with our hashed mask) and a tiny GELU MLP. Needs no torch.
+// layernorm, gelu, dropout with our hashed mask), a tiny GELU MLP, and two tiny GPTs (token and
+// position embeddings, causal attention against scaled_dot_product_attention(is_causal=True),
+// per-position layernorm and MLP, a tied and an untied head). Needs no torch.
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -28,7 +30,7 @@ const load = (name: string): Golden => JSON.parse(readFileSync(`test/fixtures/to
 const RTOL = 1e-10;
 const ATOL = 1e-12;
 
-describe.each(['cnn', 'mlp'])('PyTorch goldens: %s', (name) => {
+describe.each(['cnn', 'mlp', 'gpt', 'gpt-untied'])('PyTorch goldens: %s', (name) => {
   const golden = load(name);
   const model = resolveModel(parseModelSpec(golden.model));
   const params = Float64Array.from(golden.params);
