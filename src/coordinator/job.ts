@@ -238,7 +238,7 @@ const JobFields = z
 
 function refineJob(job: z.output<typeof JobFields> | z.output<typeof FileDataJobFields>, ctx: z.RefinementCtx): void {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-  // A token model's layers exist in the f64 reference only; no backend a contributor runs has them yet.
+  // A contributor may run the CPU backend, which has no GPT layers yet (nor is there a text dataset for a job).
   const unsupported = referenceOnlyReason(job.model);
   if (unsupported) {
     issue(['model', 'layers'], `a job cannot train this model yet: ${unsupported}`);
@@ -451,7 +451,7 @@ export function jobLayout(job: Job): ParamLayout {
 /** Why no contributor's backend can run the model (a reference-only layer or a sequence), or null. */
 function referenceOnlyReason(model: ModelSpec): string | null {
   try {
-    requireBackendSupport(resolveModel(model), 'the WebGPU backend');
+    requireBackendSupport(resolveModel(model), 'the CPU backend');
     return null;
   } catch (error) {
     if (error instanceof UnsupportedModelError) return error.message;

@@ -23,7 +23,7 @@
 //   residual   branch, then y = x + f(x)    | branch, then dx = dy + f'ᵀdy   | the branch's
 //   softmax-CE loss and dlogits per row (rows.ts) | (done by the forward)   | -
 
-import { referenceOnlyLayer, type LayerKind, type ResolvedLayers } from '../model/layers/spec.ts';
+import { unsupportedLayer, type LayerKind, type ResolvedLayers } from '../model/layers/spec.ts';
 
 const BACKEND = 'the CPU backend';
 import { ACT, type CpuKernelExports } from './kernels.ts';
@@ -361,11 +361,11 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
     },
   },
 
-  // Only the f64 reference has these yet; CpuModel refuses such a model (requireBackendSupport) before planning.
-  embedding: { weights: () => referenceOnlyLayer('embedding', BACKEND), buffers: () => referenceOnlyLayer('embedding', BACKEND), forward: () => referenceOnlyLayer('embedding', BACKEND), backward: () => referenceOnlyLayer('embedding', BACKEND) },
-  'position-embedding': { weights: () => referenceOnlyLayer('position-embedding', BACKEND), buffers: () => referenceOnlyLayer('position-embedding', BACKEND), forward: () => referenceOnlyLayer('position-embedding', BACKEND), backward: () => referenceOnlyLayer('position-embedding', BACKEND) },
-  attention: { weights: () => referenceOnlyLayer('attention', BACKEND), buffers: () => referenceOnlyLayer('attention', BACKEND), forward: () => referenceOnlyLayer('attention', BACKEND), backward: () => referenceOnlyLayer('attention', BACKEND) },
-  'lm-head': { weights: () => referenceOnlyLayer('lm-head', BACKEND), buffers: () => referenceOnlyLayer('lm-head', BACKEND), forward: () => referenceOnlyLayer('lm-head', BACKEND), backward: () => referenceOnlyLayer('lm-head', BACKEND) },
+  // No CPU kernels for a GPT's layers yet; CpuModel refuses such a model (requireBackendSupport) before planning.
+  embedding: { weights: () => unsupportedLayer('embedding', BACKEND), buffers: () => unsupportedLayer('embedding', BACKEND), forward: () => unsupportedLayer('embedding', BACKEND), backward: () => unsupportedLayer('embedding', BACKEND) },
+  'position-embedding': { weights: () => unsupportedLayer('position-embedding', BACKEND), buffers: () => unsupportedLayer('position-embedding', BACKEND), forward: () => unsupportedLayer('position-embedding', BACKEND), backward: () => unsupportedLayer('position-embedding', BACKEND) },
+  attention: { weights: () => unsupportedLayer('attention', BACKEND), buffers: () => unsupportedLayer('attention', BACKEND), forward: () => unsupportedLayer('attention', BACKEND), backward: () => unsupportedLayer('attention', BACKEND) },
+  'lm-head': { weights: () => unsupportedLayer('lm-head', BACKEND), buffers: () => unsupportedLayer('lm-head', BACKEND), forward: () => unsupportedLayer('lm-head', BACKEND), backward: () => unsupportedLayer('lm-head', BACKEND) },
 
   'softmax-cross-entropy': {
     weights: none,

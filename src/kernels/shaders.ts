@@ -14,5 +14,7 @@ import pool from '../../shaders/pool.wgsl?raw';
 import layernorm from '../../shaders/layernorm.wgsl?raw';
 import dropout from '../../shaders/dropout.wgsl?raw';
 import residual from '../../shaders/residual.wgsl?raw';
+import attention from '../../shaders/attention.wgsl?raw';
+import embedding from '../../shaders/embedding.wgsl?raw';
 
-export const WGSL = { gelu, matmul, matmulReference, activation, reduce, softmaxXent, optimizer, gather, conv2d, pool, layernorm, dropout, residual };
+export const WGSL = { gelu, matmul, matmulReference, activation, reduce, softmaxXent, optimizer, gather, conv2d, pool, layernorm, dropout, residual, attention, embedding };

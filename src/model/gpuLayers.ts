@@ -23,12 +23,14 @@ import { Conv2dOp, conv2dShapeOf } from '../kernels/conv2d.ts';
 import { DropoutOp } from '../kernels/dropout.ts';
 import { ActivationBackwardOp, ActivationForwardOp } from '../kernels/elementwise.ts';
 import { LayerNormOp } from '../kernels/layernorm.ts';
+import { AttentionCoreOp } from '../kernels/attention.ts';
+import { PositionEmbeddingOp, TokenEmbeddingOp } from '../kernels/embedding.ts';
 import { MatmulOp, type MatmulConfig, type MatmulShape } from '../kernels/matmul.ts';
 import { Pool2dOp, pool2dShapeOf } from '../kernels/pool.ts';
 import { ColumnSumOp } from '../kernels/reduce.ts';
 import { AddOp } from '../kernels/residual.ts';
 import { SoftmaxCrossEntropyOp } from '../kernels/softmaxXent.ts';
-import { hasParameters, referenceOnlyLayer, type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel } from './layers/spec.ts';
+import { hasParameters, type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel } from './layers/spec.ts';
 
 export type Binding = GPUBufferBinding;
 
@@ -106,10 +108,20 @@ export interface GpuState {
   dropout: { op: DropoutOp | null };
   residual: { branch: PlannedList; add: AddOp; dBranch: Binding | null };
   'softmax-cross-entropy': { op: SoftmaxCrossEntropyOp; rowStats: Binding; dlogits: Binding };
-  embedding: never;
-  'position-embedding': never;
-  attention: never;
-  'lm-head': never;
+  embedding: { op: TokenEmbeddingOp };
+  'position-embedding': { op: PositionEmbeddingOp; grad: ColumnSumOp | null };
+  attention: {
+    qkv: MatmulOp; core: AttentionCoreOp; projection: MatmulOp;
+    /** Saved by the forward: q|k|v per position, the probabilities, the heads' outputs. */
+    qkvOut: Binding; probs: Binding; o: Binding;
+    /** Training only: the backward's matmuls and column sums, and its buffers. */
+    backward: {
+      projectionWeight: MatmulOp; projectionBias: ColumnSumOp; projectionInput: MatmulOp;
+      qkvWeight: MatmulOp; qkvBias: ColumnSumOp; qkvInput: MatmulOp | null;
+      dO: Binding; dScores: Binding; dQkv: Binding;
+    } | null;
+  };
+  'lm-head': { forward: MatmulOp; weightGrad: MatmulOp | null; inputGrad: MatmulOp | null };
 }
 
 export interface GpuLayerRule<K extends LayerKind> {
@@ -124,7 +136,6 @@ export interface GpuLayerRule<K extends LayerKind> {
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const param = (buffer: GPUBuffer, t: ParamTensor) => floats(buffer, t.offset, t.length);
 const never = () => false;
-const BACKEND = 'the WebGPU backend';
 
 /** A view's backward: dx = dy, a copy only where the walk could not give them one buffer. */
 function passGradient(rec: ComputeRecorder, { dy, dx }: Wires): void {
@@ -177,7 +188,8 @@ export const gpuLayers: GpuLayers = {
   linear: {
     view: never,
     async plan(l, wires, { ctx, batch, training, fused, chooseConfig, buffer, own }) {
-      const [m, n, k] = [batch, l.outFeatures, l.inFeatures];
+      // Over a sequence every position is a row of the matmul.
+      const [m, n, k] = [batch * l.positions, l.outFeatures, l.inFeatures];
       const nn: MatmulShape = { layout: 'nn', m, n, k };
       const tn: MatmulShape = { layout: 'tn', m: k, n, k: m };
       const nt: MatmulShape = { layout: 'nt', m, n: k, k: n };
@@ -246,7 +258,8 @@ export const gpuLayers: GpuLayers = {
   layernorm: {
     view: never,
     async plan(l, _w, { ctx, batch, own, buffer }) {
-      return { op: own(await LayerNormOp.create(ctx, batch, l.features, l.eps)), stats: buffer(2 * batch, `${l.path} stats`) };
+      const rows = batch * l.positions;
+      return { op: own(await LayerNormOp.create(ctx, rows, l.features, l.eps)), stats: buffer(2 * rows, `${l.path} stats`) };
     },
     forward(l, s, w, rec, env) {
       s.op.encodeForward(rec, { x: w.x, gain: param(env.params, l.weight), shift: param(env.params, l.bias), y: w.y, stats: s.stats });
@@ -298,20 +311,130 @@ export const gpuLayers: GpuLayers = {
   },
 
   // per row lse(z) − z_label and (correct), with dlogits = (softmax − onehot)/batch, one kernel | (written by the forward)
-  // Only the f64 reference has these yet; GpuModel refuses such a model (requireBackendSupport) before planning.
-  embedding: { view: never, plan: () => referenceOnlyLayer('embedding', BACKEND), forward: () => referenceOnlyLayer('embedding', BACKEND), backward: () => referenceOnlyLayer('embedding', BACKEND) },
-  'position-embedding': { view: never, plan: () => referenceOnlyLayer('position-embedding', BACKEND), forward: () => referenceOnlyLayer('position-embedding', BACKEND), backward: () => referenceOnlyLayer('position-embedding', BACKEND) },
-  attention: { view: never, plan: () => referenceOnlyLayer('attention', BACKEND), forward: () => referenceOnlyLayer('attention', BACKEND), backward: () => referenceOnlyLayer('attention', BACKEND) },
-  'lm-head': { view: never, plan: () => referenceOnlyLayer('lm-head', BACKEND), forward: () => referenceOnlyLayer('lm-head', BACKEND), backward: () => referenceOnlyLayer('lm-head', BACKEND) },
+  // E[token] per position | dE[v] = Σ over the positions holding v, each entry's owner summing in order (added to a tied head's)
+  embedding: {
+    view: never,
+    async plan(l, _w, { ctx, batch, training, own }) {
+      const op = await TokenEmbeddingOp.create(ctx, { rows: batch * l.context, features: l.features, vocabulary: l.vocabulary, training, accumulate: l.tiedHead });
+      return { op: own(op) };
+    },
+    forward(l, s, w, rec, env) {
+      s.op.encodeForward(rec, { tokens: w.x, table: param(env.params, l.weight), y: w.y });
+    },
+    backward(l, s, w, rec, env) {
+      s.op.encodeBackward(rec, { tokens: w.x, dy: w.dy!, dTable: param(env.grads, l.weight) });
+    },
+  },
+
+  // x + P, P broadcast over the batch | dx = dy, dP = Σ_examples dy (a column sum)
+  'position-embedding': {
+    view: never,
+    async plan(l, _w, { ctx, batch, training, own }) {
+      const perExample = l.context * l.features;
+      const [op, grad] = await Promise.all([PositionEmbeddingOp.create(ctx, batch, perExample), training ? ColumnSumOp.create(ctx, batch, perExample) : null]);
+      return { op: own(op), grad: grad && own(grad) };
+    },
+    forward(l, s, w, rec, env) {
+      s.op.encodeForward(rec, { x: w.x, table: param(env.params, l.weight), y: w.y });
+    },
+    backward(l, s, w, rec, env) {
+      s.grad!.encode(rec, w.dy!, param(env.grads, l.weight));
+      passGradient(rec, w);
+    },
+  },
+
+  // qkv = x·W + b; the masked softmax core per head (attention.wgsl); y = o·Wo + bo
+  // | dWo = oᵀ·dy, dbo, do = dy·Woᵀ; the core's dqkv; dW = xᵀ·dqkv, db, dx = dqkv·Wᵀ
+  attention: {
+    view: never,
+    async plan(l, wires, { ctx, batch, training, chooseConfig, buffer, own }) {
+      const { context: t, features: c, heads } = l;
+      const m = batch * t;
+      const shapes = {
+        qkv: { layout: 'nn', m, n: 3 * c, k: c },
+        projection: { layout: 'nn', m, n: c, k: c },
+        projectionWeight: { layout: 'tn', m: c, n: c, k: m },
+        projectionInput: { layout: 'nt', m, n: c, k: c },
+        qkvWeight: { layout: 'tn', m: c, n: 3 * c, k: m },
+        qkvInput: { layout: 'nt', m, n: c, k: 3 * c },
+      } satisfies Record<string, MatmulShape>;
+      const matmul = (shape: MatmulShape, bias = false) => MatmulOp.create(ctx, shape, bias ? { bias: true } : {}, chooseConfig(shape)).then(own);
+      const [qkv, core, projection] = await Promise.all([
+        matmul(shapes.qkv, true),
+        AttentionCoreOp.create(ctx, { batch, context: t, features: c, heads }, training).then(own),
+        matmul(shapes.projection, true),
+      ]);
+      const scores = batch * heads * t * t;
+      const saved = { qkvOut: buffer(m * 3 * c, `${l.path} qkv`), probs: buffer(scores, `${l.path} probabilities`), o: buffer(m * c, `${l.path} heads`) };
+      if (!training) return { qkv, core, projection, ...saved, backward: null };
+      const [projectionWeight, projectionBias, projectionInput, qkvWeight, qkvBias, qkvInput] = await Promise.all([
+        matmul(shapes.projectionWeight),
+        ColumnSumOp.create(ctx, m, c).then(own),
+        matmul(shapes.projectionInput),
+        matmul(shapes.qkvWeight),
+        ColumnSumOp.create(ctx, m, 3 * c).then(own),
+        wires.dx ? matmul(shapes.qkvInput) : null,
+      ]);
+      const backward = {
+        projectionWeight, projectionBias, projectionInput, qkvWeight, qkvBias, qkvInput,
+        dO: buffer(m * c, `${l.path} d heads`), dScores: buffer(scores, `${l.path} d scores`), dQkv: buffer(m * 3 * c, `${l.path} d qkv`),
+      };
+      return { qkv, core, projection, ...saved, backward };
+    },
+    forward(l, s, w, rec, env) {
+      s.qkv.encode(rec, { a: w.x, b: param(env.params, l.qkvWeight), c: s.qkvOut, bias: param(env.params, l.qkvBias) });
+      s.core.encodeForward(rec, { qkv: s.qkvOut, probs: s.probs, o: s.o });
+      s.projection.encode(rec, { a: s.o, b: param(env.params, l.projectionWeight), c: w.y, bias: param(env.params, l.projectionBias) });
+    },
+    backward(l, s, w, rec, env) {
+      const b = s.backward!;
+      b.projectionWeight.encode(rec, { a: s.o, b: w.dy!, c: param(env.grads, l.projectionWeight) });
+      b.projectionBias.encode(rec, w.dy!, param(env.grads, l.projectionBias));
+      b.projectionInput.encode(rec, { a: w.dy!, b: param(env.params, l.projectionWeight), c: b.dO });
+      s.core.encodeBackward(rec, { qkv: s.qkvOut, probs: s.probs, dO: b.dO, dScores: b.dScores, dQkv: b.dQkv });
+      b.qkvWeight.encode(rec, { a: w.x, b: b.dQkv, c: param(env.grads, l.qkvWeight) });
+      b.qkvBias.encode(rec, b.dQkv, param(env.grads, l.qkvBias));
+      if (w.dx) b.qkvInput!.encode(rec, { a: b.dQkv, b: param(env.params, l.qkvWeight), c: w.dx });
+    },
+  },
+
+  // x·Eᵀ (tied, E [V, C]) or x·W (W [C, V]), no bias | dW (the embedding's dE first, which it adds to), dx
+  'lm-head': {
+    view: never,
+    async plan(l, wires, { ctx, batch, training, chooseConfig, own }) {
+      const [m, c, v] = [batch * l.context, l.features, l.vocabulary];
+      const shapes: Record<'forward' | 'weightGrad' | 'inputGrad', MatmulShape> = l.tied
+        ? { forward: { layout: 'nt', m, n: v, k: c }, weightGrad: { layout: 'tn', m: v, n: c, k: m }, inputGrad: { layout: 'nn', m, n: c, k: v } }
+        : { forward: { layout: 'nn', m, n: v, k: c }, weightGrad: { layout: 'tn', m: c, n: v, k: m }, inputGrad: { layout: 'nt', m, n: c, k: v } };
+      const matmul = (shape: MatmulShape) => MatmulOp.create(ctx, shape, {}, chooseConfig(shape)).then(own);
+      const [forward, weightGrad, inputGrad] = await Promise.all([
+        matmul(shapes.forward),
+        training ? matmul(shapes.weightGrad) : null,
+        training && wires.dx ? matmul(shapes.inputGrad) : null,
+      ]);
+      return { forward, weightGrad, inputGrad };
+    },
+    forward(l, s, w, rec, env) {
+      s.forward.encode(rec, { a: w.x, b: param(env.params, l.weight), c: w.y });
+    },
+    backward(l, s, w, rec, env) {
+      // Tied: dE = dyᵀ·x [V, C]; untied: dW = xᵀ·dy [C, V]. Either overwrites: the head runs its backward before the embedding adds.
+      const [a, b] = l.tied ? [w.dy!, w.x] : [w.x, w.dy!];
+      s.weightGrad!.encode(rec, { a, b, c: param(env.grads, l.weight) });
+      if (w.dx) s.inputGrad!.encode(rec, { a: w.dy!, b: param(env.params, l.weight), c: w.dx });
+    },
+  },
 
   'softmax-cross-entropy': {
     view: never,
     async plan(l, wires, { ctx, batch, own, buffer }) {
+      // A row per label: per example, or per position of a sequence (the mean is over them all).
+      const rows = batch * l.positions;
       return {
-        op: own(await SoftmaxCrossEntropyOp.create(ctx, batch, l.classes)),
-        rowStats: buffer(2 * batch, 'row stats'),
+        op: own(await SoftmaxCrossEntropyOp.create(ctx, rows, l.classes)),
+        rowStats: buffer(2 * rows, 'row stats'),
         // Evaluation still writes dlogits: the kernel does both, so it gets a scratch buffer.
-        dlogits: wires.dx ?? buffer(batch * l.classes, 'dlogits scratch'),
+        dlogits: wires.dx ?? buffer(rows * l.classes, 'dlogits scratch'),
       };
     },
     forward(_l, s, w, rec, env) {

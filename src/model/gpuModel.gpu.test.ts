@@ -448,7 +448,7 @@ describe('bad input', () => {
     await expect(gpu.evaluate(resident, new Uint32Array(0))).rejects.toThrow(/Batch size must be a positive integer, got 0/);
     await expect(gpu.logits(new Float32Array(0), 0)).rejects.toThrow(/Batch size must be a positive integer, got 0/);
     await expect(gpu.gradientOf(new Float32Array(90), [6], { seed: 1, positions: new Uint32Array(1) })).rejects.toThrow(/gradientOf: labels\[0\] = 6 is not a class index in \[0, 6\)/);
-    await expect(gpu.gradientOf(new Float32Array(89), [0], { seed: 1, positions: new Uint32Array(1) })).rejects.toThrow(/gradientOf: x has 89 values, expected labels.length·inputSize = 1·90/);
+    await expect(gpu.gradientOf(new Float32Array(89), [0], { seed: 1, positions: new Uint32Array(1) })).rejects.toThrow(/gradientOf: x has 89 values, expected batch·inputSize = 1·90/);
     await expect(gpu.gradientOf(new Float32Array(0), [])).rejects.toThrow(/gradientOf: dropout at layer 7\.2/);
     expect(() => gpu.setParameters(new Float32Array(3))).toThrow(/setParameters: params has 3 floats, the model's layout has/);
     // Evaluation needs no dropout context.

@@ -17,7 +17,7 @@ import { GlobalNormOp } from '../kernels/reduce.ts';
 import type { GpuGradient, MatmulChooser, ResidentDataset, SubmitBudget } from './gpuMlp.ts';
 import { encodeBackward, encodeForward, planList, settleAll, type Binding, type EncodeEnv, type GpuState, type PlannedList } from './gpuLayers.ts';
 import { checkU32 } from './layers/dropout.ts';
-import { findDropout, requireBackendSupport, type ResolvedModel } from './layers/spec.ts';
+import { findDropout, type ResolvedModel } from './layers/spec.ts';
 
 export { destroyDataset, uploadDataset, type GpuGradient, type MatmulChooser, type ResidentDataset, type SubmitBudget } from './gpuMlp.ts';
 export { gradientFlops } from './layers/spec.ts';
@@ -68,7 +68,6 @@ export class GpuModel {
     private readonly chooseConfig: MatmulChooser,
     private readonly budget: SubmitBudget = {},
   ) {
-    requireBackendSupport(model, 'the WebGPU backend');
     const make = (label: string) => ctx.device.createBuffer({ label, size: model.total * 4, usage: STORAGE });
     this.params = make('parameters');
     this.grads = make('gradients');
@@ -117,14 +116,18 @@ export class GpuModel {
   /**
    * The same for raw inputs x (batch × inputSize, [C,H,W] order, any floats) and their labels,
    * no dataset: for spot checks and tests on values a u8 image cannot hold (CpuModel.gradientOf).
+   * A next-token model takes T token ids per example and a label per position (batch × T).
    */
   async gradientOf(x: Float32Array, labels: ArrayLike<number>, dropout?: GpuDropout): Promise<GpuGradient> {
-    const batch = labels.length;
+    const per = this.model.labelsPerExample;
+    if (labels.length % per !== 0) throw new Error(`gradientOf: labels has ${labels.length} values, not a multiple of the ${per} labels (one per position) of an example`);
+    const batch = labels.length / per;
     const features = this.model.inputSize;
     if (x.length !== batch * features) {
-      throw new Error(`gradientOf: x has ${x.length} values, expected labels.length·inputSize = ${batch}·${features}`);
+      throw new Error(`gradientOf: x has ${x.length} values, expected batch·inputSize = ${batch}·${features}`);
     }
-    for (let i = 0; i < batch; i++) {
+    this.checkTokens('gradientOf', x);
+    for (let i = 0; i < labels.length; i++) {
       if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= this.model.classes) {
         throw new Error(`gradientOf: labels[${i}] = ${labels[i]} is not a class index in [0, ${this.model.classes})`);
       }
@@ -153,7 +156,7 @@ export class GpuModel {
     encodeBackward(plan.list, rec, env);
     normOp?.encode(rec, floats(this.grads, 0, this.model.total), floats(this.norm, 0, 4));
     this.encodeOptimizer(rec, optimizer, hyper, t);
-    const result = await rec.finishWithReadback([{ buffer: plan.loss!.rowStats.buffer, size: plan.batch * 8 }]);
+    const result = await rec.finishWithReadback([{ buffer: plan.loss!.rowStats.buffer, size: this.lossRows(plan) * 8 }]);
     return { ...summariseRows(new Float32Array(result.data[0])), gpuTimeMs: result.gpuTimeMs, submits: result.submits };
   }
 
@@ -178,22 +181,24 @@ export class GpuModel {
     const rec = this.recorder('evaluate');
     this.encodeGather(rec, plan, data);
     encodeForward(plan.list, rec, this.env(plan));
-    const result = await rec.finishWithReadback([{ buffer: plan.loss!.rowStats.buffer, size: plan.batch * 8 }]);
+    const count = this.lossRows(plan);
+    const result = await rec.finishWithReadback([{ buffer: plan.loss!.rowStats.buffer, size: count * 8 }]);
     const rows = summariseRows(new Float32Array(result.data[0]));
-    return { lossSum: rows.loss * plan.batch, correct: rows.correct, count: plan.batch };
+    return { lossSum: rows.loss * count, correct: rows.correct, count };
   }
 
-  /** Logits for raw inputs x (batch × inputSize, already scaled to [0, 1]), evaluation mode. */
+  /** Logits for raw inputs x (batch × inputSize, already scaled to [0, 1], or token ids), evaluation mode: batch × classes, or batch × T × vocabulary. */
   async logits(x: Float32Array, batch: number): Promise<Float32Array> {
-    const plan = await this.plan(batch, 'raw', null);
     if (x.length !== batch * this.model.inputSize) {
       throw new Error(`logits: x has ${x.length} values, expected batch·inputSize = ${batch}·${this.model.inputSize}`);
     }
+    this.checkTokens('logits', x);
+    const plan = await this.plan(batch, 'raw', null);
     writeArray(this.ctx, plan.x.buffer, x);
     const rec = this.recorder('logits');
     encodeForward(plan.list, rec, this.env(plan));
     const out = plan.list.y;
-    const result = await rec.finishWithReadback([{ buffer: out.buffer, offset: out.offset, size: batch * this.model.classes * 4 }]);
+    const result = await rec.finishWithReadback([{ buffer: out.buffer, offset: out.offset, size: batch * this.model.labelsPerExample * this.model.classes * 4 }]);
     return new Float32Array(result.data[0]);
   }
 
@@ -217,6 +222,20 @@ export class GpuModel {
     this.plans.clear();
     this.optimizer?.destroy();
     this.normOp?.then((op) => op.destroy()).catch(() => {});
+  }
+
+  /** Rows of the loss: one per example, or one per position of a sequence. */
+  private lossRows(plan: ModelPlan): number {
+    return plan.batch * this.model.labelsPerExample;
+  }
+
+  /** A token model's inputs are ids in its vocabulary (an embedding reading another index would read outside its table). */
+  private checkTokens(fn: string, x: Float32Array): void {
+    const vocabulary = this.model.tokens?.vocabulary;
+    if (vocabulary === undefined) return;
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isInteger(x[i]) || x[i] < 0 || x[i] >= vocabulary) throw new Error(`${fn}: x[${i}] = ${x[i]} is not a token id in [0, ${vocabulary})`);
+    }
   }
 
   private checkLength(what: string, length: number): void {
@@ -258,7 +277,7 @@ export class GpuModel {
     encodeBackward(plan.list, rec, env);
     const result = await rec.finishWithReadback([
       { buffer: this.grads, size: this.model.total * 4 },
-      { buffer: plan.loss!.rowStats.buffer, size: plan.batch * 8 },
+      { buffer: plan.loss!.rowStats.buffer, size: this.lossRows(plan) * 8 },
     ]);
     return { ...summariseRows(new Float32Array(result.data[1])), gradient: new Float32Array(result.data[0]), gpuTimeMs: result.gpuTimeMs, submits: result.submits };
   }
@@ -349,7 +368,7 @@ export class GpuModel {
     try {
       const indices = buffer(B, 'indices').buffer;
       const x = buffer(B * model.inputSize, 'input');
-      const labels = buffer(B, 'labels');
+      const labels = buffer(B * model.labelsPerExample, 'labels');
       const randomness = training && this.stochastic ? buffer(1 + B, 'dropout randomness') : null;
       const layers = mode === 'raw' ? model.layers.slice(0, -1) : model.layers;
       const [gather, list] = await settleAll([

@@ -287,10 +287,10 @@ describe('a GPT as a layer list', () => {
   });
 
   it('is refused by the backends that have no rule for its layers yet, with the layer named', () => {
-    expect(() => requireBackendSupport(model, 'the WebGPU backend')).toThrow(
-      'the WebGPU backend has no embedding layer yet (layer 0); only the f64 reference (src/model/layers/reference.ts) runs embedding, position-embedding, attention, lm-head so far',
+    expect(() => requireBackendSupport(model, 'the CPU backend')).toThrow(
+      'the CPU backend has no embedding layer yet (layer 0); only the f64 reference, the WebGPU backend and the ONNX export have embedding, position-embedding, attention, lm-head so far',
     );
-    expect(() => requireBackendSupport(model, 'the CPU backend')).toThrow(UnsupportedModelError);
+    expect(() => requireBackendSupport(model, 'the coordinator')).toThrow(UnsupportedModelError);
     expect(() => requireBackendSupport(resolveModel({ widths: [784, 10], activation: 'relu' }), 'the CPU backend')).not.toThrow();
   });
 });

@@ -81,11 +81,9 @@ export const LAYER_KINDS: readonly LayerKind[] = [
   'embedding', 'position-embedding', 'attention', 'lm-head', 'softmax-cross-entropy',
 ];
 
-/** The kinds only the f64 reference runs so far: the WebGPU, CPU and ONNX tables have no rule for them yet. */
-export const REFERENCE_ONLY_KINDS = ['embedding', 'position-embedding', 'attention', 'lm-head'] as const;
-export type ReferenceOnlyKind = (typeof REFERENCE_ONLY_KINDS)[number];
-/** The kinds every backend's table covers. */
-export type BackendLayerKind = Exclude<LayerKind, ReferenceOnlyKind>;
+/** A GPT's kinds: the f64 reference, the WebGPU table and the ONNX export have them; the CPU table has no rule for them yet. */
+export const SEQUENCE_KINDS = ['embedding', 'position-embedding', 'attention', 'lm-head'] as const;
+export type SequenceKind = (typeof SEQUENCE_KINDS)[number];
 
 /** The general form: an input shape ([C,H,W] or [features]) and the layers, the loss last. */
 export interface LayerModelSpec { input: number[]; layers: LayerSpec[] }
@@ -255,7 +253,8 @@ export interface ResolvedDropout extends ResolvedBase<'dropout'> {
 export interface ResolvedResidual extends ResolvedBase<'residual'> { layers: ResolvedLayer[] }
 /** positions: losses (and labels) per example, T for a sequence's next-token loss, else 1. */
 export interface ResolvedSoftmaxCrossEntropy extends ResolvedBase<'softmax-cross-entropy'> { classes: number; positions: number }
-export interface ResolvedEmbedding extends ResolvedBase<'embedding'> { vocabulary: number; features: number; context: number; weight: ParamTensor }
+/** tiedHead: an lm-head reads this table too, so the backward adds to the gradient the head wrote first. */
+export interface ResolvedEmbedding extends ResolvedBase<'embedding'> { vocabulary: number; features: number; context: number; weight: ParamTensor; tiedHead: boolean }
 export interface ResolvedPositionEmbedding extends ResolvedBase<'position-embedding'> { context: number; features: number; weight: ParamTensor }
 export interface ResolvedAttention extends ResolvedBase<'attention'> {
   context: number; features: number; heads: number; headSize: number;
@@ -541,7 +540,7 @@ function resolveLayer(layer: LayerSpec, inShape: Shape, specPath: (string | numb
       // GPT-2's N(0, 0.02), decayed like every matrix (nanoGPT decays every tensor of ≥ 2 dimensions).
       const weight = tensor('weight', [layer.vocabulary, layer.features], true, normal(layer.initStd));
       const resolved: ResolvedEmbedding = {
-        ...base, kind: 'embedding', outShape: [context, layer.features], vocabulary: layer.vocabulary, features: layer.features, context, weight,
+        ...base, kind: 'embedding', outShape: [context, layer.features], vocabulary: layer.vocabulary, features: layer.features, context, weight, tiedHead: false,
         forwardFlops: context * layer.features * ELEMENTWISE_FLOPS.embedding,
       };
       state.embedding = resolved;
@@ -578,6 +577,7 @@ function resolveLayer(layer: LayerSpec, inShape: Shape, specPath: (string | numb
       }
       if (tied && layer.initStd !== undefined) fail('initStd', 'a tied lm-head has no weights of its own to initialise');
       const weight = tied ? embedding!.weight : tensor('weight', [c, vocabulary], true, normal(layer.initStd));
+      if (tied) embedding!.tiedHead = true;
       return { ...base, kind: 'lm-head', outShape: [t, vocabulary], context: t, features: c, vocabulary, tied, weight, forwardFlops: 2 * t * c * vocabulary };
     }
   }
@@ -668,23 +668,23 @@ export class UnsupportedModelError extends Error {
 }
 
 /**
- * Refuses a model that `backend` (the WebGPU, CPU or ONNX table) cannot run yet: a layer only
- * the f64 reference has (REFERENCE_ONLY_KINDS), or a sequence [T, C] anywhere, which those
- * tables' linear, layernorm and loss do not read row by row yet.
+ * Refuses a model that `backend` (the CPU table) cannot run yet: a GPT's layer
+ * (SEQUENCE_KINDS), or a sequence [T, C] anywhere, which those tables' linear, layernorm and
+ * loss do not read row by row yet.
  */
 export function requireBackendSupport(model: ResolvedModel, backend: string): void {
   walkLayers(model.layers, (l) => {
-    if ((REFERENCE_ONLY_KINDS as readonly string[]).includes(l.kind)) {
-      throw new UnsupportedModelError(`${backend} has no ${l.kind} layer yet (layer ${l.path}); only the f64 reference (src/model/layers/reference.ts) runs ${REFERENCE_ONLY_KINDS.join(', ')} so far`);
+    if ((SEQUENCE_KINDS as readonly string[]).includes(l.kind)) {
+      throw new UnsupportedModelError(`${backend} has no ${l.kind} layer yet (layer ${l.path}); only the f64 reference, the WebGPU backend and the ONNX export have ${SEQUENCE_KINDS.join(', ')} so far`);
     }
     if (l.inShape.length === 2 || l.outShape.length === 2) {
-      throw new UnsupportedModelError(`${backend} does not run layers over a sequence yet (layer ${l.path}, ${l.kind} on [${l.inShape.join(',')}]); only the f64 reference does`);
+      throw new UnsupportedModelError(`${backend} does not run layers over a sequence yet (layer ${l.path}, ${l.kind} on [${l.inShape.join(',')}]); only the f64 reference, the WebGPU backend and the ONNX export do`);
     }
   });
 }
 
-/** The one rule a backend's table gives a reference-only kind: requireBackendSupport refuses such a model first, so reaching it is a bug. */
-export function referenceOnlyLayer(kind: ReferenceOnlyKind, backend: string): never {
+/** The one rule the CPU table gives a GPT's kind: requireBackendSupport refuses such a model first, so reaching it is a bug. */
+export function unsupportedLayer(kind: SequenceKind, backend: string): never {
   throw new UnsupportedModelError(`${backend} reached a ${kind} layer, which it has no rule for; requireBackendSupport should have refused the model`);
 }
 

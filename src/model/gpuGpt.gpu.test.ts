@@ -1,0 +1,143 @@
+// The WebGPU table's GPT layers (token and position embeddings, causal attention, the tied or
+// untied lm-head, and linear, layernorm and the loss row by row over a sequence) against the
+// f64 table on odd shapes: contexts 1, 7 and 33, heads of sizes 3 and 5, batch 1 and 3; the
+// PyTorch goldens of two tiny GPTs (scaled_dot_product_attention with is_causal); bit-identical
+// repeats; and bad token ids refused before anything runs.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GpuContext } from '../gpu/context.ts';
+import { MATMUL_CONFIGS } from '../kernels/matmul.ts';
+import { assertAllClose } from '../testing/allclose.ts';
+import { Random } from '../util/random.ts';
+import { GpuModel } from './gpuModel.ts';
+import { forward as forwardRef, forwardBackward } from './layers/reference.ts';
+import { initModelParameters, parseModelSpec, resolveModel, type LayerModelSpec, type ResolvedModel } from './layers/spec.ts';
+import gptGolden from '../../test/fixtures/torch-goldens/gpt.json';
+import gptUntiedGolden from '../../test/fixtures/torch-goldens/gpt-untied.json';
+
+let ctx: GpuContext;
+beforeAll(async () => {
+  ctx = await GpuContext.create();
+});
+afterAll(() => ctx?.destroy());
+
+const CONFIG = MATMUL_CONFIGS[1];
+const SCE = { kind: 'softmax-cross-entropy' } as const;
+
+const CASES: [string, LayerModelSpec][] = [
+  ['embeddings and a tied head, context 1', {
+    input: [1],
+    layers: [{ kind: 'embedding', vocabulary: 5, features: 4 }, { kind: 'position-embedding' }, { kind: 'lm-head' }, SCE],
+  }],
+  ['1 head of 5, context 7, an untied head', {
+    input: [7],
+    layers: [{ kind: 'embedding', vocabulary: 6, features: 5 }, { kind: 'position-embedding' }, { kind: 'attention', heads: 1 }, { kind: 'lm-head', tied: false }, SCE],
+  }],
+  ['GPT blocks: 3 heads of 3, layernorm, MLP and dropout per position, context 7', {
+    input: [7],
+    layers: [
+      { kind: 'embedding', vocabulary: 13, features: 9 }, { kind: 'position-embedding' },
+      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'attention', heads: 3 }] },
+      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'linear', outFeatures: 36 }, { kind: 'gelu' }, { kind: 'linear', outFeatures: 9 }, { kind: 'dropout', p: 0.2 }] },
+      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'attention', heads: 3 }] },
+      { kind: 'layernorm' }, { kind: 'lm-head' }, SCE,
+    ],
+  }],
+  ['2 heads of 3, context 33', {
+    input: [33],
+    layers: [{ kind: 'embedding', vocabulary: 4, features: 6 }, { kind: 'position-embedding' }, { kind: 'attention', heads: 2 }, { kind: 'lm-head' }, SCE],
+  }],
+];
+
+function setup(model: ResolvedModel, seed: number) {
+  const rng = new Random(seed);
+  const params = initModelParameters(model, seed);
+  // Every entry moved, so no bias is 0 and no gain 1, and the small N(0, 0.02) tables matter.
+  for (const t of model.tensors) for (let i = 0; i < t.length; i++) params[t.offset + i] += rng.uniform(-0.3, 0.3);
+  const gpu = new GpuModel(ctx, model, () => CONFIG);
+  gpu.setParameters(params);
+  return { rng, params, gpu };
+}
+
+function batchOf(model: ResolvedModel, rng: Random, batch: number) {
+  const vocabulary = model.tokens!.vocabulary;
+  const x = Float32Array.from({ length: batch * model.inputSize }, () => rng.int(vocabulary));
+  const labels = Array.from({ length: batch * model.labelsPerExample }, () => rng.int(vocabulary));
+  const dropout = { seed: 2 * rng.int(2 ** 30) + 1, positions: Uint32Array.from({ length: batch }, () => rng.int(100_000)) };
+  return { x, labels, dropout };
+}
+
+describe('the GPT layers on WebGPU agree with the f64 table', () => {
+  for (const [name, spec] of CASES) {
+    for (const batch of [1, 3]) {
+      it(`${name}, batch ${batch}: loss, every gradient, logits`, async () => {
+        const model = resolveModel(spec);
+        const { rng, params, gpu } = setup(model, 5 + batch);
+        const { x, labels, dropout } = batchOf(model, rng, batch);
+        try {
+          const got = await gpu.gradientOf(x, labels, dropout);
+          const ref = forwardBackward(model, params, x, labels, { dropout });
+          expect(Math.abs(got.loss - ref.loss)).toBeLessThan(1e-5 * (1 + ref.loss));
+          expect(got.correct).toBe(ref.correct);
+          for (const t of model.tensors) {
+            assertAllClose(got.gradient.subarray(t.offset, t.offset + t.length), ref.gradient.subarray(t.offset, t.offset + t.length), 2e-5, 1e-3, t.name);
+          }
+          assertAllClose(await gpu.logits(x, batch), forwardRef(model, params, x, batch), 2e-5, 1e-4, 'logits');
+        } finally {
+          gpu.destroy();
+        }
+      });
+    }
+  }
+
+  it('gives bit-identical gradients on a repeat', async () => {
+    const model = resolveModel(CASES[2][1]);
+    const { rng, gpu } = setup(model, 9);
+    const { x, labels, dropout } = batchOf(model, rng, 3);
+    try {
+      const a = await gpu.gradientOf(x, labels, dropout);
+      const b = await gpu.gradientOf(x, labels, dropout);
+      expect(b.loss).toBe(a.loss);
+      expect(Array.from(b.gradient)).toEqual(Array.from(a.gradient));
+    } finally {
+      gpu.destroy();
+    }
+  });
+
+  it('refuses token ids outside the vocabulary and labels that are not one per position', async () => {
+    const model = resolveModel(CASES[1][1]);
+    const { gpu } = setup(model, 3);
+    try {
+      const x = new Float32Array(7);
+      x[3] = 6;
+      await expect(gpu.gradientOf(x, new Array(7).fill(0))).rejects.toThrow('gradientOf: x[3] = 6 is not a token id in [0, 6)');
+      await expect(gpu.logits(x, 1)).rejects.toThrow('logits: x[3] = 6 is not a token id in [0, 6)');
+      await expect(gpu.gradientOf(new Float32Array(7), new Array(6).fill(0))).rejects.toThrow(/labels has 6 values, not a multiple of the 7 labels/);
+    } finally {
+      gpu.destroy();
+    }
+  });
+});
+
+interface Golden { model: unknown; batch: number; inputs: number[]; labels: number[]; dropout: { seed: number; positions: number[] }; params: number[]; loss: number; gradient: number[]; logits: number[] }
+
+describe('PyTorch goldens of two tiny GPTs', () => {
+  for (const [name, golden] of [['gpt', gptGolden], ['gpt-untied', gptUntiedGolden]] as [string, Golden][]) {
+    it(`${name}: torch's loss, every gradient and the logits, from the f32 parameters`, async () => {
+      const model = resolveModel(parseModelSpec(golden.model));
+      const gpu = new GpuModel(ctx, model, () => CONFIG);
+      try {
+        gpu.setParameters(Float32Array.from(golden.params));
+        const dropout = { seed: golden.dropout.seed, positions: Uint32Array.from(golden.dropout.positions) };
+        const got = await gpu.gradientOf(Float32Array.from(golden.inputs), golden.labels, dropout);
+        expect(Math.abs(got.loss - golden.loss)).toBeLessThan(1e-5 * (1 + golden.loss));
+        for (const t of model.tensors) {
+          assertAllClose(got.gradient.subarray(t.offset, t.offset + t.length), golden.gradient.slice(t.offset, t.offset + t.length), 2e-5, 1e-3, `${name} ${t.name}`);
+        }
+        if (name === 'gpt-untied') assertAllClose(await gpu.logits(Float32Array.from(golden.inputs), golden.batch), golden.logits, 2e-5, 1e-4, `${name} logits`);
+      } finally {
+        gpu.destroy();
+      }
+    });
+  }
+});
