@@ -5,7 +5,8 @@
 // Opset 17 with IR version 8: IR 8 is the newest the bundled onnx.proto schema (ONNX 1.10)
 // describes and the IR that ONNX 1.12 pairs with opset 17. Every op used here (MatMul-13,
 // Add-14, Mul-14, Relu-14, Tanh-13, Conv-11, MaxPool-12, AveragePool-11, Flatten-13,
-// Identity-16, LayerNormalization-17) is unchanged up to the newest opsets, onnxruntime runs
+// Identity-16, LayerNormalization-17, Gather-13, Split-13, Reshape-14, Transpose-13,
+// Softmax-13) is unchanged up to opset 17 (Split-18 only adds num_outputs), onnxruntime runs
 // opset 17 on every execution provider, and older ONNX tools still load it. GELU is built
 // from primitive ops rather than Gelu-20 (which needs opset 20 / IR 9) so any onnxruntime
 // build and EP runs it; onnxruntime's graph optimizer may fuse the pattern back into one op.
@@ -23,12 +24,20 @@
 //   flatten    Flatten(axis 1)                              relu  Relu
 //   gelu       0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) as Mul/Add/Tanh (src/model/reference.ts gelu)
 //   layernorm  LayerNormalization(axis 1, ε): over all of an example's features, gain and shift of its shape
+//              (axis 2 over a sequence: each position's features)
 //   dropout    Identity (inference)                         residual  the branch's nodes, then Add(x, branch)
+// A next-token model (an embedding first) takes `input` [batch, T] int64 token ids and gives
+// `logits` [batch, T, vocabulary]:
+//   embedding  Gather(E[V, C], ids)                         position-embedding  Add(x, P[T, C])
+//   attention  MatMul + Add (qkv), Split, Reshape/Transpose per head, MatMul(q, kᵀ)·1/√d + the causal
+//              mask (−∞ above the diagonal), Softmax(axis −1), MatMul(·, v), back to [batch, T, C],
+//              MatMul + Add (projection)
+//   lm-head    MatMul(x, Transpose(E)) when tied (no copy of the table), else MatMul(x, W[C, V])
 
 import { type MlpSpec, type ParamLayout } from './mlp.ts';
 import { onnx, type OnnxTypes } from './onnxProto.ts';
 import {
-  referenceOnlyLayer, requireBackendSupport, type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel, resolveModel,
+  type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel, resolveModel,
 } from './layers/spec.ts';
 
 export const ONNX_OPSET = 17;
@@ -39,6 +48,7 @@ export const MLP_SPEC_METADATA_KEY = 'swarmgrad.mlp_spec';
 export const MODEL_SPEC_METADATA_KEY = 'swarmgrad.model_spec';
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const INT64 = onnx.TensorProto.DataType.INT64;
 const ATTR = onnx.AttributeProto.AttributeType;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
@@ -46,9 +56,9 @@ const GELU_A = 0.044715;
 /** A dimension is a fixed size or a symbolic name (dim_param) such as 'batch'. */
 type Dim = number | string;
 
-function floatValueInfo(name: string, dims: Dim[], docString?: string): OnnxTypes.IValueInfoProto {
+function floatValueInfo(name: string, dims: Dim[], docString?: string, elemType: number = FLOAT): OnnxTypes.IValueInfoProto {
   const dim = dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
-  return { name, docString, type: { tensorType: { elemType: FLOAT, shape: { dim } } } };
+  return { name, docString, type: { tensorType: { elemType, shape: { dim } } } };
 }
 
 /** raw_data is little-endian by the ONNX spec, so write through a DataView, whatever the host. */
@@ -146,9 +156,26 @@ export class OnnxGraphBuilder {
 
   /** A scalar float shared by every node that asks for the same name (GELU's constants). */
   constant(name: string, value: number): string {
+    return this.floatTensor(name, [], [value]);
+  }
+
+  /** A float tensor of constants (attention's mask), emitted once per name. */
+  floatTensor(name: string, dims: number[], values: ArrayLike<number>): string {
     if (!this.constants.has(name)) {
       this.constants.add(name);
-      this.initializers.push(floatInitializer(name, [], [value]));
+      this.initializers.push(floatInitializer(name, dims, values));
+    }
+    return name;
+  }
+
+  /** A 1-D int64 tensor of constants (Split's sizes, Reshape's shapes), emitted once per name. */
+  ints(name: string, values: number[]): string {
+    if (!this.constants.has(name)) {
+      this.constants.add(name);
+      const rawData = new Uint8Array(values.length * 8);
+      const view = new DataView(rawData.buffer);
+      values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
+      this.initializers.push({ name, dims: [values.length], dataType: INT64, rawData });
     }
     return name;
   }
@@ -228,11 +255,15 @@ export const onnxTable: { [K in LayerKind]: OnnxRule<K> } = {
     // axis 1: the statistics run over every dimension after the batch, as the reference's
     // over all of an example's features; biased variance, as the reference and PyTorch. The
     // gain and shift take the example's shape ([C,H,W] for an image), the same values in order.
-    emit: (l, x, y, g) =>
-      g.node('LayerNormalization', [x, g.param(l.weight, l.inShape), g.param(l.bias, l.inShape)], [y], nameOf(l), {
-        axis: { int: 1 },
+    // Over a sequence [T, C]: axis 2, each position's C features with a gain and shift of C.
+    emit: (l, x, y, g) => {
+      const sequence = l.inShape.length === 2;
+      const dims = sequence ? [l.features] : l.inShape;
+      g.node('LayerNormalization', [x, g.param(l.weight, dims), g.param(l.bias, dims)], [y], nameOf(l), {
+        axis: { int: sequence ? 2 : 1 },
         epsilon: { float: l.eps },
-      }),
+      });
+    },
   },
 
   dropout: {
@@ -247,11 +278,50 @@ export const onnxTable: { [K in LayerKind]: OnnxRule<K> } = {
     },
   },
 
-  // Only the f64 reference has these yet; exportModelOnnx refuses such a model (requireBackendSupport) first.
-  embedding: { emit: () => referenceOnlyLayer('embedding', 'the ONNX export') },
-  'position-embedding': { emit: () => referenceOnlyLayer('position-embedding', 'the ONNX export') },
-  attention: { emit: () => referenceOnlyLayer('attention', 'the ONNX export') },
-  'lm-head': { emit: () => referenceOnlyLayer('lm-head', 'the ONNX export') },
+  embedding: {
+    emit: (l, x, y, g) => g.node('Gather', [g.param(l.weight), x], [y], nameOf(l), { axis: { int: 0 } }),
+  },
+
+  'position-embedding': {
+    emit: (l, x, y, g) => g.node('Add', [x, g.param(l.weight)], [y], nameOf(l)),
+  },
+
+  attention: {
+    emit(l, x, y, g) {
+      const n = nameOf(l);
+      const { context: t, features: c, heads: h, headSize: d } = l;
+      g.node('MatMul', [x, g.param(l.qkvWeight)], [`${n}.qkv.matmul`], `${n}.qkv.matmul`);
+      g.node('Add', [`${n}.qkv.matmul`, g.param(l.qkvBias)], [`${n}.qkv`], `${n}.qkv.add`);
+      g.node('Split', [`${n}.qkv`, g.ints(`split.${c}x3`, [c, c, c])], [`${n}.q`, `${n}.k`, `${n}.v`], `${n}.split`, { axis: { int: 2 } });
+      // [batch, T, C] → [batch, T, H, d] → q, v [batch, H, T, d], k [batch, H, d, T].
+      const heads = g.ints(`shape.heads.${h}x${d}`, [0, 0, h, d]);
+      for (const [part, perm] of [['q', [0, 2, 1, 3]], ['k', [0, 2, 3, 1]], ['v', [0, 2, 1, 3]]] as const) {
+        g.node('Reshape', [`${n}.${part}`, heads], [`${n}.${part}.heads`], `${n}.${part}.reshape`);
+        g.node('Transpose', [`${n}.${part}.heads`], [`${n}.${part}.t`], `${n}.${part}.transpose`, { perm: { ints: [...perm] } });
+      }
+      g.node('MatMul', [`${n}.q.t`, `${n}.k.t`], [`${n}.scores.raw`], `${n}.scores.matmul`);
+      g.node('Mul', [`${n}.scores.raw`, g.constant(`scale.${d}`, 1 / Math.sqrt(d))], [`${n}.scores.scaled`], `${n}.scores.scale`);
+      // The causal mask: position i sees j ≤ i; the −∞ above the diagonal give probability 0.
+      const mask = Float32Array.from({ length: t * t }, (_, k) => (k % t > Math.floor(k / t) ? -Infinity : 0));
+      g.node('Add', [`${n}.scores.scaled`, g.floatTensor(`causal_mask.${t}`, [t, t], mask)], [`${n}.scores`], `${n}.mask`);
+      g.node('Softmax', [`${n}.scores`], [`${n}.probs`], `${n}.softmax`, { axis: { int: -1 } });
+      g.node('MatMul', [`${n}.probs`, `${n}.v.t`], [`${n}.o.heads`], `${n}.o.matmul`);
+      g.node('Transpose', [`${n}.o.heads`], [`${n}.o.t`], `${n}.o.transpose`, { perm: { ints: [0, 2, 1, 3] } });
+      g.node('Reshape', [`${n}.o.t`, g.ints(`shape.rows.${c}`, [0, 0, c])], [`${n}.o`], `${n}.o.reshape`);
+      g.node('MatMul', [`${n}.o`, g.param(l.projectionWeight)], [`${n}.projection.matmul`], `${n}.projection.matmul`);
+      g.node('Add', [`${n}.projection.matmul`, g.param(l.projectionBias)], [y], `${n}.projection.add`);
+    },
+  },
+
+  'lm-head': {
+    emit(l, x, y, g) {
+      const n = nameOf(l);
+      // Tied: the embedding's initializer, read transposed (its Gather emitted it already).
+      if (!l.tied) return g.node('MatMul', [x, g.param(l.weight)], [y], n);
+      g.node('Transpose', [l.weight.name], [`${n}.table.t`], `${n}.transpose`, { perm: { ints: [1, 0] } });
+      g.node('MatMul', [x, `${n}.table.t`], [y], n);
+    },
+  },
 
   'softmax-cross-entropy': {
     // The loss is not exported: the graph ends at the logits. exportModelOnnx names the last
@@ -312,7 +382,6 @@ function describeLayer(l: ResolvedLayer): string {
  * flat vector of the model's layout (model.total floats, padding included).
  */
 export function exportModelOnnx(model: ResolvedModel, params: Float32Array, opts: ModelExportOptions = {}): Uint8Array {
-  requireBackendSupport(model, 'the ONNX export');
   if (params.length !== model.total) {
     throw new Error(
       `exportModelOnnx: params has ${params.length} floats but the model's layout needs ${model.total} (padding included); ` +
@@ -334,20 +403,27 @@ export function exportModelOnnx(model: ResolvedModel, params: Float32Array, opts
   onnxTable['softmax-cross-entropy'].emit(last, hidden.length ? 'logits' : 'input', 'logits', g);
 
   const inputShape = [...model.inputShape];
+  const tokens = model.tokens !== null;
   const layout = inputShape.length === 3 ? 'NCHW, channel-major' : 'row-major';
   const summary = opts.description ?? `${model.layers.slice(0, -1).map(describeLayer).join(' → ')}`;
+  const inputDoc = tokens
+    ? `Input: token ids, [batch, ${inputShape[0]}] int64; output [batch, ${inputShape[0]}, ${model.classes}], the next token's scores at each position.`
+    : `Input: pixels/255 in [0, 1], [batch, ${inputShape.join(', ')}] float32 (${layout}).`;
+  const logitsShape: Dim[] = tokens ? [batchDim, inputShape[0], model.classes] : [batchDim, model.classes];
   return encodeModel({
     producer: opts.producer ?? 'swarmgrad',
-    docString:
-      `swarmgrad ${summary}; output: logits (the softmax-cross-entropy loss is not exported). ` +
-      `Input: pixels/255 in [0, 1], [batch, ${inputShape.join(', ')}] float32 (${layout}).`,
+    docString: `swarmgrad ${summary}; output: logits (the softmax-cross-entropy loss is not exported). ${inputDoc}`,
     metadata: { [MODEL_SPEC_METADATA_KEY]: JSON.stringify(model.spec), ...opts.metadata },
     graph: {
       name: 'swarmgrad_model',
       node: g.nodes,
       initializer: g.initializers,
-      input: [floatValueInfo('input', [batchDim, ...inputShape], `pixels / 255, ${layout}, one example per row`)],
-      output: [floatValueInfo('logits', [batchDim, model.classes], 'unnormalised class scores')],
+      input: [
+        tokens
+          ? floatValueInfo('input', [batchDim, ...inputShape], 'token ids, one sequence per row', INT64)
+          : floatValueInfo('input', [batchDim, ...inputShape], `pixels / 255, ${layout}, one example per row`),
+      ],
+      output: [floatValueInfo('logits', logitsShape, tokens ? 'unnormalised next-token scores per position' : 'unnormalised class scores')],
     },
   });
 }
