@@ -139,9 +139,9 @@ describe('parseJob', () => {
     ['an unknown layer kind', { ...cnn, layers: [{ kind: 'conv3d' }, ...cnn.layers.slice(1)] }, /model\.layers\.0\.kind/],
     ['a typo in a layer', { ...cnn, layers: [{ kind: 'conv2d', outChannels: 4, kernal: 3 }, ...cnn.layers.slice(1)] }, /model\.layers\.0/],
     ['no loss at the end', { ...cnn, layers: cnn.layers.slice(0, 5) }, /model\.layers\.4\.kind: the last layer must be the loss/],
-    ['layers the CPU backend has no kernels for yet',
+    ['a next-token model, which needs a text dataset',
       { input: [784], layers: [{ kind: 'embedding', vocabulary: 256, features: 8 }, { kind: 'attention', heads: 2 }, { kind: 'lm-head' }, { kind: 'softmax-cross-entropy' }] },
-      /model\.layers: a job cannot train this model yet: the CPU backend has no embedding layer yet \(layer 0\)/],
+      /model\.layers\.0: a next-token model \(an embedding first\) trains on text, and a job cannot take a text dataset yet/],
   ])('rejects a layer model with %s, naming the field', (_what, model, pattern) => {
     const message = errorOf({ ...minimal, model });
     expect(message).toMatch(/^test.json is not a valid job/);

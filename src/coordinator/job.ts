@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { mlpLayout, type ParamLayout } from '../model/mlp.ts';
-import { UnsupportedModelError, isMlpShorthand, modelSpecSchema, requireBackendSupport, resolveModel, type ModelSpec, type ResolvedModel } from '../model/layers/spec.ts';
+import { isMlpShorthand, modelSpecSchema, resolveModel, type ModelSpec, type ResolvedModel } from '../model/layers/spec.ts';
 import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SCHEMES } from '../compression/index.ts';
 import { MAX_LEASE_EXAMPLES } from '../protocol/messages.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
@@ -238,10 +238,9 @@ const JobFields = z
 
 function refineJob(job: z.output<typeof JobFields> | z.output<typeof FileDataJobFields>, ctx: z.RefinementCtx): void {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-  // A contributor may run the CPU backend, which has no GPT layers yet (nor is there a text dataset for a job).
-  const unsupported = referenceOnlyReason(job.model);
-  if (unsupported) {
-    issue(['model', 'layers'], `a job cannot train this model yet: ${unsupported}`);
+  // Every backend runs a next-token model, but a job has no text dataset to train it on yet.
+  if (resolveModel(job.model).tokens) {
+    issue(['model', 'layers', 0], 'a next-token model (an embedding first) trains on text, and a job cannot take a text dataset yet');
     return;
   }
   if ('dataset' in job.data) {
@@ -446,17 +445,6 @@ export function jobResolved(job: Job): ResolvedModel {
 export function jobLayout(job: Job): ParamLayout {
   if (!isMlpShorthand(job.model)) throw new Error(`jobLayout: ${job.name} is not an MLP given by widths`);
   return mlpLayout(job.model);
-}
-
-/** Why no contributor's backend can run the model (a reference-only layer or a sequence), or null. */
-function referenceOnlyReason(model: ModelSpec): string | null {
-  try {
-    requireBackendSupport(resolveModel(model), 'the CPU backend');
-    return null;
-  } catch (error) {
-    if (error instanceof UnsupportedModelError) return error.message;
-    throw error;
-  }
 }
 
 /**

@@ -6,10 +6,36 @@ import { describe, expect, it } from 'vitest';
 import type { AdamWHyper } from '../kernels/optimizer.ts';
 import { assertBitIdentical } from '../testing/layerCases.ts';
 import { cnnSpec, defineCpuModelTests, normResidualSpec, pick, setupCpuModel } from './cpuModel.testSuite.ts';
+import { GPT_CASES, defineCpuGptTests, gptBatch, gptParameters } from './cpuGpt.testSuite.ts';
+import { resolveModel } from '../model/layers/spec.ts';
+import { Random } from '../util/random.ts';
+import { CpuModel } from './cpuModel.ts';
 
 defineCpuModelTests(1);
 defineCpuModelTests(2);
 defineCpuModelTests(3);
+defineCpuGptTests(1);
+defineCpuGptTests(3);
+
+describe('CPU GPT layers across threads', () => {
+  it('give the same bits for 1, 2 and 4 threads (a GPT block with dropout, batch 9)', async () => {
+    const model = resolveModel(GPT_CASES[2][1]);
+    const params = gptParameters(model, 3);
+    const { x, labels, dropout } = gptBatch(model, new Random(4), 9);
+    const results: Float32Array[] = [];
+    for (const threads of [1, 2, 4]) {
+      const cpu = await CpuModel.create(model, { threads });
+      try {
+        cpu.setParameters(params);
+        results.push((await cpu.gradientOf(x, labels, dropout)).gradient);
+      } finally {
+        cpu.dispose();
+      }
+    }
+    assertBitIdentical(results[1], results[0], 'gradient, 2 threads against 1');
+    assertBitIdentical(results[2], results[0], 'gradient, 4 threads against 1');
+  });
+});
 
 describe('CPU layer-table model threads', () => {
   it('give bit-identical gradients, AdamW steps, evaluations and logits for 1, 2, 3 and 5 threads', async () => {

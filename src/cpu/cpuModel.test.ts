@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { dropoutKeeps, dropoutThreshold } from '../model/layers/dropout.ts';
 import { Random } from '../util/random.ts';
 import { defineCpuModelTests } from './cpuModel.testSuite.ts';
+import { defineCpuGptTests } from './cpuGpt.testSuite.ts';
 import { instantiateKernels, loadKernelModule } from './kernels.ts';
 import { JOB_SLOTS } from './control.ts';
 import { CpuModel } from './cpuModel.ts';
@@ -15,6 +16,7 @@ import { cpuModelMemoryBytes } from './cpuModelPlan.ts';
 import { cnnSpec, normResidualSpec } from './cpuModel.testSuite.ts';
 
 defineCpuModelTests(1);
+defineCpuGptTests(1);
 
 describe('CPU dropout kernel', () => {
   it('keeps exactly the units dropout.ts keeps, scaled by 1/(1 − p), on every SIMD build this engine runs', async () => {

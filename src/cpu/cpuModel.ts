@@ -8,7 +8,7 @@
 import type { ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { checkU32 } from '../model/layers/dropout.ts';
-import { findDropout, requireBackendSupport, type ResolvedLayer, type ResolvedLinear, type ResolvedModel } from '../model/layers/spec.ts';
+import { findDropout, type ResolvedLayer, type ResolvedLinear, type ResolvedModel } from '../model/layers/spec.ts';
 import { optimizerArgs, type CpuGradient } from './cpuMlp.ts';
 import { planModel, specRegion, type CpuModelPlan, type CpuNode, type ModelPlanInputs } from './cpuModelPlan.ts';
 import { createExecutor, type CpuExecutor, type ExecutorOptions } from './executor.ts';
@@ -78,7 +78,6 @@ export class CpuModel {
   }
 
   static async create(model: ResolvedModel, options: ExecutorOptions = {}): Promise<CpuModel> {
-    requireBackendSupport(model, 'the CPU backend');
     const spec = new TextEncoder().encode(JSON.stringify(model.spec));
     const executor = await createExecutor(options);
     try {
@@ -222,25 +221,31 @@ export class CpuModel {
     }));
   }
 
-  /** Loss and gradient of the mean loss over raw inputs x (batch × the input size, any floats) and their labels. */
+  /**
+   * Loss and gradient of the mean loss over raw inputs x (batch × the input size, any floats) and
+   * their labels; a next-token model takes T token ids per example and a label per position.
+   */
   gradientOf(x: Float32Array, labels: ArrayLike<number>, dropout?: CpuDropout): Promise<CpuGradient> {
     return this.drive(this.gradientOfSteps(x, labels, dropout));
   }
 
   private *gradientOfSteps(x: Float32Array, labels: ArrayLike<number>, dropout?: CpuDropout): Steps<CpuGradient> {
-    const batch = labels.length;
+    const per = this.model.labelsPerExample;
+    if (labels.length % per !== 0) throw new Error(`gradientOf: labels has ${labels.length} values, not a multiple of the ${per} labels (one per position) of an example`);
+    const batch = labels.length / per;
     const features = this.model.inputSize;
     if (!(x instanceof Float32Array) || batch < 1 || x.length !== batch * features) {
-      throw new Error(`gradientOf needs a Float32Array of labels.length·${features} inputs and at least one label, got ${x?.length} values for ${batch} labels`);
+      throw new Error(`gradientOf needs a Float32Array of batch·${features} inputs and at least one example, got ${x?.length} values for ${batch} examples`);
     }
-    for (let i = 0; i < batch; i++) {
+    this.checkTokens('gradientOf', x);
+    for (let i = 0; i < labels.length; i++) {
       if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= this.model.classes) {
         throw new Error(`gradientOf: labels[${i}] = ${labels[i]} is not a class index in [0, ${this.model.classes})`);
       }
     }
     yield* this.ensureCapacity(batch);
     this.floats(this.plan.batch.x).set(x);
-    new Int32Array(this.executor.memory.buffer, this.plan.batch.labels.offset, batch).set(Array.from(labels));
+    new Int32Array(this.executor.memory.buffer, this.plan.batch.labels.offset, labels.length).set(Array.from(labels));
     const dropoutSeed = this.writeDropout(dropout, batch, 'gradientOf');
     yield* this.runWeights({ kind: 'model-gradient', batch, repack: this.repack, optimizer: null, dropoutSeed, source: 'raw', phase: 'all' });
     return { ...this.rowSummary(batch), gradient: this.floats(this.plan.grads).slice() };
@@ -304,10 +309,11 @@ export class CpuModel {
     if (!(x instanceof Float32Array) || !Number.isInteger(batch) || batch < 1 || x.length !== batch * features) {
       throw new Error(`Logits need a Float32Array of batch·${features} inputs for a positive integer batch, got ${x?.length} values for batch ${batch}`);
     }
+    this.checkTokens('logits', x);
     yield* this.ensureCapacity(batch);
     this.floats(this.plan.batch.x).set(x);
     yield* this.runWeights({ kind: 'model-forward', batch, repack: this.repack, source: 'raw' });
-    return this.floats(this.plan.logits).slice(0, batch * this.model.classes);
+    return this.floats(this.plan.logits).slice(0, batch * this.model.labelsPerExample * this.model.classes);
   }
 
   /** Ends the threads as a crash would: the executor is lost afterwards. */
@@ -365,6 +371,7 @@ export class CpuModel {
   }
 
   private *writeIndices(indices: Uint32Array, split: 'train' | 'test'): Steps<number> {
+    if (this.model.tokens) throw new Error('A next-token model trains and evaluates on token batches (gradientOf, logits), not on a loaded image dataset');
     const data = this.datasets[split];
     if (!data) throw new Error(`No ${split} set is loaded into the CPU backend`);
     if (!(indices instanceof Uint32Array) || indices.length === 0) throw new Error('A micro-batch needs a non-empty Uint32Array of example indices');
@@ -391,16 +398,26 @@ export class CpuModel {
     return this.stochastic ? dropout.seed : null;
   }
 
-  /** Mean loss and correct count from the per-row (loss, correct) pairs, summed in f64 in row order. */
+  /** Mean loss and correct count from the per-row (loss, correct) pairs (a row per label), summed in f64 in row order. */
   private rowSummary(batch: number): { loss: number; correct: number } {
-    const stats = new Float32Array(this.executor.memory.buffer, this.plan.batch.rowStats.offset, 2 * batch);
+    const rows = batch * this.model.labelsPerExample;
+    const stats = new Float32Array(this.executor.memory.buffer, this.plan.batch.rowStats.offset, 2 * rows);
     let loss = 0;
     let correct = 0;
     for (let i = 0; i < stats.length; i += 2) {
       loss += stats[i];
       correct += stats[i + 1];
     }
-    return { loss: loss / batch, correct };
+    return { loss: loss / rows, correct };
+  }
+
+  /** A token model's inputs are ids in its vocabulary (an embedding reading another row would read outside its table). */
+  private checkTokens(fn: string, x: Float32Array): void {
+    const vocabulary = this.model.tokens?.vocabulary;
+    if (vocabulary === undefined) return;
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isInteger(x[i]) || x[i] < 0 || x[i] >= vocabulary) throw new Error(`${fn}: x[${i}] = ${x[i]} is not a token id in [0, ${vocabulary})`);
+    }
   }
 
   private floats(region: Region): Float32Array {

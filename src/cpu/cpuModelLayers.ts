@@ -22,15 +22,22 @@
 //   dropout    dropoutApply (hashed mask)   | the same mask on dy            | -
 //   residual   branch, then y = x + f(x)    | branch, then dx = dy + f'ᵀdy   | the branch's
 //   softmax-CE loss and dlogits per row (rows.ts) | (done by the forward)   | -
+//   embedding  the table's rows (sequenceKernels.ts) | -                      | dE per token row (+ a tied head's)
+//   position   x + P                        | dx = dy                        | dP = Σ_examples dy
+//   attention  the masked softmax core (its projections are linear nodes)  | dqkv | -
+//   lm-head    x·Eᵀ or x·W                  | dx = dy·E or dy·Wᵀ             | untied dW (tied: in the embedding's)
+// Over a sequence [T, C] a thread's rows are its examples' T positions each: linear,
+// layernorm and the loss run on rows r0·T … r1·T, still whole examples per thread.
 
-import { unsupportedLayer, type LayerKind, type ResolvedLayers } from '../model/layers/spec.ts';
-
-const BACKEND = 'the CPU backend';
+import type { LayerKind, ResolvedLayers } from '../model/layers/spec.ts';
 import { ACT, type CpuKernelExports } from './kernels.ts';
 import { convOutputSize, convWeightChunks, scratchBytes, type CpuConv2dShape } from './layerJobs.ts';
 import { MR, NR, packedColsBytes, packedRowsBytes, type Region } from './memoryPlan.ts';
 import type { CpuNode, Take } from './cpuModelPlan.ts';
 import { share } from './program.ts';
+import {
+  attentionBackward, attentionForward, embeddingForward, embeddingGradient, lmHeadForward, lmHeadInputGrad, lmHeadWeightGrad, positionForward,
+} from './sequenceKernels.ts';
 
 /** What one thread knows while it runs its share of a model job. */
 export interface LayerRun {
@@ -71,10 +78,10 @@ export interface LayerWeights {
   dropout: null;
   residual: null;
   'softmax-cross-entropy': null;
-  embedding: never;
-  'position-embedding': never;
-  attention: never;
-  'lm-head': never;
+  embedding: null;
+  'position-embedding': null;
+  attention: null;
+  'lm-head': null;
 }
 
 /** Batch buffers besides y and dx. */
@@ -100,10 +107,11 @@ export interface LayerBuffers {
   dropout: null;
   residual: null;
   'softmax-cross-entropy': null;
-  embedding: never;
-  'position-embedding': never;
-  attention: never;
-  'lm-head': never;
+  embedding: null;
+  'position-embedding': null;
+  /** The probabilities [batch·H, T, T] the backward reads, and its dS scratch (training). */
+  attention: { probs: Region; dScores: Region | null };
+  'lm-head': null;
 }
 
 export interface CpuLayerRule<K extends LayerKind> {
@@ -133,6 +141,17 @@ export function convShape(l: ResolvedLayers['conv2d'], batch: number): CpuConv2d
   const [c, h, w] = l.inShape;
   return { batch, inChannels: c, height: h, width: w, outChannels: l.outChannels, kernel: l.kernel, stride: l.stride, padding: l.padding };
 }
+
+/** A node's rows: its examples, or over a sequence each example's `positions` rows (r0 is a whole MR block, so r0·positions is too). */
+function rowsOf(r: LayerRun, positions: number): { batch: number; r0: number; r1: number; b0: number; b1: number } {
+  if (positions === 1) return r;
+  const [r0, r1] = [r.r0 * positions, r.r1 * positions];
+  return { batch: r.batch * positions, r0, r1, b0: r0 / MR, b1: Math.ceil(r1 / MR) };
+}
+
+/** The whole memory as floats (a fresh view: the memory may have grown), and a byte offset as a float index into it. */
+const floatsOf = (r: LayerRun) => new Float32Array(r.memory.buffer);
+const fi = (bytes: number) => bytes / 4;
 
 /** The region linear gradients read as dZ: its own dz when fused, else the gradient flowing in. */
 const linearDz = (n: CpuNode<'linear'>): number => (n.act ? n.buffers.dz! : n.dy!).offset;
@@ -181,16 +200,19 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
       packedW: take(packedColsBytes(n.inSize, n.outSize)),
       packedWT: n.needsDx ? take(packedColsBytes(n.outSize, n.inSize)) : null,
     }),
-    buffers: (n, B, take) => ({
-      inputRows: take(packedRowsBytes(B, n.inSize)),
-      inputCols: take(packedRowsBytes(n.inSize, B)),
-      z: n.act ? take(B * n.outSize * 4) : null,
-      dz: n.act ? take(B * n.outSize * 4) : null,
-      dzRows: n.needsDx ? take(packedRowsBytes(B, n.outSize)) : null,
-      dzCols: take(packedColsBytes(B, n.outSize)),
-    }),
+    buffers: (n, capacity, take) => {
+      const [B, fanIn, fanOut] = [capacity * n.layer.positions, n.layer.inFeatures, n.layer.outFeatures];
+      return {
+        inputRows: take(packedRowsBytes(B, fanIn)),
+        inputCols: take(packedRowsBytes(fanIn, B)),
+        z: n.act ? take(B * fanOut * 4) : null,
+        dz: n.act ? take(B * fanOut * 4) : null,
+        dzRows: n.needsDx ? take(packedRowsBytes(B, fanOut)) : null,
+        dzCols: take(packedColsBytes(B, fanOut)),
+      };
+    },
     pack(n, r) {
-      const [fanIn, fanOut] = [n.inSize, n.outSize];
+      const [fanIn, fanOut] = [n.layer.inFeatures, n.layer.outFeatures];
       const w = at(r.params, n.layer.weight.offset);
       const [q0, q1] = share(panels(fanOut), r.index, r.count);
       r.k.packB(w, fanOut, 1, fanIn, fanOut, 0, fanIn, q0, q1, n.weights.packedW.offset);
@@ -201,22 +223,24 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
       }
     },
     forward(n, r) {
-      const { k, batch, r0, r1 } = r;
-      const [fanIn, fanOut] = [n.inSize, n.outSize];
+      const { k } = r;
+      const { batch, r0, r1, b0, b1 } = rowsOf(r, n.layer.positions);
+      const [fanIn, fanOut] = [n.layer.inFeatures, n.layer.outFeatures];
       const b = n.buffers;
       k.packA(n.x.offset, fanIn, 1, batch, fanIn, r0, r1, 0, fanIn, b.inputRows.offset);
       // Transposed for dW = xᵀ·dZ: features are the rows, this thread's examples the k-range.
       if (r.training) k.packA(n.x.offset, 1, fanIn, fanIn, batch, 0, fanIn, r0, r1, b.inputCols.offset);
       k.gemm(
-        b.inputRows.offset, n.weights.packedW.offset, fanIn, r.b0, r.b1, 0, panels(fanOut),
+        b.inputRows.offset, n.weights.packedW.offset, fanIn, b0, b1, 0, panels(fanOut),
         n.y.offset, fanOut, batch, fanOut,
         at(r.params, n.layer.bias.offset), n.act ? ACT[n.act] : ACT.none,
         r.training && n.act ? b.z!.offset : 0, 0, r.tile,
       );
     },
     backward(n, r) {
-      const { k, batch, r0, r1 } = r;
-      const [fanIn, fanOut] = [n.inSize, n.outSize];
+      const { k } = r;
+      const { batch, r0, r1, b0, b1 } = rowsOf(r, n.layer.positions);
+      const [fanIn, fanOut] = [n.layer.inFeatures, n.layer.outFeatures];
       const b = n.buffers;
       if (n.act && !n.dyIsDz) k.activationBackward(n.dy!.offset, b.z!.offset, b.dz!.offset, r0 * fanOut, r1 * fanOut, ACT[n.act]);
       const dz = linearDz(n);
@@ -225,15 +249,16 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
       k.packA(dz, fanOut, 1, batch, fanOut, r0, r1, 0, fanOut, b.dzRows!.offset);
       const into = n.into;
       k.gemm(
-        b.dzRows!.offset, n.weights.packedWT!.offset, fanOut, r.b0, r.b1, 0, panels(fanIn),
+        b.dzRows!.offset, n.weights.packedWT!.offset, fanOut, b0, b1, 0, panels(fanIn),
         n.dx.offset, fanIn, batch, fanIn,
         0, into ? ACT[into.act!] : ACT.none, 0, into ? into.buffers.z!.offset : 0, r.tile,
       );
     },
     gradients(n, r, phase) {
       if (phase !== 0) return;
-      const { k, batch } = r;
-      const [fanIn, fanOut] = [n.inSize, n.outSize];
+      const { k } = r;
+      const { batch } = rowsOf(r, n.layer.positions);
+      const [fanIn, fanOut] = [n.layer.inFeatures, n.layer.outFeatures];
       const [w0, w1] = share(blocks(fanIn), r.index, r.count);
       if (w0 < w1) {
         k.gemm(
@@ -314,21 +339,23 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
 
   layernorm: {
     weights: none,
-    buffers: (_n, B, take) => ({ stats: take(B * 8) }),
+    buffers: (n, B, take) => ({ stats: take(B * n.layer.positions * 8) }),
     forward(n, r) {
       const l = n.layer;
-      r.k.layernormForward(n.x.offset, at(r.params, l.weight.offset), at(r.params, l.bias.offset), n.y.offset, n.buffers.stats.offset, l.features, l.eps, r.r0, r.r1);
+      const { r0, r1 } = rowsOf(r, l.positions);
+      r.k.layernormForward(n.x.offset, at(r.params, l.weight.offset), at(r.params, l.bias.offset), n.y.offset, n.buffers.stats.offset, l.features, l.eps, r0, r1);
     },
     backward(n, r) {
       if (!n.dx) return;
-      r.k.layernormBackwardInput(n.x.offset, n.buffers.stats.offset, at(r.params, n.layer.weight.offset), n.dy!.offset, n.dx.offset, n.layer.features, r.r0, r.r1);
+      const { r0, r1 } = rowsOf(r, n.layer.positions);
+      r.k.layernormBackwardInput(n.x.offset, n.buffers.stats.offset, at(r.params, n.layer.weight.offset), n.dy!.offset, n.dx.offset, n.layer.features, r0, r1);
     },
     gradients(n, r, phase) {
       if (phase !== 0) return;
       const l = n.layer;
       const f = l.features;
       const [v0, v1] = share(Math.ceil(f / 4), r.index, r.count);
-      if (v0 < v1) r.k.layernormParamGrad(n.x.offset, n.buffers.stats.offset, n.dy!.offset, at(r.grads, l.weight.offset), at(r.grads, l.bias.offset), r.batch, f, v0 * 4, Math.min(v1 * 4, f));
+      if (v0 < v1) r.k.layernormParamGrad(n.x.offset, n.buffers.stats.offset, n.dy!.offset, at(r.grads, l.weight.offset), at(r.grads, l.bias.offset), r.batch * l.positions, f, v0 * 4, Math.min(v1 * 4, f));
     },
   },
 
@@ -361,18 +388,86 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
     },
   },
 
-  // No CPU kernels for a GPT's layers yet; CpuModel refuses such a model (requireBackendSupport) before planning.
-  embedding: { weights: () => unsupportedLayer('embedding', BACKEND), buffers: () => unsupportedLayer('embedding', BACKEND), forward: () => unsupportedLayer('embedding', BACKEND), backward: () => unsupportedLayer('embedding', BACKEND) },
-  'position-embedding': { weights: () => unsupportedLayer('position-embedding', BACKEND), buffers: () => unsupportedLayer('position-embedding', BACKEND), forward: () => unsupportedLayer('position-embedding', BACKEND), backward: () => unsupportedLayer('position-embedding', BACKEND) },
-  attention: { weights: () => unsupportedLayer('attention', BACKEND), buffers: () => unsupportedLayer('attention', BACKEND), forward: () => unsupportedLayer('attention', BACKEND), backward: () => unsupportedLayer('attention', BACKEND) },
-  'lm-head': { weights: () => unsupportedLayer('lm-head', BACKEND), buffers: () => unsupportedLayer('lm-head', BACKEND), forward: () => unsupportedLayer('lm-head', BACKEND), backward: () => unsupportedLayer('lm-head', BACKEND) },
+  embedding: {
+    weights: none,
+    buffers: none,
+    forward(n, r) {
+      const l = n.layer;
+      embeddingForward(floatsOf(r), fi(n.x.offset), fi(at(r.params, l.weight.offset)), fi(n.y.offset), l.features, r.r0 * l.context, r.r1 * l.context);
+    },
+    backward() {},
+    gradients(n, r, phase) {
+      if (phase !== 0) return;
+      const l = n.layer;
+      const [v0, v1] = share(l.vocabulary, r.index, r.count);
+      if (v0 >= v1) return;
+      const head = n.tiedHead;
+      const tied = head ? { xAt: fi(head.x.offset), dLogitsAt: fi(head.dy!.offset), vocabulary: l.vocabulary } : null;
+      embeddingGradient(floatsOf(r), fi(n.x.offset), fi(n.dy!.offset), fi(at(r.grads, l.weight.offset)), l.features, r.batch * l.context, v0, v1, tied);
+    },
+  },
+
+  'position-embedding': {
+    weights: none,
+    buffers: none,
+    forward(n, r) {
+      positionForward(floatsOf(r), fi(n.x.offset), fi(at(r.params, n.layer.weight.offset)), fi(n.y.offset), n.inSize, r.r0, r.r1);
+    },
+    backward(n, r) {
+      if (n.dx) r.k.copyFloats(n.dy!.offset, n.dx.offset, r.r0 * n.inSize, r.r1 * n.inSize);
+    },
+    gradients(n, r, phase) {
+      if (phase !== 0) return;
+      const [c0, c1] = share(n.inSize, r.index, r.count);
+      if (c0 < c1) r.k.columnSum(n.dy!.offset, r.batch, n.inSize, c0, c1, at(r.grads, n.layer.weight.offset));
+    },
+  },
+
+  // The core only: cpuModelPlan.ts puts the qkv and output projections around it as linears.
+  attention: {
+    weights: none,
+    buffers: (n, B, take) => {
+      const scores = B * n.layer.heads * n.layer.context * n.layer.context * 4;
+      return { probs: take(scores), dScores: n.needsDx ? take(scores) : null };
+    },
+    forward(n, r) {
+      attentionForward(floatsOf(r), fi(n.x.offset), fi(n.buffers.probs.offset), fi(n.y.offset), n.layer, r.r0, r.r1);
+    },
+    backward(n, r) {
+      if (!n.dx) return;
+      const b = n.buffers;
+      attentionBackward(floatsOf(r), fi(n.x.offset), fi(b.probs.offset), fi(n.dy!.offset), fi(b.dScores!.offset), fi(n.dx.offset), n.layer, r.r0, r.r1);
+    },
+  },
+
+  'lm-head': {
+    weights: none,
+    buffers: none,
+    forward(n, r) {
+      const l = n.layer;
+      lmHeadForward(floatsOf(r), fi(n.x.offset), fi(at(r.params, l.weight.offset)), fi(n.y.offset), l, r.r0 * l.context, r.r1 * l.context);
+    },
+    backward(n, r) {
+      const l = n.layer;
+      if (n.dx) lmHeadInputGrad(floatsOf(r), fi(n.dy!.offset), fi(at(r.params, l.weight.offset)), fi(n.dx.offset), l, r.r0 * l.context, r.r1 * l.context);
+    },
+    // Tied: the embedding's gradient rule sums this head's share of dE with its own.
+    gradients(n, r, phase) {
+      const l = n.layer;
+      if (phase !== 0 || l.tied) return;
+      const [i0, i1] = share(l.features, r.index, r.count);
+      if (i0 < i1) lmHeadWeightGrad(floatsOf(r), fi(n.x.offset), fi(n.dy!.offset), fi(at(r.grads, l.weight.offset)), l, r.batch * l.context, i0, i1);
+    },
+  },
 
   'softmax-cross-entropy': {
     weights: none,
     buffers: none,
     // (loss, correct) per row into rowStats (its y is unused), and dlogits = (softmax − onehot)/batch into dx.
     forward(n, r) {
-      r.k.softmaxCrossEntropy(n.x.offset, r.labels, r.r0, r.r1, n.layer.classes, 1 / r.batch, n.dx!.offset, r.rowStats);
+      // A row per label; the mean (and so the scale) is over them all.
+      const { batch, r0, r1 } = rowsOf(r, n.layer.positions);
+      r.k.softmaxCrossEntropy(n.x.offset, r.labels, r0, r1, n.layer.classes, 1 / batch, n.dx!.offset, r.rowStats);
     },
     backward() {},
   },

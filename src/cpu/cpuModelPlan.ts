@@ -12,10 +12,12 @@
 // Fusion is a rule over the list: a linear followed by relu or gelu is one node whose gemm
 // applies bias and activation in its epilogue (keeping the pre-activation z), and a linear
 // right after such a node writes that node's dz through its dx gemm with act'(z) applied, as
-// CpuMlp does. Every other layer is a node of its own (src/cpu/cpuModelLayers.ts).
+// CpuMlp does. Every other layer is a node of its own (src/cpu/cpuModelLayers.ts), but for
+// attention, which is three: its qkv projection and its output projection are linears over
+// the positions (the gemm), around a node for the masked softmax core.
 
 import type { Activation } from '../model/mlp.ts';
-import { hasParameters, type LayerKind, type ResolvedLayer, type ResolvedLayers, type ResolvedModel } from '../model/layers/spec.ts';
+import { hasParameters, type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedLinear, type ResolvedModel } from '../model/layers/spec.ts';
 import { cpuLayerTable, type LayerBuffers, type LayerWeights } from './cpuModelLayers.ts';
 import { NORM_CHUNK, headerRegions, type DatasetRegions, type Region } from './memoryPlan.ts';
 
@@ -52,6 +54,8 @@ export interface CpuNode<K extends LayerKind = LayerKind> {
   buffers: LayerBuffers[K];
   /** Residual: the branch's nodes. */
   branch: CpuNode[];
+  /** Embedding: the lm-head tied to its table, whose share of the table's gradient it sums too. */
+  tiedHead?: CpuNode<'lm-head'>;
 }
 
 export interface CpuModelPlan {
@@ -120,7 +124,8 @@ export function specRegion(heapBase: number, specBytes: number): Region {
  * when a layer before it holds parameters (or the list's input needs a gradient): the
  * first conv of a CNN, or one after pooling the input, computes no dx.
  */
-function buildNodes(layers: readonly ResolvedLayer[], listNeedsDx: boolean): CpuNode[] {
+function buildNodes(list: readonly ResolvedLayer[], listNeedsDx: boolean): CpuNode[] {
+  const layers = list.flatMap(expandAttention);
   const nodes: CpuNode[] = [];
   let upstream = listNeedsDx;
   for (let i = 0; i < layers.length; i++) {
@@ -138,6 +143,22 @@ function buildNodes(layers: readonly ResolvedLayer[], listNeedsDx: boolean): Cpu
     if (fused) i++;
   }
   return nodes;
+}
+
+/** Attention as its qkv linear (over the positions), its core (in [T, 3C] → out [T, C]) and its output projection. */
+function expandAttention(layer: ResolvedLayer): ResolvedLayer[] {
+  if (layer.kind !== 'attention') return [layer];
+  const { context: t, features: c } = layer;
+  const projection = (part: string, fanIn: number, fanOut: number, weight: ParamTensor, bias: ParamTensor): ResolvedLinear => ({
+    kind: 'linear', path: `${layer.path}.${part}`, specPath: layer.specPath, ordinal: layer.ordinal,
+    inShape: [t, fanIn], outShape: [t, fanOut], inFeatures: fanIn, outFeatures: fanOut, positions: t, weight, bias,
+    forwardFlops: t * (2 * fanIn * fanOut + fanOut),
+  });
+  return [
+    projection('qkv', c, 3 * c, layer.qkvWeight, layer.qkvBias),
+    { ...layer, inShape: [t, 3 * c] },
+    projection('projection', c, c, layer.projectionWeight, layer.projectionBias),
+  ];
 }
 
 /** Calls visit on every node, a residual's branch after it. */
@@ -223,13 +244,16 @@ export function planModel(model: ResolvedModel, inputs: ModelPlanInputs, heapBas
     indices: take(B * 4),
     positions: take(B * 4),
     x: take(B * model.inputSize * 4),
-    labels: take(B * 4),
-    rowStats: take(B * 8),
+    // A label and a (loss, correct) pair per example, or per position of a next-token model.
+    labels: take(B * model.labelsPerExample * 4),
+    rowStats: take(B * model.labelsPerExample * 8),
     scratch: take(inputs.threads * scratchPerThread),
     scratchPerThread,
   };
   planForward(nodes, batch.x, B, take);
   planBackward(nodes, null, B, take);
+  const head = nodes.find((n): n is CpuNode<'lm-head'> => n.layer.kind === 'lm-head' && n.layer.tied);
+  if (head) (nodes[0] as CpuNode<'embedding'>).tiedHead = head;
   const logits = nodes[nodes.length - 1].x;
   return { inputs, model, spec, params, grads, state1, state2, normPartials, train, test, batch, nodes, logits, twoPhases, end: arena.end };
 }

@@ -189,11 +189,11 @@ export class GpuModel {
 
   /** Logits for raw inputs x (batch × inputSize, already scaled to [0, 1], or token ids), evaluation mode: batch × classes, or batch × T × vocabulary. */
   async logits(x: Float32Array, batch: number): Promise<Float32Array> {
+    const plan = await this.plan(batch, 'raw', null);
     if (x.length !== batch * this.model.inputSize) {
       throw new Error(`logits: x has ${x.length} values, expected batch·inputSize = ${batch}·${this.model.inputSize}`);
     }
     this.checkTokens('logits', x);
-    const plan = await this.plan(batch, 'raw', null);
     writeArray(this.ctx, plan.x.buffer, x);
     const rec = this.recorder('logits');
     encodeForward(plan.list, rec, this.env(plan));

@@ -81,9 +81,6 @@ export const LAYER_KINDS: readonly LayerKind[] = [
   'embedding', 'position-embedding', 'attention', 'lm-head', 'softmax-cross-entropy',
 ];
 
-/** A GPT's kinds: the f64 reference, the WebGPU table and the ONNX export have them; the CPU table has no rule for them yet. */
-export const SEQUENCE_KINDS = ['embedding', 'position-embedding', 'attention', 'lm-head'] as const;
-export type SequenceKind = (typeof SEQUENCE_KINDS)[number];
 
 /** The general form: an input shape ([C,H,W] or [features]) and the layers, the loss last. */
 export interface LayerModelSpec { input: number[]; layers: LayerSpec[] }
@@ -657,35 +654,6 @@ export function describeModel(model: ResolvedModel): string {
     }
   };
   return model.layers.slice(0, -1).map(one).join(' → ');
-}
-
-/** A model a backend cannot run yet: named before anything is planned or allocated. */
-export class UnsupportedModelError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsupportedModelError';
-  }
-}
-
-/**
- * Refuses a model that `backend` (the CPU table) cannot run yet: a GPT's layer
- * (SEQUENCE_KINDS), or a sequence [T, C] anywhere, which those tables' linear, layernorm and
- * loss do not read row by row yet.
- */
-export function requireBackendSupport(model: ResolvedModel, backend: string): void {
-  walkLayers(model.layers, (l) => {
-    if ((SEQUENCE_KINDS as readonly string[]).includes(l.kind)) {
-      throw new UnsupportedModelError(`${backend} has no ${l.kind} layer yet (layer ${l.path}); only the f64 reference, the WebGPU backend and the ONNX export have ${SEQUENCE_KINDS.join(', ')} so far`);
-    }
-    if (l.inShape.length === 2 || l.outShape.length === 2) {
-      throw new UnsupportedModelError(`${backend} does not run layers over a sequence yet (layer ${l.path}, ${l.kind} on [${l.inShape.join(',')}]); only the f64 reference, the WebGPU backend and the ONNX export do`);
-    }
-  });
-}
-
-/** The one rule the CPU table gives a GPT's kind: requireBackendSupport refuses such a model first, so reaching it is a bug. */
-export function unsupportedLayer(kind: SequenceKind, backend: string): never {
-  throw new UnsupportedModelError(`${backend} reached a ${kind} layer, which it has no rule for; requireBackendSupport should have refused the model`);
 }
 
 /** Whether a layer holds parameters, those of a residual's branch included. */

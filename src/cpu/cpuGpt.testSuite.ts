@@ -1,0 +1,122 @@
+// The CPU layer table's GPT layers (token and position embeddings, the attention core between
+// its two projection linears, the tied or untied lm-head, and linear, layernorm and the loss
+// row by row over sequences) against the f64 table, shared by Node (one thread) and Chromium
+// (worker threads): contexts 1, 7 and 33, heads of sizes 3 and 5, batches 1, 3 and 9 (an MR
+// block and a ragged one); the PyTorch goldens of two tiny GPTs; the same bits whatever the
+// thread count; bad token ids refused.
+
+import { describe, expect, it } from 'vitest';
+import { forward, forwardBackward } from '../model/layers/reference.ts';
+import { initModelParameters, parseModelSpec, resolveModel, type LayerModelSpec, type ResolvedModel } from '../model/layers/spec.ts';
+import { assertAllClose } from '../testing/allclose.ts';
+import { Random } from '../util/random.ts';
+import { CpuModel } from './cpuModel.ts';
+import gptGolden from '../../test/fixtures/torch-goldens/gpt.json';
+import gptUntiedGolden from '../../test/fixtures/torch-goldens/gpt-untied.json';
+
+const SCE = { kind: 'softmax-cross-entropy' } as const;
+
+export const GPT_CASES: [string, LayerModelSpec][] = [
+  ['embeddings and a tied head, context 1', {
+    input: [1],
+    layers: [{ kind: 'embedding', vocabulary: 5, features: 4 }, { kind: 'position-embedding' }, { kind: 'lm-head' }, SCE],
+  }],
+  ['1 head of 5, context 7, an untied head', {
+    input: [7],
+    layers: [{ kind: 'embedding', vocabulary: 6, features: 5 }, { kind: 'position-embedding' }, { kind: 'attention', heads: 1 }, { kind: 'lm-head', tied: false }, SCE],
+  }],
+  ['GPT blocks: 3 heads of 3, layernorm, MLP and dropout per position, context 7', {
+    input: [7],
+    layers: [
+      { kind: 'embedding', vocabulary: 13, features: 9 }, { kind: 'position-embedding' },
+      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'attention', heads: 3 }] },
+      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'linear', outFeatures: 36 }, { kind: 'gelu' }, { kind: 'linear', outFeatures: 9 }, { kind: 'dropout', p: 0.2 }] },
+      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'attention', heads: 3 }] },
+      { kind: 'layernorm' }, { kind: 'lm-head' }, SCE,
+    ],
+  }],
+  ['2 heads of 3, context 33', {
+    input: [33],
+    layers: [{ kind: 'embedding', vocabulary: 4, features: 6 }, { kind: 'position-embedding' }, { kind: 'attention', heads: 2 }, { kind: 'lm-head' }, SCE],
+  }],
+];
+
+/** Initial parameters with every entry moved, so no bias is 0, no gain 1, and the small N(0, 0.02) tables matter. */
+export function gptParameters(model: ResolvedModel, seed: number): Float32Array {
+  const rng = new Random(seed);
+  const params = initModelParameters(model, seed);
+  for (const t of model.tensors) for (let i = 0; i < t.length; i++) params[t.offset + i] += rng.uniform(-0.3, 0.3);
+  return params;
+}
+
+export function gptBatch(model: ResolvedModel, rng: Random, batch: number) {
+  const vocabulary = model.tokens!.vocabulary;
+  const x = Float32Array.from({ length: batch * model.inputSize }, () => rng.int(vocabulary));
+  const labels = Array.from({ length: batch * model.labelsPerExample }, () => rng.int(vocabulary));
+  const dropout = { seed: rng.int(2 ** 32), positions: Uint32Array.from({ length: batch }, () => rng.int(2 ** 32)) };
+  return { x, labels, dropout };
+}
+
+interface Golden { model: unknown; batch: number; inputs: number[]; labels: number[]; dropout: { seed: number; positions: number[] }; params: number[]; loss: number; gradient: number[]; logits: number[] }
+
+export function defineCpuGptTests(threads: number): void {
+  describe(`CPU GPT layers, ${threads} thread${threads === 1 ? '' : 's'}`, () => {
+    for (const [name, spec] of GPT_CASES) {
+      it(`${name}: loss, every gradient and the logits at batches 1, 3, 9`, async () => {
+        const model = resolveModel(spec);
+        const params = gptParameters(model, 5);
+        const cpu = await CpuModel.create(model, { threads });
+        try {
+          cpu.setParameters(params);
+          const rng = new Random(11);
+          for (const batch of [1, 3, 9]) {
+            const { x, labels, dropout } = gptBatch(model, rng, batch);
+            const got = await cpu.gradientOf(x, labels, dropout);
+            const ref = forwardBackward(model, params, x, labels, { dropout });
+            expect(Math.abs(got.loss - ref.loss), `loss, batch ${batch}`).toBeLessThan(1e-5 * (1 + ref.loss));
+            expect(got.correct).toBe(ref.correct);
+            for (const t of model.tensors) {
+              assertAllClose(got.gradient.subarray(t.offset, t.offset + t.length), ref.gradient.subarray(t.offset, t.offset + t.length), 2e-5, 1e-3, `${t.name}, batch ${batch}`);
+            }
+            assertAllClose(await cpu.logits(x, batch), forward(model, params, x, batch), 2e-5, 1e-4, `logits, batch ${batch}`);
+          }
+        } finally {
+          cpu.dispose();
+        }
+      });
+    }
+
+    for (const [name, golden] of [['gpt', gptGolden], ['gpt-untied', gptUntiedGolden]] as [string, Golden][]) {
+      it(`PyTorch golden ${name}: torch's loss and every gradient, from the f32 parameters`, async () => {
+        const model = resolveModel(parseModelSpec(golden.model));
+        const cpu = await CpuModel.create(model, { threads });
+        try {
+          cpu.setParameters(Float32Array.from(golden.params));
+          const dropout = { seed: golden.dropout.seed, positions: Uint32Array.from(golden.dropout.positions) };
+          const got = await cpu.gradientOf(Float32Array.from(golden.inputs), golden.labels, dropout);
+          expect(Math.abs(got.loss - golden.loss)).toBeLessThan(1e-5 * (1 + golden.loss));
+          for (const t of model.tensors) {
+            assertAllClose(got.gradient.subarray(t.offset, t.offset + t.length), golden.gradient.slice(t.offset, t.offset + t.length), 2e-5, 1e-3, `${name} ${t.name}`);
+          }
+        } finally {
+          cpu.dispose();
+        }
+      });
+    }
+
+    it('refuses token ids outside the vocabulary, labels that are not one per position, and image datasets', async () => {
+      const model = resolveModel(GPT_CASES[1][1]);
+      const cpu = await CpuModel.create(model, { threads });
+      try {
+        const x = new Float32Array(7);
+        x[3] = 6;
+        await expect(cpu.gradientOf(x, new Array(7).fill(0))).rejects.toThrow('gradientOf: x[3] = 6 is not a token id in [0, 6)');
+        await expect(cpu.logits(x, 1)).rejects.toThrow('logits: x[3] = 6 is not a token id in [0, 6)');
+        await expect(cpu.gradientOf(new Float32Array(7), new Array(6).fill(0))).rejects.toThrow(/labels has 6 values, not a multiple of the 7 labels/);
+        await expect(cpu.evaluate('test', new Uint32Array([0]))).rejects.toThrow(/next-token model trains and evaluates on token batches/);
+      } finally {
+        cpu.dispose();
+      }
+    });
+  });
+}
