@@ -16,7 +16,9 @@ import type { CpuJob } from './jobs.ts';
 import type { Region } from './memoryPlan.ts';
 
 /** Batch buffers grow in steps of this many rows, so that nearby batch sizes share a plan. */
+/** Batch capacity grows in steps of this many rows of work: examples, or positions of a sequence model (a step of 128 / T sequences). */
 const CAPACITY_STEP = 128;
+const capacityStep = (model: ResolvedModel) => Math.max(1, Math.floor(CAPACITY_STEP / model.labelsPerExample));
 
 /** A call as the jobs it runs, in order: the executor runs each yielded job before the next step. */
 type Steps<T> = Generator<CpuJob, T, void>;
@@ -73,7 +75,7 @@ export class CpuModel {
     private readonly executor: CpuExecutor,
     private readonly specBytes: number,
   ) {
-    this.plan = planModel(model, this.planInputs(0, 0, CAPACITY_STEP), executor.heapBase);
+    this.plan = planModel(model, this.planInputs(0, 0, capacityStep(model)), executor.heapBase);
     this.stochastic = findDropout(model.layers);
   }
 
@@ -349,7 +351,8 @@ export class CpuModel {
 
   private *ensureCapacity(batch: number): Steps<void> {
     if (batch <= this.plan.batch.capacity) return;
-    yield* this.configure({ ...this.plan.inputs, batchCapacity: Math.ceil(batch / CAPACITY_STEP) * CAPACITY_STEP });
+    const step = capacityStep(this.model);
+    yield* this.configure({ ...this.plan.inputs, batchCapacity: Math.ceil(batch / step) * step });
   }
 
   /** Runs a call's jobs one after the other on the executor's threads. */

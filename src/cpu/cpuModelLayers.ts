@@ -197,8 +197,8 @@ const pool = <K extends 'maxpool2d' | 'avgpool2d'>(kind: K): CpuLayerRule<K> => 
 export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
   linear: {
     weights: (n, take) => ({
-      packedW: take(packedColsBytes(n.inSize, n.outSize)),
-      packedWT: n.needsDx ? take(packedColsBytes(n.outSize, n.inSize)) : null,
+      packedW: take(packedColsBytes(n.layer.inFeatures, n.layer.outFeatures)),
+      packedWT: n.needsDx ? take(packedColsBytes(n.layer.outFeatures, n.layer.inFeatures)) : null,
     }),
     buffers: (n, capacity, take) => {
       const [B, fanIn, fanOut] = [capacity * n.layer.positions, n.layer.inFeatures, n.layer.outFeatures];

@@ -60,35 +60,45 @@ export function positionForward(f: Float32Array, xAt: number, tableAt: number, y
 
 export interface AttentionDims { context: number; features: number; heads: number }
 
+// The loops below index the memory directly (no helper calls in an inner loop) and run their
+// innermost loop over a head's d contiguous features, accumulating in f64 scratch rows.
+
 /** Examples [n0, n1): o [T, C] per example from qkv [T, 3C]; P [H, T, T] per example saved (0 above the diagonal). */
 export function attentionForward(f: Float32Array, qkvAt: number, probsAt: number, oAt: number, dims: AttentionDims, n0: number, n1: number): void {
   const { context: t, features: c, heads } = dims;
   const d = c / heads;
+  const stride = 3 * c;
   const scale = 1 / Math.sqrt(d);
   const row = new Float64Array(t);
+  const acc = new Float64Array(d);
   for (let n = n0; n < n1; n++) {
-    const qkv = qkvAt + n * t * 3 * c;
+    const qkv = qkvAt + n * t * stride;
     for (let h = 0; h < heads; h++) {
       const p = probsAt + (n * heads + h) * t * t;
       for (let i = 0; i < t; i++) {
-        const q = qkv + i * 3 * c + h * d;
+        const q = qkv + i * stride + h * d;
         let max = -Infinity;
         for (let j = 0; j <= i; j++) {
-          const k = qkv + j * 3 * c + c + h * d;
+          const k = qkv + j * stride + c + h * d;
           let s = 0;
           for (let e = 0; e < d; e++) s += f[q + e] * f[k + e];
-          row[j] = s * scale;
-          if (row[j] > max) max = row[j];
+          s *= scale;
+          row[j] = s;
+          if (s > max) max = s;
         }
         let sum = 0;
         for (let j = 0; j <= i; j++) sum += (row[j] = Math.exp(row[j] - max));
-        for (let j = 0; j < t; j++) f[p + i * t + j] = j <= i ? row[j] / sum : 0;
-        const o = oAt + (n * t + i) * c + h * d;
-        for (let e = 0; e < d; e++) {
-          let acc = 0;
-          for (let j = 0; j <= i; j++) acc += f[p + i * t + j] * f[qkv + j * 3 * c + 2 * c + h * d + e];
-          f[o + e] = acc;
+        const pi = p + i * t;
+        for (let j = 0; j <= i; j++) f[pi + j] = row[j] / sum;
+        f.fill(0, pi + i + 1, pi + t);
+        acc.fill(0);
+        for (let j = 0; j <= i; j++) {
+          const pij = f[pi + j];
+          const v = qkv + j * stride + 2 * c + h * d;
+          for (let e = 0; e < d; e++) acc[e] += pij * f[v + e];
         }
+        const o = oAt + (n * t + i) * c + h * d;
+        for (let e = 0; e < d; e++) f[o + e] = acc[e];
       }
     }
   }
@@ -100,48 +110,63 @@ export function attentionBackward(
 ): void {
   const { context: t, features: c, heads } = dims;
   const d = c / heads;
+  const stride = 3 * c;
   const scale = 1 / Math.sqrt(d);
+  const accA = new Float64Array(d);
+  const accB = new Float64Array(d);
   for (let n = n0; n < n1; n++) {
-    const qkv = qkvAt + n * t * 3 * c;
-    const dQkv = dQkvAt + n * t * 3 * c;
+    const qkv = qkvAt + n * t * stride;
+    const dQkv = dQkvAt + n * t * stride;
     const dO = dOAt + n * t * c;
     for (let h = 0; h < heads; h++) {
       const p = probsAt + (n * heads + h) * t * t;
       const dS = dScoresAt + (n * heads + h) * t * t;
-      const at = (pos: number, part: number) => qkv + pos * 3 * c + part * c + h * d;
-      const dAt = (pos: number, part: number) => dQkv + pos * 3 * c + part * c + h * d;
-      // Per query row i: dP, then dS; dq_i = Σ_j dS_ij·k_j.
+      const hq = h * d;
+      const hk = c + h * d;
+      const hv = 2 * c + h * d;
+      // Per query row i: dP (kept in dS), then dS; dq_i = Σ_j dS_ij·k_j.
       for (let i = 0; i < t; i++) {
-        const doRow = dO + i * c + h * d;
+        const doRow = dO + i * c + hq;
+        const pi = p + i * t;
+        const si = dS + i * t;
         let rowDot = 0;
         for (let j = 0; j <= i; j++) {
+          const v = qkv + j * stride + hv;
           let dp = 0;
-          const v = at(j, 2);
           for (let e = 0; e < d; e++) dp += f[doRow + e] * f[v + e];
-          f[dS + i * t + j] = dp;
-          rowDot += dp * f[p + i * t + j];
+          f[si + j] = dp;
+          rowDot += dp * f[pi + j];
         }
-        for (let j = 0; j < t; j++) f[dS + i * t + j] = j <= i ? f[p + i * t + j] * (f[dS + i * t + j] - rowDot) * scale : 0;
-        const dq = dAt(i, 0);
-        for (let e = 0; e < d; e++) {
-          let acc = 0;
-          for (let j = 0; j <= i; j++) acc += f[dS + i * t + j] * f[at(j, 1) + e];
-          f[dq + e] = acc;
+        for (let j = 0; j <= i; j++) f[si + j] = f[pi + j] * (f[si + j] - rowDot) * scale;
+        f.fill(0, si + i + 1, si + t);
+        accA.fill(0);
+        for (let j = 0; j <= i; j++) {
+          const sij = f[si + j];
+          const k = qkv + j * stride + hk;
+          for (let e = 0; e < d; e++) accA[e] += sij * f[k + e];
         }
+        const dq = dQkv + i * stride + hq;
+        for (let e = 0; e < d; e++) f[dq + e] = accA[e];
       }
       // Per key j: dk_j = Σ_{i ≥ j} dS_ij·q_i, dv_j = Σ_{i ≥ j} P_ij·do_i.
       for (let j = 0; j < t; j++) {
-        const dk = dAt(j, 1);
-        const dv = dAt(j, 2);
-        for (let e = 0; e < d; e++) {
-          let ak = 0;
-          let av = 0;
-          for (let i = j; i < t; i++) {
-            ak += f[dS + i * t + j] * f[at(i, 0) + e];
-            av += f[p + i * t + j] * f[dO + i * c + h * d + e];
+        accA.fill(0);
+        accB.fill(0);
+        for (let i = j; i < t; i++) {
+          const sij = f[dS + i * t + j];
+          const pij = f[p + i * t + j];
+          const q = qkv + i * stride + hq;
+          const doRow = dO + i * c + hq;
+          for (let e = 0; e < d; e++) {
+            accA[e] += sij * f[q + e];
+            accB[e] += pij * f[doRow + e];
           }
-          f[dk + e] = ak;
-          f[dv + e] = av;
+        }
+        const dk = dQkv + j * stride + hk;
+        const dv = dQkv + j * stride + hv;
+        for (let e = 0; e < d; e++) {
+          f[dk + e] = accA[e];
+          f[dv + e] = accB[e];
         }
       }
     }
@@ -150,37 +175,57 @@ export function attentionBackward(
 
 export interface LmHeadDims { features: number; vocabulary: number; tied: boolean }
 
-/** W[i, j] of the head: the embedding's E[j, i] when tied (E [V, C]), else its own W [C, V]. */
-const weightIndex = ({ features: c, vocabulary: v, tied }: LmHeadDims) => (tied ? (i: number, j: number) => j * c + i : (i: number, j: number) => i * v + j);
-
-/** Rows [r0, r1): logits y = x·W. */
+/** Rows [r0, r1): logits y = x·W, W the embedding's E [V, C] read transposed when tied, else W [C, V]. */
 export function lmHeadForward(f: Float32Array, xAt: number, wAt: number, yAt: number, dims: LmHeadDims, r0: number, r1: number): void {
-  const { features: c, vocabulary: v } = dims;
-  const w = weightIndex(dims);
+  const { features: c, vocabulary: v, tied } = dims;
+  const acc = new Float64Array(v);
   for (let r = r0; r < r1; r++) {
     const x = xAt + r * c;
-    for (let j = 0; j < v; j++) {
-      let s = 0;
-      for (let i = 0; i < c; i++) s += f[x + i] * f[wAt + w(i, j)];
-      f[yAt + r * v + j] = s;
+    const y = yAt + r * v;
+    if (tied) {
+      for (let j = 0; j < v; j++) {
+        const e = wAt + j * c;
+        let s = 0;
+        for (let i = 0; i < c; i++) s += f[x + i] * f[e + i];
+        f[y + j] = s;
+      }
+      continue;
     }
+    acc.fill(0);
+    for (let i = 0; i < c; i++) {
+      const xi = f[x + i];
+      const w = wAt + i * v;
+      for (let j = 0; j < v; j++) acc[j] += xi * f[w + j];
+    }
+    for (let j = 0; j < v; j++) f[y + j] = acc[j];
   }
 }
 
 /** Rows [r0, r1): dx = dy·Wᵀ. */
 export function lmHeadInputGrad(f: Float32Array, dyAt: number, wAt: number, dxAt: number, dims: LmHeadDims, r0: number, r1: number): void {
-  const { features: c, vocabulary: v } = dims;
-  const w = weightIndex(dims);
+  const { features: c, vocabulary: v, tied } = dims;
+  const acc = new Float64Array(c);
   for (let r = r0; r < r1; r++) {
     const dy = dyAt + r * v;
-    for (let i = 0; i < c; i++) {
-      let s = 0;
-      for (let j = 0; j < v; j++) s += f[dy + j] * f[wAt + w(i, j)];
-      f[dxAt + r * c + i] = s;
+    const dx = dxAt + r * c;
+    if (!tied) {
+      for (let i = 0; i < c; i++) {
+        const w = wAt + i * v;
+        let s = 0;
+        for (let j = 0; j < v; j++) s += f[dy + j] * f[w + j];
+        f[dx + i] = s;
+      }
+      continue;
     }
+    acc.fill(0);
+    for (let j = 0; j < v; j++) {
+      const g = f[dy + j];
+      const e = wAt + j * c;
+      for (let i = 0; i < c; i++) acc[i] += g * f[e + i];
+    }
+    for (let i = 0; i < c; i++) f[dx + i] = acc[i];
   }
 }
-
 /** An untied head's dW [C, V] rows [i0, i1) over `rows` rows, overwritten: Σ_r x[r, i]·dy[r, j] in row order. */
 export function lmHeadWeightGrad(f: Float32Array, xAt: number, dyAt: number, dwAt: number, dims: LmHeadDims, rows: number, i0: number, i1: number): void {
   const { features: c, vocabulary: v } = dims;

@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { initParameters, mlpFlops, mlpLayout, type MlpSpec } from '../mlp.ts';
+import { BABY_GPT, SHAKESPEARE_CHAR_GPT, gptSpec } from './gpt.ts';
 import {
   initModelParameters, modelSpecSchema, mlpToLayers, parseModelSpec, resolveModel,
   tensorByName, walkLayers, type LayerModelSpec, type ResolvedModel,
@@ -223,19 +224,7 @@ describe('initialisation', () => {
 });
 
 describe('a GPT as a layer list', () => {
-  /** nanoGPT's CPU "baby GPT" (4 layers, 4 heads, 128 features, context 64), with biases. */
-  const block = (c: number, heads: number) => [
-    { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'attention', heads }] },
-    { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'linear', outFeatures: 4 * c }, { kind: 'gelu' }, { kind: 'linear', outFeatures: c }] },
-  ] as const;
-  const baby: LayerModelSpec = {
-    input: [64],
-    layers: [
-      { kind: 'embedding', vocabulary: 65, features: 128 }, { kind: 'position-embedding' },
-      ...[0, 1, 2, 3].flatMap(() => block(128, 4)),
-      { kind: 'layernorm' }, { kind: 'lm-head' }, SCE,
-    ] as LayerModelSpec['layers'],
-  };
+  const baby = gptSpec(BABY_GPT);
   const model = resolveModel(baby);
 
   it('reads 64 token ids, gives 64 rows of 65 logits, and a label per position', () => {
@@ -277,6 +266,15 @@ describe('a GPT as a layer list', () => {
     const gain = tensorByName(model, '2.0.layernorm.weight');
     expect(gain.length).toBe(128);
     expect(params.subarray(gain.offset, gain.offset + gain.length).every((v) => v === 1)).toBe(true);
+  });
+
+  it("gives nanoGPT's shakespeare_char model its 10.65M parameters (plus biases), dropout where nanoGPT has it", () => {
+    const large = resolveModel(gptSpec(SHAKESPEARE_CHAR_GPT));
+    // nanoGPT's 10.65M: bias=False, and get_num_params leaves the position table (256·384) out.
+    const c = 384;
+    const biasesPerBlock = 2 * c + 3 * c + c + 4 * c + c; // two layernorms' shifts, qkv, projection, MLP
+    expect(large.parameterCount - 256 * c - 6 * biasesPerBlock - c).toBe(10_646_784);
+    expect(JSON.stringify(large.spec)).toContain('"kind":"dropout","p":0.2');
   });
 
   it('counts FLOPs: the matmuls at 2 per multiply-add, attention over all T² pairs', () => {
