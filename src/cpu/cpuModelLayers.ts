@@ -23,6 +23,7 @@
 //   residual   branch, then y = x + f(x)    | branch, then dx = dy + f'ᵀdy   | the branch's
 //   softmax-CE loss and dlogits per row (rows.ts) | (done by the forward)   | -
 //   embedding  the table's rows (sequenceKernels.ts) | -                      | dE per token row (+ a tied head's)
+//   (attention's core is assembly/attention.ts; the embeddings and the head, sequenceKernels.ts)
 //   position   x + P                        | dx = dy                        | dP = Σ_examples dy
 //   attention  the masked softmax core (its projections are linear nodes)  | dqkv | -
 //   lm-head    x·Eᵀ or x·W                  | dx = dy·E or dy·Wᵀ             | untied dW (tied: in the embedding's)
@@ -35,9 +36,7 @@ import { convOutputSize, convWeightChunks, scratchBytes, type CpuConv2dShape } f
 import { MR, NR, packedColsBytes, packedRowsBytes, type Region } from './memoryPlan.ts';
 import type { CpuNode, Take } from './cpuModelPlan.ts';
 import { share } from './program.ts';
-import {
-  attentionBackward, attentionForward, embeddingForward, embeddingGradient, lmHeadForward, lmHeadInputGrad, lmHeadWeightGrad, positionForward,
-} from './sequenceKernels.ts';
+import { embeddingForward, embeddingGradient, lmHeadForward, lmHeadInputGrad, lmHeadWeightGrad, positionForward } from './sequenceKernels.ts';
 
 /** What one thread knows while it runs its share of a model job. */
 export interface LayerRun {
@@ -431,12 +430,13 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
       return { probs: take(scores), dScores: n.needsDx ? take(scores) : null };
     },
     forward(n, r) {
-      attentionForward(floatsOf(r), fi(n.x.offset), fi(n.buffers.probs.offset), fi(n.y.offset), n.layer, r.r0, r.r1);
+      const l = n.layer;
+      r.k.attentionForward(n.x.offset, n.buffers.probs.offset, n.y.offset, l.context, l.features, l.heads, r.r0, r.r1);
     },
     backward(n, r) {
       if (!n.dx) return;
-      const b = n.buffers;
-      attentionBackward(floatsOf(r), fi(n.x.offset), fi(b.probs.offset), fi(n.dy!.offset), fi(b.dScores!.offset), fi(n.dx.offset), n.layer, r.r0, r.r1);
+      const [l, b] = [n.layer, n.buffers];
+      r.k.attentionBackward(n.x.offset, b.probs.offset, n.dy!.offset, b.dScores!.offset, n.dx.offset, l.context, l.features, l.heads, r.r0, r.r1);
     },
   },
 

@@ -58,6 +58,9 @@ export interface CpuKernelExports {
   copyFloats(src: number, dst: number, i0: number, i1: number): void;
   /** seed, layer and threshold are u32 (passed as numbers, wrapped to i32 bits by the call). */
   dropoutApply(src: number, dst: number, positions: number, seed: number, layer: number, threshold: number, scale: number, features: number, row0: number, row1: number): void;
+  // The attention core (assembly/attention.ts), between its projections.
+  attentionForward(qkv: number, probs: number, o: number, t: number, c: number, heads: number, n0: number, n1: number): void;
+  attentionBackward(qkv: number, probs: number, dO: number, dScores: number, dQkv: number, t: number, c: number, heads: number, n0: number, n1: number): void;
 }
 
 /** Activation codes of gemm's epilogue (the module's ACT_* globals). */

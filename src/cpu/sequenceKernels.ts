@@ -1,15 +1,13 @@
-// The CPU backend's kernels for a GPT's own layers, in TypeScript over the shared wasm memory
-// (the projections around them are the gemm of the linear rule, cpuModelPlan.ts expands an
-// attention layer into qkv linear → this core → projection linear). `f` is a Float32Array
-// over the whole memory; every `…At` is a float index into it. Each output is written by one
+// The CPU backend's kernels for a GPT's embeddings and head, in TypeScript over the shared wasm
+// memory (attention's core is assembly/attention.ts; its projections are the linear rule's
+// gemm: cpuModelPlan.ts expands an attention layer into qkv linear → core → projection
+// linear). `f` is a Float32Array over the whole memory; every `…At` is a float index into it. Each output is written by one
 // thread in one fixed order (sums in f64, stored as f32), so the bits do not depend on the
 // thread count; forward and backward take a range of rows or examples, the parameter
 // gradients a range of outputs.
 //
 //   embedding          y[r] = E[tokens[r]]               | dE[v] = Σ_{r: tokens[r] = v} dy[r] (+ a tied head's dlogitsᵀ·x)
 //   position-embedding y[n, t] = x[n, t] + P[t]          | dx = dy, dP (a column sum, the wasm columnSum)
-//   attention core     per example and head: S = q·kᵀ/√d masked above the diagonal, P = softmax(S), o = P·v
-//                      | dP = do·vᵀ, dv = Pᵀ·do, dS = P ⊙ (dP − rowsum(dP ⊙ P))/√d, dq = dS·k, dk = dSᵀ·q
 //   lm-head            y = x·Eᵀ (tied) or x·W            | dx = dy·E (or dy·Wᵀ); dW = xᵀ·dy (untied; tied in dE)
 
 /** Token rows [r0, r1) of tokens (f32 ids) into rows of C features of the table. */
@@ -55,121 +53,6 @@ export function positionForward(f: Float32Array, xAt: number, tableAt: number, y
   for (let n = n0; n < n1; n++) {
     const base = n * perExample;
     for (let i = 0; i < perExample; i++) f[yAt + base + i] = f[xAt + base + i] + f[tableAt + i];
-  }
-}
-
-export interface AttentionDims { context: number; features: number; heads: number }
-
-// The loops below index the memory directly (no helper calls in an inner loop) and run their
-// innermost loop over a head's d contiguous features, accumulating in f64 scratch rows.
-
-/** Examples [n0, n1): o [T, C] per example from qkv [T, 3C]; P [H, T, T] per example saved (0 above the diagonal). */
-export function attentionForward(f: Float32Array, qkvAt: number, probsAt: number, oAt: number, dims: AttentionDims, n0: number, n1: number): void {
-  const { context: t, features: c, heads } = dims;
-  const d = c / heads;
-  const stride = 3 * c;
-  const scale = 1 / Math.sqrt(d);
-  const row = new Float64Array(t);
-  const acc = new Float64Array(d);
-  for (let n = n0; n < n1; n++) {
-    const qkv = qkvAt + n * t * stride;
-    for (let h = 0; h < heads; h++) {
-      const p = probsAt + (n * heads + h) * t * t;
-      for (let i = 0; i < t; i++) {
-        const q = qkv + i * stride + h * d;
-        let max = -Infinity;
-        for (let j = 0; j <= i; j++) {
-          const k = qkv + j * stride + c + h * d;
-          let s = 0;
-          for (let e = 0; e < d; e++) s += f[q + e] * f[k + e];
-          s *= scale;
-          row[j] = s;
-          if (s > max) max = s;
-        }
-        let sum = 0;
-        for (let j = 0; j <= i; j++) sum += (row[j] = Math.exp(row[j] - max));
-        const pi = p + i * t;
-        for (let j = 0; j <= i; j++) f[pi + j] = row[j] / sum;
-        f.fill(0, pi + i + 1, pi + t);
-        acc.fill(0);
-        for (let j = 0; j <= i; j++) {
-          const pij = f[pi + j];
-          const v = qkv + j * stride + 2 * c + h * d;
-          for (let e = 0; e < d; e++) acc[e] += pij * f[v + e];
-        }
-        const o = oAt + (n * t + i) * c + h * d;
-        for (let e = 0; e < d; e++) f[o + e] = acc[e];
-      }
-    }
-  }
-}
-
-/** Examples [n0, n1): dqkv [T, 3C] (every entry) from do [T, C] and the forward's qkv and P; dS [H, T, T] is scratch. */
-export function attentionBackward(
-  f: Float32Array, qkvAt: number, probsAt: number, dOAt: number, dScoresAt: number, dQkvAt: number, dims: AttentionDims, n0: number, n1: number,
-): void {
-  const { context: t, features: c, heads } = dims;
-  const d = c / heads;
-  const stride = 3 * c;
-  const scale = 1 / Math.sqrt(d);
-  const accA = new Float64Array(d);
-  const accB = new Float64Array(d);
-  for (let n = n0; n < n1; n++) {
-    const qkv = qkvAt + n * t * stride;
-    const dQkv = dQkvAt + n * t * stride;
-    const dO = dOAt + n * t * c;
-    for (let h = 0; h < heads; h++) {
-      const p = probsAt + (n * heads + h) * t * t;
-      const dS = dScoresAt + (n * heads + h) * t * t;
-      const hq = h * d;
-      const hk = c + h * d;
-      const hv = 2 * c + h * d;
-      // Per query row i: dP (kept in dS), then dS; dq_i = Σ_j dS_ij·k_j.
-      for (let i = 0; i < t; i++) {
-        const doRow = dO + i * c + hq;
-        const pi = p + i * t;
-        const si = dS + i * t;
-        let rowDot = 0;
-        for (let j = 0; j <= i; j++) {
-          const v = qkv + j * stride + hv;
-          let dp = 0;
-          for (let e = 0; e < d; e++) dp += f[doRow + e] * f[v + e];
-          f[si + j] = dp;
-          rowDot += dp * f[pi + j];
-        }
-        for (let j = 0; j <= i; j++) f[si + j] = f[pi + j] * (f[si + j] - rowDot) * scale;
-        f.fill(0, si + i + 1, si + t);
-        accA.fill(0);
-        for (let j = 0; j <= i; j++) {
-          const sij = f[si + j];
-          const k = qkv + j * stride + hk;
-          for (let e = 0; e < d; e++) accA[e] += sij * f[k + e];
-        }
-        const dq = dQkv + i * stride + hq;
-        for (let e = 0; e < d; e++) f[dq + e] = accA[e];
-      }
-      // Per key j: dk_j = Σ_{i ≥ j} dS_ij·q_i, dv_j = Σ_{i ≥ j} P_ij·do_i.
-      for (let j = 0; j < t; j++) {
-        accA.fill(0);
-        accB.fill(0);
-        for (let i = j; i < t; i++) {
-          const sij = f[dS + i * t + j];
-          const pij = f[p + i * t + j];
-          const q = qkv + i * stride + hq;
-          const doRow = dO + i * c + hq;
-          for (let e = 0; e < d; e++) {
-            accA[e] += sij * f[q + e];
-            accB[e] += pij * f[doRow + e];
-          }
-        }
-        const dk = dQkv + j * stride + hk;
-        const dv = dQkv + j * stride + hv;
-        for (let e = 0; e < d; e++) {
-          f[dk + e] = accA[e];
-          f[dv + e] = accB[e];
-        }
-      }
-    }
   }
 }
 
