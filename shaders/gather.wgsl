@@ -1,8 +1,10 @@
 // Builds a micro-batch on the GPU from the resident dataset: X[r][f] = image[idx[r]][f] / 255
-// and Y[r] = label[idx[r]]. Images and labels are u8, packed four to a u32 word, so the
-// whole training set is uploaded once and a micro-batch costs only its index list.
+// and Y[r] = label[idx[r]]; for token windows (TOKENS) X[r][f] = the token id as it is and
+// Y[r][p] = label[idx[r]][p], a label per position (labelsPer of them). Bytes are packed four
+// to a u32 word, so the whole training set is uploaded once and a micro-batch costs only its
+// index list. Template value: TOKENS.
 
-struct Params { rows: u32, features: u32, examples: u32, pad: u32 }
+struct Params { rows: u32, features: u32, examples: u32, labelsPer: u32 }
 
 @group(0) @binding(0) var<storage, read> images: array<u32>;
 @group(0) @binding(1) var<storage, read> labels: array<u32>;
@@ -26,8 +28,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   // Indices were validated on the host; the clamp only keeps a bad one from reading afar.
   let example = min(indices[row], params.examples - 1u);
   let b = example * params.features + f;
+#if TOKENS
+  X[i] = f32(byte_at(images[b / 4u], b));
+#else
   X[i] = f32(byte_at(images[b / 4u], b)) / 255.0;
-  if (f == 0u) {
-    Y[row] = byte_at(labels[example / 4u], example);
+#endif
+  // The first labelsPer invocations of a row copy its labels (labelsPer ≤ features).
+  if (f < params.labelsPer) {
+    let l = example * params.labelsPer + f;
+    Y[row * params.labelsPer + f] = byte_at(labels[l / 4u], l);
   }
 }

@@ -11,6 +11,8 @@ import { initModelParameters, parseModelSpec, resolveModel, type LayerModelSpec,
 import { assertAllClose } from '../testing/allclose.ts';
 import { Random } from '../util/random.ts';
 import { CpuModel } from './cpuModel.ts';
+import { buildTextCorpus, textBatch, textWindowsDataset } from '../data/text.ts';
+import type { AdamWHyper } from '../kernels/optimizer.ts';
 import gptGolden from '../../test/fixtures/torch-goldens/gpt.json';
 import gptUntiedGolden from '../../test/fixtures/torch-goldens/gpt-untied.json';
 
@@ -104,7 +106,43 @@ export function defineCpuGptTests(threads: number): void {
       });
     }
 
-    it('refuses token ids outside the vocabulary, labels that are not one per position, and image datasets', async () => {
+    it('trains and evaluates from resident text windows with the bits of gradientOf on the same windows', async () => {
+      const text = new TextEncoder().encode('To be, or not to be, that is the question: whether tis nobler in the mind to suffer. '.repeat(4));
+      const corpus = buildTextCorpus(text, { context: 7, maxVocabulary: 64 });
+      const model = resolveModel({
+        input: [7],
+        layers: [
+          { kind: 'embedding', vocabulary: corpus.vocabulary.chars.length, features: 9 }, { kind: 'position-embedding' },
+          { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'attention', heads: 3 }] },
+          { kind: 'layernorm' }, { kind: 'lm-head' }, SCE,
+        ],
+      });
+      const params = gptParameters(model, 4);
+      const [resident, raw] = await Promise.all([CpuModel.create(model, { threads }), CpuModel.create(model, { threads })]);
+      try {
+        resident.setParameters(params);
+        raw.setParameters(params);
+        await resident.setDatasets(textWindowsDataset(corpus.train, corpus.vocabulary), textWindowsDataset(corpus.validation, corpus.vocabulary));
+        const positions = Uint32Array.from([5, 0, 31, 12, 5]);
+        const { inputs, targets } = textBatch(corpus.train, positions);
+        const viaRaw = await raw.gradientOf(Float32Array.from(inputs), Array.from(targets));
+        const evaluated = await resident.evaluate('train', positions);
+        expect(evaluated.count).toBe(5 * 7);
+        expect(Math.abs(evaluated.lossSum / evaluated.count - viaRaw.loss)).toBeLessThan(1e-6);
+        expect(evaluated.correct).toBe(viaRaw.correct);
+        const hyper: AdamWHyper = { kind: 'adamw', lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 1 };
+        await resident.trainStep(positions, hyper, 1);
+        await raw.optimizerStep(hyper, 1);
+        expect(Array.from((await resident.readState()).params)).toEqual(Array.from((await raw.readState()).params));
+        const test = await resident.evaluate('test', Uint32Array.from([0, corpus.validation.sequences - 1]));
+        expect(test.count).toBe(14);
+      } finally {
+        resident.dispose();
+        raw.dispose();
+      }
+    });
+
+    it('refuses token ids outside the vocabulary, labels that are not one per position, and a dataset of images', async () => {
       const model = resolveModel(GPT_CASES[1][1]);
       const cpu = await CpuModel.create(model, { threads });
       try {
@@ -113,7 +151,8 @@ export function defineCpuGptTests(threads: number): void {
         await expect(cpu.gradientOf(x, new Array(7).fill(0))).rejects.toThrow('gradientOf: x[3] = 6 is not a token id in [0, 6)');
         await expect(cpu.logits(x, 1)).rejects.toThrow('logits: x[3] = 6 is not a token id in [0, 6)');
         await expect(cpu.gradientOf(new Float32Array(7), new Array(6).fill(0))).rejects.toThrow(/labels has 6 values, not a multiple of the 7 labels/);
-        await expect(cpu.evaluate('test', new Uint32Array([0]))).rejects.toThrow(/next-token model trains and evaluates on token batches/);
+        const images = { images: new Uint8Array(14), labels: new Uint8Array(2), count: 2, features: 7, classes: 6 };
+        await expect(cpu.setDatasets(images, null)).rejects.toThrow('The train set has one label per example, the model takes 7 labels per example (one per position)');
       } finally {
         cpu.dispose();
       }

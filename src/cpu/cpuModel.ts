@@ -5,7 +5,7 @@
 // of the mean loss, AdamW/SGD with clipping), and for an MLP the same bits: the same kernels
 // are called in the same order. Runs in Node on one thread (no SharedArrayBuffer needed).
 
-import type { ImageDataset } from '../data/dataset.ts';
+import { labelsPerExample, type ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { checkU32 } from '../model/layers/dropout.ts';
 import { findDropout, type ResolvedLayer, type ResolvedLinear, type ResolvedModel } from '../model/layers/spec.ts';
@@ -130,14 +130,18 @@ export class CpuModel {
   }
 
   private *setDatasetsSteps(train: ImageDataset | null, test: ImageDataset | null): Steps<void> {
-    const { classes, inputSize: features } = this.model;
+    const { classes, inputSize: features, labelsPerExample: per } = this.model;
     for (const [name, ds] of [['train', train], ['test', test]] as const) {
       if (!ds) continue;
       if (ds.features !== features) throw new Error(`The ${name} set has ${ds.features} features per example; the model's input is ${features}`);
-      if (ds.images.length < ds.count * features || ds.labels.length < ds.count) {
-        throw new Error(`The ${name} set is truncated: ${ds.count} examples need ${ds.count * features} image bytes and ${ds.count} labels`);
+      if (labelsPerExample(ds) !== per) {
+        const what = (n: number) => (n === 1 ? 'one label per example' : `${n} labels per example (one per position)`);
+        throw new Error(`The ${name} set has ${what(labelsPerExample(ds))}, the model takes ${what(per)}`);
       }
-      for (let i = 0; i < ds.count; i++) {
+      if (ds.images.length < ds.count * features || ds.labels.length < ds.count * per) {
+        throw new Error(`The ${name} set is truncated: ${ds.count} examples need ${ds.count * features} image bytes and ${ds.count * per} labels`);
+      }
+      for (let i = 0; i < ds.count * per; i++) {
         if (ds.labels[i] >= classes) throw new Error(`The ${name} set's label ${i} is ${ds.labels[i]}; the model has ${classes} classes`);
       }
     }
@@ -146,7 +150,7 @@ export class CpuModel {
     for (const [ds, regions] of [[train, this.plan.train], [test, this.plan.test]] as const) {
       if (!ds) continue;
       bytes.set(ds.images.subarray(0, ds.count * ds.features), regions.images.offset);
-      bytes.set(ds.labels.subarray(0, ds.count), regions.labels.offset);
+      bytes.set(ds.labels.subarray(0, ds.count * per), regions.labels.offset);
     }
     this.datasets = { train, test };
   }
@@ -298,7 +302,8 @@ export class CpuModel {
     const batch = yield* this.writeIndices(indices, split);
     yield* this.runWeights({ kind: 'model-forward', batch, repack: this.repack, source: split });
     const rows = this.rowSummary(batch);
-    return { lossSum: rows.loss * batch, correct: rows.correct, count: batch };
+    const count = batch * this.model.labelsPerExample;
+    return { lossSum: rows.loss * count, correct: rows.correct, count };
   }
 
   /** Logits for raw inputs x (batch × the model's input size, already scaled to [0, 1]), in evaluation mode. */
@@ -374,7 +379,6 @@ export class CpuModel {
   }
 
   private *writeIndices(indices: Uint32Array, split: 'train' | 'test'): Steps<number> {
-    if (this.model.tokens) throw new Error('A next-token model trains and evaluates on token batches (gradientOf, logits), not on a loaded image dataset');
     const data = this.datasets[split];
     if (!data) throw new Error(`No ${split} set is loaded into the CPU backend`);
     if (!(indices instanceof Uint32Array) || indices.length === 0) throw new Error('A micro-batch needs a non-empty Uint32Array of example indices');

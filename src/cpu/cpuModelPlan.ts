@@ -228,7 +228,7 @@ export function planModel(model: ResolvedModel, inputs: ModelPlanInputs, heapBas
   const normPartials = take(Math.ceil(model.total / NORM_CHUNK) * 8);
   const nodes = buildNodes(model.layers, false);
   walkNodes(nodes, (n) => (n.weights = ruleOf(n).weights(n, take) as never));
-  const dataset = (count: number): DatasetRegions => ({ images: take(count * model.inputSize), labels: take(count), count });
+  const dataset = (count: number): DatasetRegions => ({ images: take(count * model.inputSize), labels: take(count * model.labelsPerExample), count });
   const train = dataset(inputs.trainCount);
   const test = dataset(inputs.testCount);
   const B = inputs.batchCapacity;

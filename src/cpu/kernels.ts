@@ -15,6 +15,8 @@ export interface CpuKernelExports {
   packA(src: number, strideI: number, strideP: number, m: number, k: number, i0: number, i1: number, p0: number, p1: number, dst: number): void;
   packB(src: number, strideP: number, strideJ: number, k: number, n: number, p0: number, p1: number, panel0: number, panel1: number, dst: number): void;
   gatherRows(images: number, labels: number, indices: number, r0: number, r1: number, features: number, x: number, y: number): void;
+  /** Token windows: x = the ids as floats, y = labelsPer labels per row (i32). */
+  gatherTokens(images: number, labels: number, indices: number, r0: number, r1: number, features: number, labelsPer: number, x: number, y: number): void;
   softmaxCrossEntropy(logits: number, labels: number, r0: number, r1: number, classes: number, scale: number, dlogits: number, rowStats: number): void;
   columnSum(src: number, rows: number, cols: number, c0: number, c1: number, dst: number): void;
   /** Σ g² in f64. */

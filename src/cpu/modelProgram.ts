@@ -86,8 +86,10 @@ export class ModelProgram {
   }
 
   private gather(plan: CpuModelPlan, data: DatasetRegions, run: LayerRun): void {
-    const { batch: buf } = plan;
-    this.k.gatherRows(data.images.offset, data.labels.offset, buf.indices.offset, run.r0, run.r1, plan.model.inputSize, buf.x.offset, buf.labels.offset);
+    const { batch: buf, model } = plan;
+    if (model.tokens) {
+      this.k.gatherTokens(data.images.offset, data.labels.offset, buf.indices.offset, run.r0, run.r1, model.inputSize, model.labelsPerExample, buf.x.offset, buf.labels.offset);
+    } else this.k.gatherRows(data.images.offset, data.labels.offset, buf.indices.offset, run.r0, run.r1, model.inputSize, buf.x.offset, buf.labels.offset);
   }
 
   private gradient(batch: number, repack: boolean, optimizer: OptimizerStepArgs | null, dropoutSeed: number | null, source: 'train' | 'raw', phase: GradientPhase): void {

@@ -1,4 +1,5 @@
-// The in-memory image classification dataset used everywhere: u8 pixels, u8 labels.
+// The in-memory dataset used everywhere: u8 pixels and a u8 label per example, or (for a
+// next-token model) u8 token ids and a label per position, the next token of each.
 
 import type { Random } from '../util/random.ts';
 import type { IdxArray } from './idx.ts';
@@ -6,12 +7,21 @@ import type { IdxArray } from './idx.ts';
 export interface ImageDataset {
   /** count × features bytes, row-major. */
   images: Uint8Array;
+  /** count × labelsPerExample bytes. */
   labels: Uint8Array;
   count: number;
-  /** Pixels per example (784 for 28×28). */
+  /** Pixels per example (784 for 28×28), or token ids per window. */
   features: number;
   classes: number;
+  /** Token windows: the bytes are token ids (read as they are, not /255) and each example has a label per position. */
+  tokens?: TokenWindows;
 }
+
+/** How a dataset of token windows differs: its labels per example (T, the next token of each position). */
+export interface TokenWindows { labelsPerExample: number }
+
+/** Labels per example: 1, or T for token windows. */
+export const labelsPerExample = (ds: Pick<ImageDataset, 'tokens'>): number => ds.tokens?.labelsPerExample ?? 1;
 
 export interface DatasetSplits {
   train: ImageDataset;
@@ -44,7 +54,7 @@ export function subsetDataset(ds: ImageDataset, start: number, count: number): I
   return {
     ...ds,
     images: ds.images.subarray(start * ds.features, (start + count) * ds.features),
-    labels: ds.labels.subarray(start, start + count),
+    labels: ds.labels.subarray(start * labelsPerExample(ds), (start + count) * labelsPerExample(ds)),
     count,
   };
 }
@@ -58,6 +68,7 @@ function checkExampleIndex(ds: ImageDataset, e: number, position: number): void 
 /** Inputs of the examples `indices` as floats in [0, 1] (pixel / 255, as the GPU does), row-major. */
 export function toFloatBatch(ds: ImageDataset, indices: ArrayLike<number>): Float32Array {
   const { features } = ds;
+  if (ds.tokens) throw new Error('toFloatBatch reads pixels; a dataset of token windows holds ids (textBatch builds its batches)');
   const x = new Float32Array(indices.length * features);
   for (let r = 0; r < indices.length; r++) {
     const e = indices[r];
@@ -69,6 +80,7 @@ export function toFloatBatch(ds: ImageDataset, indices: ArrayLike<number>): Floa
 
 /** Labels of the examples `indices`, bounds-checked like toFloatBatch. */
 export function labelsOf(ds: ImageDataset, indices: ArrayLike<number>): Uint8Array {
+  if (ds.tokens) throw new Error('labelsOf gives one label per example; a dataset of token windows has one per position (textBatch)');
   const y = new Uint8Array(indices.length);
   for (let r = 0; r < indices.length; r++) {
     checkExampleIndex(ds, indices[r], r);

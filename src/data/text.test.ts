@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Random } from '../util/random.ts';
 import {
   TextDatasetError, buildCharVocabulary, buildTextCorpus, decodeTokens, decodeUtf8, encodeText, firstInvalidUtf8,
-  textBatch, windowCount,
+  textBatch, textWindowsDataset, windowCount,
 } from './text.ts';
 
 const SHAKESPEARE = new URL('../../datasets/tinyshakespeare/input.txt', import.meta.url);
@@ -118,5 +118,25 @@ describe('buildTextCorpus', () => {
     expect(() => textBatch(corpus.train, [0.5])).toThrow(TextDatasetError);
     expect(() => decodeTokens([0, 99], corpus.vocabulary)).toThrow(/token 99 at 1 is outside the vocabulary/);
     expect(() => encodeText('hello?', corpus.vocabulary)).toThrow(/character "\?" \(U\+003F\) at character 5 is not in the vocabulary/);
+  });
+});
+
+describe('textWindowsDataset', () => {
+  it("holds every window's inputs and targets as bytes, a label per position", () => {
+    const corpus = buildTextCorpus(utf8('the quick brown fox jumps over the lazy dog, '.repeat(5)), { context: 6, maxVocabulary: 64 });
+    const ds = textWindowsDataset(corpus.train, corpus.vocabulary);
+    expect(ds.count).toBe(corpus.train.sequences);
+    expect(ds.features).toBe(6);
+    expect(ds.tokens).toEqual({ labelsPerExample: 6 });
+    expect(ds.classes).toBe(corpus.vocabulary.chars.length);
+    const all = textBatch(corpus.train, Array.from({ length: ds.count }, (_, k) => k));
+    expect([...ds.images]).toEqual([...all.inputs]);
+    expect([...ds.labels]).toEqual([...all.targets]);
+  });
+
+  it('refuses a vocabulary a byte cannot hold', () => {
+    const text = Array.from({ length: 300 }, (_, i) => String.fromCodePoint(0x4e00 + i)).join('').repeat(3);
+    const corpus = buildTextCorpus(utf8(text), { context: 4, maxVocabulary: 1000 });
+    expect(() => textWindowsDataset(corpus.train, corpus.vocabulary)).toThrow(/a vocabulary of 300 tokens does not fit the byte a resident window holds per token \(at most 256\)/);
   });
 });

@@ -12,6 +12,8 @@
 // tokens[s, s + T) and its targets tokens[s + 1, s + T + 1) (the next character of each).
 // A split of n tokens holds ⌊(n − T − 1)/stride⌋ + 1 such windows.
 
+import type { ImageDataset } from './dataset.ts';
+
 export class TextDatasetError extends Error {
   constructor(message: string) {
     super(message);
@@ -177,6 +179,25 @@ export function buildTextCorpus(bytes: Uint8Array, options: TextCorpusOptions): 
     return { tokens: part, context, stride, sequences };
   };
   return { vocabulary, train: split(0, cut, 'train'), validation: split(cut, n, 'validation'), characters: n };
+}
+
+/** Token ids held as bytes in the resident form (textWindowsDataset): a character vocabulary fits easily. */
+export const MAX_RESIDENT_VOCABULARY = 256;
+
+/**
+ * A split's windows as the dataset every backend holds resident: example k's bytes are the
+ * inputs of window k and its labels the targets, T each (what textBatch gives for k).
+ */
+export function textWindowsDataset(split: TextSplit, vocabulary: CharVocabulary): ImageDataset {
+  const classes = vocabulary.chars.length;
+  if (classes > MAX_RESIDENT_VOCABULARY) {
+    throw new TextDatasetError(`a vocabulary of ${classes} tokens does not fit the byte a resident window holds per token (at most ${MAX_RESIDENT_VOCABULARY})`);
+  }
+  const { inputs, targets } = textBatch(split, Uint32Array.from({ length: split.sequences }, (_, k) => k));
+  return {
+    images: Uint8Array.from(inputs), labels: Uint8Array.from(targets), count: split.sequences, features: split.context, classes,
+    tokens: { labelsPerExample: split.context },
+  };
 }
 
 /**

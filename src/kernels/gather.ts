@@ -13,9 +13,12 @@ export class GatherExamplesOp {
     private readonly params: GPUBuffer,
   ) {}
 
-  static async create(ctx: GpuContext, rows: number, features: number, examples: number): Promise<GatherExamplesOp> {
-    const kernel = await compileTemplate(ctx, 'gather_examples', 'gather', {}, ['read', 'read', 'read', 'uniform', 'readwrite', 'readwrite']);
-    const params = createUniform(ctx, 'gather params', new Uint32Array([rows, features, examples, 0]));
+  /** Pixel rows (x = byte/255, a label each), or token windows (x = the id, labelsPerExample labels each). */
+  static async create(ctx: GpuContext, rows: number, features: number, examples: number, tokens: { labelsPerExample: number } | null = null): Promise<GatherExamplesOp> {
+    const labelsPer = tokens?.labelsPerExample ?? 1;
+    if (labelsPer > features) throw new Error(`gather: ${labelsPer} labels per example is more than its ${features} features`);
+    const kernel = await compileTemplate(ctx, tokens ? 'gather_tokens' : 'gather_examples', 'gather', { TOKENS: tokens !== null }, ['read', 'read', 'read', 'uniform', 'readwrite', 'readwrite']);
+    const params = createUniform(ctx, 'gather params', new Uint32Array([rows, features, examples, labelsPer]));
     return new GatherExamplesOp(rows, features, kernel, params);
   }
 

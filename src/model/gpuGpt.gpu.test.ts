@@ -11,7 +11,8 @@ import { MATMUL_CONFIGS } from '../kernels/matmul.ts';
 import type { AdamWHyper } from '../kernels/optimizer.ts';
 import { assertAllClose } from '../testing/allclose.ts';
 import { Random } from '../util/random.ts';
-import { GpuModel } from './gpuModel.ts';
+import { GpuModel, uploadDataset, destroyDataset } from './gpuModel.ts';
+import { buildTextCorpus, textBatch, textWindowsDataset } from '../data/text.ts';
 import { forward as forwardRef, forwardBackward } from './layers/reference.ts';
 import { initModelParameters, parseModelSpec, resolveModel, type LayerModelSpec, type ResolvedModel } from './layers/spec.ts';
 import gptGolden from '../../test/fixtures/torch-goldens/gpt.json';
@@ -142,6 +143,53 @@ describe('PyTorch goldens of two tiny GPTs', () => {
       }
     });
   }
+});
+
+describe('a resident dataset of text windows', () => {
+  it('gives gradient, trainStep and evaluate on window indices the bits of gradientOf on the same windows', async () => {
+    const text = new TextEncoder().encode('To be, or not to be, that is the question: whether tis nobler in the mind to suffer. '.repeat(4));
+    const corpus = buildTextCorpus(text, { context: 7, maxVocabulary: 64 });
+    const model = resolveModel({
+      input: [7],
+      layers: [
+        { kind: 'embedding', vocabulary: corpus.vocabulary.chars.length, features: 9 }, { kind: 'position-embedding' },
+        { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'attention', heads: 3 }] },
+        { kind: 'layernorm' }, { kind: 'lm-head' }, SCE,
+      ],
+    });
+    const { params, gpu } = setup(model, 4);
+    const data = uploadDataset(ctx, textWindowsDataset(corpus.train, corpus.vocabulary));
+    try {
+      const positions = Uint32Array.from([5, 0, 31, 12, 5]);
+      const { inputs, targets } = textBatch(corpus.train, positions);
+      const resident = await gpu.gradient(data, positions);
+      const raw = await gpu.gradientOf(Float32Array.from(inputs), Array.from(targets));
+      expect(resident.loss).toBe(raw.loss);
+      expect(resident.correct).toBe(raw.correct);
+      expect(Array.from(resident.gradient)).toEqual(Array.from(raw.gradient));
+      const evaluated = await gpu.evaluate(data, positions);
+      expect(evaluated.count).toBe(5 * 7);
+      expect(Math.abs(evaluated.lossSum / evaluated.count - raw.loss)).toBeLessThan(1e-6);
+      const ref = forwardBackward(model, params, inputs, targets);
+      expect(Math.abs(raw.loss - ref.loss)).toBeLessThan(1e-5 * (1 + ref.loss));
+      // A training step from the resident windows moves the parameters as gradientOf + the optimizer does.
+      const hyper: AdamWHyper = { kind: 'adamw', lr: 1e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 1 };
+      const other = new GpuModel(ctx, model, () => CONFIG);
+      other.setParameters(params);
+      await gpu.trainStep(data, positions, hyper, 1);
+      await other.gradientOf(Float32Array.from(inputs), Array.from(targets));
+      await other.optimizerStep(hyper, 1);
+      expect(Array.from((await gpu.readState()).params)).toEqual(Array.from((await other.readState()).params));
+      other.destroy();
+      // An image model refuses it, and this model refuses an image dataset.
+      const mlp = new GpuModel(ctx, resolveModel({ widths: [7, 4, 40], activation: 'relu' }), () => CONFIG);
+      await expect(mlp.evaluate(data, positions)).rejects.toThrow('The dataset has 7 labels per example (one per position), the model takes one label per example');
+      mlp.destroy();
+    } finally {
+      destroyDataset(data);
+      gpu.destroy();
+    }
+  });
 });
 
 describe('training a GPT on this GPU', () => {

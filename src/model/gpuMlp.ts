@@ -13,7 +13,7 @@ import { MatmulOp, type MatmulConfig, type MatmulShape } from '../kernels/matmul
 import { OptimizerOp, type OptimizerHyper } from '../kernels/optimizer.ts';
 import { ColumnSumOp, GlobalNormOp } from '../kernels/reduce.ts';
 import { SoftmaxCrossEntropyOp } from '../kernels/softmaxXent.ts';
-import type { ImageDataset } from '../data/dataset.ts';
+import { labelsPerExample, type ImageDataset, type TokenWindows } from '../data/dataset.ts';
 import { mlpFlops, type ParamLayout } from './mlp.ts';
 
 /** A dataset uploaded once: u8 pixels and labels packed four to a word. */
@@ -23,6 +23,8 @@ export interface ResidentDataset {
   count: number;
   features: number;
   classes: number;
+  /** Token windows (ImageDataset.tokens): ids and a label per position; null for pixels. */
+  tokens: TokenWindows | null;
 }
 
 export function uploadDataset(ctx: GpuContext, ds: ImageDataset, label = 'dataset'): ResidentDataset {
@@ -39,10 +41,11 @@ export function uploadDataset(ctx: GpuContext, ds: ImageDataset, label = 'datase
   }
   return {
     images: make(packBytes(ds.images.subarray(0, bytes)), 'images'),
-    labels: make(packBytes(ds.labels.subarray(0, ds.count)), 'labels'),
+    labels: make(packBytes(ds.labels.subarray(0, ds.count * labelsPerExample(ds))), 'labels'),
     count: ds.count,
     features: ds.features,
     classes: ds.classes,
+    tokens: ds.tokens ?? null,
   };
 }
 

@@ -323,6 +323,10 @@ export class GpuModel {
     if (data && data.features !== this.model.inputSize) {
       throw new Error(`The dataset has ${data.features} features per example, the model's input [${this.model.inputShape.join(',')}] takes ${this.model.inputSize}`);
     }
+    if (data && (data.tokens?.labelsPerExample ?? 1) !== this.model.labelsPerExample) {
+      const what = (n: number) => (n === 1 ? 'one label per example' : `${n} labels per example (one per position)`);
+      throw new Error(`The dataset has ${what(data.tokens?.labelsPerExample ?? 1)}, the model takes ${what(this.model.labelsPerExample)}`);
+    }
     const key = `${mode}:${batch}:${data?.count ?? 0}`;
     let plan = this.plans.get(key);
     if (plan) {
@@ -372,7 +376,7 @@ export class GpuModel {
       const randomness = training && this.stochastic ? buffer(1 + B, 'dropout randomness') : null;
       const layers = mode === 'raw' ? model.layers.slice(0, -1) : model.layers;
       const [gather, list] = await settleAll([
-        mode !== 'raw' && data ? GatherExamplesOp.create(ctx, B, model.inputSize, data.count).then(own) : null,
+        mode !== 'raw' && data ? GatherExamplesOp.create(ctx, B, model.inputSize, data.count, data.tokens).then(own) : null,
         planList(layers, { x, dx: null, dyOut: null }, { ctx, batch: B, training, chooseConfig: this.chooseConfig, buffer, own }),
       ] as const);
       const last = list.layers[list.layers.length - 1];

@@ -3,7 +3,7 @@
 // multiply-add), with shared (threads) or private memory.
 
 export { gemm, packA, packB, ACT_NONE, ACT_RELU, ACT_GELU } from './gemm';
-export { gatherRows, softmaxCrossEntropy, columnSum } from './rows';
+export { gatherRows, gatherTokens, softmaxCrossEntropy, columnSum } from './rows';
 export { sumSquares, adamw, sgd } from './optimizer';
 export {
   conv2dForward, conv2dBackwardInput, conv2dWeightPartials, conv2dWeightSum,

@@ -29,6 +29,22 @@ export function gatherRows(images: usize, labels: usize, indices: usize, r0: i32
 }
 
 /**
+ * Token windows for rows [r0, r1): x[r][f] = token[indices[r]][f] as a float (no scaling) and
+ * y[r][p] = label[indices[r]][p] for each of the window's labelsPer positions.
+ */
+export function gatherTokens(tokens: usize, labels: usize, indices: usize, r0: i32, r1: i32, features: i32, labelsPer: i32, x: usize, y: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const example = load<u32>(indices + <usize>r * 4);
+    const src = tokens + <usize>example * features;
+    const dst = x + <usize>r * features * 4;
+    for (let f = 0; f < features; f++) store<f32>(dst + <usize>f * 4, <f32>load<u8>(src + f));
+    const from = labels + <usize>example * labelsPer;
+    const to = y + <usize>r * labelsPer * 4;
+    for (let p = 0; p < labelsPer; p++) store<i32>(to + <usize>p * 4, load<u8>(from + p));
+  }
+}
+
+/**
  * Softmax + cross-entropy for rows [r0, r1) of `classes` logits, in f64 (as the reference):
  *   loss_r = log Σ e^(x − max) − (x_label − max);  dlogits = (softmax − onehot)·scale;
  *   rowStats[r] = (loss_r, 1 if the first maximal logit is the label else 0).
