@@ -392,6 +392,21 @@ describe('Coordinator: rounds, evaluation, checkpoints and the end', () => {
     expect(ackOf(lateResult, 'p1').outcome).toBe('late');
   });
 
+  it('stops at the target loss (a next-token model\'s validation loss), with that loss in the event', () => {
+    const c = started(tinyJob({ stop: { rounds: 20, targetLoss: 1.88 } }));
+    let d = welcome(c, 'p1', 1000);
+    d = finishRound(c, 'p1', lastLeaseOf(d, 'p1'));
+    d = finishRound(c, 'p1', lastLeaseOf(d, 'p1'));
+    const asked = eventsOf(d, 'evaluate')[0];
+    expect(c.recordEvaluation(asked.version, { loss: 2.1, accuracy: 0.4, count: 100 }, 5).events).toEqual([]);
+    d = finishRound(c, 'p1', lastLeaseOf(d, 'p1'));
+    d = finishRound(c, 'p1', lastLeaseOf(d, 'p1'));
+    const again = eventsOf(d, 'evaluate')[0];
+    const event = eventsOf(c.recordEvaluation(again.version, { loss: 1.87, accuracy: 0.45, count: 100 }, 6), 'jobDone')[0];
+    expect(event).toMatchObject({ reason: 'target-loss', version: again.version, testAccuracy: 0.45, testLoss: 1.87 });
+    expect(event.message).toMatch(/Reached a test loss of 1\.8700 \(target 1\.88\)/);
+  });
+
   it('ends as diverged, model untouched, when a step would blow up', () => {
     const c = started(tinyJob({ optimizer: { kind: 'sgd', lr: 10, momentum: 0 } }));
     const lease = leaseOf(welcome(c, 'p1', 1000), 'p1');

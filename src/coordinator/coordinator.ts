@@ -752,7 +752,7 @@ export class Coordinator {
   private finish(final: FinalResult, now: number, d: Decisions): void {
     this.status = 'done';
     for (const c of this.contributors.connected()) this.sendJobDone(c.peer!, final, d);
-    d.events.push({ type: 'jobDone', at: now, reason: final.reason, message: final.message, version: final.version, params: final.params, testAccuracy: final.accuracy });
+    d.events.push({ type: 'jobDone', at: now, reason: final.reason, message: final.message, version: final.version, params: final.params, testAccuracy: final.accuracy, testLoss: final.loss });
   }
 
   private sendJobDone(peer: string, f: FinalResult, d: Decisions): void {

@@ -27,7 +27,7 @@ export interface DisconnectDecision {
 /** Why a result was not counted. */
 export type UncountedOutcome = 'rejected' | 'duplicate' | 'late' | 'stale';
 
-export type StopReason = 'epochs' | 'rounds' | 'target-accuracy' | 'diverged';
+export type StopReason = 'epochs' | 'rounds' | 'target-accuracy' | 'target-loss' | 'diverged';
 
 export type CoordinatorEvent =
   | { type: 'joined'; at: number; peer: string; contributorId: string; publicKey: string; capabilities: Capabilities; resumed: boolean; note?: string }
@@ -110,6 +110,8 @@ export type CoordinatorEvent =
       version: number;
       params: Float32Array;
       testAccuracy: number | null;
+      /** The mean loss of that evaluation, or null (for 'diverged'). */
+      testLoss: number | null;
     }
   /** A bug inside the coordinator while handling this peer's input: reported, never hidden. */
   | { type: 'internalError'; at: number; peer: string | null; message: string; stack: string | null };

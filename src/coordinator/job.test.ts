@@ -93,7 +93,7 @@ describe('parseJob', () => {
     ['an unknown optimizer', withField('optimizer', { kind: 'lamb', lr: 1 }), /optimizer/],
     ['a negative learning rate', withField('optimizer.lr', -1), /optimizer\.lr/],
     ['beta1 of 1', withField('optimizer.beta1', 1), /optimizer\.beta1/],
-    ['no stop rule', withField('stop', {}), /stop: name at least one of epochs, rounds or targetAccuracy/],
+    ['no stop rule', withField('stop', {}), /stop: name at least one of epochs, rounds, targetAccuracy or targetLoss/],
     ['a target accuracy above 1', withField('stop', { targetAccuracy: 1.5 }), /stop\.targetAccuracy/],
     ['a decay without a horizon', withField('stop', { targetAccuracy: 0.9 }) && { ...minimal, stop: { targetAccuracy: 0.9 }, optimizer: { kind: 'adamw', lr: 0.001, schedule: { decay: 'cosine' } } }, /optimizer\.schedule\.decay: a cosine decay needs a planned length/],
     ['min lease above max lease', withField('lease', { minExamples: 100, maxExamples: 50 }), /lease\.minExamples: must not exceed lease\.maxExamples \(50\)/],
@@ -139,9 +139,9 @@ describe('parseJob', () => {
     ['an unknown layer kind', { ...cnn, layers: [{ kind: 'conv3d' }, ...cnn.layers.slice(1)] }, /model\.layers\.0\.kind/],
     ['a typo in a layer', { ...cnn, layers: [{ kind: 'conv2d', outChannels: 4, kernal: 3 }, ...cnn.layers.slice(1)] }, /model\.layers\.0/],
     ['no loss at the end', { ...cnn, layers: cnn.layers.slice(0, 5) }, /model\.layers\.4\.kind: the last layer must be the loss/],
-    ['a next-token model, which needs a text dataset',
+    ['a next-token model on images',
       { input: [784], layers: [{ kind: 'embedding', vocabulary: 256, features: 8 }, { kind: 'attention', heads: 2 }, { kind: 'lm-head' }, { kind: 'softmax-cross-entropy' }] },
-      /model\.layers\.0: a next-token model \(an embedding first\) trains on text, and a job cannot take a text dataset yet/],
+      /data: a next-token model \(an embedding first\) trains on text: give data as \{ "kind": "text", "file": … \}/],
   ])('rejects a layer model with %s, naming the field', (_what, model, pattern) => {
     const message = errorOf({ ...minimal, model });
     expect(message).toMatch(/^test.json is not a valid job/);

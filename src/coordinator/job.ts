@@ -182,6 +182,15 @@ const FileData = z.discriminatedUnion('kind', [
     test: z.strictObject({ images: dataFile, labels: dataFile }),
     ...exampleCounts,
   }),
+  // A UTF-8 text for a next-token model (src/data/text.ts): its characters are the vocabulary,
+  // the first trainFraction of it trains and the rest validates; an example is a window of the
+  // model's context, the examples counts below are windows.
+  z.strictObject({
+    kind: z.literal('text'),
+    file: dataFile,
+    trainFraction: z.number().gt(0).lt(1).default(0.9),
+    ...exampleCounts,
+  }),
 ]);
 
 const JobFields = z
@@ -225,9 +234,11 @@ const JobFields = z
         rounds: int(1).optional(),
         /** Stop as soon as an evaluation reaches this test accuracy. */
         targetAccuracy: z.number().gt(0).max(1).optional(),
+        /** Stop as soon as an evaluation's mean loss is at most this (a next-token model's validation loss). */
+        targetLoss: z.number().gt(0).optional(),
       })
-      .refine((s) => s.epochs !== undefined || s.rounds !== undefined || s.targetAccuracy !== undefined, {
-        message: 'name at least one of epochs, rounds or targetAccuracy, or the job never ends',
+      .refine((s) => s.epochs !== undefined || s.rounds !== undefined || s.targetAccuracy !== undefined || s.targetLoss !== undefined, {
+        message: 'name at least one of epochs, rounds, targetAccuracy or targetLoss, or the job never ends',
       }),
     /** Evaluate on the test set every this many rounds (and at the end). */
     evaluateEvery: int(1),
@@ -238,9 +249,13 @@ const JobFields = z
 
 function refineJob(job: z.output<typeof JobFields> | z.output<typeof FileDataJobFields>, ctx: z.RefinementCtx): void {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-  // Every backend runs a next-token model, but a job has no text dataset to train it on yet.
-  if (resolveModel(job.model).tokens) {
-    issue(['model', 'layers', 0], 'a next-token model (an embedding first) trains on text, and a job cannot take a text dataset yet');
+  // A next-token model reads token windows, and a text gives nothing else.
+  const textData = 'kind' in job.data && job.data.kind === 'text';
+  const tokens = resolveModel(job.model).tokens !== null;
+  if (tokens !== textData) {
+    issue(tokens ? ['data'] : ['model', 'layers', 0], tokens
+      ? 'a next-token model (an embedding first) trains on text: give data as { "kind": "text", "file": … }'
+      : 'a text dataset trains a next-token model: start the model with {"kind":"embedding", …} and end it with {"kind":"lm-head"} and the loss');
     return;
   }
   if ('dataset' in job.data) {
@@ -383,8 +398,10 @@ export function parseJobDefinition(json: unknown, source: string): JobDefinition
   return parsed.data;
 }
 
-/** A split's inputs file: the .npy inputs or the IDX images. */
-export function inputsFile(split: { inputs: string } | { images: string }): string {
+/** A split's inputs file: the .npy inputs or the IDX images (a text's one file holds both splits). */
+export function inputsFile(data: JobFileData, which: 'train' | 'test'): string {
+  if (data.kind === 'text') return data.file;
+  const split = data[which];
   return 'inputs' in split ? split.inputs : split.images;
 }
 
@@ -397,10 +414,10 @@ export function withFileDataSizes(job: JobDefinition, files: { train: number; te
   const d = job.data;
   const problems: string[] = [];
   if (d.trainExamples !== undefined && d.trainExamples > files.train) {
-    problems.push(`  data.trainExamples: ${inputsFile(d.train)} holds ${files.train} training examples, asked for ${d.trainExamples}; lower it or leave it out to train on all`);
+    problems.push(`  data.trainExamples: ${inputsFile(d, 'train')} holds ${files.train} training examples, asked for ${d.trainExamples}; lower it or leave it out to train on all`);
   }
   if (d.testExamples !== undefined && d.testExamples > files.test) {
-    problems.push(`  data.testExamples: ${inputsFile(d.test)} holds ${files.test} test examples, asked for ${d.testExamples}; lower it or leave it out to evaluate on all`);
+    problems.push(`  data.testExamples: ${inputsFile(d, 'test')} holds ${files.test} test examples, asked for ${d.testExamples}; lower it or leave it out to evaluate on all`);
   }
   if (problems.length) throw new JobError(`${source} is not a valid job:\n${problems.join('\n')}\nFix these fields and start again.`);
   return { ...job, data: { ...d, trainExamples: d.trainExamples ?? files.train, testExamples: d.testExamples ?? files.test, digest: files.digest } };

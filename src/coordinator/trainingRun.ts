@@ -18,6 +18,8 @@ export interface FinalResult {
   version: number;
   params: Float32Array;
   accuracy: number | null;
+  /** The final evaluation's mean loss, or null. */
+  loss: number | null;
   message: string;
 }
 
@@ -187,19 +189,23 @@ export class TrainingRun {
     this.evaluations.sort((a, b) => a.version - b.version);
     if (this.final) return null;
     const target = this.job.stop.targetAccuracy;
+    const targetLoss = this.job.stop.targetLoss;
     if (target !== undefined && result.accuracy >= target) {
-      return this.finish('target-accuracy', version, pending.params, result.accuracy, `Reached ${pct(result.accuracy)} test accuracy (target ${pct(target)}) after ${version} rounds`);
+      return this.finish('target-accuracy', version, pending.params, result.accuracy, `Reached ${pct(result.accuracy)} test accuracy (target ${pct(target)}) after ${version} rounds`, result.loss);
+    }
+    if (targetLoss !== undefined && result.loss <= targetLoss) {
+      return this.finish('target-loss', version, pending.params, result.accuracy, `Reached a test loss of ${result.loss.toFixed(4)} (target ${targetLoss}) after ${version} rounds`, result.loss);
     }
     if (pending.final) {
       const reason: StopReason = this.job.stop.rounds !== undefined && this.planned === this.job.stop.rounds ? 'rounds' : 'epochs';
-      const missed = target !== undefined ? `, short of the ${pct(target)} target` : '';
-      return this.finish(reason, version, pending.params, result.accuracy, `Finished the planned ${version} rounds with ${pct(result.accuracy)} test accuracy${missed}`);
+      const missed = [target !== undefined ? `short of the ${pct(target)} target` : '', targetLoss !== undefined ? `short of the ${targetLoss} loss target` : ''].filter(Boolean).join(', ');
+      return this.finish(reason, version, pending.params, result.accuracy, `Finished the planned ${version} rounds with ${pct(result.accuracy)} test accuracy, loss ${result.loss.toFixed(4)}${missed ? `, ${missed}` : ''}`, result.loss);
     }
     return null;
   }
 
-  finish(reason: StopReason, version: number, params: Float32Array, accuracy: number | null, message: string): FinalResult {
-    this.final = { reason, version, params, accuracy, message };
+  finish(reason: StopReason, version: number, params: Float32Array, accuracy: number | null, message: string, loss: number | null = null): FinalResult {
+    this.final = { reason, version, params, accuracy, loss, message };
     return this.final;
   }
 

@@ -155,3 +155,50 @@ describe('loadJobDataset', () => {
     expect(error.message).toMatch(/each example has shape \[1, 2, 2\] but the model's input is \[C,H,W\] = \[4, 1, 1\]/);
   });
 });
+
+describe('loadJobDataset: a text for a next-token model', () => {
+  const gpt = (vocabulary: number, context = 64) => ({
+    input: [context],
+    layers: [{ kind: 'embedding', vocabulary, features: 8 }, { kind: 'attention', heads: 2 }, { kind: 'lm-head' }, { kind: 'softmax-cross-entropy' }],
+  });
+  const shakespeare = resolve('datasets/tinyshakespeare/input.txt');
+
+  it("makes Tiny Shakespeare windows of the model's context, split 90/10, every vocabulary id a class", async () => {
+    const { job, dataset } = await load({ kind: 'text', file: shakespeare }, gpt(80));
+    if (dataset.kind !== 'files') throw new Error('expected file data');
+    expect(job.data.trainExamples).toBe(Math.floor((1_003_854 - 65) / 64) + 1);
+    expect(job.data.testExamples).toBe(Math.floor((111_540 - 65) / 64) + 1);
+    expect(dataset.splits.train.tokens).toEqual({ labelsPerExample: 64 });
+    expect(dataset.splits.train.classes).toBe(80);
+    expect(dataset.vocabulary).toHaveLength(65);
+    expect(dataset.exampleShape).toEqual([64]);
+    expect(dataset.notes[0]).toMatch(/1,115,394 characters, 65 distinct; 1,003,854 train and 111,540 validation tokens/);
+    const small = await load({ kind: 'text', file: shakespeare, trainExamples: 100, testExamples: 10 }, gpt(65));
+    expect(small.dataset.splits.train.count).toBe(100);
+    expect(small.dataset.splits.train.labels.length).toBe(100 * 64);
+    expect(jobId(small.job)).not.toBe(jobId(job));
+  });
+
+  it('refuses, naming the file: not UTF-8, too short for a window, more characters than the vocabulary, a missing file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'swarmgrad-text-'));
+    try {
+      writeFileSync(join(dir, 'latin1.txt'), new Uint8Array([0x63, 0x61, 0x66, 0xe9, 0x20, 0x6e, 0x6f, 0x69, 0x72]));
+      writeFileSync(join(dir, 'short.txt'), 'to be or not');
+      const at = (file: string, model = gpt(65, 4)) => loadJobDataset(definition({ kind: 'text', file }, model), dir, { source: 'job.json' });
+      await expect(at('latin1.txt')).rejects.toThrow(/job\.json: its data cannot be used: latin1\.txt is not UTF-8: the first bad byte is at offset 3/);
+      await expect(at('short.txt', gpt(65, 16))).rejects.toThrow(/short\.txt: its train split has 10 characters, fewer than one sequence needs \(context 16 \+ 1 target\)/);
+      await expect(loadJobDataset(definition({ kind: 'text', file: shakespeare }, gpt(40)), dir, { source: 'job.json' })).rejects.toThrow(
+        /has 65 distinct characters, over the model's vocabulary of 40; raise the embedding's vocabulary to at least 65/,
+      );
+      await expect(at('absent.txt')).rejects.toThrow(DatasetUnavailableError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('pairs a text with a next-token model and nothing else', () => {
+    expect(() => definition({ kind: 'text', file: 'a.txt' })).toThrow(/a text dataset trains a next-token model/);
+    expect(() => definition(npyData, gpt(65))).toThrow(/a next-token model \(an embedding first\) trains on text/);
+    expect(() => definition({ kind: 'text', file: 'a.txt', trainFraction: 1 }, gpt(65))).toThrow(/data\.trainFraction/);
+  });
+});

@@ -1,5 +1,6 @@
 // A job's dataset, read once in Node before anything runs (npm start, --plan): the installed
-// Fashion-MNIST package, or the job owner's own files (.npy or IDX, gzipped or not), checked
+// Fashion-MNIST package, or the job owner's own files (.npy or IDX, gzipped or not, or a UTF-8
+// text for a next-token model), checked
 // against the model and made into the splits the coordinator trains, spot-checks, evaluates
 // and serves. The checks themselves are pure (jobDatasetSplits.ts); this file reads.
 
@@ -9,11 +10,12 @@ import { resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { JobError, installedDataJob, withFileDataSizes, type Job, type JobDefinition, type JobFileData } from '../coordinator/job.ts';
 import { resolveModel } from '../model/layers/spec.ts';
-import type { DatasetSplits } from './dataset.ts';
 import { DatasetUnavailableError, defaultDataDir, loadFashionMnistFromDir } from './fashionMnistNode.ts';
 import { IdxFormatError, parseIdx } from './idx.ts';
 import { DatasetCheckError, idxJobSplits, npyJobSplits, type JobSplits } from './jobDatasetSplits.ts';
 import { NpyFormatError } from './npy.ts';
+import { TextDatasetError, buildTextCorpus, textWindowsDataset } from './text.ts';
+import { subsetDataset, type DatasetSplits, type ImageDataset } from './dataset.ts';
 import { loadNpyFile } from './npyNode.ts';
 import { u8Files } from './swarmgradU8.ts';
 
@@ -29,6 +31,8 @@ export type JobDataset =
       digest: string;
       /** How float inputs became bytes, for the log. */
       notes: string[];
+      /** A text's characters in token order (token i is vocabulary[i]); null for other data. */
+      vocabulary: string[] | null;
     };
 
 export interface LoadJobDatasetOptions {
@@ -56,9 +60,12 @@ export async function loadJobDataset(definition: JobDefinition, baseDir: string,
   const wanted = { trainExamples: data.trainExamples, testExamples: data.testExamples };
   let built: JobSplits;
   try {
-    built = data.kind === 'npy' ? await npySplits(data, baseDir, model, wanted) : await idxSplits(data, baseDir, model, wanted);
+    built =
+      data.kind === 'npy' ? await npySplits(data, baseDir, model, wanted)
+      : data.kind === 'idx' ? await idxSplits(data, baseDir, model, wanted)
+      : await textSplits(data, baseDir, model, wanted, source);
   } catch (error) {
-    if (error instanceof NpyFormatError || error instanceof IdxFormatError || error instanceof DatasetCheckError) {
+    if (error instanceof NpyFormatError || error instanceof IdxFormatError || error instanceof DatasetCheckError || error instanceof TextDatasetError) {
       throw new JobError(`${source}: its data cannot be used: ${error.message}`);
     }
     throw error;
@@ -70,10 +77,10 @@ export async function loadJobDataset(definition: JobDefinition, baseDir: string,
   for (const name of Object.keys(files).sort()) all.update(sha256[name as keyof typeof files]);
   const digest = all.digest('hex').slice(0, 16);
   const job = withFileDataSizes(definition, { train: built.splits.train.count, test: built.splits.test.count, digest }, source);
-  return { job, dataset: { kind: 'files', splits: built.splits, exampleShape: built.exampleShape, sha256, digest, notes: built.notes } };
+  return { job, dataset: { kind: 'files', splits: built.splits, exampleShape: built.exampleShape, sha256, digest, notes: built.notes, vocabulary: built.vocabulary ?? null } };
 }
 
-type Model = { inputShape: readonly number[]; classes: number };
+type Model = { inputShape: readonly number[]; classes: number; tokens: { vocabulary: number; context: number } | null };
 type Wanted = { trainExamples?: number; testExamples?: number };
 
 async function npySplits(data: Extract<JobFileData, { kind: 'npy' }>, baseDir: string, model: Model, wanted: Wanted): Promise<JobSplits> {
@@ -91,6 +98,31 @@ async function idxSplits(data: Extract<JobFileData, { kind: 'idx' }>, baseDir: s
     at(data.test.labels, 1),
   ]);
   return idxJobSplits({ train: { images: trainImages, labels: trainLabels }, test: { images: testImages, labels: testLabels } }, model, wanted);
+}
+
+/** A UTF-8 text as windows of the model's context: the first trainFraction trains, the rest validates. */
+async function textSplits(data: Extract<JobFileData, { kind: 'text' }>, baseDir: string, model: Model, wanted: Wanted, source: string): Promise<JobSplits> {
+  const path = resolve(baseDir, data.file);
+  if (!model.tokens) throw new DatasetCheckError('a text dataset needs a next-token model (an embedding first)');
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new DatasetUnavailableError(`${path} is missing: check data.file in ${source} (relative paths are from the job file's folder)`);
+    throw new DatasetUnavailableError(`Could not read ${path}: ${(error as Error).message}`);
+  }
+  const { context, vocabulary } = model.tokens;
+  const corpus = buildTextCorpus(bytes, { context, maxVocabulary: vocabulary, trainFraction: data.trainFraction, source: data.file });
+  const take = (ds: ImageDataset, n: number | undefined, which: string) => {
+    if (n !== undefined && n > ds.count) throw new DatasetCheckError(`data.${which}Examples: ${data.file} gives ${ds.count} ${which === 'train' ? 'training' : 'validation'} windows of ${context}, asked for ${n}`);
+    return n === undefined ? ds : subsetDataset(ds, 0, n);
+  };
+  // Every id the model's vocabulary holds is a class, whether the text uses it or not.
+  const windows = (split: typeof corpus.train) => ({ ...textWindowsDataset(split, corpus.vocabulary), classes: vocabulary });
+  const splits = { train: take(windows(corpus.train), wanted.trainExamples, 'train'), test: take(windows(corpus.validation), wanted.testExamples, 'test') };
+  const notes = [`${data.file}: ${corpus.characters.toLocaleString('en-US')} characters, ${corpus.vocabulary.chars.length} distinct; ${corpus.train.tokens.length.toLocaleString('en-US')} train and ${corpus.validation.tokens.length.toLocaleString('en-US')} validation tokens, windows of ${context}`];
+  return { splits, exampleShape: [context], notes, vocabulary: corpus.vocabulary.chars };
 }
 
 /** One IDX file, gzipped (.gz, by its magic 1f 8b) or raw. */

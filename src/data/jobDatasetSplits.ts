@@ -22,6 +22,8 @@ export interface JobSplits {
   exampleShape: number[];
   /** For the job owner's log: how float inputs became bytes. */
   notes: string[];
+  /** A text's characters in token order. */
+  vocabulary?: string[];
 }
 
 export interface Wanted {

@@ -4,7 +4,8 @@
 //   manifest.json    { format: 'swarmgrad-u8', version: 1, features, exampleShape, classes,
 //                      train: { count, images: { bytes, sha256 }, labels: { bytes, sha256 } }, test: … }
 //   train-images.u8  count × features bytes, row-major (pixels; the backends see byte/255)
-//   train-labels.u8  count bytes, each < classes
+//   train-labels.u8  count bytes, each < classes (count × T for token windows: the manifest's
+//                    `tokens` then says so, and the images are token ids, not pixels)
 //   test-images.u8, test-labels.u8
 //
 // The coordinator builds it from the splits it trains and checks on (jobDataset.ts), so a
@@ -38,6 +39,8 @@ export const U8Manifest = z.strictObject({
   /** One example's shape as the job owner gave it ([C,H,W], [H,W] or [features]). */
   exampleShape: z.array(count).min(1).max(4),
   classes: z.number().int().min(1).max(256),
+  /** Token windows (src/data/text.ts): ids, and a label per position. */
+  tokens: z.strictObject({ labelsPerExample: count }).optional(),
   train: Split,
   test: Split,
 });
@@ -64,6 +67,7 @@ export function u8Manifest(splits: DatasetSplits, exampleShape: readonly number[
     features: train.features,
     exampleShape: [...exampleShape],
     classes: train.classes,
+    ...(train.tokens ? { tokens: { ...train.tokens } } : {}),
     train: { count: train.count, images: entry('trainImages'), labels: entry('trainLabels') },
     test: { count: test.count, images: entry('testImages'), labels: entry('testLabels') },
   };
@@ -100,15 +104,16 @@ export async function u8DatasetFromFiles(
   sha256?: (bytes: Uint8Array) => Promise<string>,
 ): Promise<DatasetSplits> {
   const where = (name: keyof U8Files) => `${location.replace(/\/+$/, '')}/${U8_FILES[name]}`;
+  const per = manifest.tokens?.labelsPerExample ?? 1;
   const split = async (which: 'train' | 'test'): Promise<ImageDataset> => {
     const s = manifest[which];
     const images = files[`${which}Images`];
     const labels = files[`${which}Labels`];
     for (const [name, bytes, entry, expected] of [
       [`${which}Images`, images, s.images, s.count * manifest.features],
-      [`${which}Labels`, labels, s.labels, s.count],
+      [`${which}Labels`, labels, s.labels, s.count * per],
     ] as const) {
-      if (entry.bytes !== expected) throw new U8DatasetError(`${where(name)}: the manifest says ${entry.bytes} bytes, but ${s.count} examples of ${name.endsWith('Images') ? manifest.features : 1} bytes are ${expected}; the manifest is inconsistent`);
+      if (entry.bytes !== expected) throw new U8DatasetError(`${where(name)}: the manifest says ${entry.bytes} bytes, but ${s.count} examples of ${name.endsWith('Images') ? manifest.features : per} bytes are ${expected}; the manifest is inconsistent`);
       if (bytes.length !== expected) {
         throw new U8DatasetError(`${where(name)}: ${bytes.length} bytes, the manifest says ${expected} (${bytes.length < expected ? 'truncated' : 'trailing data'}); reload the page to download it again`);
       }
@@ -119,7 +124,8 @@ export async function u8DatasetFromFiles(
     }
     const bad = labels.findIndex((l) => l >= manifest.classes);
     if (bad >= 0) throw new U8DatasetError(`${where(`${which}Labels`)}: the label of example ${bad} is ${labels[bad]}, outside the manifest's ${manifest.classes} classes`);
-    return { images, labels, count: s.count, features: manifest.features, classes: manifest.classes };
+    const tokens = manifest.tokens ? { tokens: { ...manifest.tokens } } : {};
+    return { images, labels, count: s.count, features: manifest.features, classes: manifest.classes, ...tokens };
   };
   return { train: await split('train'), test: await split('test') };
 }

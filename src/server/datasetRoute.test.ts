@@ -12,6 +12,7 @@ import { parseJobDefinition } from '../coordinator/job.ts';
 import { loadJobDataset, type JobDataset } from '../data/jobDataset.ts';
 import { loadDatasetFromUrl } from '../data/remoteDataset.ts';
 import { U8Manifest, u8DatasetFromFiles, u8Files, u8Manifest } from '../data/swarmgradU8.ts';
+import { buildTextCorpus, textWindowsDataset } from '../data/text.ts';
 import { DATASET_ROUTE, jobDataSummary, jobDatasetRoute } from './datasetRoute.ts';
 
 const FASHION_DIR = resolve('test/fixtures/fashion-mnist-small');
@@ -149,5 +150,17 @@ describe('the dataset route', () => {
     await expect(u8DatasetFromFiles(manifest, { ...files, testImages: new Uint8Array(13) }, '/d/')).rejects.toThrow(/test-images\.u8: 13 bytes, the manifest says 12 \(trailing data\)/);
     const inconsistent = { ...manifest, train: { ...manifest.train, count: 5 } };
     await expect(u8DatasetFromFiles(inconsistent, files, '/d/')).rejects.toThrow(/the manifest says 24 bytes, but 5 examples of 4 bytes are 20; the manifest is inconsistent/);
+  });
+
+  it('carries text windows: token ids, a label per position, said by the manifest', async () => {
+    const corpus = buildTextCorpus(new TextEncoder().encode('to be or not to be, '.repeat(8)), { context: 5, maxVocabulary: 20 });
+    const splits = { train: textWindowsDataset(corpus.train, corpus.vocabulary), test: textWindowsDataset(corpus.validation, corpus.vocabulary) };
+    const manifest = u8Manifest(splits, [5], { trainImages: 'a'.repeat(64), trainLabels: 'b'.repeat(64), testImages: 'c'.repeat(64), testLabels: 'd'.repeat(64) });
+    expect(manifest.tokens).toEqual({ labelsPerExample: 5 });
+    expect(U8Manifest.parse(JSON.parse(JSON.stringify(manifest)))).toEqual(manifest);
+    const back = await u8DatasetFromFiles(manifest, u8Files(splits), '/d/');
+    expect(back.train.tokens).toEqual({ labelsPerExample: 5 });
+    expect(back.train.labels).toEqual(splits.train.labels);
+    await expect(u8DatasetFromFiles(manifest, { ...u8Files(splits), trainLabels: splits.train.labels.subarray(0, splits.train.count) }, '/d/')).rejects.toThrow(/train-labels\.u8: .* bytes, the manifest says .* \(truncated\)/);
   });
 });

@@ -262,8 +262,10 @@ async function run(args: ServerOptions): Promise<number> {
   );
   console.log(`  wrote ${join(outDir, 'model.onnx')} and ${join(outDir, 'summary.json')}`);
   const target = job.stop.targetAccuracy;
-  const reachedGoal = done.reason !== 'diverged' && summary.coverage.exact && (target === undefined || (done.testAccuracy ?? 0) >= target);
-  if (!reachedGoal) console.error(`the job did not reach its goal (${done.reason}, test accuracy ${done.testAccuracy})`);
+  const targetLoss = job.stop.targetLoss;
+  const reachedGoal = done.reason !== 'diverged' && summary.coverage.exact &&
+    (target === undefined || (done.testAccuracy ?? 0) >= target) && (targetLoss === undefined || (done.testLoss ?? Infinity) <= targetLoss);
+  if (!reachedGoal) console.error(`the job did not reach its goal (${done.reason}, test accuracy ${done.testAccuracy}, loss ${done.testLoss})`);
   if (args.stay) {
     console.log('the job is done; still serving the pages (--stay). Ctrl-C to quit.');
     return new Promise<number>(() => {});

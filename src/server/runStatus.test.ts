@@ -41,7 +41,7 @@ const roundClosed = (at: number, round: number, loss = 1, contributors = 1, dura
   type: 'roundClosed', at, record: roundRecord(round, loss, 0.25, 64), newVersion: round + 1, contributors, durationMs, examplesPerSecond: 640,
 });
 const jobDone = (at: number, reason: 'epochs' | 'rounds' | 'target-accuracy' | 'diverged', message: string): CoordinatorEvent => ({
-  type: 'jobDone', at, reason, message, version: 3, params: new Float32Array(2), testAccuracy: null,
+  type: 'jobDone', at, reason, message, version: 3, params: new Float32Array(2), testAccuracy: null, testLoss: null,
 });
 
 const byId = (s: RunStatusSnapshot, id: string) => s.contributors.find((c) => c.id === id)!;
