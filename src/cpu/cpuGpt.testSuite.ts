@@ -11,6 +11,7 @@ import { initModelParameters, parseModelSpec, resolveModel, type LayerModelSpec,
 import { assertAllClose } from '../testing/allclose.ts';
 import { Random } from '../util/random.ts';
 import { CpuModel } from './cpuModel.ts';
+import { runCpuModelSelfTest } from './cpuModelSelfTest.ts';
 import { buildTextCorpus, textBatch, textWindowsDataset } from '../data/text.ts';
 import type { AdamWHyper } from '../kernels/optimizer.ts';
 import gptGolden from '../../test/fixtures/torch-goldens/gpt.json';
@@ -139,6 +140,16 @@ export function defineCpuGptTests(threads: number): void {
       } finally {
         resident.dispose();
         raw.dispose();
+      }
+    });
+
+    it('passes the start-up self-test on random token windows', async () => {
+      const cpu = await CpuModel.create(resolveModel(GPT_CASES[2][1]), { threads });
+      try {
+        const { flopsPerMs } = await runCpuModelSelfTest(cpu);
+        expect(flopsPerMs).toBeGreaterThan(0);
+      } finally {
+        cpu.dispose();
       }
     });
 

@@ -3,7 +3,7 @@
 // table (a broken engine or build is caught before it sends anything), and a short timing
 // that gives the report's FLOP rate.
 
-import { randomDataset } from '../data/dataset.ts';
+import { randomDataset, tokenWindowsOf } from '../data/dataset.ts';
 import { forwardBackward } from '../model/layers/reference.ts';
 import { gradientFlops, initModelParameters } from '../model/layers/spec.ts';
 import { compareClose } from '../testing/allclose.ts';
@@ -24,13 +24,13 @@ const TIMING_MS = 150;
 export async function runCpuModelSelfTest(cpu: CpuModel): Promise<{ flopsPerMs: number }> {
   const { model } = cpu;
   const params = initModelParameters(model, 7);
-  const data = randomDataset(new Random(11), CHECK_BATCH, model.inputSize, model.classes);
+  const data = randomDataset(new Random(11), CHECK_BATCH, model.inputSize, model.classes, tokenWindowsOf(model));
   cpu.setParameters(params);
   await cpu.setDatasets(data, null);
   const indices = Uint32Array.from({ length: CHECK_BATCH }, (_, i) => i);
   const dropout = { seed: 12345, positions: Uint32Array.from(indices, (i) => 1000 + i) };
   const got = await cpu.gradient(indices, dropout);
-  const x = Float32Array.from(data.images, (b) => b / 255);
+  const x = Float32Array.from(data.images, (b) => (data.tokens ? b : b / 255));
   const ref = forwardBackward(model, params, x, data.labels, { dropout });
   const close = compareClose(got.gradient, ref.gradient, 1e-5, 1e-3);
   if (!close.ok || !(Math.abs(got.loss - ref.loss) <= 1e-4 * Math.max(1, ref.loss))) {

@@ -89,13 +89,23 @@ export function labelsOf(ds: ImageDataset, indices: ArrayLike<number>): Uint8Arr
   return y;
 }
 
-/** Uniformly random pixels and labels: for self-tests, timing and kernel tests, never training. */
-export function randomDataset(rng: Random, count: number, features: number, classes: number): ImageDataset {
+/**
+ * Uniformly random pixels and labels, or (tokens) random token ids below `classes` and a label
+ * per position: for self-tests, timing and kernel tests, never training.
+ */
+export function randomDataset(rng: Random, count: number, features: number, classes: number, tokens?: TokenWindows | null): ImageDataset {
+  const per = tokens?.labelsPerExample ?? 1;
   return {
-    images: Uint8Array.from({ length: count * features }, () => rng.int(256)),
-    labels: Uint8Array.from({ length: count }, () => rng.int(classes)),
+    images: Uint8Array.from({ length: count * features }, () => rng.int(tokens ? classes : 256)),
+    labels: Uint8Array.from({ length: count * per }, () => rng.int(classes)),
     count,
     features,
     classes,
+    ...(tokens ? { tokens: { ...tokens } } : {}),
   };
+}
+
+/** The windows a model reads, when it is a next-token model (for randomDataset); null otherwise. */
+export function tokenWindowsOf(model: { tokens: unknown; labelsPerExample: number }): TokenWindows | null {
+  return model.tokens ? { labelsPerExample: model.labelsPerExample } : null;
 }

@@ -3,7 +3,7 @@
 // fastest, unless the visitor named one. The policy is pure; the timing drives real
 // backends; the result travels in BackendReport.selection.
 
-import { randomDataset, type ImageDataset } from '../data/dataset.ts';
+import { randomDataset, tokenWindowsOf, type ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { initModelParameters, type ResolvedModel } from '../model/layers/spec.ts';
 import { Random } from '../util/random.ts';
@@ -101,7 +101,7 @@ export async function measureBackend(
   const startup = (async () => {
     const backend = await factory();
     try {
-      await backend.setDatasets(randomDataset(new Random(1), batch, model.inputSize, model.classes), null);
+      await backend.setDatasets(randomDataset(new Random(1), batch, model.inputSize, model.classes, tokenWindowsOf(model)), null);
       await backend.setParameters(initModelParameters(model, 1));
       for (let i = 0; i < WARMUP_RUNS; i++) await backend.gradient(indices, dropout);
       return backend;
