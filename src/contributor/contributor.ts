@@ -14,6 +14,7 @@ import { startTrainerWorker, type TrainerWorker } from '../worker/client.ts';
 import { checkCoordinatorPin, fingerprint, loadContributorId, loadOrCreateIdentity, saveContributorId, type PinCheck } from './identity.ts';
 import { ContributorSession, type SessionEvent, type SessionTrainer } from './session.ts';
 import type { LocalStepsTrainer } from '../worker/localSteps.ts';
+import { resolveModel } from '../model/layers/spec.ts';
 
 export type ContributorPhase = 'starting' | 'connecting' | 'contributing' | 'paused' | 'retrying' | 'stopped' | 'done' | 'failed';
 
@@ -178,12 +179,14 @@ export class Contributor {
   private async measure(): Promise<number> {
     const api = this.worker!.api;
     const { version } = await api.initParameters(0);
-    const indices = Uint32Array.from({ length: MEASURE_BATCH }, (_, i) => i);
+    // A next-token model's example is a window of T positions: measure 128 positions' worth.
+    const batch = Math.max(1, Math.floor(MEASURE_BATCH / resolveModel(this.options.job.model).labelsPerExample));
+    const indices = Uint32Array.from({ length: batch }, (_, i) => i);
     await api.computeGradient({ version, indices, dropoutSeed: 0 });
     let ms = 0;
     const runs = 3;
     for (let i = 0; i < runs; i++) ms += (await api.computeGradient({ version, indices, dropoutSeed: 0 })).wallTimeMs;
-    return (runs * MEASURE_BATCH * 1000) / Math.max(ms, 1e-3);
+    return (runs * batch * 1000) / Math.max(ms, 1e-3);
   }
 
   private connect(): void {

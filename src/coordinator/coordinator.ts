@@ -502,7 +502,11 @@ export class Coordinator {
     if (message.body.exampleCount !== count) {
       return { code: 'bad-shape', reason: `the result is for ${message.body.exampleCount} examples, lease ${message.body.leaseId} has ${count}` };
     }
-    if (message.body.correct > count) return { code: 'bad-shape', reason: `the result claims ${message.body.correct} correct of ${count} examples` };
+    // A label per example, or per position of a next-token model's window.
+    const labels = count * this.layout.labelsPerExample;
+    if (message.body.correct > labels) {
+      return { code: 'bad-shape', reason: `the result claims ${message.body.correct} correct of ${labels} ${this.layout.labelsPerExample === 1 ? 'examples' : 'labels'}` };
+    }
     // The signature first: it covers the encoded bytes, so a forged payload is a cheat whatever it decodes to.
     const forged = this.signatureProblem(contributor, message);
     if (forged) return forged;

@@ -4,6 +4,7 @@ import { loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
 import { initModelParameters, resolveModel } from '../model/layers/spec.ts';
 import { evaluate } from '../model/layers/reference.ts';
 import { TestEvaluator } from './evaluator.ts';
+import { buildTextCorpus, textBatch, textWindowsDataset } from '../data/text.ts';
 
 let test: ImageDataset;
 beforeAll(async () => {
@@ -23,6 +24,25 @@ describe('TestEvaluator (the CPU layer table)', () => {
     const out = (await TestEvaluator.create(model, test, limit)).evaluate(params);
     expect(out.count).toBe(limit);
     expect(out.accuracy).toBe(ref.correct / limit);
+    expect(out.loss).toBeCloseTo(ref.loss, 5);
+  });
+
+  it('evaluates a next-token model over validation windows (across chunks): the mean over every position', async () => {
+    const text = new TextEncoder().encode('All the world is a stage, and all the men and women merely players. '.repeat(12));
+    const corpus = buildTextCorpus(text, { context: 16, maxVocabulary: 32 });
+    const model = resolveModel({
+      input: [16],
+      layers: [{ kind: 'embedding', vocabulary: 32, features: 8 }, { kind: 'attention', heads: 2 }, { kind: 'lm-head' }, { kind: 'softmax-cross-entropy' }],
+    });
+    const params = initModelParameters(model, 3);
+    const windows = { ...textWindowsDataset(corpus.train, corpus.vocabulary), classes: 32 };
+    const limit = windows.count; // 50 windows: more than one chunk of 500 / 16 = 31
+    const { inputs, targets } = textBatch(corpus.train, Array.from({ length: limit }, (_, k) => k));
+    const ref = evaluate(model, params, inputs, targets);
+    const out = (await TestEvaluator.create(model, windows, limit)).evaluate(params);
+    expect(limit).toBeGreaterThan(31);
+    expect(out.count).toBe(limit);
+    expect(out.accuracy).toBe(ref.correct / (limit * 16));
     expect(out.loss).toBeCloseTo(ref.loss, 5);
   });
 

@@ -42,12 +42,17 @@ export class TestEvaluator {
     cpu.setParameters(params);
     let lossSum = 0;
     let correct = 0;
-    for (let start = 0; start < this.limit; start += EVAL_CHUNK) {
-      const indices = Uint32Array.from({ length: Math.min(EVAL_CHUNK, this.limit - start) }, (_, i) => start + i);
+    let labels = 0;
+    // Chunks of EVAL_CHUNK rows of work: examples, or windows of a next-token model's T positions.
+    const chunk = Math.max(1, Math.floor(EVAL_CHUNK / cpu.model.labelsPerExample));
+    for (let start = 0; start < this.limit; start += chunk) {
+      const indices = Uint32Array.from({ length: Math.min(chunk, this.limit - start) }, (_, i) => start + i);
       const r = cpu.evaluate('test', indices);
       lossSum += r.lossSum;
       correct += r.correct;
+      labels += r.count;
     }
-    return { loss: lossSum / this.limit, accuracy: correct / this.limit, count: this.limit };
+    // The mean over the labels: the examples, or every position of every window.
+    return { loss: lossSum / labels, accuracy: correct / labels, count: this.limit };
   }
 }

@@ -147,7 +147,8 @@ export class TrainingRun {
       exact: tilesExactly(leases, window.start, window.end),
       examples: aggregate.examples,
       loss: aggregate.loss,
-      trainAccuracy: aggregate.correct / aggregate.examples,
+      // Over the labels: one per example, or one per position of a window.
+      trainAccuracy: aggregate.correct / (aggregate.examples * this.layout.labelsPerExample),
       lr: step.lr,
       gradNorm: step.gradNorm,
       openedAt,

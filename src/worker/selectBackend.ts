@@ -89,7 +89,8 @@ export async function measureBackend(
   model: ResolvedModel,
   options: TimingOptions = {},
 ): Promise<{ backend: TrainingBackend | null; measurement: BackendMeasurement; startupTimedOut?: boolean }> {
-  const batch = options.batch ?? DEFAULT_SELECTION_BATCH;
+  // A next-token model's example is a window of T positions: time 128 positions' worth of them.
+  const batch = options.batch ?? Math.max(1, Math.floor(DEFAULT_SELECTION_BATCH / model.labelsPerExample));
   const budgetMs = options.budgetMs ?? DEFAULT_SELECTION_BUDGET_MS;
   const failed = (error: unknown, runs = 0): BackendMeasurement => ({
     backend: kind, examplesPerSecond: null, msPerBatch: null, batch, runs, error: (error as Error)?.message ?? String(error),

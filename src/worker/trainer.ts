@@ -5,7 +5,7 @@
 import { DeviceLostError } from '../gpu/context.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { ModelSpecError, gradientFlops, initModelParameters, parseModelSpec, resolveModel, type ResolvedModel } from '../model/layers/spec.ts';
-import type { DatasetFormat, ImageDataset } from '../data/dataset.ts';
+import { labelsPerExample, type DatasetFormat, type ImageDataset } from '../data/dataset.ts';
 import {
   InvalidInputError,
   firstNonFinite,
@@ -218,14 +218,19 @@ export class Trainer implements TrainerApi {
     const count = Math.min(ds.count, limit ?? ds.count);
     let lossSum = 0;
     let correct = 0;
-    for (let start = 0; start < count; start += EVAL_CHUNK) {
-      const n = Math.min(EVAL_CHUNK, count - start);
+    let labels = 0;
+    // Chunks of EVAL_CHUNK rows of work: examples, or windows of T positions each.
+    const chunk = Math.max(1, Math.floor(EVAL_CHUNK / labelsPerExample(ds)));
+    for (let start = 0; start < count; start += chunk) {
+      const n = Math.min(chunk, count - start);
       const indices = Uint32Array.from({ length: n }, (_, i) => start + i);
       const r = await this.withRecovery('evaluate', (b) => b.evaluate(split, indices));
       lossSum += r.lossSum;
       correct += r.correct;
+      labels += r.count;
     }
-    return { loss: lossSum / count, accuracy: correct / count, count };
+    // The mean over the labels: one per example, or one per position of a window.
+    return { loss: lossSum / labels, accuracy: correct / labels, count };
   }
 
   async getParameters(): Promise<{ version: number; params: Float32Array }> {
