@@ -2,7 +2,8 @@
 // side in one run: the same model (src/model/layers/gpt.ts, nanoGPT's baby GPT by default), the
 // same batch of Tiny Shakespeare windows, AdamW, one thread each. Reports tokens/s (batch·T per
 // step), the ratio, and where our step's time goes (forward + backward vs the optimizer).
-// PyTorch runs scripts/torch-gpt.py; without torch the ratio is left out, never guessed.
+// PyTorch runs scripts/torch-gpt.py; without torch (or with SKIP_TORCH=1, to profile ours alone) the
+// ratio is left out, never guessed.
 //
 //   node --import tsx scripts/bench-gpt.ts [--batch 12] [--steps 20] [--warmup 3] [--large] [--out file.json]
 

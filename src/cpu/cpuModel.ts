@@ -8,7 +8,7 @@
 import { labelsPerExample, type ImageDataset } from '../data/dataset.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import { checkU32 } from '../model/layers/dropout.ts';
-import { findDropout, type ResolvedLayer, type ResolvedLinear, type ResolvedModel } from '../model/layers/spec.ts';
+import { checkTokenIds, describeLabelsPerExample, findDropout, type ResolvedLayer, type ResolvedLinear, type ResolvedModel } from '../model/layers/spec.ts';
 import { optimizerArgs, type CpuGradient } from './cpuMlp.ts';
 import { planModel, specRegion, type CpuModelPlan, type CpuNode, type ModelPlanInputs } from './cpuModelPlan.ts';
 import { createExecutor, type CpuExecutor, type ExecutorOptions } from './executor.ts';
@@ -135,8 +135,7 @@ export class CpuModel {
       if (!ds) continue;
       if (ds.features !== features) throw new Error(`The ${name} set has ${ds.features} features per example; the model's input is ${features}`);
       if (labelsPerExample(ds) !== per) {
-        const what = (n: number) => (n === 1 ? 'one label per example' : `${n} labels per example (one per position)`);
-        throw new Error(`The ${name} set has ${what(labelsPerExample(ds))}, the model takes ${what(per)}`);
+        throw new Error(`The ${name} set has ${describeLabelsPerExample(labelsPerExample(ds))}, the model takes ${describeLabelsPerExample(per)}`);
       }
       if (ds.images.length < ds.count * features || ds.labels.length < ds.count * per) {
         throw new Error(`The ${name} set is truncated: ${ds.count} examples need ${ds.count * features} image bytes and ${ds.count * per} labels`);
@@ -243,7 +242,7 @@ export class CpuModel {
     if (!(x instanceof Float32Array) || batch < 1 || x.length !== batch * features) {
       throw new Error(`gradientOf needs a Float32Array of batch·${features} inputs and at least one example, got ${x?.length} values for ${batch} examples`);
     }
-    this.checkTokens('gradientOf', x);
+    checkTokenIds('gradientOf', this.model, x);
     for (let i = 0; i < labels.length; i++) {
       if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= this.model.classes) {
         throw new Error(`gradientOf: labels[${i}] = ${labels[i]} is not a class index in [0, ${this.model.classes})`);
@@ -316,7 +315,7 @@ export class CpuModel {
     if (!(x instanceof Float32Array) || !Number.isInteger(batch) || batch < 1 || x.length !== batch * features) {
       throw new Error(`Logits need a Float32Array of batch·${features} inputs for a positive integer batch, got ${x?.length} values for batch ${batch}`);
     }
-    this.checkTokens('logits', x);
+    checkTokenIds('logits', this.model, x);
     yield* this.ensureCapacity(batch);
     this.floats(this.plan.batch.x).set(x);
     yield* this.runWeights({ kind: 'model-forward', batch, repack: this.repack, source: 'raw' });
@@ -416,15 +415,6 @@ export class CpuModel {
       correct += stats[i + 1];
     }
     return { loss: loss / rows, correct };
-  }
-
-  /** A token model's inputs are ids in its vocabulary (an embedding reading another row would read outside its table). */
-  private checkTokens(fn: string, x: Float32Array): void {
-    const vocabulary = this.model.tokens?.vocabulary;
-    if (vocabulary === undefined) return;
-    for (let i = 0; i < x.length; i++) {
-      if (!Number.isInteger(x[i]) || x[i] < 0 || x[i] >= vocabulary) throw new Error(`${fn}: x[${i}] = ${x[i]} is not a token id in [0, ${vocabulary})`);
-    }
   }
 
   private floats(region: Region): Float32Array {

@@ -14,7 +14,8 @@ import { Random } from '../util/random.ts';
 import { GpuModel, uploadDataset, destroyDataset } from './gpuModel.ts';
 import { buildTextCorpus, textBatch, textWindowsDataset } from '../data/text.ts';
 import { forward as forwardRef, forwardBackward } from './layers/reference.ts';
-import { initModelParameters, parseModelSpec, resolveModel, type LayerModelSpec, type ResolvedModel } from './layers/spec.ts';
+import { initModelParameters, parseModelSpec, resolveModel, type ResolvedModel } from './layers/spec.ts';
+import { GPT_CASES, SCE, gptBatch, gptParameters } from '../testing/gptCases.ts';
 import gptGolden from '../../test/fixtures/torch-goldens/gpt.json';
 import gptUntiedGolden from '../../test/fixtures/torch-goldens/gpt-untied.json';
 
@@ -25,58 +26,20 @@ beforeAll(async () => {
 afterAll(() => ctx?.destroy());
 
 const CONFIG = MATMUL_CONFIGS[1];
-const SCE = { kind: 'softmax-cross-entropy' } as const;
-
-const CASES: [string, LayerModelSpec][] = [
-  ['embeddings and a tied head, context 1', {
-    input: [1],
-    layers: [{ kind: 'embedding', vocabulary: 5, features: 4 }, { kind: 'position-embedding' }, { kind: 'lm-head' }, SCE],
-  }],
-  ['1 head of 5, context 7, an untied head', {
-    input: [7],
-    layers: [{ kind: 'embedding', vocabulary: 6, features: 5 }, { kind: 'position-embedding' }, { kind: 'attention', heads: 1 }, { kind: 'lm-head', tied: false }, SCE],
-  }],
-  ['GPT blocks: 3 heads of 3, layernorm, MLP and dropout per position, context 7', {
-    input: [7],
-    layers: [
-      { kind: 'embedding', vocabulary: 13, features: 9 }, { kind: 'position-embedding' },
-      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'attention', heads: 3 }] },
-      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'linear', outFeatures: 36 }, { kind: 'gelu' }, { kind: 'linear', outFeatures: 9 }, { kind: 'dropout', p: 0.2 }] },
-      { kind: 'residual', layers: [{ kind: 'layernorm' }, { kind: 'attention', heads: 3 }] },
-      { kind: 'layernorm' }, { kind: 'lm-head' }, SCE,
-    ],
-  }],
-  ['2 heads of 3, context 33', {
-    input: [33],
-    layers: [{ kind: 'embedding', vocabulary: 4, features: 6 }, { kind: 'position-embedding' }, { kind: 'attention', heads: 2 }, { kind: 'lm-head' }, SCE],
-  }],
-];
-
 function setup(model: ResolvedModel, seed: number) {
-  const rng = new Random(seed);
-  const params = initModelParameters(model, seed);
-  // Every entry moved, so no bias is 0 and no gain 1, and the small N(0, 0.02) tables matter.
-  for (const t of model.tensors) for (let i = 0; i < t.length; i++) params[t.offset + i] += rng.uniform(-0.3, 0.3);
+  const params = gptParameters(model, seed);
   const gpu = new GpuModel(ctx, model, () => CONFIG);
   gpu.setParameters(params);
-  return { rng, params, gpu };
-}
-
-function batchOf(model: ResolvedModel, rng: Random, batch: number) {
-  const vocabulary = model.tokens!.vocabulary;
-  const x = Float32Array.from({ length: batch * model.inputSize }, () => rng.int(vocabulary));
-  const labels = Array.from({ length: batch * model.labelsPerExample }, () => rng.int(vocabulary));
-  const dropout = { seed: 2 * rng.int(2 ** 30) + 1, positions: Uint32Array.from({ length: batch }, () => rng.int(100_000)) };
-  return { x, labels, dropout };
+  return { rng: new Random(seed + 100), params, gpu };
 }
 
 describe('the GPT layers on WebGPU agree with the f64 table', () => {
-  for (const [name, spec] of CASES) {
+  for (const [name, spec] of GPT_CASES) {
     for (const batch of [1, 3]) {
       it(`${name}, batch ${batch}: loss, every gradient, logits`, async () => {
         const model = resolveModel(spec);
         const { rng, params, gpu } = setup(model, 5 + batch);
-        const { x, labels, dropout } = batchOf(model, rng, batch);
+        const { x, labels, dropout } = gptBatch(model, rng, batch);
         try {
           const got = await gpu.gradientOf(x, labels, dropout);
           const ref = forwardBackward(model, params, x, labels, { dropout });
@@ -94,9 +57,9 @@ describe('the GPT layers on WebGPU agree with the f64 table', () => {
   }
 
   it('gives bit-identical gradients on a repeat', async () => {
-    const model = resolveModel(CASES[2][1]);
+    const model = resolveModel(GPT_CASES[2][1]);
     const { rng, gpu } = setup(model, 9);
-    const { x, labels, dropout } = batchOf(model, rng, 3);
+    const { x, labels, dropout } = gptBatch(model, rng, 3);
     try {
       const a = await gpu.gradientOf(x, labels, dropout);
       const b = await gpu.gradientOf(x, labels, dropout);
@@ -108,7 +71,7 @@ describe('the GPT layers on WebGPU agree with the f64 table', () => {
   });
 
   it('refuses token ids outside the vocabulary and labels that are not one per position', async () => {
-    const model = resolveModel(CASES[1][1]);
+    const model = resolveModel(GPT_CASES[1][1]);
     const { gpu } = setup(model, 3);
     try {
       const x = new Float32Array(7);

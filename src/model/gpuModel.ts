@@ -17,7 +17,7 @@ import { GlobalNormOp } from '../kernels/reduce.ts';
 import type { GpuGradient, MatmulChooser, ResidentDataset, SubmitBudget } from './gpuMlp.ts';
 import { encodeBackward, encodeForward, planList, settleAll, type Binding, type EncodeEnv, type GpuState, type PlannedList } from './gpuLayers.ts';
 import { checkU32 } from './layers/dropout.ts';
-import { findDropout, type ResolvedModel } from './layers/spec.ts';
+import { checkTokenIds, describeLabelsPerExample, findDropout, type ResolvedModel } from './layers/spec.ts';
 
 export { destroyDataset, uploadDataset, type GpuGradient, type MatmulChooser, type ResidentDataset, type SubmitBudget } from './gpuMlp.ts';
 export { gradientFlops } from './layers/spec.ts';
@@ -126,7 +126,7 @@ export class GpuModel {
     if (x.length !== batch * features) {
       throw new Error(`gradientOf: x has ${x.length} values, expected batch·inputSize = ${batch}·${features}`);
     }
-    this.checkTokens('gradientOf', x);
+    checkTokenIds('gradientOf', this.model, x);
     for (let i = 0; i < labels.length; i++) {
       if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= this.model.classes) {
         throw new Error(`gradientOf: labels[${i}] = ${labels[i]} is not a class index in [0, ${this.model.classes})`);
@@ -193,7 +193,7 @@ export class GpuModel {
     if (x.length !== batch * this.model.inputSize) {
       throw new Error(`logits: x has ${x.length} values, expected batch·inputSize = ${batch}·${this.model.inputSize}`);
     }
-    this.checkTokens('logits', x);
+    checkTokenIds('logits', this.model, x);
     writeArray(this.ctx, plan.x.buffer, x);
     const rec = this.recorder('logits');
     encodeForward(plan.list, rec, this.env(plan));
@@ -227,15 +227,6 @@ export class GpuModel {
   /** Rows of the loss: one per example, or one per position of a sequence. */
   private lossRows(plan: ModelPlan): number {
     return plan.batch * this.model.labelsPerExample;
-  }
-
-  /** A token model's inputs are ids in its vocabulary (an embedding reading another index would read outside its table). */
-  private checkTokens(fn: string, x: Float32Array): void {
-    const vocabulary = this.model.tokens?.vocabulary;
-    if (vocabulary === undefined) return;
-    for (let i = 0; i < x.length; i++) {
-      if (!Number.isInteger(x[i]) || x[i] < 0 || x[i] >= vocabulary) throw new Error(`${fn}: x[${i}] = ${x[i]} is not a token id in [0, ${vocabulary})`);
-    }
   }
 
   private checkLength(what: string, length: number): void {
@@ -324,8 +315,7 @@ export class GpuModel {
       throw new Error(`The dataset has ${data.features} features per example, the model's input [${this.model.inputShape.join(',')}] takes ${this.model.inputSize}`);
     }
     if (data && (data.tokens?.labelsPerExample ?? 1) !== this.model.labelsPerExample) {
-      const what = (n: number) => (n === 1 ? 'one label per example' : `${n} labels per example (one per position)`);
-      throw new Error(`The dataset has ${what(data.tokens?.labelsPerExample ?? 1)}, the model takes ${what(this.model.labelsPerExample)}`);
+      throw new Error(`The dataset has ${describeLabelsPerExample(data.tokens?.labelsPerExample ?? 1)}, the model takes ${describeLabelsPerExample(this.model.labelsPerExample)}`);
     }
     const key = `${mode}:${batch}:${data?.count ?? 0}`;
     let plan = this.plans.get(key);

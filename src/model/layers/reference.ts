@@ -30,7 +30,7 @@
 
 import { gelu, geluGrad } from '../reference.ts';
 import { checkU32, dropoutKeeps } from './dropout.ts';
-import { findDropout, type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel } from './spec.ts';
+import { checkTokenIds, findDropout, type LayerKind, type ParamTensor, type ResolvedLayer, type ResolvedLayers, type ResolvedModel } from './spec.ts';
 
 /** Dropout's randomness in training: the lease's seed and each example's dataset position. */
 export interface DropoutContext {
@@ -534,13 +534,7 @@ function checkInputs(fn: string, model: ResolvedModel, params: ArrayLike<number>
   if (inputs.length !== batch * model.inputSize) {
     throw new Error(`${fn}: inputs has ${inputs.length} values, expected batch·inputSize = ${batch}·${model.inputSize} = ${batch * model.inputSize}`);
   }
-  if (model.tokens) {
-    const { vocabulary } = model.tokens;
-    for (let i = 0; i < inputs.length; i++) {
-      const id = inputs[i];
-      if (!Number.isInteger(id) || id < 0 || id >= vocabulary) throw new Error(`${fn}: inputs[${i}] = ${id} is not a token id in [0, ${vocabulary})`);
-    }
-  }
+  checkTokenIds(fn, model, inputs, 'inputs');
 }
 
 /** Examples in a batch of labels: labels.length / labelsPerExample, which must divide. */

@@ -656,6 +656,19 @@ export function describeModel(model: ResolvedModel): string {
   return model.layers.slice(0, -1).map(one).join(' → ');
 }
 
+/** Throws unless every input of a next-token model is a token id of its vocabulary (an embedding would read outside its table); nothing for other models. */
+export function checkTokenIds(fn: string, model: ResolvedModel, inputs: ArrayLike<number>, name = 'x'): void {
+  const vocabulary = model.tokens?.vocabulary;
+  if (vocabulary === undefined) return;
+  for (let i = 0; i < inputs.length; i++) {
+    const id = inputs[i];
+    if (!Number.isInteger(id) || id < 0 || id >= vocabulary) throw new Error(`${fn}: ${name}[${i}] = ${id} is not a token id in [0, ${vocabulary})`);
+  }
+}
+
+/** 'one label per example' or 'T labels per example (one per position)', for errors. */
+export const describeLabelsPerExample = (n: number) => (n === 1 ? 'one label per example' : `${n} labels per example (one per position)`);
+
 /** Whether a layer holds parameters, those of a residual's branch included. */
 export function hasParameters(layer: ResolvedLayer): boolean {
   if (layer.kind === 'residual') return layer.layers.some(hasParameters);
