@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { labelsOf, toFloatBatch, type ImageDataset } from '../data/dataset.ts';
 import { loadFashionMnistFromDir } from '../data/fashionMnistNode.ts';
 import { initModelParameters, resolveModel } from '../model/layers/spec.ts';
-import { evaluate } from '../model/layers/reference.ts';
+import { evaluate, forward } from '../model/layers/reference.ts';
 import { TestEvaluator } from './evaluator.ts';
 import { buildTextCorpus, textBatch, textWindowsDataset } from '../data/text.ts';
 
@@ -44,6 +44,30 @@ describe('TestEvaluator (the CPU layer table)', () => {
     expect(out.count).toBe(limit);
     expect(out.accuracy).toBe(ref.correct / (limit * 16));
     expect(out.loss).toBeCloseTo(ref.loss, 5);
+  });
+
+  it("writes a next-token model's text from a prompt: the reference's greedy choice at temperature 0, the vocabulary's characters at 0.8", async () => {
+    const text = new TextEncoder().encode('to be, or not to be: that is the question. '.repeat(6));
+    const corpus = buildTextCorpus(text, { context: 8, maxVocabulary: 20 });
+    const model = resolveModel({ input: [8], layers: [{ kind: 'embedding', vocabulary: 20, features: 8 }, { kind: 'attention', heads: 2 }, { kind: 'lm-head' }, { kind: 'softmax-cross-entropy' }] });
+    const params = initModelParameters(model, 4);
+    const evaluator = await TestEvaluator.create(model, { ...textWindowsDataset(corpus.validation, corpus.vocabulary), classes: 20 });
+    const vocabulary = corpus.vocabulary.chars;
+    const sampling = { prompt: 'to be', length: 12, temperature: 0, seed: 1, vocabulary };
+    const ids = [...'to be'].map((c) => vocabulary.indexOf(c));
+    for (let i = 0; i < 12; i++) {
+      const window = new Float32Array(8);
+      const context = ids.slice(-8);
+      window.set(context);
+      const logits = forward(model, params, window, 1).subarray((context.length - 1) * 20, context.length * 20);
+      ids.push(logits.indexOf(Math.max(...logits)));
+    }
+    const greedy = ids.slice(5).map((id) => vocabulary[id] ?? '\uFFFD').join('');
+    expect(await evaluator.sample(params, sampling)).toBe(greedy);
+    const warm = await evaluator.sample(params, { ...sampling, temperature: 0.8, length: 40 });
+    expect([...warm]).toHaveLength(40);
+    expect(await evaluator.sample(params, { ...sampling, temperature: 0.8, length: 40 })).toBe(warm);
+    await expect(evaluator.sample(params, { ...sampling, prompt: 'tö' })).rejects.toThrow(/the prompt's "ö" is not in the vocabulary/);
   });
 
   it('refuses more test examples than the set has', async () => {

@@ -7,6 +7,17 @@
 import type { ImageDataset } from '../data/dataset.ts';
 import { CpuModel, type InlineCpuModel } from '../cpu/cpuModel.ts';
 import type { ResolvedModel } from '../model/layers/spec.ts';
+import { sampleTokens } from '../model/sampling.ts';
+
+/** What a next-token job's samples need besides the parameters (job.ts sampleSettings, the text's vocabulary). */
+export interface TextSampling {
+  prompt: string;
+  length: number;
+  temperature: number;
+  seed: number;
+  /** The text's characters in token order. */
+  vocabulary: string[];
+}
 
 export interface Evaluation {
   loss: number;
@@ -54,5 +65,28 @@ export class TestEvaluator {
     }
     // The mean over the labels: the examples, or every position of every window.
     return { loss: lossSum / labels, accuracy: correct / labels, count: this.limit };
+  }
+
+  /** The characters a next-token model writes after `sampling.prompt` with these parameters (the prompt not included). */
+  async sample(params: Float32Array, sampling: TextSampling): Promise<string> {
+    const tokens = this.cpu.model.tokens;
+    if (!tokens) throw new Error('TestEvaluator.sample: the model is not a next-token model');
+    const ids = new Map(sampling.vocabulary.map((c, i) => [c, i]));
+    const prompt = [...sampling.prompt].map((c) => {
+      const id = ids.get(c);
+      if (id === undefined) throw new Error(`TestEvaluator.sample: the prompt's ${JSON.stringify(c)} is not in the vocabulary`);
+      return id;
+    });
+    this.cpu.setParameters(params);
+    const out = await sampleTokens((window) => this.cpu.logits(window, 1), {
+      context: tokens.context,
+      vocabulary: tokens.vocabulary,
+      prompt,
+      length: sampling.length,
+      temperature: sampling.temperature,
+      seed: sampling.seed,
+    });
+    // A model whose vocabulary is wider than the text's may draw an id no character has: shown as U+FFFD.
+    return out.slice(prompt.length).map((id) => sampling.vocabulary[id] ?? '\uFFFD').join('');
   }
 }

@@ -193,6 +193,9 @@ const FileData = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/** A text sample as nanoGPT's sample.py draws one: from a newline, at temperature 0.8; a few hundred characters. */
+const SAMPLE_DEFAULTS = { prompt: '\n', length: 300, temperature: 0.8 } as const;
+
 const JobFields = z
   .strictObject({
     name: z.string().min(1).max(200),
@@ -242,6 +245,17 @@ const JobFields = z
       }),
     /** Evaluate on the test set every this many rounds (and at the end). */
     evaluateEvery: int(1),
+    /**
+     * A next-token model's text sample after every evaluation (sampleSettings): from `prompt`,
+     * `length` characters at `temperature`, drawn by the coordinator's CPU model with the job's seed.
+     */
+    sample: z
+      .strictObject({
+        prompt: z.string().min(1).max(1000).default(SAMPLE_DEFAULTS.prompt),
+        length: int(1, 2000).default(SAMPLE_DEFAULTS.length),
+        temperature: z.number().min(0).max(10).default(SAMPLE_DEFAULTS.temperature),
+      })
+      .optional(),
     /** Ask the host for a checkpoint every this many rounds. */
     checkpointEvery: int(1),
     seed: int(0),
@@ -258,6 +272,7 @@ function refineJob(job: z.output<typeof JobFields> | z.output<typeof FileDataJob
       : 'a text dataset trains a next-token model: start the model with {"kind":"embedding", …} and end it with {"kind":"lm-head"} and the loss');
     return;
   }
+  if (job.sample && !tokens) issue(['sample'], 'text samples come from a next-token model on a text; leave sample out of this job');
   if ('dataset' in job.data) {
     const ds = DATASETS[job.data.dataset];
     if (job.data.trainExamples !== undefined && job.data.trainExamples > ds.train) {
@@ -436,16 +451,24 @@ function canonicalJson(value: unknown): string {
 }
 
 /**
- * A stable id of what the job trains. The name, lease sizing and checkpoint interval are
- * left out: changing them between restarts does not change the maths, so a checkpoint
+ * A stable id of what the job trains. The name, lease sizing, checkpoint interval and text
+ * samples are left out: changing them between restarts does not change the maths, so a checkpoint
  * stays usable; everything else (model, data, optimizer, sync, batch, stop, evaluation, seed) is in.
  */
 export function jobId(job: Job): string {
-  const { name: _name, lease: _lease, checkpointEvery: _checkpointEvery, sync, compression, ...rest } = job;
+  const { name: _name, lease: _lease, checkpointEvery: _checkpointEvery, sample: _sample, sync, compression, ...rest } = job;
   // every-step and f32 are what every job did before `sync` and `compression` existed: leaving them out keeps their ids, and so their checkpoints.
   const uncompressed = compression.up.scheme === 'f32' && compression.down.scheme === 'f32';
   const training = { ...rest, ...(sync.mode === 'every-step' ? {} : { sync }), ...(uncompressed ? {} : { compression }) };
   return `job-${createHash('sha256').update(canonicalJson(training)).digest('hex').slice(0, 16)}`;
+}
+
+export type SampleSettings = Required<NonNullable<Job['sample']>>;
+
+/** How a next-token job's text samples are drawn (the job's `sample`, or its defaults); null for other jobs. */
+export function sampleSettings(job: Pick<Job, 'model' | 'sample'>): SampleSettings | null {
+  if (resolveModel(job.model).tokens === null) return null;
+  return { ...SAMPLE_DEFAULTS, ...job.sample };
 }
 
 /** The model as the job file gives it (either form); the protocol sends it so. */

@@ -51,6 +51,22 @@ export const EvaluationRecord = z.strictObject({
 });
 export type EvaluationRecord = z.infer<typeof EvaluationRecord>;
 
+/**
+ * The example-weighted mean training loss of the rounds that made versions from + 1 … to
+ * (rounds from … to − 1): what training reported between two evaluations. null when none of
+ * those rounds is among `rounds`.
+ */
+export function trainLossBetween(rounds: readonly Pick<RoundRecord, 'round' | 'loss' | 'examples'>[], from: number, to: number): number | null {
+  let sum = 0;
+  let examples = 0;
+  for (const r of rounds) {
+    if (r.round < from || r.round >= to) continue;
+    sum += r.loss * r.examples;
+    examples += r.examples;
+  }
+  return examples > 0 ? sum / examples : null;
+}
+
 /** Credit of one contributor, kept across reconnects and restarts. */
 export const ContributorCredit = z.strictObject({
   id: z.string().min(1),

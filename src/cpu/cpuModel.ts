@@ -39,6 +39,8 @@ export interface InlineCpuModel {
   fusedRelus(): ResolvedLinear[];
   trainStep(indices: Uint32Array, hyper: OptimizerHyper, t: number, dropout?: CpuDropout): { loss: number; correct: number };
   evaluate(split: 'train' | 'test', indices: Uint32Array): { lossSum: number; correct: number; count: number };
+  /** Logits for raw inputs in evaluation mode (CpuModel.logits). */
+  logits(x: Float32Array, batch: number): Float32Array;
 }
 
 /**
@@ -113,6 +115,7 @@ export class CpuModel {
       fusedRelus: () => this.fusedRelus(),
       trainStep: (indices, hyper, t, dropout) => this.driveSync(this.trainStepSteps(indices, hyper, t, dropout)),
       evaluate: (split, indices) => this.driveSync(this.evaluateSteps(split, indices)),
+      logits: (x, batch) => this.driveSync(this.logitsSteps(x, batch)),
     };
   }
 

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JobError, jobId, parseJob, parseJobDefinition, type JobDefinition } from '../coordinator/job.ts';
+import { JobError, jobId, parseJob, parseJobDefinition, sampleSettings, type JobDefinition } from '../coordinator/job.ts';
 import { DatasetUnavailableError } from './fashionMnistNode.ts';
 import { loadJobDataset } from './jobDataset.ts';
 
@@ -200,5 +200,17 @@ describe('loadJobDataset: a text for a next-token model', () => {
     expect(() => definition({ kind: 'text', file: 'a.txt' })).toThrow(/a text dataset trains a next-token model/);
     expect(() => definition(npyData, gpt(65))).toThrow(/a next-token model \(an embedding first\) trains on text/);
     expect(() => definition({ kind: 'text', file: 'a.txt', trainFraction: 1 }, gpt(65))).toThrow(/data\.trainFraction/);
+  });
+
+  it("draws text samples as the job says (defaults: a newline, 300 characters, 0.8), and refuses a prompt the text's vocabulary lacks", async () => {
+    const { job } = await load({ kind: 'text', file: shakespeare }, gpt(65));
+    expect(sampleSettings(job)).toEqual({ prompt: '\n', length: 300, temperature: 0.8 });
+    const withSample = (sample: unknown) => parseJobDefinition({ ...baseJob, model: gpt(65), data: { kind: 'text', file: shakespeare }, sample }, 'job.json');
+    expect(sampleSettings(withSample({ prompt: 'ROMEO:', temperature: 0 }))).toEqual({ prompt: 'ROMEO:', length: 300, temperature: 0 });
+    expect(jobId((await loadJobDataset(withSample({ prompt: 'ROMEO:' }), FIXTURES)).job)).toBe(jobId(job));
+    await expect(loadJobDataset(withSample({ prompt: 'ROMÉO: ☃' }), FIXTURES, { source: 'job.json' })).rejects.toThrow(/job\.json: sample\.prompt has "É", "☃", not in the vocabulary of .*input\.txt/);
+    expect(() => withSample({ temperature: -1 })).toThrow(/sample\.temperature/);
+    expect(() => parseJobDefinition({ ...baseJob, data: npyData, sample: { prompt: 'a' } }, 'job.json')).toThrow(/sample: text samples come from a next-token model/);
+    expect(sampleSettings(baseJob as never)).toBeNull();
   });
 });

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { JobError, installedDataJob, withFileDataSizes, type Job, type JobDefinition, type JobFileData } from '../coordinator/job.ts';
+import { JobError, installedDataJob, sampleSettings, withFileDataSizes, type Job, type JobDefinition, type JobFileData } from '../coordinator/job.ts';
 import { resolveModel } from '../model/layers/spec.ts';
 import { DatasetUnavailableError, defaultDataDir, loadFashionMnistFromDir } from './fashionMnistNode.ts';
 import { IdxFormatError, parseIdx } from './idx.ts';
@@ -69,6 +69,14 @@ export async function loadJobDataset(definition: JobDefinition, baseDir: string,
       throw new JobError(`${source}: its data cannot be used: ${error.message}`);
     }
     throw error;
+  }
+  const sample = sampleSettings(definition);
+  if (sample && built.vocabulary) {
+    const known = new Set(built.vocabulary);
+    const missing = [...new Set(sample.prompt)].filter((c) => !known.has(c));
+    if (missing.length) {
+      throw new JobError(`${source}: sample.prompt has ${missing.map((c) => JSON.stringify(c)).join(', ')}, not in the vocabulary of ${data.kind === 'text' ? data.file : 'the text'}; the model cannot read it`);
+    }
   }
   const files = u8Files(built.splits);
   const sha256 = Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, createHash('sha256').update(bytes).digest('hex')])) as Record<keyof typeof files, string>;

@@ -44,6 +44,8 @@ export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
 /** Key of the metadata_props entry holding the JSON MLP spec (MLP exports only). */
 export const MLP_SPEC_METADATA_KEY = 'swarmgrad.mlp_spec';
+/** Key of the metadata_props entry holding a next-token model's characters in token order (a JSON array of strings). */
+export const VOCABULARY_METADATA_KEY = 'swarmgrad.vocabulary';
 /** Key of the metadata_props entry holding the JSON layer-list spec ({ input, layers }). */
 export const MODEL_SPEC_METADATA_KEY = 'swarmgrad.model_spec';
 

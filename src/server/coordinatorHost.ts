@@ -19,6 +19,8 @@ export interface HostOptions {
   /** Every event, after the coordinator made it (status, console, ledger). */
   onEvent: (event: CoordinatorEvent) => void;
   onEvaluation?: (version: number, accuracy: number, loss: number) => void;
+  /** A next-token job's text sample of an evaluated version (asked with the evaluation; skipped while one is being written). */
+  onSample?: (version: number, text: string) => void;
   /** The transparency log: every event is recorded, and each closed round's receipts are sent to the contributors counted in it. */
   ledger?: Pick<LedgerFile, 'record'>;
   tickMs?: number;
@@ -40,6 +42,7 @@ export class CoordinatorHost {
   private evaluating = false;
   private queuedEvaluation: Extract<CoordinatorEvent, { type: 'evaluate' }> | null = null;
   private readonly extraEvaluations: Extract<CoordinatorEvent, { type: 'evaluate' }>[] = [];
+  private sampling = false;
   private readonly log: (line: string) => void;
   readonly done: Promise<Extract<CoordinatorEvent, { type: 'jobDone' }>>;
   private resolveDone!: (event: Extract<CoordinatorEvent, { type: 'jobDone' }>) => void;
@@ -108,7 +111,17 @@ export class CoordinatorHost {
 
   private runEvaluation(event: Extract<CoordinatorEvent, { type: 'evaluate' }>): void {
     this.evaluating = true;
-    this.options.evaluation.evaluate(event.params).then(
+    const { evaluation, onSample } = this.options;
+    // The thread copies the parameters now and answers in order: the sample waits behind this evaluation, never in front of it.
+    const evaluated = evaluation.evaluate(event.params);
+    if (onSample && evaluation.samples && !this.sampling) {
+      this.sampling = true;
+      evaluation
+        .sample(event.params)
+        .then((text) => onSample(event.version, text), (error) => this.log(`could not sample text at version ${event.version}: ${(error as Error).message}`))
+        .finally(() => (this.sampling = false));
+    }
+    evaluated.then(
       (r) => {
         this.evaluating = false;
         this.options.onEvaluation?.(event.version, r.accuracy, r.loss);

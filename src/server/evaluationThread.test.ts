@@ -32,4 +32,27 @@ describe('EvaluationThread', () => {
       await thread.close();
     }
   });
+
+  it("writes a next-token job's text samples in order behind its evaluations, as the evaluator does here", async () => {
+    const spec: ModelSpec = { input: [8], layers: [{ kind: 'embedding', vocabulary: 6, features: 8 }, { kind: 'attention', heads: 2 }, { kind: 'lm-head' }, { kind: 'softmax-cross-entropy' }] };
+    const model = resolveModel(spec);
+    const test = randomDataset(new Random(2), 5, 8, 6, { labelsPerExample: 8 });
+    const sampling = { prompt: 'ab', length: 30, temperature: 0.8, seed: 4, vocabulary: ['a', 'b', 'c', 'd', 'e', 'f'] };
+    const params = initModelParameters(model, 9);
+    const thread = new EvaluationThread({ spec, test, testExamples: 5, sampling });
+    const plain = new EvaluationThread({ spec, test, testExamples: 5 });
+    try {
+      expect(thread.samples).toBe(true);
+      const [evaluation, sample] = await Promise.all([thread.evaluate(params), thread.sample(params)]);
+      const here = await TestEvaluator.create(model, test, 5);
+      expect(evaluation).toEqual(here.evaluate(params));
+      expect(sample).toBe(await here.sample(params, sampling));
+      expect(sample).toMatch(/^[a-f]{30}$/);
+      expect(plain.samples).toBe(false);
+      await expect(plain.sample(params)).rejects.toThrow(/no text samples/);
+    } finally {
+      await thread.close();
+      await plain.close();
+    }
+  });
 });

@@ -20,7 +20,7 @@ const JOB: JobAnnouncement = {
 function statusAt(round: number): RunStatusSnapshot {
   return {
     job: { id: 'job-1', name: 'tiny', globalBatch: 64, parameters: 3190 }, state: 'running', message: null, startedAt: 1, now: 2,
-    round, rounds: [], evaluations: [], contributors: [], examplesPerSecond: 0, roundsPerMinute: 0,
+    round, rounds: [], evaluations: [], samples: [], contributors: [], examplesPerSecond: 0, roundsPerMinute: 0,
     eta: { stopRound: null, targetAccuracy: null, seconds: null }, computeShare: null, relay: null,
   };
 }

@@ -9,13 +9,14 @@ import { createServer } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { loadNewestCheckpoint } from '../coordinator/checkpointStore.ts';
-import { checkpointOptimizer, defaultJob, jobId, jobLayout, jobModel, jobResolved, parseJobDefinition, plannedRounds, type Job } from '../coordinator/job.ts';
+import { checkpointOptimizer, defaultJob, jobId, jobLayout, jobModel, jobResolved, parseJobDefinition, plannedRounds, sampleSettings, type Job } from '../coordinator/job.ts';
+import { lossCurve } from '../coordinator/summary.ts';
 import { loadJobDataset, type JobDataset } from '../data/jobDataset.ts';
 import { cpuModelSpotChecker, type SpotChecker } from '../coordinator/verification.ts';
 import { CpuModel } from '../cpu/cpuModel.ts';
 import { startCoordinatorPeer } from '../net/nodePeer.ts';
 import { attachSignalingRelay } from '../net/relay.ts';
-import { exportModelOnnx } from '../model/onnx.ts';
+import { VOCABULARY_METADATA_KEY, exportModelOnnx } from '../model/onnx.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 import { initModelParameters } from '../model/layers/spec.ts';
 import { USAGE, UsageError, describeFailure, fileError, outputError, parseCommandLine, wantsDebug, type PlanOptions, type ServerOptions } from './cli.ts';
@@ -147,9 +148,29 @@ async function run(args: ServerOptions): Promise<number> {
   });
 
   const startedAt = Date.now();
-  const status = new RunStatus({ id, name: job.name, globalBatch: job.globalBatch, parameters: layout.total, plannedRounds: plannedRounds(job), targetAccuracy: job.stop.targetAccuracy ?? null }, startedAt, {
-    evaluations: loaded?.state.evaluations.map((e) => ({ version: e.version, at: e.at, accuracy: e.accuracy, loss: e.loss })),
-  });
+  const sample = sampleSettings(job);
+  const vocabulary = dataset.kind === 'files' ? dataset.vocabulary : null;
+  const status = new RunStatus(
+    {
+      id,
+      name: job.name,
+      globalBatch: job.globalBatch,
+      parameters: layout.total,
+      plannedRounds: plannedRounds(job),
+      targetAccuracy: job.stop.targetAccuracy ?? null,
+      targetLoss: job.stop.targetLoss ?? null,
+      tokens: layout.tokens !== null,
+      sample,
+    },
+    startedAt,
+    {
+      evaluations: loaded
+        ? lossCurve(loaded.state.history, loaded.state.evaluations).map((p) => ({ version: p.version, at: p.at, accuracy: p.testAccuracy, loss: p.testLoss, trainLoss: p.trainLoss }))
+        : undefined,
+    },
+  );
+  // A text's vocabulary travels with every export, so that whoever samples from the model decodes the same characters.
+  const exportOptions = { producer: 'swarmgrad', ...(vocabulary ? { metadata: { [VOCABULARY_METADATA_KEY]: JSON.stringify(vocabulary) } } : {}) };
   const announcement: JobAnnouncement = {
     id,
     name: job.name,
@@ -172,7 +193,7 @@ async function run(args: ServerOptions): Promise<number> {
   const api = httpApi({
     job: () => announcement,
     status: () => ({ ...status.snapshot(Date.now(), { connectedPeers: relay.stats().connectedPeers }), traffic: hostRef?.traffic() ?? null, ledger: ledgerRef ? { size: ledgerRef.size, head: ledgerRef.head } : null }),
-    modelOnnx: () => exportModelOnnx(layout, finalParams ?? coordinator.params, { producer: 'swarmgrad' }),
+    modelOnnx: () => exportModelOnnx(layout, finalParams ?? coordinator.params, exportOptions),
   });
   const serveDataset = datasetRoute.middleware;
   const site = staticFiles(siteDir);
@@ -208,7 +229,12 @@ async function run(args: ServerOptions): Promise<number> {
     log: (line) => console.log(line),
   });
   ledgerRef = ledger;
-  const evaluation = new EvaluationThread({ spec: jobModel(job), test, testExamples: job.data.testExamples });
+  const evaluation = new EvaluationThread({
+    spec: jobModel(job),
+    test,
+    testExamples: job.data.testExamples,
+    sampling: sample && vocabulary ? { ...sample, seed: job.seed, vocabulary } : undefined,
+  });
   const host = new CoordinatorHost({
     coordinator,
     evaluation,
@@ -218,6 +244,10 @@ async function run(args: ServerOptions): Promise<number> {
     onEvaluation: (version, accuracy, loss) => {
       status.recordEvaluation({ version, accuracy, loss, at: Date.now() });
       console.log(`evaluation: version ${version}, test accuracy ${(100 * accuracy).toFixed(2)}%, loss ${loss.toFixed(4)}`);
+    },
+    onSample: (version, text) => {
+      status.recordSample({ version, text, at: Date.now() });
+      console.log(`sample at version ${version}:\n${indent(sample!.prompt + text)}`);
     },
   });
   hostRef = host;
@@ -250,8 +280,10 @@ async function run(args: ServerOptions): Promise<number> {
 
   const done = await host.done;
   finalParams = done.params;
-  const summary = { ...coordinator.summary(Date.now()), finishedAt: new Date().toISOString() };
-  await writeFile(join(outDir, 'model.onnx'), exportModelOnnx(layout, done.params, { producer: 'swarmgrad' }));
+  const finalSample = evaluation.samples ? { version: done.version, ...sample!, text: await evaluation.sample(done.params) } : null;
+  if (finalSample) console.log(`sample of the final model (version ${done.version}):\n${indent(finalSample.prompt + finalSample.text)}`);
+  const summary = { ...coordinator.summary(Date.now()), ...(vocabulary ? { vocabulary, sample: finalSample } : {}), finishedAt: new Date().toISOString() };
+  await writeFile(join(outDir, 'model.onnx'), exportModelOnnx(layout, done.params, exportOptions));
   await writeFile(join(outDir, 'parameters.f32'), new Uint8Array(done.params.buffer, done.params.byteOffset, done.params.byteLength));
   await writeFile(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2));
   console.log(progressLine(status.snapshot(Date.now())));
@@ -260,7 +292,7 @@ async function run(args: ServerOptions): Promise<number> {
     `  ${summary.rounds} rounds, ${summary.examples} examples (${summary.epochs.toFixed(2)} epochs), ` +
       `${(summary.durationMs / 1000).toFixed(0)} s, coverage ${summary.coverage.exact ? 'exact (every example of every round once)' : 'NOT exact'}`,
   );
-  console.log(`  wrote ${join(outDir, 'model.onnx')} and ${join(outDir, 'summary.json')}`);
+  console.log(`  wrote ${join(outDir, 'model.onnx')} and ${join(outDir, 'summary.json')}${vocabulary ? ' (both hold the vocabulary)' : ''}`);
   const target = job.stop.targetAccuracy;
   const targetLoss = job.stop.targetLoss;
   const reachedGoal = done.reason !== 'diverged' && summary.coverage.exact &&
@@ -287,3 +319,8 @@ main(argv).then(
     process.exit(exitCode);
   },
 );
+
+/** A multi-line text indented for the console. */
+function indent(text: string): string {
+  return text.split('\n').map((line) => `  | ${line}`).join('\n');
+}

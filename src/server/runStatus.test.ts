@@ -325,7 +325,7 @@ describe('RunStatus: history from a restored run', () => {
 describe('progressLine', () => {
   const base: RunStatusSnapshot = {
     job: JOB, state: 'running', message: null, startedAt: T0, now: T0, round: 0, rounds: [], evaluations: [],
-    contributors: [], examplesPerSecond: 0, roundsPerMinute: 0, relay: null,
+    samples: [], contributors: [], examplesPerSecond: 0, roundsPerMinute: 0, relay: null,
     eta: { stopRound: null, targetAccuracy: null, seconds: null }, computeShare: null,
   };
   const contributor = (id: string, connected: boolean) => ({
@@ -360,6 +360,13 @@ describe('progressLine', () => {
     );
   });
 
+  it("shows a next-token job's validation loss where other jobs show test accuracy", () => {
+    const line = progressLine({ ...base, job: { ...JOB, tokens: true }, evaluations: [{ version: 250, at: 0, accuracy: 0.3, loss: 2.41049 }], eta: { stopRound: 2616, targetAccuracy: null, targetLoss: 1.88, seconds: 60 } });
+    expect(line).toContain(' · validation loss 2.4105 (v250) · ');
+    expect(line).toContain(' · ETA 1m00s (round 2616, or loss 1.88 first) · ');
+    expect(progressLine({ ...base, job: { ...JOB, tokens: true } })).toContain(' · validation loss – · ');
+  });
+
   it('says "1 contributor" in the singular', () => {
     expect(progressLine({ ...base, contributors: [contributor('a', true), contributor('b', false)] })).toContain(' · 1 contributor · ');
   });
@@ -375,13 +382,15 @@ describe('ETA and compute share', () => {
 
   it('estimates the time to the round limit from the last minute of rounds, and says when it cannot', () => {
     const s = new RunStatus(job, T0);
-    expect(s.snapshot(T0).eta).toEqual({ stopRound: 100, targetAccuracy: 0.9, seconds: null });
+    expect(s.snapshot(T0).eta).toEqual({ stopRound: 100, targetAccuracy: 0.9, targetLoss: null, seconds: null });
     // 20 rounds in the first 30 s: 40 rounds/min, 80 rounds left → 120 s.
     for (let r = 0; r < 20; r++) s.record(roundClosed(T0 + 1500 * (r + 1), r));
     const eta = s.snapshot(T0 + 30_000).eta;
     expect(eta.seconds).toBeCloseTo(120, 6);
     expect(etaText(eta)).toBe('ETA 2m00s (round 100, or 90% first)');
     expect(etaText({ stopRound: null, targetAccuracy: 0.88, seconds: null })).toBe('until 88% test accuracy');
+    expect(etaText({ stopRound: null, targetAccuracy: null, targetLoss: 1.88, seconds: null })).toBe('until test loss 1.88');
+    expect(etaText({ stopRound: 9, targetAccuracy: 0.5, targetLoss: 1.88, seconds: null })).toBe('ETA – (round 9, or 50% or loss 1.88 first)');
     expect(duration(4000)).toBe('1h06m');
   });
 
@@ -396,5 +405,21 @@ describe('ETA and compute share', () => {
     expect(s.snapshot(T0 + 10_000).computeShare).toBeCloseTo(3.5 / 20, 9);
     // A minute later those results have left the window.
     expect(s.snapshot(T0 + 80_000).computeShare).toBeNull();
+  });
+});
+
+describe('evaluations and text samples', () => {
+  it("puts beside each evaluation the training loss of the rounds since the one before, and keeps the newest samples", () => {
+    const s = new RunStatus({ ...JOB, tokens: true }, T0);
+    [3, 2, 1, 0.5].forEach((loss, r) => s.record(roundClosed(T0 + r, r, loss)));
+    s.recordEvaluation({ version: 2, at: T0, accuracy: 0.1, loss: 2.6 });
+    s.recordEvaluation({ version: 4, at: T0, accuracy: 0.2, loss: 1.9 });
+    s.recordEvaluation({ version: 6, at: T0, accuracy: 0.2, loss: 1.8, trainLoss: null });
+    expect(s.snapshot(T0).evaluations.map((e) => e.trainLoss)).toEqual([2.5, 0.75, null]);
+    for (let v = 0; v < 25; v++) s.recordSample({ version: v, at: T0, text: `text ${v}` });
+    const samples = s.snapshot(T0).samples;
+    expect(samples).toHaveLength(20);
+    expect(samples[0].version).toBe(5);
+    expect(samples.at(-1)!.text).toBe('text 24');
   });
 });

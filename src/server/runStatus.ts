@@ -2,6 +2,8 @@
 // events alone (pure), so what the owner sees is exactly what the coordinator decided.
 
 import type { CoordinatorEvent } from '../coordinator/decisions.ts';
+import type { SampleSettings } from '../coordinator/job.ts';
+import { trainLossBetween } from '../coordinator/records.ts';
 
 export interface ContributorStatus {
   id: string;
@@ -35,6 +37,15 @@ export interface EvaluationPoint {
   at: number;
   accuracy: number;
   loss: number;
+  /** Training loss of the rounds since the evaluation before (example-weighted); null when they are not known here. */
+  trainLoss?: number | null;
+}
+
+/** A next-token job's text, written from the parameters of `version`. */
+export interface SamplePoint {
+  version: number;
+  at: number;
+  text: string;
 }
 
 export interface RunJobInfo {
@@ -45,12 +56,19 @@ export interface RunJobInfo {
   /** The round at which the job stops at the latest (epochs or rounds), or null when only an accuracy ends it. */
   plannedRounds?: number | null;
   targetAccuracy?: number | null;
+  /** A next-token job's validation loss target. */
+  targetLoss?: number | null;
+  /** Whether the model predicts tokens (its test set is the text's validation split, its loss what matters). */
+  tokens?: boolean;
+  /** How its text samples are drawn (null: no samples). */
+  sample?: SampleSettings | null;
 }
 
 /** When the job should end at the current rate: at its round limit (earlier if it reaches its target accuracy). */
 export interface Eta {
   stopRound: number | null;
   targetAccuracy: number | null;
+  targetLoss?: number | null;
   /** Seconds to stopRound at the last minute's rounds per minute; null without a round limit or a rate. */
   seconds: number | null;
 }
@@ -64,6 +82,8 @@ export interface RunStatusSnapshot {
   round: number;
   rounds: RoundPoint[];
   evaluations: EvaluationPoint[];
+  /** The newest text samples, oldest first. */
+  samples: SamplePoint[];
   contributors: ContributorStatus[];
   examplesPerSecond: number;
   roundsPerMinute: number;
@@ -80,6 +100,8 @@ export interface RunStatusSnapshot {
 const WINDOW_MS = 60_000;
 /** The dashboard keeps every evaluation but only the recent rounds' points. */
 const MAX_ROUND_POINTS = 2000;
+/** Text samples kept for the dashboard. */
+const MAX_SAMPLES = 20;
 
 export class RunStatus {
   private readonly contributors = new Map<string, ContributorStatus>();
@@ -87,6 +109,7 @@ export class RunStatus {
   private readonly counted: { at: number; contributorId: string; count: number; computeMs: number }[] = [];
   private readonly rounds: RoundPoint[] = [];
   private readonly evaluations: EvaluationPoint[] = [];
+  private readonly samples: SamplePoint[] = [];
   private state: RunStatusSnapshot['state'] = 'running';
   private message: string | null = null;
   private round = 0;
@@ -177,8 +200,15 @@ export class RunStatus {
     }
   }
 
+  /** An evaluation; its training loss is taken from the rounds since the one before unless given. */
   recordEvaluation(point: EvaluationPoint): void {
-    this.evaluations.push(point);
+    const before = this.evaluations.filter((e) => e.version < point.version).at(-1)?.version ?? 0;
+    this.evaluations.push({ ...point, trainLoss: point.trainLoss !== undefined ? point.trainLoss : trainLossBetween(this.rounds, before, point.version) });
+  }
+
+  recordSample(point: SamplePoint): void {
+    this.samples.push(point);
+    if (this.samples.length > MAX_SAMPLES) this.samples.splice(0, this.samples.length - MAX_SAMPLES);
   }
 
   fail(message: string): void {
@@ -204,6 +234,7 @@ export class RunStatus {
     const eta: Eta = {
       stopRound,
       targetAccuracy: this.job.targetAccuracy ?? null,
+      targetLoss: this.job.targetLoss ?? null,
       seconds: stopRound !== null && roundsPerMinute > 0 && this.state === 'running' ? (Math.max(0, stopRound - this.round) * 60) / roundsPerMinute : null,
     };
     const computeShare = perContributor.size ? Math.min(1, computeMs / (span * 1000 * perContributor.size)) : null;
@@ -216,6 +247,7 @@ export class RunStatus {
       round: this.round,
       rounds: this.rounds.slice(),
       evaluations: this.evaluations.slice(),
+      samples: this.samples.slice(),
       contributors: [...this.contributors.values()].map((c) => ({ ...c })),
       examplesPerSecond: total / span,
       roundsPerMinute,
@@ -236,7 +268,9 @@ export function progressLine(s: RunStatusSnapshot): string {
   return [
     `round ${s.round}`,
     last ? `loss ${last.loss.toFixed(4)}` : 'loss –',
-    evaluation ? `test accuracy ${(100 * evaluation.accuracy).toFixed(2)}% (v${evaluation.version})` : 'test accuracy –',
+    s.job.tokens
+      ? evaluation ? `validation loss ${evaluation.loss.toFixed(4)} (v${evaluation.version})` : 'validation loss –'
+      : evaluation ? `test accuracy ${(100 * evaluation.accuracy).toFixed(2)}% (v${evaluation.version})` : 'test accuracy –',
     `${connected} contributor${connected === 1 ? '' : 's'}${banned ? ` (${banned} banned)` : ''}`,
     `${Math.round(s.examplesPerSecond)} examples/s`,
     `${s.roundsPerMinute.toFixed(1)} rounds/min`,
@@ -252,9 +286,14 @@ export function computeShareText(share: number): string {
 
 /** "ETA 3m20s (round 1875, or 88% first)", or what ends the job when there is no estimate yet. */
 export function etaText(eta: Eta): string {
-  const target = eta.targetAccuracy !== null ? `${(100 * eta.targetAccuracy).toFixed(1).replace(/\.0$/, '')}%` : null;
-  if (eta.stopRound === null) return target ? `until ${target} test accuracy` : 'no stop condition';
-  const at = `round ${eta.stopRound}${target ? `, or ${target} first` : ''}`;
+  const accuracy = eta.targetAccuracy !== null ? `${(100 * eta.targetAccuracy).toFixed(1).replace(/\.0$/, '')}%` : null;
+  const loss = eta.targetLoss != null ? `loss ${eta.targetLoss}` : null;
+  if (eta.stopRound === null) {
+    const goals = [accuracy && `${accuracy} test accuracy`, loss && `test ${loss}`].filter((g) => g !== null);
+    return goals.length ? `until ${goals.join(' or ')}` : 'no stop condition';
+  }
+  const firsts = [accuracy, loss].filter((g) => g !== null);
+  const at = `round ${eta.stopRound}${firsts.length ? `, or ${firsts.join(' or ')} first` : ''}`;
   return eta.seconds === null ? `ETA – (${at})` : `ETA ${duration(eta.seconds)} (${at})`;
 }
 

@@ -1,5 +1,5 @@
 // The job owner's dashboard: live loss and accuracy, contributors with their throughput and
-// tasks, rounds per minute; all from the coordinator's status stream.
+// tasks, rounds per minute, a next-token job's text samples; all from the coordinator's status stream.
 
 import '../styles.css';
 import { headSigned } from '../../ledger/receipt.ts';
@@ -14,7 +14,17 @@ const lossChart = new LineChart(byId('loss-chart'), 'round', [
   { label: 'training loss', color: '#d9822b' },
   { label: 'training accuracy', color: '#8a63d2', scale: 'y2' },
 ]);
-const accuracyChart = new LineChart(byId('accuracy-chart'), 'parameter version (rounds done)', [{ label: 'test accuracy', color: '#2f6fde' }]);
+/** Made at the first status, when it is known whether the job's test split is a text's validation part. */
+let accuracyChart: LineChart | null = null;
+
+function evaluationChart(tokens: boolean): LineChart {
+  byId('accuracy-title').textContent = tokens ? 'Training and validation loss' : 'Test loss and accuracy';
+  return new LineChart(byId('accuracy-chart'), 'parameter version (rounds done)', [
+    { label: tokens ? 'validation loss' : 'test loss', color: '#2f6fde' },
+    { label: 'training loss', color: '#d9822b' },
+    { label: tokens ? 'next-character accuracy' : 'test accuracy', color: '#8a63d2', scale: 'y2' },
+  ]);
+}
 const statusLine = byId('run-status');
 
 declare global {
@@ -55,10 +65,13 @@ function render(s: Status): void {
   statusLine.textContent =
     s.state === 'running' ? `Training "${s.job.name}": round ${s.round}.` : `${s.state === 'done' ? 'Done' : 'Failed'}: ${s.message ?? ''}`;
   statusLine.className = s.state === 'failed' ? 'bad' : s.state === 'done' ? 'good' : '';
+  // A next-token job's test split is the text's held-out part: its loss is the figure that matters.
   setFacts(byId('run-facts'), [
     ['Job', `${s.job.name} (${s.job.id})`],
     ['Round', String(s.round)],
-    ['Latest test accuracy', last ? `${(100 * last.accuracy).toFixed(2)}% at version ${last.version}` : '–'],
+    s.job.tokens
+      ? ['Latest validation loss', last ? `${last.loss.toFixed(4)} at version ${last.version}${s.job.targetLoss != null ? ` (target ${s.job.targetLoss})` : ''}` : '–']
+      : ['Latest test accuracy', last ? `${(100 * last.accuracy).toFixed(2)}% at version ${last.version}` : '–'],
     ['Contributors connected', `${connected.length} (relay peers: ${s.relay?.connectedPeers ?? '–'})`],
     ['Examples/s (last minute)', formatNumber(s.examplesPerSecond)],
     ['Rounds per minute', s.roundsPerMinute.toFixed(1)],
@@ -71,7 +84,9 @@ function render(s: Status): void {
   ]);
   if (s.ledger?.head) void checkHead(s.ledger.head);
   lossChart.set(s.rounds.map((r) => r.round), [s.rounds.map((r) => r.loss), s.rounds.map((r) => r.trainAccuracy)]);
-  accuracyChart.set(s.evaluations.map((e) => e.version), [s.evaluations.map((e) => e.accuracy)]);
+  accuracyChart ??= evaluationChart(s.job.tokens ?? false);
+  accuracyChart.set(s.evaluations.map((e) => e.version), [s.evaluations.map((e) => e.loss), s.evaluations.map((e) => e.trainLoss ?? null), s.evaluations.map((e) => e.accuracy)]);
+  showSample(s);
   byId('contributors').querySelector('tbody')!.replaceChildren(
     ...s.contributors.map((c) =>
       el(
@@ -88,6 +103,23 @@ function render(s: Status): void {
       ),
     ),
   );
+}
+
+/** A next-token job's newest text, with what it was written from. */
+function showSample(s: Status): void {
+  const sample = s.samples.at(-1);
+  const settings = s.job.sample;
+  byId('sample-panel').hidden = !settings;
+  if (!settings) return;
+  byId('sample-facts').textContent = sample
+    ? `Written by the coordinator's CPU model from version ${sample.version}: ${settings.length} characters after the prompt ${JSON.stringify(settings.prompt)}, temperature ${settings.temperature}.`
+    : 'The first sample comes with the first evaluation.';
+  const pre = byId('sample');
+  if (!sample) {
+    pre.replaceChildren();
+    return;
+  }
+  pre.replaceChildren(el('span', { class: 'prompt' }, settings.prompt), sample.text);
 }
 
 const events = new EventSource('/api/events');
