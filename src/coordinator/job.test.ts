@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { JobError, datasetFormatOf, defaultJob, innerHyper, installedDataJob, leaseBounds, jobId, parseJobDefinition, withFileDataSizes, jobLayout, jobResolved, learningRateAt, parseJob, plannedRounds, roundsPerEpoch, type JobInput } from './job.ts';
+import { BABY_GPT, SHAKESPEARE_CHAR_GPT, gptSpec } from '../model/layers/gpt.ts';
 
 const minimal: JobInput = {
   name: 'tiny',
@@ -78,6 +79,20 @@ describe('parseJob', () => {
     expect(model.layers.filter((l) => l.kind === 'conv2d')).toHaveLength(2);
     expect(model.parameterCount).toBe(16 * 9 + 16 + 32 * 16 * 9 + 32 + 1568 * 128 + 128 + 128 * 10 + 10);
     expect(job.stop.targetAccuracy).toBeGreaterThanOrEqual(0.92);
+  });
+
+  it("parses the zoo GPTs: nanoGPT's baby GPT trained by local steps to 1.88, and its shakespeare_char model", () => {
+    const read = (name: string) => parseJobDefinition(JSON.parse(readFileSync(new URL(`./jobs/${name}`, import.meta.url), 'utf8')), name);
+    const baby = read('shakespeare-char-gpt.json');
+    expect(baby.model).toEqual(gptSpec(BABY_GPT));
+    expect(baby.data).toMatchObject({ kind: 'text', file: '../../../datasets/tinyshakespeare/input.txt' });
+    expect(baby.sync).toMatchObject({ mode: 'local-steps', innerSteps: 4, innerBatch: 12 });
+    expect(baby.stop.targetLoss).toBe(1.88);
+    const large = read('shakespeare-char-gpt-large.json');
+    expect(large.model).toEqual(gptSpec(SHAKESPEARE_CHAR_GPT));
+    expect(large.data).toMatchObject({ kind: 'text', stride: 32 });
+    expect(large.stop).toEqual({ rounds: 5000, targetLoss: 1.4697 });
+    expect(jobResolved(large as never).parameterCount).toBe(10_770_816);
   });
 
   it.each([

@@ -189,6 +189,12 @@ const FileData = z.discriminatedUnion('kind', [
     kind: z.literal('text'),
     file: dataFile,
     trainFraction: z.number().gt(0).lt(1).default(0.9),
+    /**
+     * Tokens between the starts of consecutive windows (default: the model's context, so windows
+     * tile the text). A smaller stride gives more windows, overlapping, at more alignments (nanoGPT
+     * draws random offsets); every window is still trained exactly once per epoch.
+     */
+    stride: int(1).optional(),
     ...exampleCounts,
   }),
 ]);

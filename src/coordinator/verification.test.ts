@@ -13,7 +13,7 @@ import { mlpLayout } from '../model/mlp.ts';
 import type { OptimizerHyper } from '../kernels/optimizer.ts';
 import type { JobSync, LocalStepsSync } from './job.ts';
 import { localStepsReference } from './localStepsReference.ts';
-import { cpuModelSpotChecker, kinkSpotChecker, relativeDistance, type SpotChecker } from './verification.ts';
+import { SPOT_CHECK_POSITIONS, cpuModelSpotChecker, kinkSpotChecker, relativeDistance, type SpotChecker } from './verification.ts';
 import { CpuKinkModel } from './kinkModel.ts';
 import { CpuModel } from '../cpu/cpuModel.ts';
 import { initModelParameters, resolveModel } from '../model/layers/spec.ts';
@@ -474,5 +474,24 @@ describe('cpuModelSpotChecker (the CPU layer table)', () => {
     // Another round draws other masks: a result computed for another round does not pass.
     expect(relativeDistance(claimed, checker(p, indices, undefined, round + 1))).toBeGreaterThan(0.05);
     expect(() => checker(p, indices)).toThrow(/dropout .* needs dropout = \{ seed, positions \}/);
+  });
+
+  it('every step, long windows: a lease past one chunk of positions is recomputed in chunks, their gradients weighted by count', async () => {
+    const T = 200; // SPOT_CHECK_POSITIONS / 200 → chunks of 2 windows
+    const gpt = resolveModel({ input: [T], layers: [{ kind: 'embedding', vocabulary: 7, features: 8 }, { kind: 'attention', heads: 2 }, { kind: 'lm-head' }, { kind: 'softmax-cross-entropy' }] });
+    const r = new Random(4);
+    const windows: ImageDataset = { images: Uint8Array.from({ length: 6 * T }, () => r.int(7)), labels: Uint8Array.from({ length: 6 * T }, () => r.int(7)), count: 6, features: T, classes: 7, tokens: { labelsPerExample: T } };
+    const p = initModelParameters(gpt, 8);
+    const lease = Uint32Array.of(5, 0, 3, 1, 4);
+    expect(Math.floor(SPOT_CHECK_POSITIONS / T)).toBe(2);
+    const got = cpuModelSpotChecker((await CpuModel.create(gpt, { threads: 1 })).inline, windows)(p, lease);
+    const x = new Float32Array(lease.length * T);
+    const y: number[] = [];
+    lease.forEach((k, i) => {
+      x.set(windows.images.subarray(k * T, (k + 1) * T), i * T);
+      y.push(...windows.labels.subarray(k * T, (k + 1) * T));
+    });
+    const reference = forwardBackward(gpt, p, x, y).gradient;
+    expect(relativeDistance(got, Float32Array.from(reference))).toBeLessThan(1e-5);
   });
 });

@@ -134,15 +134,28 @@ export function kinkSpotChecker(mlp: CpuKinkModel, train: ImageDataset, sync: Jo
  * Δ = θ_v − θ_after in f32, a recomputation on another backend that lands over the tolerance
  * but within LOCAL_STEPS_INCONCLUSIVE going to replication, as every inconclusive check does.
  */
+/** Positions of work per call of an every-step spot check (chunks of max(1, this / T) windows for a next-token model). */
+export const SPOT_CHECK_POSITIONS = 512;
+
 export function cpuModelSpotChecker(cpu: InlineCpuModel, train: ImageDataset, sync: JobSync = { mode: 'every-step' }): SpotChecker {
   const kinks = new CpuKinkModel(cpu);
   if (kinks.resolvesAll) return kinkSpotChecker(kinks, train, sync);
   const total = cpu.model.total;
   cpu.setDatasets(train, null);
   if (sync.mode === 'every-step') {
+    // A lease of long windows is recomputed in chunks that fit the CPU backend's memory, combined by example count.
+    const chunk = Math.max(1, Math.floor(SPOT_CHECK_POSITIONS / cpu.model.labelsPerExample));
     const checker: SpotChecker = (params, indices, _inner, dropoutSeed) => {
       cpu.setParameters(params);
-      return cpu.gradient(indices, dropoutOf(indices, dropoutSeed)).gradient;
+      if (indices.length <= chunk) return cpu.gradient(indices, dropoutOf(indices, dropoutSeed)).gradient;
+      const sum = new Float32Array(total);
+      for (let start = 0; start < indices.length; start += chunk) {
+        const part = indices.subarray(start, start + chunk);
+        const g = cpu.gradient(part, dropoutOf(part, dropoutSeed)).gradient;
+        const w = part.length / indices.length;
+        for (let i = 0; i < total; i++) sum[i] += w * g[i];
+      }
+      return sum;
     };
     checker.inconclusiveUpTo = CPU_MODEL_INCONCLUSIVE;
     return checker;

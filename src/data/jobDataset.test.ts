@@ -196,6 +196,18 @@ describe('loadJobDataset: a text for a next-token model', () => {
     }
   });
 
+  it('takes training windows at a stride (validation windows still tile), and refuses one past the context', async () => {
+    const { job, dataset } = await load({ kind: 'text', file: shakespeare, stride: 16 }, gpt(65));
+    expect(job.data.trainExamples).toBe(Math.floor((1_003_854 - 65) / 16) + 1);
+    expect(job.data.testExamples).toBe(Math.floor((111_540 - 65) / 64) + 1);
+    if (dataset.kind !== 'files') throw new Error('expected file data');
+    expect(dataset.notes[0]).toMatch(/windows of 64 every 16 tokens \(62,737 train windows\)/);
+    // Window 1 starts 16 tokens after window 0.
+    expect([...dataset.splits.train.images.subarray(64, 64 + 48)]).toEqual([...dataset.splits.train.images.subarray(16, 64)]);
+    await expect(load({ kind: 'text', file: shakespeare, stride: 65 }, gpt(65))).rejects.toThrow(/data\.stride is 65, more than the model's context of 64/);
+    expect(() => definition({ kind: 'text', file: shakespeare, stride: 0 }, gpt(65))).toThrow(/data\.stride/);
+  });
+
   it('pairs a text with a next-token model and nothing else', () => {
     expect(() => definition({ kind: 'text', file: 'a.txt' })).toThrow(/a text dataset trains a next-token model/);
     expect(() => definition(npyData, gpt(65))).toThrow(/a next-token model \(an embedding first\) trains on text/);

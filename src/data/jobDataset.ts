@@ -121,7 +121,10 @@ async function textSplits(data: Extract<JobFileData, { kind: 'text' }>, baseDir:
     throw new DatasetUnavailableError(`Could not read ${path}: ${(error as Error).message}`);
   }
   const { context, vocabulary } = model.tokens;
-  const corpus = buildTextCorpus(bytes, { context, maxVocabulary: vocabulary, trainFraction: data.trainFraction, source: data.file });
+  if (data.stride !== undefined && data.stride > context) {
+    throw new DatasetCheckError(`data.stride is ${data.stride}, more than the model's context of ${context}: the tokens between windows would never train; use at most ${context}`);
+  }
+  const corpus = buildTextCorpus(bytes, { context, stride: data.stride, maxVocabulary: vocabulary, trainFraction: data.trainFraction, source: data.file });
   const take = (ds: ImageDataset, n: number | undefined, which: string) => {
     if (n !== undefined && n > ds.count) throw new DatasetCheckError(`data.${which}Examples: ${data.file} gives ${ds.count} ${which === 'train' ? 'training' : 'validation'} windows of ${context}, asked for ${n}`);
     return n === undefined ? ds : subsetDataset(ds, 0, n);
@@ -129,7 +132,10 @@ async function textSplits(data: Extract<JobFileData, { kind: 'text' }>, baseDir:
   // Every id the model's vocabulary holds is a class, whether the text uses it or not.
   const windows = (split: typeof corpus.train) => ({ ...textWindowsDataset(split, corpus.vocabulary), classes: vocabulary });
   const splits = { train: take(windows(corpus.train), wanted.trainExamples, 'train'), test: take(windows(corpus.validation), wanted.testExamples, 'test') };
-  const notes = [`${data.file}: ${corpus.characters.toLocaleString('en-US')} characters, ${corpus.vocabulary.chars.length} distinct; ${corpus.train.tokens.length.toLocaleString('en-US')} train and ${corpus.validation.tokens.length.toLocaleString('en-US')} validation tokens, windows of ${context}`];
+  const notes = [
+    `${data.file}: ${corpus.characters.toLocaleString('en-US')} characters, ${corpus.vocabulary.chars.length} distinct; ${corpus.train.tokens.length.toLocaleString('en-US')} train and ${corpus.validation.tokens.length.toLocaleString('en-US')} validation tokens, windows of ${context}` +
+      (corpus.train.stride !== context ? ` every ${corpus.train.stride} tokens (${corpus.train.sequences.toLocaleString('en-US')} train windows)` : ''),
+  ];
   return { splits, exampleShape: [context], notes, vocabulary: corpus.vocabulary.chars };
 }
 

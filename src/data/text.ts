@@ -47,7 +47,7 @@ export interface TextCorpus {
 export interface TextCorpusOptions {
   /** The model's context T. */
   context: number;
-  /** Window stride (default T: windows tile the split without overlap). */
+  /** The training windows' stride (default T: windows tile the split without overlap); validation windows always tile. */
   stride?: number;
   /** Share of the tokens that train (default 0.9, as nanoGPT). */
   trainFraction?: number;
@@ -170,13 +170,15 @@ export function buildTextCorpus(bytes: Uint8Array, options: TextCorpusOptions): 
   const tokens = encodeText(text, vocabulary);
   const n = tokens.length;
   const cut = Math.floor(n * trainFraction);
+  // Validation windows always tile their split: its loss is then the mean over each token once.
   const split = (from: number, to: number, name: string): TextSplit => {
     const part = tokens.subarray(from, to);
-    const sequences = windowCount(part.length, context, stride);
+    const step = name === 'train' ? stride : context;
+    const sequences = windowCount(part.length, context, step);
     if (sequences === 0) {
       throw new TextDatasetError(`${source}: its ${name} split has ${part.length} characters, fewer than one sequence needs (context ${context} + 1 target); the file has ${n} characters in all, and the split needs at least ${Math.ceil((context + 1) / (name === 'train' ? trainFraction : 1 - trainFraction))}`);
     }
-    return { tokens: part, context, stride, sequences };
+    return { tokens: part, context, stride: step, sequences };
   };
   return { vocabulary, train: split(0, cut, 'train'), validation: split(cut, n, 'validation'), characters: n };
 }

@@ -97,15 +97,18 @@ async function measureSpotCheck(job: Job, train: ImageDataset): Promise<number> 
   const model = jobResolved(job);
   const checker = await spotCheckerFor({ ...job, sync: { mode: 'every-step' } }, train);
   const params = initModelParameters(model, job.seed);
-  const indices = Uint32Array.from({ length: 32 }, (_, i) => i % train.count);
-  checker(params, indices); // warm-up
-  let examples = 0;
+  // A next-token model's example is a window of T positions: time about 512 positions, as the memory allows.
+  const examples = model.tokens ? Math.max(1, Math.floor(512 / model.tokens.context)) : 32;
+  const indices = Uint32Array.from({ length: examples }, (_, i) => i % train.count);
+  // Round 0 as the dropout seed: a model with dropout is checked as its leases are, with their masks.
+  checker(params, indices, undefined, 0); // warm-up
+  let done = 0;
   const started = performance.now();
   while (performance.now() - started < 300) {
-    checker(params, indices);
-    examples += indices.length;
+    checker(params, indices, undefined, 0);
+    done += indices.length;
   }
-  return (performance.now() - started) / examples;
+  return (performance.now() - started) / done;
 }
 
 async function run(args: ServerOptions): Promise<number> {
