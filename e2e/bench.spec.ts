@@ -60,6 +60,12 @@ test('a quick run measures every suite and shows a table, a chart, checks and a 
   const tfjsMeasured = cpu.filter((r) => r.name.startsWith('tfjs') && !r.skipped).length;
   expect(cpuChecks).toHaveLength((env.cores > 1 ? 2 : 1) + tfjsMeasured);
   for (const c of cpuChecks) expect(bench.checks).toContainEqual(c);
+  // The GPT attention block (issue 12): ours, forward and forward+backward, beside onnxruntime-web on both providers.
+  for (const suite of ['attention-gpu', 'attention-cpu']) {
+    const names = bench.rows.filter((r) => r.suite === suite && !r.skipped).map((r) => r.name);
+    expect(names.some((n) => n.startsWith('ours forward+backward')), suite).toBe(true);
+    expect(names.some((n) => n.startsWith('onnxruntime-web forward')), suite).toBe(true);
+  }
 
   // The table shows what the rows say.
   const table = page.locator('table[data-suite="matmul"]');

@@ -5,6 +5,7 @@
 
 import type { ImageDataset } from '../data/dataset.ts';
 import type { CnnTrainFigures, CnnTrainRequest, ConvFigures, ConvMeasureRequest } from './cnn/cpuMeasure.ts';
+import type { AttentionMeasureRequest } from './attention/cpuMeasure.ts';
 
 /** Training the default MLP with AdamW on `train`: untimed warm-up steps, then at least minSteps for at least budgetMs. */
 export interface MlpMeasureRequest {
@@ -23,7 +24,8 @@ export type CpuMeasureRequest =
   | { kind: 'ort-matmul'; n: number; threads: number; budgetMs: number }
   | MlpMeasureRequest
   | ConvMeasureRequest
-  | CnnTrainRequest;
+  | CnnTrainRequest
+  | AttentionMeasureRequest;
 
 export interface MatmulFigures {
   /** Best and median of the timed runs, milliseconds per C = A·B. */

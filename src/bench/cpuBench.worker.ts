@@ -18,6 +18,7 @@ import { resolveModel } from '../model/layers/spec.ts';
 import { batchIndices, matmulInputs, probeIndices, timeRepeatedly, type CpuMeasureReply, type CpuMeasureRequest, type MatmulFigures, type MlpMeasureRequest, type TrainingFigures } from './cpuBaselines.ts';
 import { trainTfjsWasm } from './cpuTfjs.ts';
 import { oursCnn, oursConv, ortConv } from './cnn/cpuMeasure.ts';
+import { oursAttention, ortAttention } from './attention/cpuMeasure.ts';
 
 async function oursMatmul(r: Extract<CpuMeasureRequest, { kind: 'ours-matmul' }>): Promise<MatmulFigures> {
   const mm = await CpuMatmul.create({ layout: 'nn', m: r.n, n: r.n, k: r.n }, { threads: r.threads, simd: r.simd });
@@ -108,6 +109,8 @@ self.onmessage = async (e: MessageEvent<CpuMeasureRequest>) => {
       : r.kind === 'ours-conv' ? await oursConv(r)
       : r.kind === 'ort-conv' ? await ortConv(r)
       : r.kind === 'ours-cnn' ? await oursCnn(r)
+      : r.kind === 'ours-attention' ? await oursAttention(r)
+      : r.kind === 'ort-attention' ? await ortAttention(r)
       : await trainTfjsWasm(r);
     reply = { ok: true, figures };
   } catch (error) {

@@ -1,6 +1,7 @@
 // Every benchmark suite, in the order a session runs them. Add a suite here and the page,
 // `npm run bench` and the JSON report pick it up.
 
+import { createAttentionCpuSuite, createAttentionGpuSuite } from './attention/suite.ts';
 import { createCnnCpuSuite } from './cnn/cpuSuite.ts';
 import { createCnnGpuSuite } from './cnn/gpuSuite.ts';
 import { createCpuMatmulSuite } from './cpuMatmulSuite.ts';
@@ -11,7 +12,7 @@ import { BenchSettingsError, type BenchSettings } from './settings.ts';
 import type { BenchSuite } from './suite.ts';
 
 export function benchSuites(settings: BenchSettings): BenchSuite[] {
-  const all = [createMatmulSuite(settings), createMlpSuite(settings), createCpuMatmulSuite(settings), createCpuMlpSuite(settings), createCnnGpuSuite(settings), createCnnCpuSuite(settings)];
+  const all = [createMatmulSuite(settings), createMlpSuite(settings), createCpuMatmulSuite(settings), createCpuMlpSuite(settings), createCnnGpuSuite(settings), createCnnCpuSuite(settings), createAttentionGpuSuite(settings), createAttentionCpuSuite(settings)];
   if (!settings.suites) return all;
   const unknown = settings.suites.filter((id) => !all.some((s) => s.id === id));
   const chosen = all.filter((s) => settings.suites!.includes(s.id));
