@@ -42,7 +42,8 @@ export class CoordinatorHost {
   private evaluating = false;
   private queuedEvaluation: Extract<CoordinatorEvent, { type: 'evaluate' }> | null = null;
   private readonly extraEvaluations: Extract<CoordinatorEvent, { type: 'evaluate' }>[] = [];
-  private sampling = false;
+  /** The text sample being written (one at a time), or the last one written, with its version. */
+  private sample: { version: number; text: Promise<string>; pending: boolean } | null = null;
   private readonly log: (line: string) => void;
   readonly done: Promise<Extract<CoordinatorEvent, { type: 'jobDone' }>>;
   private resolveDone!: (event: Extract<CoordinatorEvent, { type: 'jobDone' }>) => void;
@@ -56,6 +57,11 @@ export class CoordinatorHost {
     });
     this.apply(options.coordinator.start(Date.now()));
     this.timer = setInterval(() => this.apply(this.options.coordinator.tick(Date.now())), options.tickMs ?? 200);
+  }
+
+  /** The text of `version`'s sample when one was asked for with its evaluation (written, or being written), else null. */
+  sampleOf(version: number): Promise<string> | null {
+    return this.sample?.version === version ? this.sample.text : null;
   }
 
   get connectionCount(): number {
@@ -114,12 +120,12 @@ export class CoordinatorHost {
     const { evaluation, onSample } = this.options;
     // The thread copies the parameters now and answers in order: the sample waits behind this evaluation, never in front of it.
     const evaluated = evaluation.evaluate(event.params);
-    if (onSample && evaluation.samples && !this.sampling) {
-      this.sampling = true;
-      evaluation
-        .sample(event.params)
+    if (onSample && evaluation.samples && !this.sample?.pending) {
+      const sample = { version: event.version, text: evaluation.sample(event.params), pending: true };
+      this.sample = sample;
+      sample.text
         .then((text) => onSample(event.version, text), (error) => this.log(`could not sample text at version ${event.version}: ${(error as Error).message}`))
-        .finally(() => (this.sampling = false));
+        .finally(() => (sample.pending = false));
     }
     evaluated.then(
       (r) => {

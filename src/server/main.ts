@@ -283,7 +283,12 @@ async function run(args: ServerOptions): Promise<number> {
 
   const done = await host.done;
   finalParams = done.params;
-  const finalSample = evaluation.samples ? { version: done.version, ...sample!, text: await evaluation.sample(done.params) } : null;
+  // The final evaluation's sample is usually the final model's: reuse it rather than write another.
+  const finalText = evaluation.samples ? await (host.sampleOf(done.version) ?? evaluation.sample(done.params)).catch((error: Error) => {
+    console.warn(`could not sample text from the final model: ${error.message}`);
+    return null;
+  }) : null;
+  const finalSample = finalText === null ? null : { version: done.version, ...sample!, text: finalText };
   if (finalSample) console.log(`sample of the final model (version ${done.version}):\n${indent(finalSample.prompt + finalSample.text)}`);
   const summary = { ...coordinator.summary(Date.now()), ...(vocabulary ? { vocabulary, sample: finalSample } : {}), finishedAt: new Date().toISOString() };
   await writeFile(join(outDir, 'model.onnx'), exportModelOnnx(layout, done.params, exportOptions));
