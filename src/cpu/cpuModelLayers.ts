@@ -22,11 +22,11 @@
 //   dropout    dropoutApply (hashed mask)   | the same mask on dy            | -
 //   residual   branch, then y = x + f(x)    | branch, then dx = dy + f'ᵀdy   | the branch's
 //   softmax-CE loss and dlogits per row (rows.ts) | (done by the forward)   | -
-//   embedding  the table's rows (sequenceKernels.ts) | -                      | dE per token row (+ a tied head's)
-//   (attention's core is assembly/attention.ts; the embeddings and the head, sequenceKernels.ts)
+//   embedding  the table's rows (sequenceKernels.ts) | -                      | dE per token row (tied: added in phase 2 to the head's)
+//   (attention's core is assembly/attention.ts; the embeddings, sequenceKernels.ts)
 //   position   x + P                        | dx = dy                        | dP = Σ_examples dy
 //   attention  the masked softmax core (its projections are linear nodes)  | dqkv | -
-//   lm-head    x·Eᵀ or x·W                  | dx = dy·E or dy·Wᵀ             | untied dW (tied: in the embedding's)
+//   lm-head    gemm x·Eᵀ or x·W             | gemm dx = dy·E or dy·Wᵀ        | gemm dE = dyᵀ·x (tied) or dW = xᵀ·dy
 // Over a sequence [T, C] a thread's rows are its examples' T positions each: linear,
 // layernorm and the loss run on rows r0·T … r1·T, still whole examples per thread.
 
@@ -36,7 +36,7 @@ import { convOutputSize, convWeightChunks, scratchBytes, type CpuConv2dShape } f
 import { MR, NR, packedColsBytes, packedRowsBytes, type Region } from './memoryPlan.ts';
 import type { CpuNode, Take } from './cpuModelPlan.ts';
 import { share } from './program.ts';
-import { embeddingForward, embeddingGradient, lmHeadForward, lmHeadInputGrad, lmHeadWeightGrad, positionForward } from './sequenceKernels.ts';
+import { embeddingForward, embeddingGradient, positionForward } from './sequenceKernels.ts';
 
 /** What one thread knows while it runs its share of a model job. */
 export interface LayerRun {
@@ -80,7 +80,8 @@ export interface LayerWeights {
   embedding: null;
   'position-embedding': null;
   attention: null;
-  'lm-head': null;
+  /** E or W packed as B of the forward (k = C, n = V) and of dx (k = V, n = C). */
+  'lm-head': { packedW: Region; packedWT: Region | null };
 }
 
 /** Batch buffers besides y and dx. */
@@ -110,7 +111,14 @@ export interface LayerBuffers {
   'position-embedding': null;
   /** The probabilities [batch·H, T, T] the backward reads, and its dS scratch (training). */
   attention: { probs: Region; dScores: Region | null };
-  'lm-head': null;
+  'lm-head': {
+    /** x in MR-row panels (A of the forward), dy in MR-row panels (A of dx, when dx is needed). */
+    inputRows: Region;
+    dyRows: Region | null;
+    /** The weight gradient's operands over the batch: tied dE = dyᵀ·x (A = dyᵀ, B = x), untied dW = xᵀ·dy (A = xᵀ, B = dy). */
+    gradA: Region;
+    gradB: Region;
+  };
 }
 
 export interface CpuLayerRule<K extends LayerKind> {
@@ -395,14 +403,13 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
       embeddingForward(floatsOf(r), fi(n.x.offset), fi(at(r.params, l.weight.offset)), fi(n.y.offset), l.features, r.r0 * l.context, r.r1 * l.context);
     },
     backward() {},
+    // Tied, the head's gemm wrote dE in phase 0 and the token rows are added to it in phase 1.
     gradients(n, r, phase) {
-      if (phase !== 0) return;
+      const tied = n.tiedHead !== undefined;
+      if (phase !== (tied ? 1 : 0)) return;
       const l = n.layer;
       const [v0, v1] = share(l.vocabulary, r.index, r.count);
-      if (v0 >= v1) return;
-      const head = n.tiedHead;
-      const tied = head ? { xAt: fi(head.x.offset), dLogitsAt: fi(head.dy!.offset), vocabulary: l.vocabulary } : null;
-      embeddingGradient(floatsOf(r), fi(n.x.offset), fi(n.dy!.offset), fi(at(r.grads, l.weight.offset)), l.features, r.batch * l.context, v0, v1, tied);
+      if (v0 < v1) embeddingGradient(floatsOf(r), fi(n.x.offset), fi(n.dy!.offset), fi(at(r.grads, l.weight.offset)), l.features, r.batch * l.context, v0, v1, tied);
     },
   },
 
@@ -440,23 +447,69 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
     },
   },
 
+  // W is the embedding's E [V, C] when tied, else the head's own [C, V]; rows are positions.
   'lm-head': {
-    weights: none,
-    buffers: none,
+    weights: (n, take) => ({
+      packedW: take(packedColsBytes(n.layer.features, n.layer.vocabulary)),
+      packedWT: n.needsDx ? take(packedColsBytes(n.layer.vocabulary, n.layer.features)) : null,
+    }),
+    buffers: (n, capacity, take) => {
+      const [B, C, V] = [capacity * n.layer.context, n.layer.features, n.layer.vocabulary];
+      return {
+        inputRows: take(packedRowsBytes(B, C)),
+        dyRows: n.needsDx ? take(packedRowsBytes(B, V)) : null,
+        gradA: n.layer.tied ? take(packedRowsBytes(V, B)) : take(packedRowsBytes(C, B)),
+        gradB: n.layer.tied ? take(packedColsBytes(B, C)) : take(packedColsBytes(B, V)),
+      };
+    },
+    pack(n, r) {
+      const { features: C, vocabulary: V, tied } = n.layer;
+      const w = at(r.params, n.layer.weight.offset);
+      // Forward B(c, v): E[v·C + c] tied, W[c·V + v] untied.
+      const [q0, q1] = share(panels(V), r.index, r.count);
+      if (tied) r.k.packB(w, 1, C, C, V, 0, C, q0, q1, n.weights.packedW.offset);
+      else r.k.packB(w, V, 1, C, V, 0, C, q0, q1, n.weights.packedW.offset);
+      if (!n.weights.packedWT) return;
+      // dx's B(v, c): E[v·C + c] tied, W[c·V + v] untied.
+      const [s0, s1] = share(panels(C), r.index, r.count);
+      if (tied) r.k.packB(w, C, 1, V, C, 0, V, s0, s1, n.weights.packedWT.offset);
+      else r.k.packB(w, 1, V, V, C, 0, V, s0, s1, n.weights.packedWT.offset);
+    },
     forward(n, r) {
-      const l = n.layer;
-      lmHeadForward(floatsOf(r), fi(n.x.offset), fi(at(r.params, l.weight.offset)), fi(n.y.offset), l, r.r0 * l.context, r.r1 * l.context);
+      const { k } = r;
+      const { batch, r0, r1, b0, b1 } = rowsOf(r, n.layer.context);
+      const { features: C, vocabulary: V, tied } = n.layer;
+      const b = n.buffers;
+      const x = n.x.offset;
+      k.packA(x, C, 1, batch, C, r0, r1, 0, C, b.inputRows.offset);
+      // This thread's rows are its k-range of the weight gradient's x operand.
+      if (r.training) {
+        if (tied) k.packB(x, C, 1, batch, C, r0, r1, 0, panels(C), b.gradB.offset);
+        else k.packA(x, 1, C, C, batch, 0, C, r0, r1, b.gradA.offset);
+      }
+      k.gemm(b.inputRows.offset, n.weights.packedW.offset, C, b0, b1, 0, panels(V), n.y.offset, V, batch, V, 0, ACT.none, 0, 0, r.tile);
     },
     backward(n, r) {
-      const l = n.layer;
-      if (n.dx) lmHeadInputGrad(floatsOf(r), fi(n.dy!.offset), fi(at(r.params, l.weight.offset)), fi(n.dx.offset), l, r.r0 * l.context, r.r1 * l.context);
+      const { k } = r;
+      const { batch, r0, r1, b0, b1 } = rowsOf(r, n.layer.context);
+      const { features: C, vocabulary: V, tied } = n.layer;
+      const b = n.buffers;
+      const dy = n.dy!.offset;
+      if (tied) k.packA(dy, 1, V, V, batch, 0, V, r0, r1, b.gradA.offset);
+      else k.packB(dy, V, 1, batch, V, r0, r1, 0, panels(V), b.gradB.offset);
+      if (!n.dx) return;
+      k.packA(dy, V, 1, batch, V, r0, r1, 0, V, b.dyRows!.offset);
+      k.gemm(b.dyRows!.offset, n.weights.packedWT!.offset, V, b0, b1, 0, panels(C), n.dx.offset, C, batch, C, 0, ACT.none, 0, 0, r.tile);
     },
-    // Tied: the embedding's gradient rule sums this head's share of dE with its own.
     gradients(n, r, phase) {
-      const l = n.layer;
-      if (phase !== 0 || l.tied) return;
-      const [i0, i1] = share(l.features, r.index, r.count);
-      if (i0 < i1) lmHeadWeightGrad(floatsOf(r), fi(n.x.offset), fi(n.dy!.offset), fi(at(r.grads, l.weight.offset)), l, r.batch * l.context, i0, i1);
+      if (phase !== 0) return;
+      const { batch } = rowsOf(r, n.layer.context);
+      const { features: C, vocabulary: V, tied } = n.layer;
+      const [rows, cols] = tied ? [V, C] : [C, V];
+      const [w0, w1] = share(blocks(rows), r.index, r.count);
+      if (w0 < w1) {
+        r.k.gemm(n.buffers.gradA.offset, n.buffers.gradB.offset, batch, w0, w1, 0, panels(cols), at(r.grads, n.layer.weight.offset), cols, rows, cols, 0, ACT.none, 0, 0, r.tile);
+      }
     },
   },
 

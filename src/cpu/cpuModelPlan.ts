@@ -87,7 +87,7 @@ export interface CpuModelPlan {
   nodes: CpuNode[];
   /** The loss node's input: batch × classes. */
   logits: Region;
-  /** Whether a conv needs the second gradient phase (its chunk sums). */
+  /** Whether the gradients need a second phase (a conv's chunk sums, a tied head's dE). */
   twoPhases: boolean;
   end: number;
 }
@@ -236,7 +236,8 @@ export function planModel(model: ResolvedModel, inputs: ModelPlanInputs, heapBas
   let twoPhases = false;
   walkNodes(nodes, (n) => {
     scratchPerThread = Math.max(scratchPerThread, ruleOf(n).scratch?.(n) ?? 0);
-    if (n.layer.kind === 'conv2d') twoPhases = true;
+    // A conv's chunk sums, and a tied head's dE that the embedding's token rows are added to.
+    if (n.layer.kind === 'conv2d' || (n.layer.kind === 'lm-head' && n.layer.tied)) twoPhases = true;
   });
   scratchPerThread = ceilTo(scratchPerThread, ALIGN);
   const batch = {

@@ -7,7 +7,7 @@
 //   dropoutApply        dst = keep ? src·scale : 0, keep = hash(seed, position, layer, unit) ≥ threshold,
 //                       the hash of src/model/layers/dropout.ts in u32 arithmetic (same bits)
 
-import { gelu, geluGrad } from './activation';
+import { gelu, gelu4, geluGrad, geluGrad4 } from './activation';
 
 const ACT_RELU = 1;
 const ACT_GELU = 2;
@@ -23,6 +23,7 @@ export function activationForward(x: usize, y: usize, i0: i32, i1: i32, act: i32
       store<f32>(y + <usize>i * 4, v > 0 ? v : 0);
     }
   } else if (act == ACT_GELU) {
+    for (; i + 4 <= i1; i += 4) v128.store(y + <usize>i * 4, gelu4(v128.load(x + <usize>i * 4)));
     for (; i < i1; i++) store<f32>(y + <usize>i * 4, gelu(load<f32>(x + <usize>i * 4)));
   } else {
     memory.copy(y + <usize>i0 * 4, x + <usize>i0 * 4, <usize>(i1 - i0) * 4);
@@ -43,6 +44,10 @@ export function activationBackward(dy: usize, x: usize, dx: usize, i0: i32, i1: 
       store<f32>(dx + at, load<f32>(x + at) > 0 ? load<f32>(dy + at) : 0);
     }
   } else if (act == ACT_GELU) {
+    for (; i + 4 <= i1; i += 4) {
+      const at = <usize>i * 4;
+      v128.store(dx + at, f32x4.mul(v128.load(dy + at), geluGrad4(v128.load(x + at))));
+    }
     for (; i < i1; i++) {
       const at = <usize>i * 4;
       store<f32>(dx + at, load<f32>(dy + at) * geluGrad(load<f32>(x + at)));

@@ -8,7 +8,7 @@
 // Packing reads any layout through (row stride, k stride), so 'nn', 'nt' and 'tn' all run
 // the same kernel; a k-range lets each thread pack the rows it owns.
 
-import { gelu, geluGrad } from './activation';
+import { gelu, gelu4, geluGrad, geluGrad4 } from './activation';
 
 // @ts-ignore: RELAXED is a compile-time constant from `asc --use RELAXED=0|1`.
 const FUSED: bool = RELAXED != 0;
@@ -92,7 +92,7 @@ function storeTile(
 ): void {
   const rows = min(4, m - i0);
   const cols = min(8, n - j0);
-  if (cols == 8 && act != ACT_GELU) {
+  if (cols == 8) {
     const zero = f32x4.splat(0);
     const b0 = bias ? v128.load(bias + <usize>j0 * 4) : zero;
     const b1 = bias ? v128.load(bias + <usize>j0 * 4, 16) : zero;
@@ -113,7 +113,13 @@ function storeTile(
           // z > 0 ? dz : 0, as the reference takes ReLU's derivative at 0 to be 0.
           v0 = v128.and(v0, f32x4.gt(v128.load(actInput + at), zero));
           v1 = v128.and(v1, f32x4.gt(v128.load(actInput + at, 16), zero));
+        } else if (act == ACT_GELU) {
+          v0 = f32x4.mul(v0, geluGrad4(v128.load(actInput + at)));
+          v1 = f32x4.mul(v1, geluGrad4(v128.load(actInput + at, 16)));
         }
+      } else if (act == ACT_GELU) {
+        v0 = gelu4(v0);
+        v1 = gelu4(v1);
       } else if (act == ACT_RELU) {
         // pmax(0, z) = 0 < z ? z : 0, exactly the reference's ReLU.
         v0 = f32x4.pmax(zero, v0);
