@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch CPU eager baseline for scripts/bench-gpt.ts: the same GPT (src/model/layers/gpt.ts:
 pre-norm blocks, biases everywhere, tanh GELU, causal scaled_dot_product_attention, a head tied
-to the token embedding), random windows of the same size, AdamW, one thread. Prints one JSON
-line: {"tokensPerSecond": …, "version": …}.
+to the token embedding), random windows of the same size, AdamW, --threads intra-op threads
+(1 by default). Prints one JSON line: {"tokensPerSecond": …, "version": …}.
 
-  python3 scripts/torch-gpt.py [--layers 4 --heads 4 --features 128 --context 64 --vocabulary 65 --batch 12 --steps 20 --warmup 3]
+  python3 scripts/torch-gpt.py [--layers 4 --heads 4 --features 128 --context 64 --vocabulary 65 --batch 12 --steps 20 --warmup 3 --threads 1]
 """
 import argparse, json, time
 
@@ -46,10 +46,11 @@ class Gpt(nn.Module):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name, default in [('layers', 4), ('heads', 4), ('features', 128), ('context', 64), ('vocabulary', 65), ('batch', 12), ('steps', 20), ('warmup', 3)]:
+    for name, default in [('layers', 4), ('heads', 4), ('features', 128), ('context', 64), ('vocabulary', 65), ('batch', 12), ('steps', 20), ('warmup', 3), ('threads', 1)]:
         p.add_argument(f'--{name}', type=int, default=default)
     a = p.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
     torch.manual_seed(1)
     model = Gpt(a.layers, a.heads, a.features, a.context, a.vocabulary)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)

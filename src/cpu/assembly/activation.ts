@@ -21,8 +21,9 @@ const P3: f32 = 4.1665795894e-2;
 const P4: f32 = 1.6666665459e-1;
 const P5: f32 = 5.0000001201e-1;
 
+/** e^t in four lanes for t in [−80, 80] (the attention softmax's t ≤ 0 is clamped to it). */
 // @ts-ignore: decorator
-@inline function exp4(t: v128): v128 {
+@inline export function exp4(t: v128): v128 {
   const n = f32x4.nearest(f32x4.mul(t, f32x4.splat(LOG2E)));
   let r = f32x4.sub(t, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
