@@ -1,12 +1,13 @@
 // GPT training throughput on one contributor's CPU backend against PyTorch CPU eager: the same
 // model (src/model/layers/gpt.ts, nanoGPT's baby GPT by default), the same batch of Tiny
-// Shakespeare windows, AdamW, the same thread count (1 by default). This machine's speed drifts
+// Shakespeare windows, AdamW, one thread each (our threads are
+// Web Workers, which Node lacks: the browser bench measures them). This machine's speed drifts
 // (a shared host), so the two take turns: each of --rounds rounds times `steps` of ours, then
 // `steps` of PyTorch (scripts/torch-gpt.py), and the ratio reported is the median of the rounds'
 // ratios. Also reports where our step's time goes (forward + backward vs the optimizer). Without
 // torch (or with SKIP_TORCH=1, to profile ours alone) the ratio is left out, never guessed.
 //
-//   node --import tsx scripts/bench-gpt.ts [--batch 12] [--steps 20] [--warmup 3] [--rounds 3] [--threads 1] [--large] [--out file.json]
+//   node --import tsx scripts/bench-gpt.ts [--batch 12] [--steps 20] [--warmup 3] [--rounds 3] [--large] [--out file.json]
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -24,12 +25,12 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
-    threads: { type: 'string', default: '1' },
     large: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
-const [batch, steps, warmup, rounds, threads] = (['batch', 'steps', 'warmup', 'rounds', 'threads'] as const).map((name) => {
+const threads = 1;
+const [batch, steps, warmup, rounds] = (['batch', 'steps', 'warmup', 'rounds'] as const).map((name) => {
   const v = Number(values[name]);
   if (!Number.isInteger(v) || v < (name === 'warmup' ? 0 : 1)) throw new Error(`--${name} must be a ${name === 'warmup' ? 'non-negative' : 'positive'} integer, got ${values[name]}`);
   return v;
