@@ -1,18 +1,20 @@
 // GPT training throughput on one contributor's CPU backend against PyTorch CPU eager: the same
 // model (src/model/layers/gpt.ts, nanoGPT's baby GPT by default), the same batch of Tiny
-// Shakespeare windows, AdamW, one thread each (our threads are
-// Web Workers, which Node lacks: the browser bench measures them). This machine's speed drifts
-// (a shared host), so the two take turns: each of --rounds rounds times `steps` of ours, then
-// `steps` of PyTorch (scripts/torch-gpt.py), and the ratio reported is the median of the rounds'
-// ratios. Also reports where our step's time goes (forward + backward vs the optimizer). Without
-// torch (or with SKIP_TORCH=1, to profile ours alone) the ratio is left out, never guessed.
+// Shakespeare windows, AdamW, one thread each (our threads are Web Workers, which Node lacks).
+// Ours runs twice: the plain SIMD build (what Node 20 runs by default) and the relaxed SIMD
+// build with fused multiply-adds (what Chromium runs for a contributor; Node 20 has it behind
+// --experimental-wasm-relaxed-simd, which this script sets). This machine's speed drifts (a
+// shared host), so they take turns: each of --rounds rounds times `steps` of each build on the
+// same batches, then `steps` of PyTorch (scripts/torch-gpt.py), and each ratio reported is the
+// median of the rounds' ratios. Without torch (or with SKIP_TORCH=1, to profile ours alone)
+// the ratio is left out, never guessed.
 //
 //   node --import tsx scripts/bench-gpt.ts [--batch 12] [--steps 20] [--warmup 3] [--rounds 3] [--large] [--out file.json]
 
 import { execFileSync } from 'node:child_process';
+import v8 from 'node:v8';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CpuModel } from '../src/cpu/cpuModel.ts';
 import { buildTextCorpus, textBatch } from '../src/data/text.ts';
 import type { AdamWHyper } from '../src/kernels/optimizer.ts';
 import { BABY_GPT, SHAKESPEARE_CHAR_GPT, gptSpec } from '../src/model/layers/gpt.ts';
@@ -50,24 +52,36 @@ const nextBatch = () => {
 const tokens = steps * batch * shape.context;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-const cpu = await CpuModel.create(model, { threads });
-cpu.setParameters(initModelParameters(model, 1));
-let step = 0;
-let lastLoss = NaN;
-/** `count` steps of ours: their gradient and optimizer milliseconds. */
-async function ourSteps(count: number): Promise<{ gradientMs: number; optimizerMs: number }> {
+// Before the kernels compile (src/cpu/kernels.ts picks the relaxed build where it validates).
+v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+const { CpuModel } = await import('../src/cpu/cpuModel.ts');
+type Build = 'plain' | 'relaxed';
+const BUILDS: Build[] = ['plain', 'relaxed'];
+const cpus = new Map<Build, Awaited<ReturnType<typeof CpuModel.create>>>();
+for (const simd of BUILDS) {
+  const cpu = await CpuModel.create(model, { threads, simd });
+  cpu.setParameters(initModelParameters(model, 1));
+  cpus.set(simd, cpu);
+}
+const steps0 = new Map<Build, number>(BUILDS.map((b) => [b, 0]));
+const lastLoss = new Map<Build, number>();
+/** Our steps on these batches: their gradient and optimizer milliseconds. */
+async function ourSteps(simd: Build, batches: ReturnType<typeof nextBatch>[]): Promise<{ gradientMs: number; optimizerMs: number }> {
+  const cpu = cpus.get(simd)!;
   let [gradientMs, optimizerMs] = [0, 0];
-  for (let i = 0; i < count; i++) {
-    const { x, labels } = nextBatch();
+  for (const { x, labels } of batches) {
     const t0 = performance.now();
-    lastLoss = (await cpu.gradientOf(x, labels)).loss;
+    lastLoss.set(simd, (await cpu.gradientOf(x, labels)).loss);
     const t1 = performance.now();
-    await cpu.optimizerStep(hyper, ++step);
+    const step = steps0.get(simd)! + 1;
+    steps0.set(simd, step);
+    await cpu.optimizerStep(hyper, step);
     gradientMs += t1 - t0;
     optimizerMs += performance.now() - t1;
   }
   return { gradientMs, optimizerMs };
 }
+const batchesOf = (count: number) => Array.from({ length: count }, nextBatch);
 
 function torchRun(): { tokensPerSecond: number; version: string } {
   const out = execFileSync('python3', ['scripts/torch-gpt.py', '--layers', String(shape.layers), '--heads', String(shape.heads), '--features', String(shape.features),
@@ -77,35 +91,44 @@ function torchRun(): { tokensPerSecond: number; version: string } {
 }
 
 console.log(`model: ${model.parameterCount.toLocaleString('en-US')} parameters, ${shape.layers} layers, ${shape.heads} heads, ${shape.features} features, context ${shape.context}; batch ${batch}; ${plural(threads, 'thread')} each`);
-await ourSteps(warmup);
-const results: { ours: number; gradientMs: number; optimizerMs: number; torch: number | null }[] = [];
+const warm = batchesOf(warmup);
+for (const simd of BUILDS) await ourSteps(simd, warm);
+type Round = Record<Build, { tokensPerSecond: number; gradientMs: number; optimizerMs: number }> & { torch: number | null };
+const results: Round[] = [];
 let torchVersion: string | null = null;
 let torchError: string | null = process.env.SKIP_TORCH ? 'SKIP_TORCH is set' : null;
 for (let round = 1; round <= rounds; round++) {
-  const { gradientMs, optimizerMs } = await ourSteps(steps);
-  const ours = tokens / ((gradientMs + optimizerMs) / 1000);
-  let torch: number | null = null;
+  const batches = batchesOf(steps);
+  const r = { torch: null } as Round;
+  for (const simd of BUILDS) {
+    const { gradientMs, optimizerMs } = await ourSteps(simd, batches);
+    r[simd] = { tokensPerSecond: tokens / ((gradientMs + optimizerMs) / 1000), gradientMs: gradientMs / steps, optimizerMs: optimizerMs / steps };
+  }
   if (!torchError) {
     try {
       const run = torchRun();
-      [torch, torchVersion] = [run.tokensPerSecond, run.version];
+      [r.torch, torchVersion] = [run.tokensPerSecond, run.version];
     } catch (error) {
       torchError = (error as Error).message.split('\n')[0];
     }
   }
-  results.push({ ours, gradientMs: gradientMs / steps, optimizerMs: optimizerMs / steps, torch });
-  const vs = torch === null ? '' : `; PyTorch ${Math.round(torch)} tokens/s; ratio ${(ours / torch).toFixed(2)}×`;
-  console.log(`round ${round}: ours ${Math.round(ours)} tokens/s (per step ${(gradientMs / steps).toFixed(0)} ms gradient + ${(optimizerMs / steps).toFixed(0)} ms AdamW)${vs}`);
+  results.push(r);
+  const ours = BUILDS.map((b) => `${b} ${Math.round(r[b].tokensPerSecond)} tokens/s (${r[b].gradientMs.toFixed(0)} ms gradient + ${r[b].optimizerMs.toFixed(0)} ms AdamW per step)`).join(', ');
+  const vs = r.torch === null ? '' : `; PyTorch ${Math.round(r.torch)} tokens/s; ratios ${BUILDS.map((b) => `${(r[b].tokensPerSecond / r.torch!).toFixed(2)}×`).join(', ')}`;
+  console.log(`round ${round}: ours ${ours}${vs}`);
 }
-cpu.dispose();
+for (const cpu of cpus.values()) cpu.dispose();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const ours = median(results.map((r) => r.ours));
-console.log(`ours (CPU backend ${cpu.simd} SIMD, wasm + TypeScript, ${plural(threads, 'thread')}): median ${Math.round(ours)} tokens/s; last loss ${lastLoss.toFixed(3)}`);
-const ratios = results.filter((r) => r.torch !== null).map((r) => r.ours / r.torch!);
-if (ratios.length === rounds) {
-  const torch = median(results.map((r) => r.torch!));
-  console.log(`PyTorch ${torchVersion} (CPU eager, ${plural(threads, 'thread')}): median ${Math.round(torch)} tokens/s`);
-  console.log(`ours / PyTorch: ${median(ratios).toFixed(2)}× (median of ${rounds} rounds' ratios ${ratios.map((r) => r.toFixed(2)).join(', ')}; bar ≥ 0.5×)`);
-} else console.log(`PyTorch not measured: ${torchError}`);
-if (values.out) writeFileSync(values.out, JSON.stringify({ shape, batch, steps, threads, simd: cpu.simd, rounds: results, ratio: ratios.length === rounds ? median(ratios) : null }, null, 2));
+const measured = results.every((r) => r.torch !== null);
+const summary: Record<string, unknown> = {};
+if (measured) console.log(`PyTorch ${torchVersion} (CPU eager, 1 thread): median ${Math.round(median(results.map((r) => r.torch!)))} tokens/s`);
+for (const simd of BUILDS) {
+  const ours = median(results.map((r) => r[simd].tokensPerSecond));
+  const ratios = measured ? results.map((r) => r[simd].tokensPerSecond / r.torch!) : [];
+  summary[simd] = { tokensPerSecond: ours, ratio: measured ? median(ratios) : null };
+  const vs = measured ? `; ours / PyTorch ${median(ratios).toFixed(2)}× (median of ${ratios.map((x) => x.toFixed(2)).join(', ')}; bar ≥ 0.5×)` : '';
+  console.log(`ours, ${simd} SIMD (wasm + TypeScript, 1 thread): median ${Math.round(ours)} tokens/s, last loss ${lastLoss.get(simd)!.toFixed(3)}${vs}`);
+}
+if (!measured) console.log(`PyTorch not measured: ${torchError}`);
+if (values.out) writeFileSync(values.out, JSON.stringify({ shape, batch, steps, threads, rounds: results, summary }, null, 2));
