@@ -11,6 +11,7 @@ import { assertAllClose } from '../testing/allclose.ts';
 import { assertBitIdentical, randomParams, referenceLayer, singleLayer } from '../testing/layerCases.ts';
 import { Random } from '../util/random.ts';
 import { CpuConv2d, CpuLayerNorm, CpuPool2d } from './cpuLayers.ts';
+import { attentionScratchBytes } from './cpuModelLayers.ts';
 import { instantiateKernels, loadKernelModule, type CpuKernelExports } from './kernels.ts';
 import { decodeJob, encodeJob } from './jobs.ts';
 import { CONV_WEIGHT_CHUNK, runLayerShare, scratchBytes, type LayerJob } from './layerJobs.ts';
@@ -77,6 +78,8 @@ describe('CPU conv2d against the f64 layer table', () => {
       expect(scratchBytes('conv2d-backward-input', shape)).toBe(k.conv2dBackwardInputScratch(c, co, kh, kw));
       expect(scratchBytes('conv2d-weight-partials', shape)).toBe(k.conv2dWeightScratch(c, co, kh, kw));
     }
+    // And the attention core's, which the GPT suite (cpuGpt.testSuite.ts) runs.
+    for (const [t, d] of [[1, 4], [7, 5], [7, 3], [33, 3], [64, 32], [256, 64], [3, 40]]) expect(attentionScratchBytes(t, d)).toBe(k.attentionScratch(t, d));
   });
 
   for (const c of CONV_CASES) {

@@ -143,6 +143,11 @@ const blocks = (rows: number) => Math.ceil(rows / MR);
 const none = () => null;
 const at = (base: number, floats: number) => base + floats * 4;
 
+/** Scratch of the attention core per thread: a packed A of T×max(T, d) and a B of either product's shape (assembly/attention.ts). */
+export function attentionScratchBytes(t: number, d: number): number {
+  return packedRowsBytes(t, Math.max(t, d)) + Math.max(packedColsBytes(d, t), packedColsBytes(t, d)) + 128;
+}
+
 /** The conv's shape at a batch size, as the kernels take it. */
 export function convShape(l: ResolvedLayers['conv2d'], batch: number): CpuConv2dShape {
   const [c, h, w] = l.inShape;
@@ -436,14 +441,15 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
       const scores = B * n.layer.heads * n.layer.context * n.layer.context * 4;
       return { probs: take(scores), dScores: n.needsDx ? take(scores) : null };
     },
+    scratch: (n) => attentionScratchBytes(n.layer.context, n.layer.features / n.layer.heads),
     forward(n, r) {
       const l = n.layer;
-      r.k.attentionForward(n.x.offset, n.buffers.probs.offset, n.y.offset, l.context, l.features, l.heads, r.r0, r.r1);
+      r.k.attentionForward(n.x.offset, n.buffers.probs.offset, n.y.offset, l.context, l.features, l.heads, r.r0, r.r1, r.scratch, r.tile);
     },
     backward(n, r) {
       if (!n.dx) return;
       const [l, b] = [n.layer, n.buffers];
-      r.k.attentionBackward(n.x.offset, b.probs.offset, n.dy!.offset, b.dScores!.offset, n.dx.offset, l.context, l.features, l.heads, r.r0, r.r1);
+      r.k.attentionBackward(n.x.offset, b.probs.offset, n.dy!.offset, b.dScores!.offset, n.dx.offset, l.context, l.features, l.heads, r.r0, r.r1, r.scratch, r.tile);
     },
   },
 

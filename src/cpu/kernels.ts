@@ -61,8 +61,10 @@ export interface CpuKernelExports {
   /** seed, layer and threshold are u32 (passed as numbers, wrapped to i32 bits by the call). */
   dropoutApply(src: number, dst: number, positions: number, seed: number, layer: number, threshold: number, scale: number, features: number, row0: number, row1: number): void;
   // The attention core (assembly/attention.ts), between its projections.
-  attentionForward(qkv: number, probs: number, o: number, t: number, c: number, heads: number, n0: number, n1: number): void;
-  attentionBackward(qkv: number, probs: number, dO: number, dScores: number, dQkv: number, t: number, c: number, heads: number, n0: number, n1: number): void;
+  attentionForward(qkv: number, probs: number, o: number, t: number, c: number, heads: number, n0: number, n1: number, scratch: number, tile: number): void;
+  attentionBackward(qkv: number, probs: number, dO: number, dScores: number, dQkv: number, t: number, c: number, heads: number, n0: number, n1: number, scratch: number, tile: number): void;
+  /** Bytes of scratch per thread for a context t and head size d (attentionScratchBytes in cpuModelLayers.ts). */
+  attentionScratch(t: number, d: number): number;
 }
 
 /** Activation codes of gemm's epilogue (the module's ACT_* globals). */

@@ -12,6 +12,7 @@ const GELU_A: f32 = 0.044715;
 // (relative error under 2 ulp on that range), 2^n put straight into the exponent bits
 // (n in [−116, 116], so 2^n is a normal float).
 const LOG2E: f32 = 1.4426950408889634;
+const ROUNDER: f32 = 12582912;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
 const P0: f32 = 1.9875691500e-4;
@@ -24,7 +25,10 @@ const P5: f32 = 5.0000001201e-1;
 /** e^t in four lanes for t in [−80, 80] (the attention softmax's t ≤ 0 is clamped to it). */
 // @ts-ignore: decorator
 @inline export function exp4(t: v128): v128 {
-  const n = f32x4.nearest(f32x4.mul(t, f32x4.splat(LOG2E)));
+  // Adding 1.5·2²³ rounds to the nearest integer (ties to even), which then sits in the low
+  // mantissa bits: n as a float and, subtracting the bit patterns, as an integer.
+  const kf = f32x4.add(f32x4.mul(t, f32x4.splat(LOG2E)), f32x4.splat(ROUNDER));
+  const n = f32x4.sub(kf, f32x4.splat(ROUNDER));
   let r = f32x4.sub(t, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
   let p = f32x4.add(f32x4.mul(f32x4.splat(P0), r), f32x4.splat(P1));
@@ -33,7 +37,7 @@ const P5: f32 = 5.0000001201e-1;
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(P4));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(P5));
   p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const scale = i32x4.shl(i32x4.add(i32x4.sub(kf, f32x4.splat(ROUNDER)), i32x4.splat(127)), 23);
   return f32x4.mul(p, scale);
 }
 
@@ -42,7 +46,8 @@ const P5: f32 = 5.0000001201e-1;
 @inline function geluGate4(x: v128): v128 {
   const x3 = f32x4.mul(f32x4.mul(f32x4.mul(f32x4.splat(GELU_A), x), x), x);
   let u = f32x4.mul(f32x4.splat(GELU_C), f32x4.add(x, x3));
-  u = f32x4.min(f32x4.max(u, f32x4.splat(-40)), f32x4.splat(40));
+  // pmin/pmax: one instruction each where min/max's NaN rules take several.
+  u = f32x4.pmin(f32x4.pmax(u, f32x4.splat(-40)), f32x4.splat(40));
   const one = f32x4.splat(1);
   return f32x4.div(one, f32x4.add(one, exp4(f32x4.mul(f32x4.splat(-2), u))));
 }

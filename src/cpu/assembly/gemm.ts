@@ -20,7 +20,7 @@ const FUSED: bool = RELAXED != 0;
 }
 
 /** tile[4×8] = Apanel·Bpanel over k terms; pa steps 16 bytes per k, pb 32. */
-function microKernel(pa: usize, pb: usize, k: i32, tile: usize): void {
+export function microKernel(pa: usize, pb: usize, k: i32, tile: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);

@@ -12,7 +12,7 @@ export {
 export { maxpool2dForward, maxpool2dBackward, avgpool2dForward, avgpool2dBackward } from './pool';
 export { layernormForward, layernormBackwardInput, layernormParamGrad } from './layernorm';
 export { activationForward, activationBackward, addFloats, copyFloats, dropoutApply } from './elementwise';
-export { attentionForward, attentionBackward } from './attention';
+export { attentionForward, attentionBackward, attentionScratch } from './attention';
 
 /** First byte after the module's static data: the host's allocations start here. */
 export function heapBase(): usize {
