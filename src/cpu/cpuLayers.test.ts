@@ -12,7 +12,7 @@ import { assertBitIdentical, randomParams, referenceLayer, singleLayer } from '.
 import { Random } from '../util/random.ts';
 import { CpuConv2d, CpuLayerNorm, CpuPool2d } from './cpuLayers.ts';
 import { attentionScratchBytes } from './cpuModelLayers.ts';
-import { instantiateKernels, loadKernelModule, type CpuKernelExports } from './kernels.ts';
+import { ACT, instantiateKernels, loadKernelModule, type CpuKernelExports } from './kernels.ts';
 import { decodeJob, encodeJob } from './jobs.ts';
 import { CONV_WEIGHT_CHUNK, runLayerShare, scratchBytes, type LayerJob } from './layerJobs.ts';
 import { JOB_SLOTS } from './control.ts';
@@ -69,7 +69,7 @@ const convName = (c: ConvCase) => {
 };
 
 describe('CPU conv2d against the f64 layer table', () => {
-  it('scratch sizes agree with the module, and the chunk with assembly/conv2d.ts', async () => {
+  it('scratch sizes and activation codes agree with the module, and the chunk with assembly/conv2d.ts', async () => {
     const k: CpuKernelExports = await instantiateKernels(module, new WebAssembly.Memory({ initial: 16, maximum: 16384 }));
     expect((k as unknown as { CONV_WEIGHT_CHUNK: WebAssembly.Global }).CONV_WEIGHT_CHUNK.value).toBe(CONV_WEIGHT_CHUNK);
     for (const [c, co, kh, kw] of [[1, 8, 3, 3], [8, 16, 3, 3], [5, 7, 3, 2], [3, 1, 1, 1]]) {
@@ -78,6 +78,8 @@ describe('CPU conv2d against the f64 layer table', () => {
       expect(scratchBytes('conv2d-backward-input', shape)).toBe(k.conv2dBackwardInputScratch(c, co, kh, kw));
       expect(scratchBytes('conv2d-weight-partials', shape)).toBe(k.conv2dWeightScratch(c, co, kh, kw));
     }
+    const globals = k as unknown as Record<string, WebAssembly.Global>;
+    expect([globals.ACT_NONE.value, globals.ACT_RELU.value, globals.ACT_GELU.value, globals.ACT_GELU_SAVED.value]).toEqual([ACT.none, ACT.relu, ACT.gelu, ACT.geluSaved]);
     // And the attention core's, which the GPT suite (cpuGpt.testSuite.ts) runs.
     for (const [t, d] of [[1, 4], [7, 5], [7, 3], [33, 3], [64, 32], [256, 64], [3, 40]]) expect(attentionScratchBytes(t, d)).toBe(k.attentionScratch(t, d));
   });

@@ -165,6 +165,12 @@ function rowsOf(r: LayerRun, positions: number): { batch: number; r0: number; r1
 const floatsOf = (r: LayerRun) => new Float32Array(r.memory.buffer);
 const fi = (bytes: number) => bytes / 4;
 
+/**
+ * A fused linear's activation code while training: GELU keeps gelu'(z) in z for its backward
+ * (ACT.geluSaved); ReLU keeps z, its own mask. Evaluation keeps nothing and uses ACT[act].
+ */
+const savedAct = (act: 'relu' | 'gelu'): number => (act === 'gelu' ? ACT.geluSaved : ACT[act]);
+
 /** The region linear gradients read as dZ: its own dz when fused, else the gradient flowing in. */
 const linearDz = (n: CpuNode<'linear'>): number => (n.act ? n.buffers.dz! : n.dy!).offset;
 
@@ -245,7 +251,7 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
       k.gemm(
         b.inputRows.offset, n.weights.packedW.offset, fanIn, b0, b1, 0, panels(fanOut),
         n.y.offset, fanOut, batch, fanOut,
-        at(r.params, n.layer.bias.offset), n.act ? ACT[n.act] : ACT.none,
+        at(r.params, n.layer.bias.offset), n.act ? (r.training ? savedAct(n.act) : ACT[n.act]) : ACT.none,
         r.training && n.act ? b.z!.offset : 0, 0, r.tile,
       );
     },
@@ -254,7 +260,7 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
       const { batch, r0, r1, b0, b1 } = rowsOf(r, n.layer.positions);
       const [fanIn, fanOut] = [n.layer.inFeatures, n.layer.outFeatures];
       const b = n.buffers;
-      if (n.act && !n.dyIsDz) k.activationBackward(n.dy!.offset, b.z!.offset, b.dz!.offset, r0 * fanOut, r1 * fanOut, ACT[n.act]);
+      if (n.act && !n.dyIsDz) k.activationBackward(n.dy!.offset, b.z!.offset, b.dz!.offset, r0 * fanOut, r1 * fanOut, savedAct(n.act));
       const dz = linearDz(n);
       k.packB(dz, fanOut, 1, batch, fanOut, r0, r1, 0, panels(fanOut), b.dzCols.offset);
       if (!n.dx) return;
@@ -263,7 +269,7 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
       k.gemm(
         b.dzRows!.offset, n.weights.packedWT!.offset, fanOut, b0, b1, 0, panels(fanIn),
         n.dx.offset, fanIn, batch, fanIn,
-        0, into ? ACT[into.act!] : ACT.none, 0, into ? into.buffers.z!.offset : 0, r.tile,
+        0, into ? savedAct(into.act!) : ACT.none, 0, into ? into.buffers.z!.offset : 0, r.tile,
       );
     },
     gradients(n, r, phase) {

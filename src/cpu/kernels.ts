@@ -67,8 +67,11 @@ export interface CpuKernelExports {
   attentionScratch(t: number, d: number): number;
 }
 
-/** Activation codes of gemm's epilogue (the module's ACT_* globals). */
-export const ACT = { none: 0, relu: 1, gelu: 2 } as const;
+/**
+ * Activation codes of gemm's epilogue (the module's ACT_* globals). geluSaved: GELU whose
+ * pre-activation buffer keeps gelu'(z), so the backward multiplies by it (no second exp).
+ */
+export const ACT = { none: 0, relu: 1, gelu: 2, geluSaved: 3 } as const;
 
 export type SimdLevel = 'relaxed' | 'plain';
 

@@ -43,7 +43,7 @@ const P5: f32 = 5.0000001201e-1;
 
 /** σ(2u) for four lanes. */
 // @ts-ignore: decorator
-@inline function geluGate4(x: v128): v128 {
+@inline export function geluGate4(x: v128): v128 {
   const x3 = f32x4.mul(f32x4.mul(f32x4.mul(f32x4.splat(GELU_A), x), x), x);
   let u = f32x4.mul(f32x4.splat(GELU_C), f32x4.add(x, x3));
   // pmin/pmax: one instruction each where min/max's NaN rules take several.
@@ -58,14 +58,19 @@ const P5: f32 = 5.0000001201e-1;
   return f32x4.mul(x, geluGate4(x));
 }
 
-/** d/dx [x·σ(2u)] = σ + x·2σ(1 − σ)·√(2/π)·(1 + 3·0.044715·x²), four lanes. */
+/** gelu'(x) from x and its gate s = σ(2u): s + x·2s(1 − s)·√(2/π)·(1 + 3·0.044715·x²), four lanes. */
 // @ts-ignore: decorator
-@inline export function geluGrad4(x: v128): v128 {
-  const s = geluGate4(x);
+@inline export function geluGradOfGate4(x: v128, s: v128): v128 {
   const one = f32x4.splat(1);
   const slope = f32x4.add(one, f32x4.mul(f32x4.mul(f32x4.splat(<f32>3 * GELU_A), x), x));
   const t = f32x4.mul(f32x4.mul(f32x4.mul(f32x4.mul(x, f32x4.splat(2)), s), f32x4.sub(one, s)), f32x4.splat(GELU_C));
   return f32x4.add(s, f32x4.mul(t, slope));
+}
+
+/** gelu'(x), four lanes. */
+// @ts-ignore: decorator
+@inline export function geluGrad4(x: v128): v128 {
+  return geluGradOfGate4(x, geluGate4(x));
 }
 
 export function gelu(x: f32): f32 {

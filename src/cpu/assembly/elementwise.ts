@@ -11,6 +11,7 @@ import { gelu, gelu4, geluGrad, geluGrad4 } from './activation';
 
 const ACT_RELU = 1;
 const ACT_GELU = 2;
+const ACT_GELU_SAVED = 3;
 
 /** y[i] = act(x[i]) for i in [i0, i1). */
 export function activationForward(x: usize, y: usize, i0: i32, i1: i32, act: i32): void {
@@ -30,7 +31,7 @@ export function activationForward(x: usize, y: usize, i0: i32, i1: i32, act: i32
   }
 }
 
-/** dx[i] = dy[i]·act'(x[i]) for i in [i0, i1). */
+/** dx[i] = dy[i]·act'(x[i]) for i in [i0, i1); for ACT_GELU_SAVED x holds gelu' already (gemm.ts): dx = dy·x. */
 export function activationBackward(dy: usize, x: usize, dx: usize, i0: i32, i1: i32, act: i32): void {
   let i = i0;
   if (act == ACT_RELU) {
@@ -51,6 +52,15 @@ export function activationBackward(dy: usize, x: usize, dx: usize, i0: i32, i1: 
     for (; i < i1; i++) {
       const at = <usize>i * 4;
       store<f32>(dx + at, load<f32>(dy + at) * geluGrad(load<f32>(x + at)));
+    }
+  } else if (act == ACT_GELU_SAVED) {
+    for (; i + 4 <= i1; i += 4) {
+      const at = <usize>i * 4;
+      v128.store(dx + at, f32x4.mul(v128.load(dy + at), v128.load(x + at)));
+    }
+    for (; i < i1; i++) {
+      const at = <usize>i * 4;
+      store<f32>(dx + at, load<f32>(dy + at) * load<f32>(x + at));
     }
   } else {
     memory.copy(dx + <usize>i0 * 4, dy + <usize>i0 * 4, <usize>(i1 - i0) * 4);

@@ -8,7 +8,7 @@
 // Packing reads any layout through (row stride, k stride), so 'nn', 'nt' and 'tn' all run
 // the same kernel; a k-range lets each thread pack the rows it owns.
 
-import { gelu, gelu4, geluGrad, geluGrad4 } from './activation';
+import { gelu, geluGate4, geluGrad, geluGrad4, geluGradOfGate4 } from './activation';
 
 // @ts-ignore: RELAXED is a compile-time constant from `asc --use RELAXED=0|1`.
 const FUSED: bool = RELAXED != 0;
@@ -56,15 +56,18 @@ export function microKernel(pa: usize, pb: usize, k: i32, tile: usize): void {
 export const ACT_NONE = 0;
 export const ACT_RELU = 1;
 export const ACT_GELU = 2;
+/** GELU whose pre-activation buffer keeps gelu'(z) instead of z: forward stores it, backward multiplies by it. */
+export const ACT_GELU_SAVED = 3;
 
 /** Row blocks per cache block: 64 rows of packed A stay in L2 while B panels stream by. */
 const ROW_BLOCKS_PER_CHUNK = 16;
 
 /**
  * C rows [4·rowBlock0, 4·rowBlock1) × columns [8·panel0, 8·panel1), clipped to m × n.
- * Epilogue, per element: z = acc + bias[j] (bias ≠ 0); preact[i,j] = z (preact ≠ 0);
- * then either C = act(z), or, when actInput ≠ 0, C = z·act'(actInput[i,j]) (activation
- * backward). preact and actInput share C's row stride ldc.
+ * Epilogue, per element: z = acc + bias[j] (bias ≠ 0); preact[i,j] = z (preact ≠ 0; gelu'(z)
+ * for ACT_GELU_SAVED); then either C = act(z), or, when actInput ≠ 0, C = z·act'(actInput[i,j])
+ * (activation backward; z·actInput[i,j] for ACT_GELU_SAVED). preact and actInput share C's
+ * row stride ldc.
  */
 export function gemm(
   packedA: usize, packedB: usize, k: i32,
@@ -104,7 +107,7 @@ function storeTile(
         v0 = f32x4.add(v0, b0);
         v1 = f32x4.add(v1, b1);
       }
-      if (preact) {
+      if (preact && act != ACT_GELU_SAVED) {
         v128.store(preact + at, v0);
         v128.store(preact + at, v1, 16);
       }
@@ -116,10 +119,19 @@ function storeTile(
         } else if (act == ACT_GELU) {
           v0 = f32x4.mul(v0, geluGrad4(v128.load(actInput + at)));
           v1 = f32x4.mul(v1, geluGrad4(v128.load(actInput + at, 16)));
+        } else if (act == ACT_GELU_SAVED) {
+          v0 = f32x4.mul(v0, v128.load(actInput + at));
+          v1 = f32x4.mul(v1, v128.load(actInput + at, 16));
         }
-      } else if (act == ACT_GELU) {
-        v0 = gelu4(v0);
-        v1 = gelu4(v1);
+      } else if (act == ACT_GELU || act == ACT_GELU_SAVED) {
+        const s0 = geluGate4(v0);
+        const s1 = geluGate4(v1);
+        if (preact && act == ACT_GELU_SAVED) {
+          v128.store(preact + at, geluGradOfGate4(v0, s0));
+          v128.store(preact + at, geluGradOfGate4(v1, s1), 16);
+        }
+        v0 = f32x4.mul(v0, s0);
+        v1 = f32x4.mul(v1, s1);
       } else if (act == ACT_RELU) {
         // pmax(0, z) = 0 < z ? z : 0, exactly the reference's ReLU.
         v0 = f32x4.pmax(zero, v0);
@@ -135,7 +147,7 @@ function storeTile(
       const at = (<usize>(i0 + r) * ldc + j0 + q) * 4;
       let z = load<f32>(tile + <usize>(r * 8 + q) * 4);
       if (bias) z += load<f32>(bias + <usize>(j0 + q) * 4);
-      if (preact) store<f32>(preact + at, z);
+      if (preact) store<f32>(preact + at, act == ACT_GELU_SAVED ? geluGrad(z) : z);
       store<f32>(c + at, actInput ? backward(z, load<f32>(actInput + at), act) : forward(z, act));
     }
   }
@@ -144,7 +156,7 @@ function storeTile(
 // @ts-ignore: decorator
 @inline function forward(z: f32, act: i32): f32 {
   if (act == ACT_RELU) return z > 0 ? z : 0;
-  if (act == ACT_GELU) return gelu(z);
+  if (act == ACT_GELU || act == ACT_GELU_SAVED) return gelu(z);
   return z;
 }
 
@@ -152,6 +164,7 @@ function storeTile(
 @inline function backward(dh: f32, z: f32, act: i32): f32 {
   if (act == ACT_RELU) return z > 0 ? dh : 0;
   if (act == ACT_GELU) return dh * geluGrad(z);
+  if (act == ACT_GELU_SAVED) return dh * z;
   return dh;
 }
 

@@ -2,7 +2,7 @@
 // Built by scripts/build-wasm.mjs in four variants: plain or relaxed SIMD (fused
 // multiply-add), with shared (threads) or private memory.
 
-export { gemm, packA, packB, ACT_NONE, ACT_RELU, ACT_GELU } from './gemm';
+export { gemm, packA, packB, ACT_NONE, ACT_RELU, ACT_GELU, ACT_GELU_SAVED } from './gemm';
 export { gatherRows, gatherTokens, softmaxCrossEntropy, columnSum } from './rows';
 export { sumSquares, adamw, sgd } from './optimizer';
 export {
