@@ -22,7 +22,7 @@
 //   dropout    dropoutApply (hashed mask)   | the same mask on dy            | -
 //   residual   branch, then y = x + f(x)    | branch, then dx = dy + f'ᵀdy   | the branch's
 //   softmax-CE loss and dlogits per row (rows.ts) | (done by the forward)   | -
-//   embedding  the table's rows (sequenceKernels.ts) | -                      | dE per token row (tied: added in phase 2 to the head's)
+//   embedding  the table's rows (sequenceKernels.ts) | -                      | dE per token row (tied: added to the head's in a second phase)
 //   (attention's core is assembly/attention.ts; the embeddings, sequenceKernels.ts)
 //   position   x + P                        | dx = dy                        | dP = Σ_examples dy
 //   attention  the masked softmax core (its projections are linear nodes)  | dqkv | -
