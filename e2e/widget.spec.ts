@@ -115,7 +115,8 @@ test('the widget starts only on consent, keeps its storage from the host, and yi
   expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('SWARMGRAD-WIDGET');
   await page.keyboard.press('Tab');
   await expect.poll(() => frame.evaluate(() => document.activeElement?.id)).toBe('donate');
-  await expect(frame.getByRole('button', { name: 'Donate my GPU' })).toBeVisible();
+  await expect(frame.getByRole('button', { name: 'Lend idle compute' })).toBeVisible();
+  expect(await page.evaluate(() => (document.querySelector('swarmgrad-widget') as HTMLElement & { label: string }).label)).toBe('Lend idle compute?');
   await page.keyboard.press('Enter');
 
   // 4. It computes, and the coordinator counts its results.
@@ -123,7 +124,14 @@ test('the widget starts only on consent, keeps its storage from the host, and yi
   expect(await frame.evaluate(() => (window as unknown as { swarmgradCounts: { workers: number } }).swarmgradCounts.workers)).toBeGreaterThan(0);
   const statuses = await page.evaluate(() => (window as unknown as { widgetStatuses: Record<string, unknown>[] }).widgetStatuses);
   const keys = new Set(statuses.flatMap((s) => Object.keys(s)));
-  expect([...keys].sort()).toEqual(['computing', 'consent', 'dutyCycle', 'examples', 'message', 'pausedBy', 'phase', 'tasks', 'type', 'usageLimit', 'v']);
+  expect([...keys].sort()).toEqual(['computing', 'consent', 'device', 'dutyCycle', 'examples', 'message', 'pausedBy', 'phase', 'tasks', 'type', 'usageLimit', 'v']);
+  // It says what computes: the widget refuses a software GPU, so here that is the CPU, and the
+  // badge never claimed a GPU on the way.
+  const devices = statuses.map((s) => s.device as { kind: string; detail: string } | null);
+  expect(devices.filter(Boolean).map((d) => d!.kind)).toContain('cpu');
+  expect(devices.some((d) => d?.kind === 'gpu')).toBe(false);
+  expect(await page.evaluate(() => (document.querySelector('swarmgrad-widget') as HTMLElement & { label: string }).label)).toMatch(/^CPU: (computing|ready, not computing)$/);
+  await expect(frame.locator('#device')).toHaveText(/^Computing on your CPU \(WebAssembly, 1 thread of \d+ cores?, (relaxed|plain) SIMD\)\.$/);
 
   // 5. The throttle, driven by synthetic frame reports: the host takes over reporting its frames
   // (frames="host"), so that the machine's own dropped frames play no part. Smooth frames let the
@@ -165,7 +173,7 @@ test('the widget starts only on consent, keeps its storage from the host, and yi
 
   // 6. Stop and forget: the choice is gone, the consent button is back.
   await frame.getByRole('button', { name: 'Stop and forget' }).click();
-  await expect(frame.getByRole('button', { name: 'Donate my GPU' })).toBeVisible();
+  await expect(frame.getByRole('button', { name: 'Lend idle compute' })).toBeVisible();
   // (Chromium denies a third-party frame localStorage when third-party cookies are blocked.)
   const remembered = await frame.evaluate(() => {
     try {

@@ -143,6 +143,11 @@ const blocks = (rows: number) => Math.ceil(rows / MR);
 const none = () => null;
 const at = (base: number, floats: number) => base + floats * 4;
 
+/** A fanIn → fanOut weight packed as B of the forward (k = fanIn) and, when dx is needed, of dx (k = fanOut). */
+function weightPanels(fanIn: number, fanOut: number, needsDx: boolean, take: Take): { packedW: Region; packedWT: Region | null } {
+  return { packedW: take(packedColsBytes(fanIn, fanOut)), packedWT: needsDx ? take(packedColsBytes(fanOut, fanIn)) : null };
+}
+
 /** Scratch of the attention core per thread: a packed A of T×max(T, d) and a B of either product's shape (assembly/attention.ts). */
 export function attentionScratchBytes(t: number, d: number): number {
   return packedRowsBytes(t, Math.max(t, d)) + Math.max(packedColsBytes(d, t), packedColsBytes(t, d)) + 128;
@@ -214,10 +219,7 @@ const pool = <K extends 'maxpool2d' | 'avgpool2d'>(kind: K): CpuLayerRule<K> => 
 
 export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
   linear: {
-    weights: (n, take) => ({
-      packedW: take(packedColsBytes(n.layer.inFeatures, n.layer.outFeatures)),
-      packedWT: n.needsDx ? take(packedColsBytes(n.layer.outFeatures, n.layer.inFeatures)) : null,
-    }),
+    weights: (n, take) => weightPanels(n.layer.inFeatures, n.layer.outFeatures, n.needsDx, take),
     buffers: (n, capacity, take) => {
       const [B, fanIn, fanOut] = [capacity * n.layer.positions, n.layer.inFeatures, n.layer.outFeatures];
       return {
@@ -461,10 +463,7 @@ export const cpuLayerTable: { [K in LayerKind]: CpuLayerRule<K> } = {
 
   // W is the embedding's E [V, C] when tied, else the head's own [C, V]; rows are positions.
   'lm-head': {
-    weights: (n, take) => ({
-      packedW: take(packedColsBytes(n.layer.features, n.layer.vocabulary)),
-      packedWT: n.needsDx ? take(packedColsBytes(n.layer.vocabulary, n.layer.features)) : null,
-    }),
+    weights: (n, take) => weightPanels(n.layer.features, n.layer.vocabulary, n.needsDx, take),
     buffers: (n, capacity, take) => {
       const [B, C, V] = [capacity * n.layer.context, n.layer.features, n.layer.vocabulary];
       return {

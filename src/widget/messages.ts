@@ -49,6 +49,8 @@ export const FrameMessageSchema = z.discriminatedUnion('type', [
       tasks: z.number().int().min(0),
       examples: z.number().int().min(0),
       message: z.string().max(500),
+      /** What computes, once the backend is chosen (null before): the badge names it, the panel describes it. */
+      device: z.object({ kind: z.enum(['gpu', 'cpu']), detail: z.string().max(300) }).strict().nullable(),
     })
     .strict(),
 ]);

@@ -8,22 +8,13 @@
 // sets frames="host" (data-frames="host" on the script) and calls reportFrames() itself.
 
 import { FrameMessageSchema, normalizeOrigin, receive, WIDGET_API_VERSION, type FrameMessage, type HostMessage } from './messages.ts';
+import { badgeLabel } from './device.ts';
 import { droppedFrames, percentileOf } from './throttle.ts';
 
 type Status = Extract<FrameMessage, { type: 'swarmgrad:status' }>;
 type FramesReport = Omit<Extract<HostMessage, { type: 'swarmgrad:frames' }>, 'type' | 'v' | 'hidden'>;
 
 const FRAME_REPORT_MS = 250;
-const LABELS: Record<Status['phase'], string> = {
-  'awaiting-consent': 'Donate idle GPU?',
-  starting: 'GPU: starting',
-  computing: 'GPU: computing',
-  idle: 'GPU: ready, not computing',
-  paused: 'GPU: paused',
-  stopped: 'GPU: stopped',
-  failed: 'GPU: unavailable',
-};
-
 const STYLE = `
 :host { position: fixed; right: 12px; bottom: 12px; z-index: 2147483000; font: 14px system-ui, sans-serif; color-scheme: light dark; }
 .badge { display: inline-flex; align-items: center; gap: 6px; padding: 6px 12px; border-radius: 999px; border: 1px solid #8884;
@@ -51,6 +42,11 @@ export class SwarmgradWidget extends HTMLElement {
   /** The latest status from the frame (phase, computing, duty cycle…), or null before the first. */
   get lastStatus(): Status | null {
     return this.status;
+  }
+
+  /** What the badge says now, e.g. "CPU: computing". */
+  get label(): string {
+    return badgeLabel(this.status);
   }
 
   /** Ask the widget to pause (it never starts without the visitor's click in the frame). */
@@ -118,7 +114,7 @@ export class SwarmgradWidget extends HTMLElement {
     this.panel.className = 'panel';
     this.panel.id = 'panel';
     this.frame = document.createElement('iframe');
-    this.frame.title = 'swarmgrad: lend your idle GPU to a research project';
+    this.frame.title = 'swarmgrad: lend your idle GPU or CPU to a research project';
     // Lets the frame be cross-origin isolated (threads) where the host page is isolated too.
     this.frame.allow = 'cross-origin-isolated';
     this.frame.src = `${this.origin}/embed.html?project=${encodeURIComponent(project)}`;
@@ -156,7 +152,7 @@ export class SwarmgradWidget extends HTMLElement {
 
   private render(): void {
     const s = this.status;
-    const label = s ? LABELS[s.phase] : 'Donate idle GPU?';
+    const label = badgeLabel(s);
     this.badge!.querySelector('.label')!.textContent = label;
     this.badge!.dataset.computing = String(s?.computing ?? false);
     this.badge!.setAttribute('aria-label', `swarmgrad: ${label}${s?.consent ? `, at most ${Math.round(s.usageLimit * 100)}% of the time` : ''}. Show or hide controls`);

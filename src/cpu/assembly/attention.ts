@@ -34,12 +34,11 @@ export function attentionScratch(t: i32, d: i32): i32 {
 }
 
 /**
- * C = A·B on packed operands (A: `rows` rows in MR panels over kA terms; B: `cols` columns in
- * NR panels over kB terms, kA = kB = the panel stride), tile by tile, into dst (row stride ld
- * floats) times `scale`. Per row block only terms [p0(block), p1(block)) run, where the rest
- * are zero (the causal mask): `lower` = the terms p ≤ the block's last row (P·V, dS·K),
- * `upper` = p ≥ its first (Pᵀ·dO, dSᵀ·Q); else all k. `triangle`: only the columns j ≤ i
- * are computed and stored (the scores). Each element sums its terms in ascending order.
+ * dst = scale·A·B, tile by tile, on A packed as `rows` rows in MR panels and B as `cols`
+ * columns in NR panels, both over k terms (dst's row stride ld floats). `terms` skips what
+ * the causal mask zeroes: LOWER runs a row block's terms p ≤ its last row (P·V, dS·K), UPPER
+ * its terms p ≥ its first row (Pᵀ·dO, dSᵀ·Q), ALL every term. `triangle`: only the columns
+ * j ≤ i are computed and stored (the scores). Each element sums its terms in ascending order.
  */
 function tiles(pa: usize, pb: usize, k: i32, rows: i32, cols: i32, dst: usize, ld: i32, scale: f32, terms: i32, triangle: bool, tile: usize): void {
   for (let rb = 0; rb * MR < rows; rb++) {

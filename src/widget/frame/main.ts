@@ -8,6 +8,7 @@ import { Contributor, type ContributorState } from '../../contributor/contributo
 import { forgetIdentity } from '../../contributor/identity.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
 import { ConsentStore, embeddingSiteOf, frameStorage } from '../consentStore.ts';
+import { deviceLine as describeDevice, deviceOf } from '../device.ts';
 import { HostMessageSchema, receive, WIDGET_API_VERSION, type FrameMessage, type WidgetPhase } from '../messages.ts';
 import { DutyCycleController, droppedFrames } from '../throttle.ts';
 import { ThrottledTrainer } from '../throttledTrainer.ts';
@@ -30,6 +31,7 @@ const usage = $<HTMLInputElement>('usage');
 const usageValue = $<HTMLOutputElement>('usage-value');
 const forget = $<HTMLButtonElement>('forget');
 const statusLine = $('status');
+const deviceLine = $('device');
 
 const site = embeddingSiteOf(document, location);
 const embedded = window.parent !== window && site !== null;
@@ -74,6 +76,8 @@ function setText(element: HTMLElement, text: string): void {
 
 function report(): void {
   const p = phase();
+  const device = deviceOf(state?.backend ?? null, navigator.hardwareConcurrency || 1);
+  setText(deviceLine, describeDevice(device));
   const message = phaseOverride === 'failed' ? statusLine.textContent ?? '' : reasons.paused ? `Paused (${reasons.list.join(', ')}).` : state?.message ?? 'Waiting for your consent.';
   // Touch the DOM only on a change: a repaint is raster work in the process that draws the host's frames too.
   setText(statusLine, message);
@@ -91,6 +95,7 @@ function report(): void {
     tasks: state?.tasks ?? 0,
     examples: state?.examples ?? 0,
     message: message.slice(0, 500),
+    device,
   });
 }
 
