@@ -8,6 +8,7 @@
 // depend on the machine's load. Runs inside ../shared/isolated-net via `node scripts/e2e.mjs`.
 
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Frame, type Page } from '@playwright/test';
@@ -124,7 +125,7 @@ test('the widget starts only on consent, keeps its storage from the host, and yi
   expect(await frame.evaluate(() => (window as unknown as { swarmgradCounts: { workers: number } }).swarmgradCounts.workers)).toBeGreaterThan(0);
   const statuses = await page.evaluate(() => (window as unknown as { widgetStatuses: Record<string, unknown>[] }).widgetStatuses);
   const keys = new Set(statuses.flatMap((s) => Object.keys(s)));
-  expect([...keys].sort()).toEqual(['computing', 'consent', 'device', 'dutyCycle', 'examples', 'message', 'pausedBy', 'phase', 'tasks', 'type', 'usageLimit', 'v']);
+  expect([...keys].sort()).toEqual(['computeMs', 'computing', 'consent', 'device', 'dutyCycle', 'examples', 'message', 'pausedBy', 'phase', 'tasks', 'type', 'usageLimit', 'v', 'verified']);
   // It says what computes: the widget refuses a software GPU, so here that is the CPU, and the
   // badge never claimed a GPU on the way.
   const devices = statuses.map((s) => s.device as { kind: string; detail: string } | null);
@@ -171,7 +172,26 @@ test('the widget starts only on consent, keeps its storage from the host, and yi
       `${await counted()} results counted`,
   );
 
-  // 6. Stop and forget: the choice is gone, the consent button is back.
+  // 6. What the visitor gave: paused, the panel's results settle on the coordinator's count for
+  // this key, some of them proven by receipts the frame checked, and those download.
+  await frame.getByRole('button', { name: 'Pause' }).click();
+  type Given = { tasks: number; computeMs: number; verified: { results: number; examples: number } };
+  const given = async () => {
+    const last = await page.evaluate(() => (document.querySelector('swarmgrad-widget') as HTMLElement & { lastStatus: unknown }).lastStatus as Given);
+    return { ...last, counted: await counted() };
+  };
+  await expect.poll(async () => { const g = await given(); return g.tasks > 0 && g.tasks === g.counted && g.verified.results > 0; }, { timeout: 60_000, intervals: [500] }).toBe(true);
+  const gave = await given();
+  expect(gave.verified.results).toBeLessThanOrEqual(gave.counted);
+  expect(gave.computeMs).toBeGreaterThan(0);
+  await expect(frame.locator('#contribution')).toHaveText(new RegExp(`^You sent ${gave.tasks.toLocaleString('en-US')} results \\(.* of compute\\); ${gave.verified.results.toLocaleString('en-US')} results? \\(`));
+  const download = frame.page().waitForEvent('download');
+  await frame.getByRole('button', { name: 'Download receipts' }).click();
+  const receipts = JSON.parse(await readFile((await (await download).path())!, 'utf8')) as { jobId: string; receipts: unknown[] };
+  expect(receipts.jobId).toBe(project);
+  expect(receipts.receipts.length).toBe(gave.verified.results);
+
+  // 7. Stop and forget: the choice is gone, the consent button is back.
   await frame.getByRole('button', { name: 'Stop and forget' }).click();
   await expect(frame.getByRole('button', { name: 'Lend idle compute' })).toBeVisible();
   // (Chromium denies a third-party frame localStorage when third-party cookies are blocked.)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BackendReport } from '../worker/api.ts';
-import { badgeLabel, deviceLine, deviceOf } from './device.ts';
+import { badgeLabel, contributionLine, deviceLine, deviceOf, formatComputeTime } from './device.ts';
 
 const cpu: BackendReport = { backend: 'cpu', cpu: { threads: 1, simd: 'relaxed', crossOriginIsolated: false }, kernel: 'wasm gemm 4×8', tuning: null, flopsPerMs: 1e7, selfTest: 'passed' };
 const gpu: BackendReport = {
@@ -29,5 +29,21 @@ describe('what the widget says computes', () => {
     expect(badgeLabel({ phase: 'computing', device: deviceOf(cpu, 2) })).toBe('CPU: computing');
     expect(badgeLabel({ phase: 'idle', device: deviceOf(gpu, 2) })).toBe('GPU: ready, not computing');
     expect(badgeLabel({ phase: 'failed', device: null })).toBe('Compute: unavailable');
+  });
+});
+
+describe('what the widget says the visitor gave', () => {
+  it('counts results, examples, compute time and the credit the receipts proved', () => {
+    expect(contributionLine({ results: 0, examples: 0, computeMs: 0, verified: { results: 0, examples: 0 } })).toBe('You have not sent a result yet.');
+    expect(contributionLine({ results: 12, examples: 3072, computeMs: 64_500, verified: { results: 1, examples: 256 } })).toBe(
+      'You sent 12 results (3,072 examples, 1 min 04 s of compute); 1 result (256 examples) counted, proven by receipts this page checked.',
+    );
+  });
+
+  it('formats compute time in seconds, minutes or hours', () => {
+    expect(formatComputeTime(999)).toBe('0 s');
+    expect(formatComputeTime(59_999)).toBe('59 s');
+    expect(formatComputeTime(3_599_000)).toBe('59 min 59 s');
+    expect(formatComputeTime(7_440_000)).toBe('2 h 04 min');
   });
 });

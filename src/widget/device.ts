@@ -1,5 +1,6 @@
-// What computes, in the words the widget's badge and panel use: "GPU" only on the WebGPU
-// backend, "CPU" on the WebAssembly one, with the adapter or the threads and cores.
+// What computes and what the visitor gave, in the words the widget's badge and panel use:
+// "GPU" only on the WebGPU backend, "CPU" on the WebAssembly one, with the adapter or the
+// threads and cores; results, examples, compute time and the credit their receipts proved.
 
 import type { BackendReport } from '../worker/api.ts';
 import type { FrameMessage } from './messages.ts';
@@ -40,4 +41,31 @@ export function badgeLabel(status: Pick<Status, 'phase' | 'device'> | null): str
     failed: 'unavailable',
   };
   return `${what}: ${state[status.phase]}`;
+}
+
+/** What this visitor gave this job, as the frame knows it. */
+export interface WidgetContribution {
+  /** Results this page sent and examples in them. */
+  results: number;
+  examples: number;
+  computeMs: number;
+  /** Results counted in closed rounds, each proven by a receipt this page verified. */
+  verified: { results: number; examples: number };
+}
+
+const count = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+
+/** Compute time as "45 s", "3 min 05 s" or "2 h 04 min". */
+export function formatComputeTime(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor(s / 60) % 60).padStart(2, '0')} min`;
+}
+
+/** The panel's contribution line. */
+export function contributionLine(c: WidgetContribution): string {
+  if (c.results === 0) return 'You have not sent a result yet.';
+  return `You sent ${count(c.results, 'result')} (${count(c.examples, 'example')}, ${formatComputeTime(c.computeMs)} of compute); ` +
+    `${count(c.verified.results, 'result')} (${count(c.verified.examples, 'example')}) counted, proven by receipts this page checked.`;
 }

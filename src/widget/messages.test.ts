@@ -5,6 +5,7 @@ const HOST = 'https://game.example';
 const status = {
   type: 'swarmgrad:status', v: 1, phase: 'computing', computing: true, consent: true, pausedBy: [],
   dutyCycle: 0.3, usageLimit: 0.5, tasks: 2, examples: 512, message: 'Computing.',
+  computeMs: 1500, verified: { results: 1, examples: 256 },
   device: { kind: 'cpu', detail: 'WebAssembly, 1 thread of 2 cores, relaxed SIMD' },
 };
 
@@ -32,6 +33,7 @@ describe('widget postMessage schema', () => {
     expect(receive(FrameMessageSchema, { origin: HOST, data: { ...status, usageLimit: 0.05 } }, HOST).kind).toBe('invalid');
     expect(receive(FrameMessageSchema, { origin: HOST, data: { ...status, device: { kind: 'tpu', detail: '' } } }, HOST).kind).toBe('invalid');
     expect(receive(FrameMessageSchema, { origin: HOST, data: { ...status, device: null } }, HOST).kind).toBe('message');
+    expect(receive(FrameMessageSchema, { origin: HOST, data: { ...status, verified: { results: -1, examples: 0 } } }, HOST).kind).toBe('invalid');
   });
 
   it('has no way for the host to start compute, and status carries no key', () => {

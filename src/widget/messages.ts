@@ -49,6 +49,9 @@ export const FrameMessageSchema = z.discriminatedUnion('type', [
       tasks: z.number().int().min(0),
       examples: z.number().int().min(0),
       message: z.string().max(500),
+      /** Compute time so far (ms), and the results and examples counted in closed rounds with a receipt this page verified. */
+      computeMs: z.number().min(0),
+      verified: z.object({ results: z.number().int().min(0), examples: z.number().int().min(0) }).strict(),
       /** What computes, once the backend is chosen (null before): the badge names it, the panel describes it. */
       device: z.object({ kind: z.enum(['gpu', 'cpu']), detail: z.string().max(300) }).strict().nullable(),
     })

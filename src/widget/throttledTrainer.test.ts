@@ -59,6 +59,8 @@ describe('ThrottledTrainer', () => {
     await trainer.computeGradient({ version: 1, indices: new Uint32Array(1600) });
     expect(busy() / elapsed()).toBeGreaterThan(0.2);
     expect(busy() / elapsed()).toBeLessThanOrEqual(0.26);
+    // Its compute time counts the slices, not the rests.
+    expect(trainer.computeMs).toBe(busy());
   });
 
   it('runs a local-steps lease one inner step per slice, resting between steps', async () => {

@@ -28,6 +28,7 @@ const RATE_SMOOTHING = 0.3;
 
 export class ThrottledTrainer implements SessionTrainer {
   private examplesPerMs: number;
+  private busyMs = 0;
   /** The parameters last loaded: local-steps leases start from them. */
   private loaded: { version: number; params: Float32Array } | null = null;
 
@@ -41,6 +42,11 @@ export class ThrottledTrainer implements SessionTrainer {
 
   get rate(): number {
     return this.examplesPerMs;
+  }
+
+  /** Milliseconds spent computing so far (the rests between slices left out): the visitor's compute time. */
+  get computeMs(): number {
+    return this.busyMs;
   }
 
   loadParameters(version: number, params: Float32Array): Promise<void> {
@@ -85,6 +91,7 @@ export class ThrottledTrainer implements SessionTrainer {
     const started = clock.now();
     const result = await work();
     const ms = Math.max(clock.now() - started, 0.01);
+    this.busyMs += ms;
     this.examplesPerMs = (1 - RATE_SMOOTHING) * this.examplesPerMs + RATE_SMOOTHING * (examples / ms);
     if (result.recoveries > 0) this.options.onDeviceLost?.();
     this.controller.advance(clock.now());

@@ -22,7 +22,7 @@ const STYLE = `
 .badge:focus-visible { outline: 3px solid #2f6fde; outline-offset: 2px; }
 .dot { width: 10px; height: 10px; border-radius: 50%; background: #888; }
 .badge[data-computing="true"] .dot { background: #1f8a4c; }
-.panel { margin-top: 6px; width: 340px; height: 190px; border: 1px solid #8884; border-radius: 8px; overflow: hidden; background: #fff; }
+.panel { margin-top: 6px; width: 340px; height: 260px; border: 1px solid #8884; border-radius: 8px; overflow: hidden; background: #fff; }
 .panel[hidden] { display: none; }
 iframe { width: 100%; height: 100%; border: 0; }
 @media (prefers-color-scheme: dark) {

@@ -8,7 +8,7 @@ import { Contributor, type ContributorState } from '../../contributor/contributo
 import { forgetIdentity } from '../../contributor/identity.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
 import { ConsentStore, embeddingSiteOf, frameStorage } from '../consentStore.ts';
-import { deviceLine as describeDevice, deviceOf } from '../device.ts';
+import { contributionLine, deviceLine as describeDevice, deviceOf } from '../device.ts';
 import { HostMessageSchema, receive, WIDGET_API_VERSION, type FrameMessage, type WidgetPhase } from '../messages.ts';
 import { DutyCycleController, droppedFrames } from '../throttle.ts';
 import { ThrottledTrainer } from '../throttledTrainer.ts';
@@ -32,6 +32,8 @@ const usageValue = $<HTMLOutputElement>('usage-value');
 const forget = $<HTMLButtonElement>('forget');
 const statusLine = $('status');
 const deviceLine = $('device');
+const contribution = $('contribution');
+const downloadReceipts = $<HTMLButtonElement>('download-receipts');
 
 const site = embeddingSiteOf(document, location);
 const embedded = window.parent !== window && site !== null;
@@ -78,6 +80,14 @@ function report(): void {
   const p = phase();
   const device = deviceOf(state?.backend ?? null, navigator.hardwareConcurrency || 1);
   setText(deviceLine, describeDevice(device));
+  const given = {
+    results: state?.tasks ?? 0,
+    examples: state?.examples ?? 0,
+    computeMs: trainer?.computeMs ?? 0,
+    verified: { results: state?.credit.receipts ?? 0, examples: state?.credit.examples ?? 0 },
+  };
+  setText(contribution, contributionLine(given));
+  if (downloadReceipts.disabled !== (given.verified.results === 0)) downloadReceipts.disabled = given.verified.results === 0;
   const message = phaseOverride === 'failed' ? statusLine.textContent ?? '' : reasons.paused ? `Paused (${reasons.list.join(', ')}).` : state?.message ?? 'Waiting for your consent.';
   // Touch the DOM only on a change: a repaint is raster work in the process that draws the host's frames too.
   setText(statusLine, message);
@@ -95,6 +105,8 @@ function report(): void {
     tasks: state?.tasks ?? 0,
     examples: state?.examples ?? 0,
     message: message.slice(0, 500),
+    computeMs: given.computeMs,
+    verified: given.verified,
     device,
   });
 }
@@ -267,6 +279,16 @@ async function main(): Promise<void> {
     report();
   });
   forget.addEventListener('click', () => void stopAndForget());
+  // The receipts this page checked, to verify its credit offline (`npm run ledger -- receipts LOG FILE`).
+  downloadReceipts.addEventListener('click', () => {
+    if (!contributor) return;
+    const file = new Blob([JSON.stringify(contributor.receiptsFile(), null, 1)], { type: 'application/json' });
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(file);
+    link.download = `swarmgrad-receipts-${job?.id ?? 'job'}.json`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  });
   post({ type: 'swarmgrad:ready', v: WIDGET_API_VERSION });
   // A choice remembered for this site: the visitor already opted in here.
   if (consents.get(site!)) startContributing();
