@@ -88,6 +88,11 @@ test('three contributors, one leaving mid-round and one joining late, survive a 
 
   const late = await contributor(browser);
   await until('the late contributor to compute', () => late.evaluate(() => (window.swarmgradContributor?.tasks ?? 0) > 0));
+  // Its page shows the job's progress, the others computing beside it and its share.
+  await expect(late.locator('#progress-facts')).toContainText(/Contributing now\s*you and 2 others/, { timeout: 15_000 });
+  await expect(late.locator('#progress-facts')).toContainText(/Round\s*\d+/);
+  await expect(late.locator('#progress-facts')).toContainText(/Estimated time left\s*ETA \S+ \(round \d+, or 84\.5% first\) at [\d,]+ examples\/s/);
+  await expect(late.locator('#progress-facts')).toContainText(/Your share\s*\d+\.\d% of the [\d,]+ examples counted in this run/);
 
   // The owner's dashboard sees all three with their throughput.
   const dashboard = await browser.newPage();

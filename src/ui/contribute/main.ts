@@ -9,6 +9,10 @@ import type { BackendChoice } from '../../worker/api.ts';
 import { describeDevice } from '../deviceFacts.ts';
 import { byId, el, formatBytes, formatNumber, setFacts } from '../dom.ts';
 import { describeModel, resolveModel } from '../../model/layers/spec.ts';
+import type { RunStatusSnapshot } from '../../server/runStatus.ts';
+import { progressFacts } from './progress.ts';
+
+const PROGRESS_POLL_MS = 3000;
 
 const donate = byId<HTMLButtonElement>('donate');
 const pause = byId<HTMLButtonElement>('pause');
@@ -106,10 +110,29 @@ function startContributing(): void {
   void contributor.start();
 }
 
+/** The job's progress from the coordinator, every few seconds while the tab is visible. */
+async function watchProgress(): Promise<void> {
+  const facts = byId('progress-facts');
+  for (;;) {
+    if (!document.hidden) {
+      try {
+        const response = await fetch('/api/status');
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const s = (await response.json()) as RunStatusSnapshot;
+        setFacts(facts, progressFacts(s, window.swarmgradContributor?.contributorId ?? null));
+      } catch (error) {
+        setFacts(facts, [['Progress', `not available (${(error as Error).message})`]]);
+      }
+    }
+    await new Promise((r) => setTimeout(r, PROGRESS_POLL_MS));
+  }
+}
+
 async function main(): Promise<void> {
   job = await loadJob();
   if (!job) return;
   showJob(job);
+  void watchProgress();
   donate.disabled = false;
   donate.addEventListener('click', startContributing);
   // The visitor was shown both fingerprints and chose to trust the key the coordinator now announces.
