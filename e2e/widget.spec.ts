@@ -191,7 +191,20 @@ test('the widget starts only on consent, keeps its storage from the host, and yi
   expect(receipts.jobId).toBe(project);
   expect(receipts.receipts.length).toBe(gave.verified.results);
 
-  // 7. Stop and forget: the choice is gone, the consent button is back.
+  // 7. The visitor's terms: a bad daily budget is refused with a clear message and nothing
+  // changes; a good one is kept, and the status says why it is paused in words.
+  await expect(frame.locator('#status')).toHaveText('Paused: by you.');
+  await frame.locator('#preferences summary').click();
+  await frame.locator('#pref-minutes').fill('0');
+  await frame.locator('#pref-minutes').dispatchEvent('change');
+  await expect(frame.locator('#pref-error')).toHaveText('the daily budget must be a whole number of minutes from 1 to 1440, or none; got 0');
+  await expect(frame.locator('#pref-minutes')).toHaveValue('');
+  await frame.locator('#pref-minutes').fill('30');
+  await frame.locator('#pref-minutes').dispatchEvent('change');
+  await expect(frame.locator('#pref-error')).toHaveText('');
+  await expect(frame.locator('#pref-minutes')).toHaveValue('30');
+
+  // 8. Stop and forget: the choice is gone, the consent button is back.
   await frame.getByRole('button', { name: 'Stop and forget' }).click();
   await expect(frame.getByRole('button', { name: 'Lend idle compute' })).toBeVisible();
   // (Chromium denies a third-party frame localStorage when third-party cookies are blocked.)

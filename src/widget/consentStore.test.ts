@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConsentStore, embeddingSiteOf, frameStorage, type KeyValueStorage } from './consentStore.ts';
+import { DEFAULT_PREFERENCES, localDay } from './preferences.ts';
 
 function memoryStorage(): KeyValueStorage & { map: Map<string, string> } {
   const map = new Map<string, string>();
@@ -11,7 +12,7 @@ describe('ConsentStore', () => {
     const store = new ConsentStore(memoryStorage());
     expect(store.get('https://a.example')).toBeNull();
     store.grant('https://a.example', 1000, 0.4);
-    expect(store.get('https://a.example')).toEqual({ site: 'https://a.example', grantedAt: 1000, usageLimit: 0.4 });
+    expect(store.get('https://a.example')).toEqual({ site: 'https://a.example', grantedAt: 1000, usageLimit: 0.4, preferences: DEFAULT_PREFERENCES, use: null });
     expect(store.get('https://b.example')).toBeNull();
     store.forget('https://a.example');
     expect(store.get('https://a.example')).toBeNull();
@@ -22,6 +23,27 @@ describe('ConsentStore', () => {
     expect(() => store.setUsageLimit('https://a.example', 0.5)).toThrow(/no consent/);
     store.grant('https://a.example', 1, 0.5);
     expect(store.setUsageLimit('https://a.example', 3).usageLimit).toBe(1);
+  });
+
+  it('keeps the visitor’s preferences and today’s use with the consent, refusing bad values without losing the old ones', () => {
+    const storage = memoryStorage();
+    const store = new ConsentStore(storage);
+    expect(() => store.setPreferences('https://a.example', { background: true })).toThrow(/preferences is kept only with consent/);
+    store.grant('https://a.example', 1, 0.5);
+    store.setPreferences('https://a.example', { background: true, dailyMinutes: 30 });
+    expect(() => store.setPreferences('https://a.example', { dailyMinutes: -5 })).toThrow(/daily budget/);
+    const now = Date.now();
+    store.recordUse('https://a.example', 90_000, now);
+    store.recordUse('https://a.example', 30_000, now);
+    // A fresh store on the same storage (the next visit) reads it all back.
+    const again = new ConsentStore(storage).get('https://a.example')!;
+    expect(again.preferences).toEqual({ ...DEFAULT_PREFERENCES, background: true, dailyMinutes: 30 });
+    expect(again.use).toEqual({ day: localDay(now), usedMs: 120_000 });
+    // Consenting again keeps them; forgetting drops them.
+    expect(store.grant('https://a.example', 2, 0.5).preferences.dailyMinutes).toBe(30);
+    store.forget('https://a.example');
+    store.grant('https://a.example', 3);
+    expect(store.get('https://a.example')!.preferences).toEqual(DEFAULT_PREFERENCES);
   });
 
   it('refuses anything but an origin, and ignores a corrupt record', () => {

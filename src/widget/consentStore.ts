@@ -1,6 +1,9 @@
 // The visitor's choice, remembered per embedding site in the frame's own storage (the
-// coordinator's origin), so no host page can read or write it. "Stop and forget" removes it.
+// coordinator's origin), so no host page can read or write it: consent, the usage limit, the
+// terms they set (preferences.ts) and today's compute against their budget. "Stop and forget"
+// removes it all.
 
+import { addUse, checkPreferences, DEFAULT_PREFERENCES, readPreferences, type BudgetUse, type VolunteerPreferences } from './preferences.ts';
 import { clampUsageLimit, DEFAULT_THROTTLE } from './throttle.ts';
 
 /** What the store needs of localStorage. */
@@ -14,6 +17,9 @@ export interface SiteConsent {
   site: string;
   grantedAt: number;
   usageLimit: number;
+  preferences: VolunteerPreferences;
+  /** Compute on the last day it computed here, for the daily budget. */
+  use: BudgetUse | null;
 }
 
 const PREFIX = 'swarmgrad.widget.consent:';
@@ -28,22 +34,44 @@ export class ConsentStore {
     try {
       const v = JSON.parse(raw) as Partial<SiteConsent>;
       if (v.site !== site || typeof v.grantedAt !== 'number' || typeof v.usageLimit !== 'number') return null;
-      return { site, grantedAt: v.grantedAt, usageLimit: clampUsageLimit(v.usageLimit) };
+      const use = v.use && typeof v.use.day === 'string' && Number.isFinite(v.use.usedMs) && v.use.usedMs >= 0 ? { day: v.use.day, usedMs: v.use.usedMs } : null;
+      return { site, grantedAt: v.grantedAt, usageLimit: clampUsageLimit(v.usageLimit), preferences: readPreferences(v.preferences), use };
     } catch {
       return null;
     }
   }
 
+  /** Records consent; a site that had consent keeps its preferences and today's use. */
   grant(site: string, nowMs: number, usageLimit = DEFAULT_THROTTLE.usageLimit): SiteConsent {
-    const consent = { site: checkSite(site), grantedAt: nowMs, usageLimit: clampUsageLimit(usageLimit) };
-    this.storage.setItem(PREFIX + site, JSON.stringify(consent));
-    return consent;
+    const before = this.get(checkSite(site));
+    return this.put({ site, grantedAt: nowMs, usageLimit: clampUsageLimit(usageLimit), preferences: before?.preferences ?? DEFAULT_PREFERENCES, use: before?.use ?? null });
   }
 
   setUsageLimit(site: string, usageLimit: number): SiteConsent {
+    return this.put({ ...this.require(site, 'a usage limit'), usageLimit: clampUsageLimit(usageLimit) });
+  }
+
+  /** Changes the site's preferences; a bad value is a clear error and nothing changes. */
+  setPreferences(site: string, change: Partial<VolunteerPreferences>): SiteConsent {
+    const current = this.require(site, 'preferences');
+    return this.put({ ...current, preferences: checkPreferences(change, current.preferences) });
+  }
+
+  /** Adds compute time to today's use at this site. */
+  recordUse(site: string, ms: number, nowMs: number): SiteConsent {
+    const current = this.require(site, 'compute time');
+    return this.put({ ...current, use: addUse(current.use, ms, nowMs) });
+  }
+
+  private require(site: string, what: string): SiteConsent {
     const current = this.get(site);
-    if (!current) throw new Error(`no consent recorded for ${site}: a usage limit is kept only with consent`);
-    return this.grant(site, current.grantedAt, usageLimit);
+    if (!current) throw new Error(`no consent recorded for ${site}: ${what} is kept only with consent`);
+    return current;
+  }
+
+  private put(consent: SiteConsent): SiteConsent {
+    this.storage.setItem(PREFIX + checkSite(consent.site), JSON.stringify(consent));
+    return consent;
   }
 
   forget(site: string): void {

@@ -43,7 +43,7 @@ export const FrameMessageSchema = z.discriminatedUnion('type', [
       computing: z.boolean(),
       consent: z.boolean(),
       /** Why it is paused, when it is. */
-      pausedBy: z.array(z.enum(['visitor', 'host', 'hidden', 'battery', 'device-lost'])),
+      pausedBy: z.array(z.enum(['visitor', 'host', 'hidden', 'battery', 'device-lost', 'budget', 'metered'])),
       dutyCycle: z.number().min(0).max(1),
       usageLimit,
       tasks: z.number().int().min(0),

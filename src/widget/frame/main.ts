@@ -9,18 +9,28 @@ import { forgetIdentity } from '../../contributor/identity.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
 import { ConsentStore, embeddingSiteOf, frameStorage } from '../consentStore.ts';
 import { contributionLine, deviceLine as describeDevice, deviceOf } from '../device.ts';
-import { HostMessageSchema, receive, WIDGET_API_VERSION, type FrameMessage, type WidgetPhase } from '../messages.ts';
+import { HostMessageSchema, receive, WIDGET_API_VERSION, type FrameMessage, type PauseReason, type WidgetPhase } from '../messages.ts';
+import { DEFAULT_PREFERENCES, meteredNetwork, msToNextDay, preferencePauses, type ConnectionInfo, type VolunteerPreferences } from '../preferences.ts';
 import { DutyCycleController, droppedFrames } from '../throttle.ts';
 import { ThrottledTrainer } from '../throttledTrainer.ts';
 import { PauseReasons } from './backoff.ts';
 
-const BATTERY_THRESHOLD = 0.2;
 const DEVICE_LOST_PAUSE_MS = 30_000;
 const FRAME_REPORT_MS = 500;
 /** Host frame reports arrive every 250 ms; without one for this long the frame watches its own. */
 const HOST_REPORTS_STALE_MS = 1000;
 /** A longer rAF interval is a throttled frame (collapsed panel, hidden tab), not dropped frames. */
 const THROTTLED_INTERVAL_MS = 1000;
+
+const PAUSE_WORDS: Record<PauseReason, string> = {
+  visitor: 'by you',
+  host: 'by this page',
+  hidden: 'the tab is hidden',
+  battery: 'the battery is low',
+  'device-lost': 'the GPU was lost, trying again soon',
+  budget: "today's compute budget is spent",
+  metered: 'the network may be metered',
+};
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const consentSection = $('consent');
@@ -47,6 +57,46 @@ let state: ContributorState | null = null;
 let phaseOverride: WidgetPhase | null = null;
 let job: JobAnnouncement | null = null;
 let lastHostReportAt = -Infinity;
+/** What the visitor's terms are checked against. */
+const facts = {
+  hostHidden: false,
+  battery: null as { charging: boolean; level: number } | null,
+  metered: null as boolean | null,
+  /** trainer.computeMs already added to today's use. */
+  recordedMs: 0,
+};
+let dayTimer: ReturnType<typeof setTimeout> | null = null;
+
+const preferences = (): VolunteerPreferences => (site && consents.get(site)?.preferences) || DEFAULT_PREFERENCES;
+
+/** Sets the pause reasons the visitor's terms give now: hidden tab, battery, today's budget, a metered network. */
+function applyPreferences(): void {
+  const now = Date.now();
+  const pauses = preferencePauses(preferences(), {
+    hidden: facts.hostHidden || document.hidden,
+    battery: facts.battery,
+    use: (site && consents.get(site)?.use) || null,
+    nowMs: now,
+    metered: facts.metered,
+  });
+  reasons.set('hidden', pauses.hidden);
+  reasons.set('battery', pauses.battery);
+  reasons.set('budget', pauses.budget);
+  reasons.set('metered', pauses.metered);
+  // A spent budget comes back at the visitor's next midnight.
+  if (dayTimer) clearTimeout(dayTimer);
+  dayTimer = pauses.budget ? setTimeout(() => (applyPreferences(), report()), msToNextDay(now) + 1000) : null;
+}
+
+/** Adds the compute since the last call to today's use here (kept with the consent). */
+function recordCompute(): void {
+  const total = trainer?.computeMs ?? 0;
+  const delta = total - facts.recordedMs;
+  if (!site || delta <= 0 || !consents.get(site)) return;
+  facts.recordedMs = total;
+  consents.recordUse(site, delta, Date.now());
+  if (preferences().dailyMinutes !== null) applyPreferences();
+}
 
 function post(message: FrameMessage): void {
   if (embedded) window.parent.postMessage(message, site!);
@@ -77,6 +127,7 @@ function setText(element: HTMLElement, text: string): void {
 }
 
 function report(): void {
+  recordCompute();
   const p = phase();
   const device = deviceOf(state?.backend ?? null, navigator.hardwareConcurrency || 1);
   setText(deviceLine, describeDevice(device));
@@ -88,7 +139,7 @@ function report(): void {
   };
   setText(contribution, contributionLine(given));
   if (downloadReceipts.disabled !== (given.verified.results === 0)) downloadReceipts.disabled = given.verified.results === 0;
-  const message = phaseOverride === 'failed' ? statusLine.textContent ?? '' : reasons.paused ? `Paused (${reasons.list.join(', ')}).` : state?.message ?? 'Waiting for your consent.';
+  const message = phaseOverride === 'failed' ? statusLine.textContent ?? '' : reasons.paused ? `Paused: ${reasons.list.map((r) => PAUSE_WORDS[r]).join(', ')}.` : state?.message ?? 'Waiting for your consent.';
   // Touch the DOM only on a change: a repaint is raster work in the process that draws the host's frames too.
   setText(statusLine, message);
   setText(pauseButton, reasons.list.includes('visitor') ? 'Resume' : 'Pause');
@@ -124,6 +175,8 @@ function startContributing(): void {
   controls.hidden = false;
   usage.value = String(Math.round(controller.usageLimit * 100));
   usageValue.textContent = `${usage.value}%`;
+  showPreferences();
+  applyPreferences();
   contributor = new Contributor({
     job,
     // One CPU thread: the host page keeps the other cores for its own frames.
@@ -163,6 +216,7 @@ async function stopAndForget(): Promise<void> {
   await contributor?.stop('the visitor stopped and forgot this site');
   contributor = null;
   trainer = null;
+  facts.recordedMs = 0;
   state = null;
   // Forget who we are here too: this origin's contributor key and the id it had in this job.
   await forgetIdentity(job ? [job.id] : []).catch(() => {});
@@ -198,12 +252,56 @@ function watchOwnFrames(): void {
   requestAnimationFrame(onFrame);
 }
 
+/** The Network Information API where the browser has it (Chromium): metered or not. */
+function watchConnection(): void {
+  const connection = (navigator as Navigator & { connection?: ConnectionInfo & EventTarget }).connection;
+  facts.metered = meteredNetwork(connection);
+  connection?.addEventListener('change', () => {
+    facts.metered = meteredNetwork(connection);
+    applyPreferences();
+    report();
+  });
+}
+
+/** The preference controls: shown from the stored terms, each change checked before it is kept. */
+function showPreferences(): void {
+  const p = preferences();
+  $<HTMLInputElement>('pref-background').checked = p.background;
+  $<HTMLInputElement>('pref-battery').value = String(Math.round(p.batteryBelow * 100));
+  $<HTMLInputElement>('pref-minutes').value = p.dailyMinutes === null ? '' : String(p.dailyMinutes);
+  $<HTMLInputElement>('pref-unmetered').checked = p.unmeteredOnly;
+  setText($('pref-network'), facts.metered === null ? 'This browser does not say whether the network is metered, so with this on nothing computes.' : '');
+}
+
+function watchPreferenceControls(): void {
+  const error = $('pref-error');
+  const change = (read: () => Partial<VolunteerPreferences>) => () => {
+    try {
+      consents.setPreferences(site!, read());
+      setText(error, '');
+    } catch (e) {
+      setText(error, (e as Error).message);
+    }
+    showPreferences();
+    applyPreferences();
+    report();
+  };
+  $('pref-background').addEventListener('change', change(() => ({ background: $<HTMLInputElement>('pref-background').checked })));
+  $('pref-unmetered').addEventListener('change', change(() => ({ unmeteredOnly: $<HTMLInputElement>('pref-unmetered').checked })));
+  $('pref-battery').addEventListener('change', change(() => ({ batteryBelow: Number($<HTMLInputElement>('pref-battery').value) / 100 })));
+  $('pref-minutes').addEventListener('change', change(() => {
+    const text = $<HTMLInputElement>('pref-minutes').value.trim();
+    return { dailyMinutes: text === '' ? null : Number(text) };
+  }));
+}
+
 async function watchBattery(): Promise<void> {
   const nav = navigator as Navigator & { getBattery?: () => Promise<{ charging: boolean; level: number; addEventListener(t: string, f: () => void): void }> };
   if (!nav.getBattery) return;
   const battery = await nav.getBattery();
   const check = () => {
-    reasons.set('battery', !battery.charging && battery.level < BATTERY_THRESHOLD);
+    facts.battery = { charging: battery.charging, level: battery.level };
+    applyPreferences();
     report();
   };
   battery.addEventListener('chargingchange', check);
@@ -233,7 +331,8 @@ function onHostMessage(event: MessageEvent): void {
       lastHostReportAt = now;
       if (m.dropped > 0) controller.onDroppedFrames(m.dropped, now);
       else controller.advance(now);
-      reasons.set('hidden', m.hidden || document.hidden);
+      facts.hostHidden = m.hidden;
+      applyPreferences();
       if (contributor) report();
       return;
     }
@@ -247,10 +346,11 @@ async function main(): Promise<void> {
   }
   window.addEventListener('message', onHostMessage);
   document.addEventListener('visibilitychange', () => {
-    reasons.set('hidden', document.hidden);
+    applyPreferences();
     report();
   });
-  reasons.set('hidden', document.hidden);
+  watchConnection();
+  applyPreferences();
   void watchBattery().catch((error) => console.warn(`Battery status unavailable: ${(error as Error).message}`));
   try {
     const response = await fetch('/api/job');
@@ -279,6 +379,7 @@ async function main(): Promise<void> {
     report();
   });
   forget.addEventListener('click', () => void stopAndForget());
+  watchPreferenceControls();
   // The receipts this page checked, to verify its credit offline (`npm run ledger -- receipts LOG FILE`).
   downloadReceipts.addEventListener('click', () => {
     if (!contributor) return;
