@@ -41,7 +41,9 @@ describe('what the widget says the visitor gave', () => {
   });
 
   it('formats compute time in seconds, minutes or hours', () => {
-    expect(formatComputeTime(999)).toBe('0 s');
+    expect(formatComputeTime(0)).toBe('0.0 s');
+    expect(formatComputeTime(400)).toBe('0.4 s');
+    expect(formatComputeTime(12_345)).toBe('12 s');
     expect(formatComputeTime(59_999)).toBe('59 s');
     expect(formatComputeTime(3_599_000)).toBe('59 min 59 s');
     expect(formatComputeTime(7_440_000)).toBe('2 h 04 min');

@@ -55,8 +55,9 @@ export interface WidgetContribution {
 
 const count = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
-/** Compute time as "45 s", "3 min 05 s" or "2 h 04 min". */
+/** Compute time as "0.4 s", "45 s", "3 min 05 s" or "2 h 04 min". */
 export function formatComputeTime(ms: number): string {
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
   const s = Math.floor(ms / 1000);
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
