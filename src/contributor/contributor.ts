@@ -9,6 +9,7 @@ import { generateWebKeyPair, webVerify, type PublicKeyText, type WebKeyPair } fr
 import { receiptProblem } from '../ledger/receipt.ts';
 import type { ReceiptBody } from '../ledger/writer.ts';
 import type { JobAnnouncement } from '../server/httpApi.ts';
+import { adapterName } from '../gpu/context.ts';
 import type { BackendChoice, BackendReport } from '../worker/api.ts';
 import { startTrainerWorker, type TrainerWorker } from '../worker/client.ts';
 import { checkCoordinatorPin, fingerprint, loadContributorId, loadOrCreateIdentity, saveContributorId, type PinCheck } from './identity.ts';
@@ -114,7 +115,7 @@ export class Contributor {
       const a = backend.adapter;
       this.capabilities = {
         backend: backend.backend,
-        device: (a ? [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ') : backend.kernel).slice(0, 300) || 'unknown',
+        device: (a ? adapterName(a) : backend.kernel).slice(0, 300) || 'unknown',
         fallbackAdapter: a?.isFallbackAdapter ?? false,
         flopsPerMs: Math.max(backend.flopsPerMs, 1),
         examplesPerSecond,

@@ -22,6 +22,11 @@ export interface AdapterReport {
   };
 }
 
+/** An adapter as people name it: vendor, architecture, device and description, where known ('' when none is). */
+export function adapterName(a: Pick<AdapterReport, 'vendor' | 'architecture' | 'device' | 'description'>): string {
+  return [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ');
+}
+
 export interface GpuContextOptions {
   /** The WebGPU entry point; navigator.gpu by default (Node passes the `webgpu` package's). */
   gpu?: GPU;

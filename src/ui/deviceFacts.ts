@@ -1,5 +1,6 @@
 // How pages describe a training backend to a person.
 
+import { adapterName } from '../gpu/context.ts';
 import type { BackendReport } from '../worker/api.ts';
 import { formatNumber } from './dom.ts';
 
@@ -7,7 +8,7 @@ export function describeDevice(report: BackendReport): [string, string][] {
   const facts: [string, string][] = [['Backend', report.backend === 'webgpu' ? 'WebGPU' : 'CPU (WebAssembly)']];
   const a = report.adapter;
   if (a) {
-    const name = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ') || 'unnamed adapter';
+    const name = adapterName(a) || 'unnamed adapter';
     facts.push(['Adapter', `${name}${a.isFallbackAdapter ? ' (software fallback)' : ''}`]);
     facts.push(['Timestamp queries', a.features.includes('timestamp-query') ? 'yes' : 'no (wall-clock timing)']);
   }

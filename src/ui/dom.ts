@@ -17,6 +17,13 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/** Saves `value` as a JSON file the browser downloads. */
+export function downloadJson(filename: string, value: unknown): void {
+  const link = el('a', { href: URL.createObjectURL(new Blob([JSON.stringify(value, null, 1)], { type: 'application/json' })), download: filename });
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}
+
 /** Replace a definition list's contents with label/value pairs. */
 export function setFacts(dl: HTMLElement, facts: [string, string][]): void {
   dl.replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));

@@ -2,6 +2,7 @@
 // "GPU" only on the WebGPU backend, "CPU" on the WebAssembly one, with the adapter or the
 // threads and cores; results, examples, compute time and the credit their receipts proved.
 
+import { adapterName } from '../gpu/context.ts';
 import type { BackendReport } from '../worker/api.ts';
 import type { FrameMessage } from './messages.ts';
 
@@ -15,7 +16,7 @@ export function deviceOf(backend: BackendReport | null, cores: number): WidgetDe
   if (!backend) return null;
   if (backend.backend === 'webgpu') {
     const a = backend.adapter;
-    const name = a ? [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ') : '';
+    const name = a ? adapterName(a) : '';
     return { kind: 'gpu', detail: `WebGPU, ${name || 'an unnamed adapter'}${a?.isFallbackAdapter ? ' (software)' : ''}`.slice(0, 300) };
   }
   const threads = backend.cpu?.threads ?? 1;

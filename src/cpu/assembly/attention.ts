@@ -10,10 +10,7 @@
 // one-element tail). Threads split the examples: nothing depends on the thread count.
 
 import { exp4 } from './activation';
-import { microKernel, packA, packB } from './gemm';
-
-const MR = 4;
-const NR = 8;
+import { microKernel, MR, NR, packA, packB } from './gemm';
 
 /** Bytes of MR-row panels of `rows` rows over k terms (src/cpu/memoryPlan.ts packedRowsBytes). */
 // @ts-ignore: decorator

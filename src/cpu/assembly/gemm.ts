@@ -10,6 +10,10 @@
 
 import { gelu, geluGate4, geluGrad, geluGrad4, geluGradOfGate4 } from './activation';
 
+/** Rows of an A panel and columns of a B panel (the micro-kernel's tile). */
+export const MR: i32 = 4;
+export const NR: i32 = 8;
+
 // @ts-ignore: RELAXED is a compile-time constant from `asc --use RELAXED=0|1`.
 const FUSED: bool = RELAXED != 0;
 

@@ -7,7 +7,7 @@ import { trustCoordinatorKey } from '../../contributor/identity.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
 import type { BackendChoice } from '../../worker/api.ts';
 import { describeDevice } from '../deviceFacts.ts';
-import { byId, el, formatBytes, formatNumber, setFacts } from '../dom.ts';
+import { byId, downloadJson, el, formatBytes, formatNumber, setFacts } from '../dom.ts';
 import { describeModel, resolveModel } from '../../model/layers/spec.ts';
 import type { RunStatusSnapshot } from '../../server/runStatus.ts';
 import { progressFacts } from './progress.ts';
@@ -153,11 +153,7 @@ async function main(): Promise<void> {
   });
   stop.addEventListener('click', () => void contributor?.stop());
   downloadReceipts.addEventListener('click', () => {
-    if (!lastContributor) return;
-    const file = new Blob([JSON.stringify(lastContributor.receiptsFile(), null, 1)], { type: 'application/json' });
-    const link = el('a', { href: URL.createObjectURL(file), download: `swarmgrad-receipts-${job?.id ?? 'job'}.json` });
-    link.click();
-    URL.revokeObjectURL(link.href);
+    if (lastContributor) downloadJson(`swarmgrad-receipts-${job?.id ?? 'job'}.json`, lastContributor.receiptsFile());
   });
 }
 

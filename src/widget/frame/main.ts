@@ -6,6 +6,7 @@ import '../../ui/styles.css';
 import './embed.css';
 import { Contributor, type ContributorState } from '../../contributor/contributor.ts';
 import { forgetIdentity } from '../../contributor/identity.ts';
+import { downloadJson } from '../../ui/dom.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
 import { ConsentStore, embeddingSiteOf, frameStorage } from '../consentStore.ts';
 import { contributionLine, deviceLine as describeDevice, deviceOf } from '../device.ts';
@@ -382,13 +383,7 @@ async function main(): Promise<void> {
   watchPreferenceControls();
   // The receipts this page checked, to verify its credit offline (`npm run ledger -- receipts LOG FILE`).
   downloadReceipts.addEventListener('click', () => {
-    if (!contributor) return;
-    const file = new Blob([JSON.stringify(contributor.receiptsFile(), null, 1)], { type: 'application/json' });
-    const link = document.createElement('a');
-    link.href = URL.createObjectURL(file);
-    link.download = `swarmgrad-receipts-${job?.id ?? 'job'}.json`;
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    if (contributor) downloadJson(`swarmgrad-receipts-${job?.id ?? 'job'}.json`, contributor.receiptsFile());
   });
   post({ type: 'swarmgrad:ready', v: WIDGET_API_VERSION });
   // A choice remembered for this site: the visitor already opted in here.
