@@ -8,7 +8,7 @@ import { Contributor, type ContributorState } from '../../contributor/contributo
 import { forgetIdentity } from '../../contributor/identity.ts';
 import { downloadJson } from '../../ui/dom.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
-import { ConsentStore, embeddingSiteOf, frameStorage } from '../consentStore.ts';
+import { ConsentStore, embeddingSiteOf, frameStorage, type SiteConsent } from '../consentStore.ts';
 import { contributionLine, deviceLine as describeDevice, deviceOf } from '../device.ts';
 import { HostMessageSchema, receive, WIDGET_API_VERSION, type FrameMessage, type PauseReason, type WidgetPhase } from '../messages.ts';
 import { DEFAULT_PREFERENCES, meteredNetwork, msToNextDay, preferencePauses, type ConnectionInfo, type VolunteerPreferences } from '../preferences.ts';
@@ -50,7 +50,9 @@ const site = embeddingSiteOf(document, location);
 const embedded = window.parent !== window && site !== null;
 const stored = frameStorage(() => localStorage);
 const consents = new ConsentStore(stored.storage);
-const controller = new DutyCycleController({ usageLimit: (site && embedded && consents.get(site)?.usageLimit) || undefined });
+/** This site's consent as last read or written: the frame is its only writer, so per-message paths read this, not storage. */
+let consent: SiteConsent | null = site && embedded ? consents.get(site) : null;
+const controller = new DutyCycleController({ usageLimit: consent?.usageLimit });
 const reasons = new PauseReasons((paused) => void (paused ? contributor?.pause() : contributor?.resume()));
 let contributor: Contributor | null = null;
 let trainer: ThrottledTrainer | null = null;
@@ -68,7 +70,7 @@ const facts = {
 };
 let dayTimer: ReturnType<typeof setTimeout> | null = null;
 
-const preferences = (): VolunteerPreferences => (site && consents.get(site)?.preferences) || DEFAULT_PREFERENCES;
+const preferences = (): VolunteerPreferences => consent?.preferences ?? DEFAULT_PREFERENCES;
 
 /** Sets the pause reasons the visitor's terms give now: hidden tab, battery, today's budget, a metered network. */
 function applyPreferences(): void {
@@ -76,7 +78,7 @@ function applyPreferences(): void {
   const pauses = preferencePauses(preferences(), {
     hidden: facts.hostHidden || document.hidden,
     battery: facts.battery,
-    use: (site && consents.get(site)?.use) || null,
+    use: consent?.use ?? null,
     nowMs: now,
     metered: facts.metered,
   });
@@ -85,17 +87,22 @@ function applyPreferences(): void {
   reasons.set('budget', pauses.budget);
   reasons.set('metered', pauses.metered);
   // A spent budget comes back at the visitor's next midnight.
-  if (dayTimer) clearTimeout(dayTimer);
-  dayTimer = pauses.budget ? setTimeout(() => (applyPreferences(), report()), msToNextDay(now) + 1000) : null;
+  if (pauses.budget && !dayTimer) {
+    dayTimer = setTimeout(() => {
+      dayTimer = null;
+      applyPreferences();
+      report();
+    }, msToNextDay(now) + 1000);
+  }
 }
 
 /** Adds the compute since the last call to today's use here (kept with the consent). */
 function recordCompute(): void {
   const total = trainer?.computeMs ?? 0;
   const delta = total - facts.recordedMs;
-  if (!site || delta <= 0 || !consents.get(site)) return;
+  if (!site || delta <= 0 || !consent) return;
   facts.recordedMs = total;
-  consents.recordUse(site, delta, Date.now());
+  consent = consents.recordUse(site, delta, Date.now());
   if (preferences().dailyMinutes !== null) applyPreferences();
 }
 
@@ -214,6 +221,7 @@ function backOffAfterDeviceLoss(): void {
 
 async function stopAndForget(): Promise<void> {
   if (site) consents.forget(site);
+  consent = null;
   await contributor?.stop('the visitor stopped and forgot this site');
   contributor = null;
   trainer = null;
@@ -278,7 +286,7 @@ function watchPreferenceControls(): void {
   const error = $('pref-error');
   const change = (read: () => Partial<VolunteerPreferences>) => () => {
     try {
-      consents.setPreferences(site!, read());
+      consent = consents.setPreferences(site!, read());
       setText(error, '');
     } catch (e) {
       setText(error, (e as Error).message);
@@ -365,7 +373,7 @@ async function main(): Promise<void> {
   if (!stored.persistent) $('consent-text').append(' (Your browser keeps no storage for this frame here, so this choice lasts until the page closes.)');
   donate.disabled = false;
   donate.addEventListener('click', () => {
-    consents.grant(site!, Date.now(), controller.usageLimit);
+    consent = consents.grant(site!, Date.now(), controller.usageLimit);
     startContributing();
   });
   pauseButton.addEventListener('click', () => {
@@ -375,7 +383,7 @@ async function main(): Promise<void> {
   usage.addEventListener('input', () => {
     const limit = Number(usage.value) / 100;
     controller.setUsageLimit(limit);
-    consents.setUsageLimit(site!, limit);
+    consent = consents.setUsageLimit(site!, limit);
     usageValue.textContent = `${usage.value}%`;
     report();
   });
@@ -387,7 +395,7 @@ async function main(): Promise<void> {
   });
   post({ type: 'swarmgrad:ready', v: WIDGET_API_VERSION });
   // A choice remembered for this site: the visitor already opted in here.
-  if (consents.get(site!)) startContributing();
+  if (consent) startContributing();
   else report();
 }
 
