@@ -31,7 +31,6 @@ const { values } = parseArgs({
     out: { type: 'string' },
   },
 });
-const threads = 1;
 const [batch, steps, warmup, rounds] = (['batch', 'steps', 'warmup', 'rounds'] as const).map((name) => {
   const v = Number(values[name]);
   if (!Number.isInteger(v) || v < (name === 'warmup' ? 0 : 1)) throw new Error(`--${name} must be a ${name === 'warmup' ? 'non-negative' : 'positive'} integer, got ${values[name]}`);
@@ -50,7 +49,6 @@ const nextBatch = () => {
   return { x: Float32Array.from(inputs), labels: Array.from(targets) };
 };
 const tokens = steps * batch * shape.context;
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 // Before the kernels compile (src/cpu/kernels.ts picks the relaxed build where it validates).
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
@@ -59,11 +57,12 @@ type Build = 'plain' | 'relaxed';
 const BUILDS: Build[] = ['plain', 'relaxed'];
 const cpus = new Map<Build, Awaited<ReturnType<typeof CpuModel.create>>>();
 for (const simd of BUILDS) {
-  const cpu = await CpuModel.create(model, { threads, simd });
+  const cpu = await CpuModel.create(model, { threads: 1, simd });
   cpu.setParameters(initModelParameters(model, 1));
   cpus.set(simd, cpu);
 }
-const steps0 = new Map<Build, number>(BUILDS.map((b) => [b, 0]));
+/** AdamW steps taken by each build (the optimizer's step count). */
+const stepsTaken = new Map<Build, number>(BUILDS.map((b) => [b, 0]));
 const lastLoss = new Map<Build, number>();
 /** Our steps on these batches: their gradient and optimizer milliseconds. */
 async function ourSteps(simd: Build, batches: ReturnType<typeof nextBatch>[]): Promise<{ gradientMs: number; optimizerMs: number }> {
@@ -73,8 +72,8 @@ async function ourSteps(simd: Build, batches: ReturnType<typeof nextBatch>[]): P
     const t0 = performance.now();
     lastLoss.set(simd, (await cpu.gradientOf(x, labels)).loss);
     const t1 = performance.now();
-    const step = steps0.get(simd)! + 1;
-    steps0.set(simd, step);
+    const step = stepsTaken.get(simd)! + 1;
+    stepsTaken.set(simd, step);
     await cpu.optimizerStep(hyper, step);
     gradientMs += t1 - t0;
     optimizerMs += performance.now() - t1;
@@ -86,11 +85,11 @@ const batchesOf = (count: number) => Array.from({ length: count }, nextBatch);
 function torchRun(): { tokensPerSecond: number; version: string } {
   const out = execFileSync('python3', ['scripts/torch-gpt.py', '--layers', String(shape.layers), '--heads', String(shape.heads), '--features', String(shape.features),
     '--context', String(shape.context), '--vocabulary', String(shape.vocabulary), '--batch', String(batch), '--steps', String(steps), '--warmup', String(warmup),
-    '--threads', String(threads)], { encoding: 'utf8' });
+    '--threads', '1'], { encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
-console.log(`model: ${model.parameterCount.toLocaleString('en-US')} parameters, ${shape.layers} layers, ${shape.heads} heads, ${shape.features} features, context ${shape.context}; batch ${batch}; ${plural(threads, 'thread')} each`);
+console.log(`model: ${model.parameterCount.toLocaleString('en-US')} parameters, ${shape.layers} layers, ${shape.heads} heads, ${shape.features} features, context ${shape.context}; batch ${batch}; 1 thread each`);
 const warm = batchesOf(warmup);
 for (const simd of BUILDS) await ourSteps(simd, warm);
 type Round = Record<Build, { tokensPerSecond: number; gradientMs: number; optimizerMs: number }> & { torch: number | null };
@@ -131,4 +130,4 @@ for (const simd of BUILDS) {
   console.log(`ours, ${simd} SIMD (wasm + TypeScript, 1 thread): median ${Math.round(ours)} tokens/s, last loss ${lastLoss.get(simd)!.toFixed(3)}${vs}`);
 }
 if (!measured) console.log(`PyTorch not measured: ${torchError}`);
-if (values.out) writeFileSync(values.out, JSON.stringify({ shape, batch, steps, threads, rounds: results, summary }, null, 2));
+if (values.out) writeFileSync(values.out, JSON.stringify({ shape, batch, steps, threads: 1, rounds: results, summary }, null, 2));
