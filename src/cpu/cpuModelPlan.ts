@@ -54,7 +54,7 @@ export interface CpuNode<K extends LayerKind = LayerKind> {
   buffers: LayerBuffers[K];
   /** Residual: the branch's nodes. */
   branch: CpuNode[];
-  /** Embedding: the lm-head tied to its table, whose share of the table's gradient it sums too. */
+  /** Embedding: the lm-head tied to its table; that head's gemm writes the table's gradient and the embedding adds its token rows to it. */
   tiedHead?: CpuNode<'lm-head'>;
 }
 
