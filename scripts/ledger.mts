@@ -5,10 +5,13 @@
 //   npm run ledger -- verify runs/<job>/ledger.jsonl [--heads FILE] [--key ed25519:…]
 //   npm run ledger -- consistency runs/<job>/ledger.jsonl OLD_HEAD.json NEW_HEAD.json [--key …]
 //   npm run ledger -- receipts runs/<job>/ledger.jsonl RECEIPTS.json [--key …]
+//   npm run ledger -- leaderboard runs/<job>/ledger.jsonl [--expect LEADERBOARD.json] [--key …]
 import { readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { verifyConsistency } from '../src/ledger/merkle.ts';
 import { receiptProblem } from '../src/ledger/receipt.ts';
+import { recountLeaderboard, type Leaderboard } from '../src/ledger/credit.ts';
+import { isDeepStrictEqual } from 'node:util';
 import { LedgerError, verifyLog, type VerifiedLog } from '../src/ledger/verify.ts';
 import type { ReceiptBody } from '../src/ledger/writer.ts';
 import { MerkleTree } from '../src/ledger/merkle.ts';
@@ -21,6 +24,8 @@ const USAGE = `usage:
   npm run ledger -- verify LOG [--heads HEADS] [--key PUBLIC_KEY]
   npm run ledger -- consistency LOG OLD_HEAD.json NEW_HEAD.json [--heads HEADS] [--key PUBLIC_KEY]
   npm run ledger -- receipts LOG RECEIPTS.json [--heads HEADS] [--key PUBLIC_KEY]
+  npm run ledger -- leaderboard LOG [--expect LEADERBOARD.json] [--json] [--heads HEADS] [--key PUBLIC_KEY]
+LEADERBOARD.json is what /api/leaderboard answered: the recount over as many entries must equal it.
 LOG is runs/<job>/ledger.jsonl; HEADS defaults to the ledger-heads.jsonl beside it.`;
 
 class UsageError extends Error {}
@@ -44,7 +49,7 @@ function parseHead(path: string): SignedTreeHead {
 }
 
 async function main(): Promise<number> {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { heads: { type: 'string' }, key: { type: 'string' }, help: { type: 'boolean' } } });
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { heads: { type: 'string' }, key: { type: 'string' }, expect: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } } });
   const [command, log, ...rest] = positionals;
   if (values.help || !command || !log) throw new UsageError('');
   if (command === 'verify') {
@@ -101,7 +106,74 @@ async function main(): Promise<number> {
     console.log(`${receipts.length - bad} of ${receipts.length} receipts verify${file.contributorId ? ` for ${file.contributorId}` : ''}`);
     return bad ? 1 : 0;
   }
+  if (command === 'leaderboard') {
+    if (rest.length) throw new UsageError('leaderboard takes one log');
+    const v = await load(log, values.heads, values.key);
+    const expected = values.expect ? parseLeaderboard(values.expect) : null;
+    const upTo = expected ? expected.entries : v.size;
+    if (upTo > v.size) {
+      console.error(`FAIL: ${values.expect} counts ${upTo} entries, the log has only ${v.size}`);
+      return 1;
+    }
+    let board: Leaderboard;
+    try {
+      board = recountLeaderboard(v.genesis.jobId, v.lines, nodeVerifier, upTo);
+    } catch (error) {
+      console.error(`FAIL: ${(error as Error).message}`);
+      return 1;
+    }
+    if (values.json) console.log(JSON.stringify(board, null, 2));
+    else printLeaderboard(board, v.size);
+    if (!expected) return 0;
+    const difference = firstDifference(expected, board);
+    if (difference) {
+      console.error(`FAIL: ${values.expect} does not match the recount over the log's first ${upTo} entries: ${difference}`);
+      return 1;
+    }
+    console.log(`ok: ${values.expect} matches the recount over the log's first ${upTo} entries (${plural(board.contributors.length, 'contributor')}, ${plural(board.teams.length, 'team')})`);
+    return 0;
+  }
   throw new UsageError(`unknown command ${command}`);
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function parseLeaderboard(path: string): Leaderboard {
+  let value: Partial<Leaderboard>;
+  try {
+    value = JSON.parse(read(path, 'the leaderboard file')) as Partial<Leaderboard>;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${path} is not JSON: ${(error as Error).message}`);
+  }
+  if (!Number.isInteger(value.entries) || !Array.isArray(value.contributors) || !Array.isArray(value.teams)) {
+    throw new UsageError(`${path} is not a leaderboard: it needs entries, contributors and teams, as /api/leaderboard answers`);
+  }
+  return value as Leaderboard;
+}
+
+/** Where two leaderboards first differ, in words, or null when they are the same. */
+function firstDifference(claimed: Leaderboard, recount: Leaderboard): string | null {
+  if (claimed.jobId !== recount.jobId) return `it is for job ${claimed.jobId}, the log for ${recount.jobId}`;
+  for (const part of ['contributors', 'teams'] as const) {
+    const a: unknown[] = claimed[part];
+    const b: unknown[] = recount[part];
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (!isDeepStrictEqual(a[i], b[i])) return `${part} rank ${i + 1}: it says ${JSON.stringify(a[i] ?? null)}, the recount ${JSON.stringify(b[i] ?? null)}`;
+    }
+  }
+  return isDeepStrictEqual(claimed, recount) ? null : 'a field outside the rankings differs';
+}
+
+function printLeaderboard(board: Leaderboard, logSize: number): void {
+  console.log(`leaderboard of job ${board.jobId}, recounted from the first ${board.entries} of ${logSize} entries:`);
+  for (const p of board.contributors) {
+    const keys = p.keys.length > 1 ? ` (${p.keys.length} keys linked)` : '';
+    console.log(`  ${String(p.rank).padStart(3)}. ${p.key.slice(0, 24)}…${keys}  ${p.examples} examples in ${p.leases} results${p.team ? `  team "${p.team}"` : ''}  [${p.contributorIds.join(', ')}]`);
+  }
+  if (!board.contributors.length) console.log('  (nobody has credit yet)');
+  if (board.teams.length) console.log('teams:');
+  for (const t of board.teams) console.log(`  ${String(t.rank).padStart(3)}. "${t.team}"  ${t.examples} examples in ${t.leases} results, ${t.members} member${t.members === 1 ? '' : 's'}`);
 }
 
 main().then(

@@ -53,6 +53,8 @@ export interface ContributorOptions {
   cpuThreads?: number;
   /** Never start a software WebGPU adapter (the embedded widget: see TrainerOptions.hardwareGpuOnly). */
   hardwareGpuOnly?: boolean;
+  /** The team the visitor named (already checked with parseTeamName), sent with each hello. */
+  team?: string | null;
   /** What the session computes with instead of the worker itself (the widget's throttle). */
   wrapTrainer?: (trainer: SessionTrainer & LocalStepsTrainer) => SessionTrainer;
 }
@@ -212,6 +214,7 @@ export class Contributor {
           client: CLIENT,
           capabilities: this.capabilities!,
           resumeContributorId: previousId,
+          ...(this.options.team ? { team: this.options.team } : {}),
           expectedJobId: job.id,
           paused: this.paused,
           identity: this.identity!,

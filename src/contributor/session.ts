@@ -35,6 +35,8 @@ export interface SessionOptions {
   capabilities: Capabilities;
   /** The id this contributor had before a reconnect, to keep its credit. */
   resumeContributorId?: string;
+  /** The team the visitor named (checked with src/protocol/team.ts), if any. */
+  team?: string;
   /** The job the page was set up for; a coordinator running another job is refused. */
   expectedJobId?: string;
   paused?: boolean;
@@ -117,6 +119,7 @@ export class ContributorSession {
         client: this.options.client,
         capabilities: this.options.capabilities,
         ...(this.options.resumeContributorId ? { resumeContributorId: this.options.resumeContributorId } : {}),
+        ...(this.options.team ? { team: this.options.team } : {}),
         identity: { publicKey: this.options.identity.publicKey, nonce: this.nonce },
       },
       tensors: {},

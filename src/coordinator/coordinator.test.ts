@@ -77,6 +77,16 @@ describe('Coordinator: joining', () => {
     expect(eventsOf(d, 'leaseGranted')[0]).toMatchObject({ contributorId: 'c1-T', count: 16, deadline: 2000 });
   });
 
+  it('records the team a hello names with its join, and none when it names none', () => {
+    const c = started();
+    const h = hello(32);
+    c.join('p1', 1);
+    c.join('p2', 2);
+    const named = c.receive('p1', { ...h, body: { ...h.body, team: 'Lab 1' } } as typeof h, 1);
+    expect(eventsOf(named, 'joined')[0]).toMatchObject({ contributorId: 'c1-T', team: 'Lab 1' });
+    expect(eventsOf(c.receive('p2', hello(32, 8192, undefined, testKey()), 2), 'joined')[0]).not.toHaveProperty('team');
+  });
+
   it('answers anything before hello with an error and a disconnect, then ignores the peer', () => {
     const c = started();
     c.join('p1', 0);

@@ -321,7 +321,7 @@ export class Coordinator {
         tensors: {},
       },
     });
-    d.events.push({ type: 'joined', at: now, peer, contributorId: contributor.id, publicKey: body.identity.publicKey, capabilities: body.capabilities, resumed, ...(note ? { note } : {}) });
+    d.events.push({ type: 'joined', at: now, peer, contributorId: contributor.id, publicKey: body.identity.publicKey, capabilities: body.capabilities, resumed, ...(body.team ? { team: body.team } : {}), ...(note ? { note } : {}) });
     if (this.run.final) this.sendJobDone(peer, this.run.final, d);
     else if (this.status === 'finishing') this.tellIdle(contributor, 'training is over; the final evaluation is running', this.job.lease.timeoutMs, d);
     else this.assignWork(now, d);

@@ -30,7 +30,7 @@ export type UncountedOutcome = 'rejected' | 'duplicate' | 'late' | 'stale';
 export type StopReason = 'epochs' | 'rounds' | 'target-accuracy' | 'target-loss' | 'diverged';
 
 export type CoordinatorEvent =
-  | { type: 'joined'; at: number; peer: string; contributorId: string; publicKey: string; capabilities: Capabilities; resumed: boolean; note?: string }
+  | { type: 'joined'; at: number; peer: string; contributorId: string; publicKey: string; capabilities: Capabilities; resumed: boolean; team?: string; note?: string }
   | { type: 'left'; at: number; peer: string; contributorId: string | null; reason: string; returnedLeases: string[] }
   | { type: 'availability'; at: number; contributorId: string; paused: boolean }
   | {

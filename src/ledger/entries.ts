@@ -2,7 +2,7 @@
 // being the Merkle leaf. Entry 0 names the job and the coordinator key; then, in the order
 // the coordinator decided them: contributors joining (with their keys), leases granted,
 // results accepted or rejected (with the contributor's result hash and signature, and why),
-// bans, closed rounds with the leases they counted, and credit.
+// bans, closed rounds with the leases they counted, and credit; and key links, as they come.
 
 import type { CoordinatorEvent } from '../coordinator/decisions.ts';
 
@@ -15,7 +15,8 @@ export interface GenesisEntry {
 
 export type LedgerEntryBody =
   | GenesisEntry
-  | { kind: 'joined'; contributorId: string; publicKey: string; backend: string; device: string; resumed: boolean }
+  /** `team` only when the contributor named one (src/protocol/team.ts). */
+  | { kind: 'joined'; contributorId: string; publicKey: string; backend: string; device: string; resumed: boolean; team?: string }
   | { kind: 'leaseGranted'; contributorId: string; leaseId: string; round: number; version: number; count: number }
   | { kind: 'resultAccepted'; contributorId: string; leaseId: string; round: number; version: number; count: number; resultHash: string; signature: string }
   | { kind: 'resultRejected'; contributorId: string; leaseId: string; outcome: string; code: string | null; reason: string; resultHash: string; signature: string }
@@ -24,11 +25,13 @@ export type LedgerEntryBody =
   | { kind: 'banned'; contributorId: string; publicKey: string; reason: string }
   | { kind: 'roundClosed'; round: number; version: number; examples: number; leases: string[] }
   /** Credit of one contributor after a round it was counted in: leases and examples in closed rounds, all time. */
-  | { kind: 'credit'; contributorId: string; round: number; leases: number; examples: number };
+  | { kind: 'credit'; contributorId: string; round: number; leases: number; examples: number }
+  /** A key handed its credit on to another (src/ledger/credit.ts checks it, here and offline): the signed statement, as received. */
+  | { kind: 'keyLinked'; fromKey: string; toKey: string; issuedAt: number; signature: string };
 
 export type LedgerEntry = LedgerEntryBody & { n: number; at: number };
 
-export const ENTRY_KINDS = ['log', 'joined', 'leaseGranted', 'resultAccepted', 'resultRejected', 'resultDiscarded', 'banned', 'roundClosed', 'credit'] as const;
+export const ENTRY_KINDS = ['log', 'joined', 'leaseGranted', 'resultAccepted', 'resultRejected', 'resultDiscarded', 'banned', 'roundClosed', 'credit', 'keyLinked'] as const;
 
 /** The exact line of an entry: `n` and `at` first, then its fields in a fixed order. */
 export function entryLine(n: number, at: number, body: LedgerEntryBody): string {
@@ -42,7 +45,17 @@ export function entryLine(n: number, at: number, body: LedgerEntryBody): string 
 export function entriesOf(event: CoordinatorEvent): LedgerEntryBody[] {
   switch (event.type) {
     case 'joined':
-      return [{ kind: 'joined', contributorId: event.contributorId, publicKey: event.publicKey, backend: event.capabilities.backend, device: event.capabilities.device, resumed: event.resumed }];
+      return [
+        {
+          kind: 'joined',
+          contributorId: event.contributorId,
+          publicKey: event.publicKey,
+          backend: event.capabilities.backend,
+          device: event.capabilities.device,
+          resumed: event.resumed,
+          ...(event.team ? { team: event.team } : {}),
+        },
+      ];
     case 'leaseGranted':
       return [{ kind: 'leaseGranted', contributorId: event.contributorId, leaseId: event.leaseId, round: event.round, version: event.version, count: event.count }];
     case 'resultAccepted':

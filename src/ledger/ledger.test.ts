@@ -1,4 +1,5 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +9,8 @@ import { LedgerFile, ledgerPaths, sha256 } from '../server/ledgerFile.ts';
 import { nodeVerifier } from '../server/nodeSigning.ts';
 import type { GenesisEntry } from './entries.ts';
 import { receiptProblem } from './receipt.ts';
+import { KeyLinkError, recountLeaderboard } from './credit.ts';
+import { keyLinkStatement } from '../protocol/signing.ts';
 import { LedgerError, verifyLog } from './verify.ts';
 import { LedgerWriter, type ReceiptBody } from './writer.ts';
 
@@ -193,4 +196,48 @@ describe('ledger: the file', () => {
     (await LedgerFile.open(d, { genesis: GENESIS, signer: COORDINATOR_KEY, fresh: false })).close();
     await expect(LedgerFile.open(d, { genesis: { ...GENESIS, jobId: 'job-other' }, signer: COORDINATOR_KEY, fresh: false })).rejects.toThrow(/is for job job-ledger-test, not job-other/);
   });
+
+  it('takes a key link under a head of its own, keeps the leaderboard across a restart, and recounts it offline', async () => {
+    const d = dir();
+    const [A, B] = [testKey(), testKey()];
+    const a = await LedgerFile.open(d, { genesis: GENESIS, signer: COORDINATOR_KEY, fresh: false });
+    for (const [id, key] of [['c1', A], ['c2', B]] as const) a.record({ type: 'joined', at: 1000, peer: `p-${id}`, contributorId: id, publicKey: key.publicKey, capabilities: capabilities(), resumed: false, team: 'Lab 1' });
+    for (const e of events(2, 1)) a.record(e);
+    // A tie: ranked by key, so the order is the same on every recount.
+    expect(a.leaderboard().contributors.map((p) => [p.key, p.examples])).toEqual(
+      [A.publicKey, B.publicKey].sort().map((key) => [key, 16]),
+    );
+    const body = { jobId: JOB, fromKey: A.publicKey, toKey: B.publicKey, issuedAt: 1500 };
+    const sizeBefore = a.size;
+    expect(() => a.linkKeys({ ...body, signature: B.sign(keyLinkStatement(body)) }, 2000)).toThrow(KeyLinkError);
+    expect(a.size).toBe(sizeBefore);
+    const taken = a.linkKeys({ ...body, signature: A.sign(keyLinkStatement(body)) }, 2000);
+    expect(taken.index).toBe(sizeBefore);
+    expect(taken.head.size).toBe(sizeBefore + 1);
+    const board = a.leaderboard();
+    expect(board.contributors.map((p) => [p.key, p.examples, p.team])).toEqual([[B.publicKey, 32, 'Lab 1']]);
+    expect(board.teams).toEqual([{ rank: 1, team: 'Lab 1', members: 1, leases: 4, examples: 32 }]);
+    a.close();
+    const v = await verifyLog(readFileSync(ledgerPaths(d).entries, 'utf8'), readFileSync(ledgerPaths(d).heads, 'utf8'), OPTIONS);
+    expect(v.kinds.keyLinked).toBe(1);
+    expect(recountLeaderboard(JOB, v.lines, nodeVerifier, board.entries)).toEqual(board);
+    const b = await LedgerFile.open(d, { genesis: GENESIS, signer: COORDINATOR_KEY, fresh: false });
+    expect(b.leaderboard()).toEqual(board);
+    expect(() => b.linkKeys({ ...body, issuedAt: 1501, signature: A.sign(keyLinkStatement({ ...body, issuedAt: 1501 })) }, 2100)).toThrow(/already hands its credit to/);
+    b.close();
+
+    // `npm run ledger -- leaderboard --expect`: what the API answered, recounted offline.
+    const cli = (claimed: unknown) => {
+      const path = join(d, 'leaderboard.json');
+      writeFileSync(path, JSON.stringify(claimed));
+      return spawnSync(process.execPath, ['--import', 'tsx', 'scripts/ledger.mts', 'leaderboard', ledgerPaths(d).entries, '--expect', path, '--key', COORDINATOR_KEY.publicKey], { encoding: 'utf8' });
+    };
+    const good = cli(board);
+    expect(good.stdout).toContain(`ok: ${join(d, 'leaderboard.json')} matches the recount over the log's first ${board.entries} entries (1 contributor, 1 team)`);
+    expect(good.status).toBe(0);
+    const inflated = cli({ ...board, contributors: [{ ...board.contributors[0], examples: 320 }] });
+    expect(inflated.status).toBe(1);
+    expect(inflated.stderr).toContain('does not match the recount over the log\'s first');
+    expect(inflated.stderr).toContain('contributors rank 1: it says {"rank":1');
+  }, 30_000);
 });

@@ -110,6 +110,15 @@ export class LedgerWriter {
     return out;
   }
 
+  /**
+   * Record an entry that no coordinator event makes (a key link, which comes over HTTP) and
+   * sign a head over it at once, so that it is covered as soon as it is taken.
+   */
+  recordEntry(at: number, body: LedgerEntryBody): { line: string; index: number; head: SignedTreeHead } {
+    const line = this.add(at, body);
+    return { line, index: this.tree.size - 1, head: this.signHead(at) };
+  }
+
   /** Sign a head over everything appended so far. */
   signHead(now: number): SignedTreeHead {
     const size = this.tree.size;

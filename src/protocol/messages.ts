@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { BLOCK_SCHEMES, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, SCHEMES } from '../compression/header.ts';
 import { HASH_HEX_PATTERN, PUBLIC_KEY_PATTERN, SIGNATURE_PATTERN } from './signing.ts';
 import { modelSpecSchema } from '../model/layers/spec.ts';
+import { teamNameProblem } from './team.ts';
 import { DATASET_FORMATS } from '../data/dataset.ts';
 
 /** Bumped on any incompatible change; both ends refuse a peer that speaks another. */
@@ -28,6 +29,11 @@ const text = (max = 500) => z.string().max(max);
 const publicKey = z.string().regex(PUBLIC_KEY_PATTERN, 'a public key: "ed25519:" or "p256:" then base64url');
 const signature = z.string().regex(SIGNATURE_PATTERN, 'a signature: 86 base64url characters');
 const sha256Hex = z.string().regex(HASH_HEX_PATTERN, 'a SHA-256 hash: 64 lowercase hex digits');
+/** A team name as src/protocol/team.ts checks it; the issue's message is the refusal's. */
+export const TeamName = z.string().superRefine((name, ctx) => {
+  const problem = teamNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export const ErrorCode = z.enum([
   'malformed',
@@ -139,6 +145,8 @@ export const Hello = message(
     resumeContributorId: id.optional(),
     /** Its key (the private half never leaves its browser) and a fresh nonce the coordinator must sign. */
     identity: z.strictObject({ publicKey, nonce: z.string().regex(/^[A-Za-z0-9_-]{22,64}$/, '22–64 base64url characters') }),
+    /** The team the visitor named, if any: recorded in the ledger, ranked on the leaderboard. */
+    team: TeamName.optional(),
   }),
 );
 export const Result = message(
@@ -218,6 +226,21 @@ export const SignedTreeHead = z.strictObject({
   signature,
 });
 export type SignedTreeHead = z.infer<typeof SignedTreeHead>;
+
+/**
+ * A key link (POST /api/key-link, then a `keyLinked` ledger entry): the holder of `fromKey`
+ * says that its credit in this job belongs with `toKey` from now on, signed with `fromKey`
+ * over keyLinkStatement. The private key never leaves the browser that made it.
+ */
+export const KeyLink = z.strictObject({
+  jobId: id,
+  fromKey: publicKey,
+  toKey: publicKey,
+  /** When it was signed, ms since the epoch. */
+  issuedAt: z.number().int().nonnegative(),
+  signature,
+});
+export type KeyLink = z.infer<typeof KeyLink>;
 
 /**
  * A receipt for a counted result, sent when its round closed: the ledger entry that records

@@ -82,6 +82,14 @@ export function treeHeadStatement(s: { jobId: string; size: number; rootHash: st
   return encoder.encode(`swarmgrad-tree-head-v1\n${s.jobId}\n${s.size}\n${s.rootHash}\n${s.timestamp}`);
 }
 
+/**
+ * A contributor's old key hands its credit in `jobId` on to a new key (another browser or
+ * device): signed with the old key, so only its holder can give its credit away.
+ */
+export function keyLinkStatement(s: { jobId: string; fromKey: PublicKeyText; toKey: PublicKeyText; issuedAt: number }): Uint8Array {
+  return encoder.encode(`swarmgrad-key-link-v1\n${s.jobId}\n${s.fromKey}\n${s.toKey}\n${s.issuedAt}`);
+}
+
 // ── WebCrypto (browsers, and Node's globalThis.crypto) ───────────────────────────────
 
 export interface WebKeyPair {

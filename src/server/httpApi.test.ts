@@ -10,6 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { httpApi, type ApiSources, type JobAnnouncement } from './httpApi.ts';
 import type { RunStatusSnapshot } from './runStatus.ts';
+import { CreditBook } from '../ledger/credit.ts';
+import { entryLine, type LedgerEntryBody } from '../ledger/entries.ts';
+import { testKey } from '../coordinator/testSwarm.ts';
+import { keyLinkStatement } from '../protocol/signing.ts';
+import { nodeVerifier } from './nodeSigning.ts';
 
 const JOB: JobAnnouncement = {
   id: 'job-1', name: 'tiny', model: { widths: [784, 4, 10], activation: 'relu' }, dataset: { format: 'fashion-mnist-idx-gz', url: '/data/fashion-mnist/' },
@@ -34,7 +39,7 @@ let statusCalls: number;
 let passedOn: string[];
 
 /** Starts the server with the API in front; `beforeApi` runs just before httpApi() makes its timer. */
-async function start(beforeApi: () => void = () => {}): Promise<void> {
+async function start(beforeApi: () => void = () => {}, extra: Partial<ApiSources> = {}): Promise<void> {
   statusCalls = 0;
   passedOn = [];
   let handler: ((req: IncomingMessage, res: ServerResponse, next: () => void) => void) | null = null;
@@ -51,6 +56,7 @@ async function start(beforeApi: () => void = () => {}): Promise<void> {
     job: () => JOB,
     status: () => statusAt(++statusCalls),
     modelOnnx: () => MODEL,
+    ...extra,
   };
   api = httpApi(sources);
   handler = api;
@@ -211,5 +217,87 @@ describe('httpApi /api/events', () => {
     const before = statusCalls;
     vi.advanceTimersByTime(5000);
     expect(statusCalls).toBe(before);
+  });
+});
+
+describe('httpApi leaderboard and key links', () => {
+  const [A, B] = [testKey(), testKey()];
+  let book: CreditBook;
+  let recorded: string[];
+
+  function add(body: LedgerEntryBody): void {
+    const line = entryLine(book.entries, 1000, body);
+    recorded.push(line);
+    book.add(JSON.parse(line));
+  }
+
+  function signedLink(): Record<string, unknown> {
+    const body = { jobId: 'job-1', fromKey: A.publicKey, toKey: B.publicKey, issuedAt: 900 };
+    return { ...body, signature: A.sign(keyLinkStatement(body)) };
+  }
+
+  const post = (body: string) => fetch(`${origin}/api/key-link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+  beforeEach(async () => {
+    book = new CreditBook('job-1', nodeVerifier);
+    recorded = [];
+    add({ kind: 'log', jobId: 'job-1', jobName: 'tiny', coordinatorKey: testKey().publicKey });
+    add({ kind: 'joined', contributorId: 'c1', publicKey: A.publicKey, backend: 'cpu', device: 'd', resumed: false, team: 'Lab 1' });
+    add({ kind: 'credit', contributorId: 'c1', round: 0, leases: 1, examples: 64 });
+    await start(() => {}, {
+      leaderboard: () => book.leaderboard(),
+      linkKeys: (link) => {
+        book.checkLink(link, 1000);
+        add({ kind: 'keyLinked', fromKey: link.fromKey, toKey: link.toKey, issuedAt: link.issuedAt, signature: link.signature });
+        return { index: book.entries - 1, head: { size: book.entries, rootHash: '0'.repeat(64), timestamp: 1000, signature: 'A'.repeat(86) } };
+      },
+    });
+  });
+
+  it('GET /api/leaderboard answers the ranking from the ledger', async () => {
+    const res = await fetch(`${origin}/api/leaderboard`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(await res.json()).toEqual(book.leaderboard());
+  });
+
+  it('POST /api/key-link records a good link and answers its entry and head', async () => {
+    const res = await post(JSON.stringify(signedLink()));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ ok: true, entry: 3, treeHead: { size: 4 } });
+    expect(JSON.parse(recorded[3])).toMatchObject({ kind: 'keyLinked', fromKey: A.publicKey, toKey: B.publicKey });
+    const board = (await (await fetch(`${origin}/api/leaderboard`)).json()) as { contributors: { key: string }[] };
+    expect(board.contributors.map((p) => p.key)).toEqual([B.publicKey]);
+  });
+
+  it('refuses a bad link with a status and a message that says why, recording nothing', async () => {
+    const wrongSigner = { ...signedLink(), signature: B.sign(new TextEncoder().encode('anything')) };
+    const cases: [string, number, RegExp][] = [
+      ['{not json', 400, /^the body is not JSON/],
+      [JSON.stringify({ ...signedLink(), extra: 1 }), 400, /^not a key link: body: Unrecognized key/],
+      [JSON.stringify({ ...signedLink(), toKey: 'rsa:nope' }), 400, /^not a key link: toKey: a public key/],
+      [JSON.stringify(wrongSigner), 403, /^the link's signature does not verify with ed25519:/],
+      ['x'.repeat(5000), 413, /^the body is 5000 bytes, over 4096/],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await post(body);
+      expect(res.status, body.slice(0, 40)).toBe(status);
+      expect(((await res.json()) as { error: string }).error).toMatch(message);
+    }
+    expect(recorded).toHaveLength(3);
+    const get = await fetch(`${origin}/api/key-link`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers 503 while there is no ledger to rank or link in', async () => {
+    api.close();
+    server.closeAllConnections();
+    await new Promise<void>((ok) => server.close(() => ok()));
+    await start(() => {}, { leaderboard: () => null });
+    expect((await fetch(`${origin}/api/leaderboard`)).status).toBe(503);
+    const res = await post(JSON.stringify(signedLink()));
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ error: 'this server keeps no ledger: there is no credit to link' });
   });
 });

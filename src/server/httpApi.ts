@@ -1,11 +1,14 @@
 // The pages' HTTP API: what the job is (the contributor page shows it before consent), the
-// run's live status (the dashboard), and the model as ONNX.
+// run's live status (the dashboard), the model as ONNX, the leaderboard of verified credit,
+// and the one route that takes a body: a key link (POST /api/key-link).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunStatusSnapshot } from './runStatus.ts';
 import type { ModelSpec } from '../model/layers/spec.ts';
 import type { DatasetLocation } from '../protocol/messages.ts';
 import type { DataSummary } from './datasetRoute.ts';
+import { KeyLink, type SignedTreeHead } from '../protocol/messages.ts';
+import { KeyLinkError, type Leaderboard } from '../ledger/credit.ts';
 
 /** What the contributor page needs before it connects. */
 export interface JobAnnouncement {
@@ -30,7 +33,14 @@ export interface ApiSources {
   status: () => RunStatusSnapshot;
   /** The current (or final) model as an ONNX file. */
   modelOnnx: () => Uint8Array;
+  /** Verified credit from the ledger; null until the ledger is open. */
+  leaderboard?: () => Leaderboard | null;
+  /** Record a key link, or throw a KeyLinkError saying why not. */
+  linkKeys?: (link: KeyLink) => { index: number; head: SignedTreeHead };
 }
+
+/** A key link is a few hundred bytes; anything much longer is not one. */
+const MAX_BODY_BYTES = 4096;
 
 const SSE_INTERVAL_MS = 1000;
 
@@ -46,6 +56,17 @@ export function httpApi(sources: ApiSources) {
   const handler = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     const path = (req.url ?? '').split('?')[0];
     if (!path.startsWith('/api/')) return next();
+    if (path === '/api/key-link') {
+      if (req.method !== 'POST') {
+        json(res, 405, { error: `${req.method} is not allowed on ${path}: POST a key link` }, { allow: 'POST' });
+        return;
+      }
+      void readBody(req, MAX_BODY_BYTES).then(
+        (body) => json(res, ...takeKeyLink(body, sources)),
+        (error: Error) => json(res, 413, { error: error.message }),
+      );
+      return;
+    }
     // HEAD is answered as GET: Node's ServerResponse sends the headers and drops the body.
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       json(res, 405, { error: `${req.method} is not allowed on ${path}` }, { allow: 'GET, HEAD' });
@@ -68,6 +89,12 @@ export function httpApi(sources: ApiSources) {
         streams.add(res);
         req.on('close', () => streams.delete(res));
         return;
+      case '/api/leaderboard': {
+        const board = sources.leaderboard?.() ?? null;
+        if (board) json(res, 200, board);
+        else json(res, 503, { error: 'the ledger is not open yet: no credit to rank' });
+        return;
+      }
       case '/api/model.onnx': {
         const bytes = sources.modelOnnx();
         res.writeHead(200, {
@@ -88,6 +115,40 @@ export function httpApi(sources: ApiSources) {
       for (const res of streams) res.end();
       streams.clear();
     },
+  });
+}
+
+/** The answer to a POSTed key link: [status, body]. Nothing is recorded unless it is 200. */
+function takeKeyLink(body: string, sources: ApiSources): [number, unknown] {
+  if (!sources.linkKeys) return [503, { error: 'this server keeps no ledger: there is no credit to link' }];
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    return [400, { error: `the body is not JSON (${(error as Error).message}); POST {jobId, fromKey, toKey, issuedAt, signature}` }];
+  }
+  const parsed = KeyLink.safeParse(value);
+  if (!parsed.success) return [400, { error: `not a key link: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}` }];
+  try {
+    const { index, head } = sources.linkKeys(parsed.data);
+    return [200, { ok: true, entry: index, treeHead: head }];
+  } catch (error) {
+    if (error instanceof KeyLinkError) return [error.status, { error: error.message }];
+    throw error;
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    // An oversized body is drained, not cut, so that the 413 still reaches the sender.
+    req.on('data', (chunk: Buffer) => {
+      length += chunk.length;
+      if (length <= limit) chunks.push(chunk);
+    });
+    req.on('end', () => (length > limit ? reject(new Error(`the body is ${length} bytes, over ${limit}; a key link is a few hundred`)) : resolve(Buffer.concat(chunks).toString('utf8'))));
+    req.on('error', reject);
   });
 }
 

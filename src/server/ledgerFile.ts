@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CoordinatorEvent } from '../coordinator/decisions.ts';
-import type { GenesisEntry } from '../ledger/entries.ts';
+import { CreditBook, type Leaderboard } from '../ledger/credit.ts';
+import type { GenesisEntry, LedgerEntry } from '../ledger/entries.ts';
 import { verifyLog } from '../ledger/verify.ts';
 import { LedgerWriter, type ReceiptBody } from '../ledger/writer.ts';
-import type { SignedTreeHead } from '../protocol/messages.ts';
+import type { KeyLink, SignedTreeHead } from '../protocol/messages.ts';
 import type { SyncSigner } from '../protocol/signing.ts';
 import { nodeVerifier } from './nodeSigning.ts';
 
@@ -21,11 +22,19 @@ export function ledgerPaths(dir: string): { entries: string; heads: string } {
 }
 
 export class LedgerFile {
+  /** The credit of everything written, for the leaderboard and for checking key links. */
+  private readonly book: CreditBook;
+
   private constructor(
     private readonly writer: LedgerWriter,
     private readonly entriesFd: number,
     private readonly headsFd: number,
-  ) {}
+    jobId: string,
+    existingLines: readonly string[],
+  ) {
+    this.book = new CreditBook(jobId, nodeVerifier);
+    for (const line of existingLines) this.book.add(JSON.parse(line) as LedgerEntry);
+  }
 
   /** Open (verify and continue) or create the ledger in `dir`; with `fresh`, an existing one is renamed aside first. */
   static async open(dir: string, options: { genesis: GenesisEntry; signer: SyncSigner; fresh: boolean; log?: (line: string) => void }): Promise<LedgerFile> {
@@ -37,6 +46,7 @@ export class LedgerFile {
       if (existsSync(paths.heads)) renameSync(paths.heads, `${paths.heads}.${stamp}`);
     }
     let writer: LedgerWriter;
+    let existingLines: string[] = [];
     if (exists && !options.fresh) {
       const entriesText = readFileSync(paths.entries, 'utf8');
       const headsText = existsSync(paths.heads) ? readFileSync(paths.heads, 'utf8') : '';
@@ -55,11 +65,12 @@ export class LedgerFile {
         options.log?.(`ledger: dropped a last entry cut short by a crash (${verified.tornTail.length} bytes, never signed)`);
       }
       writer = new LedgerWriter(options.genesis, options.signer, sha256, verified.lines, verified.heads.at(-1) ?? null);
+      existingLines = verified.lines;
       options.log?.(`ledger: continuing ${paths.entries} (${verified.size} entries, ${verified.heads.length} signed heads, verified)`);
     } else {
       writer = new LedgerWriter(options.genesis, options.signer, sha256);
     }
-    const file = new LedgerFile(writer, openSync(paths.entries, 'a'), openSync(paths.heads, 'a'));
+    const file = new LedgerFile(writer, openSync(paths.entries, 'a'), openSync(paths.heads, 'a'), options.genesis.jobId, existingLines);
     file.write(writer.start(Date.now()).lines);
     return file;
   }
@@ -79,6 +90,23 @@ export class LedgerFile {
     if (!out.head) return [];
     this.writeHead(out.head);
     return out.receipts ?? [];
+  }
+
+  /** Verified credit by person and team, from what this log holds (see src/ledger/credit.ts). */
+  leaderboard(): Leaderboard {
+    return this.book.leaderboard();
+  }
+
+  /**
+   * Take a key link: checked against the log (a KeyLinkError says why not and nothing is
+   * written), then recorded and covered by a signed head at once.
+   */
+  linkKeys(link: KeyLink, now = Date.now()): { index: number; head: SignedTreeHead } {
+    this.book.checkLink(link, now);
+    const { line, index, head } = this.writer.recordEntry(now, { kind: 'keyLinked', fromKey: link.fromKey, toKey: link.toKey, issuedAt: link.issuedAt, signature: link.signature });
+    this.write([line]);
+    this.writeHead(head);
+    return { index, head };
   }
 
   consistencyProof(oldSize: number, newSize?: number): string[] {
@@ -103,6 +131,8 @@ export class LedgerFile {
   }
 
   private write(lines: string[]): void {
-    if (lines.length) writeSync(this.entriesFd, lines.map((l) => `${l}\n`).join(''));
+    if (!lines.length) return;
+    writeSync(this.entriesFd, lines.map((l) => `${l}\n`).join(''));
+    for (const line of lines) this.book.add(JSON.parse(line) as LedgerEntry);
   }
 }

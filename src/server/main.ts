@@ -28,6 +28,7 @@ import { EvaluationThread } from './evaluationThread.ts';
 import { httpApi, type JobAnnouncement } from './httpApi.ts';
 import { loadOrCreateCoordinatorKey, nodeVerifier } from './nodeSigning.ts';
 import { LedgerFile } from './ledgerFile.ts';
+import { KeyLinkError } from '../ledger/credit.ts';
 import { RunStatus, progressLine } from './runStatus.ts';
 import { staticFiles } from './staticFiles.ts';
 
@@ -197,6 +198,13 @@ async function run(args: ServerOptions): Promise<number> {
     job: () => announcement,
     status: () => ({ ...status.snapshot(Date.now(), { connectedPeers: relay.stats().connectedPeers }), traffic: hostRef?.traffic() ?? null, ledger: ledgerRef ? { size: ledgerRef.size, head: ledgerRef.head } : null }),
     modelOnnx: () => exportModelOnnx(layout, finalParams ?? coordinator.params, exportOptions),
+    leaderboard: () => ledgerRef?.leaderboard() ?? null,
+    linkKeys: (link) => {
+      if (!ledgerRef) throw new KeyLinkError('the ledger is not open yet; try again in a moment', 409);
+      const taken = ledgerRef.linkKeys(link);
+      console.log(`ledger: ${link.fromKey.slice(0, 20)}… hands its credit to ${link.toKey.slice(0, 20)}… (entry ${taken.index})`);
+      return taken;
+    },
   });
   const serveDataset = datasetRoute.middleware;
   const site = staticFiles(siteDir);

@@ -3,7 +3,9 @@
 
 import '../styles.css';
 import { Contributor, type ContributorState } from '../../contributor/contributor.ts';
-import { trustCoordinatorKey } from '../../contributor/identity.ts';
+import { loadOrCreateIdentity, trustCoordinatorKey } from '../../contributor/identity.ts';
+import { parseKeyCode, sendKeyLink, signKeyLink } from '../../contributor/keyLink.ts';
+import { parseTeamName } from '../../protocol/team.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
 import type { BackendChoice } from '../../worker/api.ts';
 import { describeDevice } from '../deviceFacts.ts';
@@ -23,6 +25,10 @@ const activity = byId('activity');
 const keyConflict = byId('key-conflict');
 const trustNewKey = byId<HTMLButtonElement>('trust-new-key');
 const downloadReceipts = byId<HTMLButtonElement>('download-receipts');
+const teamInput = byId<HTMLInputElement>('team');
+const teamError = byId('team-error');
+/** The team is remembered in this origin's storage for the next visit (it is no secret: it goes in the public log). */
+const TEAM_ENTRY = 'swarmgrad.team';
 let contributor: Contributor | null = null;
 /** The receipts stay downloadable after the contributor stopped. */
 let lastContributor: Contributor | null = null;
@@ -90,6 +96,7 @@ function render(s: ContributorState): void {
     donate.disabled = false;
     donate.textContent = 'Donate my GPU again';
     backendChoice.disabled = false;
+    teamInput.disabled = false;
     contributor = null;
   }
 }
@@ -99,13 +106,37 @@ function log(line: string): void {
   while (activity.children.length > 20) activity.lastElementChild!.remove();
 }
 
+/** The team typed, checked: null for none, undefined (with the reason shown) when it is refused. */
+function chosenTeam(): string | null | undefined {
+  try {
+    const team = parseTeamName(teamInput.value);
+    teamError.textContent = '';
+    teamInput.removeAttribute('aria-invalid');
+    try {
+      if (team) localStorage.setItem(TEAM_ENTRY, team);
+      else localStorage.removeItem(TEAM_ENTRY);
+    } catch {
+      // No storage here: the team is sent, just not remembered.
+    }
+    return team;
+  } catch (error) {
+    teamError.textContent = `Not started: ${(error as Error).message}.`;
+    teamInput.setAttribute('aria-invalid', 'true');
+    teamInput.focus();
+    return undefined;
+  }
+}
+
 function startContributing(): void {
   if (!job) return;
+  const team = chosenTeam();
+  if (team === undefined) return;
   donate.disabled = true;
+  teamInput.disabled = true;
   backendChoice.disabled = true;
   paused = false;
   pause.textContent = 'Pause';
-  contributor = new Contributor({ job, backend: backendChoice.value as BackendChoice, onState: render, onLog: log });
+  contributor = new Contributor({ job, backend: backendChoice.value as BackendChoice, team, onState: render, onLog: log });
   lastContributor = contributor;
   void contributor.start();
 }
@@ -128,10 +159,53 @@ async function watchProgress(): Promise<void> {
   }
 }
 
+/** "Your credit in other browsers": the key code to copy, and the signed link to send. */
+function setUpCarry(job: JobAnnouncement): void {
+  const carry = byId<HTMLDetailsElement>('carry');
+  const keyCode = byId('key-code');
+  const copy = byId<HTMLButtonElement>('copy-key-code');
+  const linkTo = byId<HTMLInputElement>('link-to');
+  const send = byId<HTMLButtonElement>('link-send');
+  const result = byId('link-result');
+  // The key is made (or read) only when the visitor opens this, never on page load.
+  carry.addEventListener('toggle', async () => {
+    if (!carry.open || copy.disabled === false) return;
+    try {
+      keyCode.textContent = (await loadOrCreateIdentity()).publicKey;
+      copy.disabled = false;
+    } catch (error) {
+      keyCode.textContent = `none: this browser keeps no storage here (${(error as Error).message})`;
+    }
+  });
+  copy.addEventListener('click', () => void navigator.clipboard?.writeText(keyCode.textContent ?? '').then(() => (result.textContent = 'Key code copied.'), () => (result.textContent = 'Select the code and copy it by hand.')));
+  send.addEventListener('click', async () => {
+    send.disabled = true;
+    result.className = '';
+    try {
+      const toKey = parseKeyCode(linkTo.value);
+      const link = await signKeyLink(await loadOrCreateIdentity(), job.id, toKey);
+      const taken = await sendKeyLink(link);
+      result.textContent = `Done: this browser's credit now counts for ${toKey.slice(0, 20)}… (log entry ${taken.entry}, covered by the signed head of ${formatNumber(taken.treeHead.size)} entries).`;
+      log('Handed this browser’s credit on to another key.');
+    } catch (error) {
+      result.textContent = `Not linked: ${(error as Error).message}`;
+      result.className = 'bad';
+    } finally {
+      send.disabled = false;
+    }
+  });
+}
+
 async function main(): Promise<void> {
   job = await loadJob();
   if (!job) return;
   showJob(job);
+  setUpCarry(job);
+  try {
+    teamInput.value = localStorage.getItem(TEAM_ENTRY) ?? '';
+  } catch {
+    // No storage: the field starts empty.
+  }
   void watchProgress();
   donate.disabled = false;
   donate.addEventListener('click', startContributing);

@@ -7,6 +7,7 @@ import type { SignedTreeHead } from '../../protocol/messages.ts';
 import { webVerify } from '../../protocol/signing.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
 import { computeShareText, etaText, type RunStatusSnapshot } from '../../server/runStatus.ts';
+import type { Leaderboard } from '../../ledger/credit.ts';
 import { byId, el, formatNumber, setFacts } from '../dom.ts';
 import { LineChart } from '../lineChart.ts';
 
@@ -121,6 +122,48 @@ function showSample(s: Status): void {
   }
   pre.replaceChildren(el('span', { class: 'prompt' }, settings.prompt), sample.text);
 }
+
+const LEADERBOARD_POLL_MS = 5000;
+/** Rows shown; the API has them all. */
+const LEADERBOARD_ROWS = 50;
+
+/** The leaderboard, every few seconds while the tab is visible (it changes once a round). */
+async function watchLeaderboard(): Promise<void> {
+  for (;;) {
+    if (!document.hidden) {
+      try {
+        const response = await fetch('/api/leaderboard');
+        if (response.ok) showLeaderboard((await response.json()) as Leaderboard);
+      } catch {
+        // The status line already says when the coordinator is gone.
+      }
+    }
+    await new Promise((r) => setTimeout(r, LEADERBOARD_POLL_MS));
+  }
+}
+
+function showLeaderboard(board: Leaderboard): void {
+  byId('leaderboard').querySelector('tbody')!.replaceChildren(
+    ...board.contributors.slice(0, LEADERBOARD_ROWS).map((p) =>
+      el(
+        'tr',
+        {},
+        el('td', {}, String(p.rank)),
+        el('td', { title: p.keys.join('\n') }, `${p.key.slice(0, 20)}…${p.keys.length > 1 ? ` (+${p.keys.length - 1} linked)` : ''}`),
+        el('td', {}, p.contributorIds.join(', ')),
+        el('td', {}, p.team ?? '–'),
+        el('td', {}, formatNumber(p.examples)),
+        el('td', {}, formatNumber(p.leases)),
+      ),
+    ),
+  );
+  byId('team-leaderboard').querySelector('tbody')!.replaceChildren(
+    ...board.teams.slice(0, LEADERBOARD_ROWS).map((t) =>
+      el('tr', {}, el('td', {}, String(t.rank)), el('td', {}, t.team), el('td', {}, formatNumber(t.members)), el('td', {}, formatNumber(t.examples)), el('td', {}, formatNumber(t.leases))),
+    ),
+  );
+}
+void watchLeaderboard();
 
 const events = new EventSource('/api/events');
 events.addEventListener('status', (e) => render(JSON.parse((e as MessageEvent).data) as RunStatusSnapshot));
