@@ -56,7 +56,7 @@ export function startJobServer(options: JobServerOptions): Promise<JobServer> {
   return new Promise<JobServer>((resolve, reject) => {
     const timeoutMs = options.readyTimeoutMs ?? 60_000;
     const timer = setInterval(() => {
-      const match = /contribute: (http:\/\/\S+?)\/\n/.exec(output);
+      const match = /contribute: (https?:\/\/\S+?)\/\n/.exec(output);
       if (match) {
         clearInterval(timer);
         resolve({

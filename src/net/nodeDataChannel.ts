@@ -3,6 +3,7 @@
 // bufferedAmount / low-threshold are direct calls.
 
 import { PeerConnection, getLibraryVersion, type DataChannel } from 'node-datachannel';
+import { toLibDataChannel } from './iceServers.ts';
 import type { AnswererEvents, AnsweringPeerConnection, NodeWebRtc, PeerLinkState } from './nodeWebRtc.ts';
 import type { DataChannelPort, DataChannelPortEvents } from './portFrameChannel.ts';
 
@@ -11,7 +12,7 @@ const LINK_STATES: ReadonlySet<string> = new Set<PeerLinkState>(['connecting', '
 export const nodeDataChannelWebRtc: NodeWebRtc = {
   name: `node-datachannel (libdatachannel ${getLibraryVersion()})`,
   answer(offerSdp, config, events: AnswererEvents): AnsweringPeerConnection {
-    const pc = new PeerConnection('coordinator', { iceServers: [...config.iceServers] });
+    const pc = new PeerConnection('coordinator', { iceServers: toLibDataChannel(config.iceServers) });
     pc.onLocalDescription((sdp, type) => {
       if (type === 'answer') events.onAnswer(sdp);
     });

@@ -10,6 +10,7 @@ import { DEFAULT_BACKOFF, backoffDelayMs, type BackoffPolicy } from './backoff.t
 import type { FrameChannel, Watermarks } from './frameChannel.ts';
 import { nodeDataChannelWebRtc } from './nodeDataChannel.ts';
 import type { AnsweringPeerConnection, NodeWebRtc, PeerLinkState } from './nodeWebRtc.ts';
+import type { IceServerSpec } from './iceServers.ts';
 import { PortFrameChannel, type DataChannelPort } from './portFrameChannel.ts';
 import { DEFAULT_RELAY_KEY } from './relay.ts';
 import {
@@ -30,8 +31,13 @@ export interface CoordinatorPeerOptions {
   readonly coordinatorId: string;
   readonly secure?: boolean;
   readonly key?: string;
-  /** libdatachannel ICE server URLs; none by default: the coordinator needs no STUN to be reached. */
-  readonly iceServers?: readonly string[];
+  /**
+   * STUN and TURN servers, asked for at each answer (TURN credentials expire); none by
+   * default: a coordinator with a public address needs none to be reached.
+   */
+  readonly iceServers?: () => readonly IceServerSpec[];
+  /** With `secure`: the certificate (PEM) the relay must present, trusted for this connection only. */
+  readonly ca?: string;
   /** The WebRTC library; node-datachannel unless a measurement swaps it. */
   readonly webrtc?: NodeWebRtc;
   readonly watermarks?: Watermarks;
@@ -198,7 +204,11 @@ class RelayRegisteredCoordinator implements CoordinatorPeer {
   }
 
   #openSocket(hooks: { onRegistered: () => void; onRefused: (message: string) => void; onGone: (detail: string) => void }): WebSocket {
-    const socket = new WebSocket(this.#relayUrl, { maxPayload: 1024 * 1024 });
+    // The coordinator's link to its own relay: with TLS, it trusts the server's certificate
+    // itself (pinned), whatever name it was issued for, since it dials an address of this host.
+    // (Node's TLS takes undefined from checkServerIdentity as "matches"; ws types it as boolean.)
+    const tls = this.#options.ca ? { ca: this.#options.ca, checkServerIdentity: (() => undefined) as unknown as () => boolean } : {};
+    const socket = new WebSocket(this.#relayUrl, { maxPayload: 1024 * 1024, ...tls });
     this.#socket = socket;
     socket.on('message', (data, isBinary) => {
       if (isBinary) {
@@ -311,7 +321,7 @@ class RelayRegisteredCoordinator implements CoordinatorPeer {
     let heldCandidates: string[] | null = [];
     let link: AnsweringPeerConnection;
     try {
-      link = this.#webrtc.answer(payload.sdp.sdp, { iceServers: this.#options.iceServers ?? [] }, {
+      link = this.#webrtc.answer(payload.sdp.sdp, { iceServers: this.#options.iceServers?.() ?? [] }, {
         onAnswer: (sdp) => {
           send(encodeAnswer(src, connectionId, sdp));
           for (const candidate of heldCandidates ?? []) send(candidate);

@@ -2,6 +2,8 @@
 // the data channel it opens. node-datachannel implements it for production (nodeDataChannel.ts);
 // the measurement script adds werift, so both run behind the same signaling code.
 
+import type { IceServerSpec } from './iceServers.ts';
+
 import type { DataChannelPort } from './portFrameChannel.ts';
 
 export type PeerLinkState = 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
@@ -26,5 +28,5 @@ export interface NodeWebRtc {
   /** Library name and version, for logs and measurements. */
   readonly name: string;
   /** Applies a remote offer; the answer, candidates and data channel arrive through `events`. Throws on an unusable offer. */
-  answer(offerSdp: string, config: { readonly iceServers: readonly string[] }, events: AnswererEvents): AnsweringPeerConnection;
+  answer(offerSdp: string, config: { readonly iceServers: readonly IceServerSpec[] }, events: AnswererEvents): AnsweringPeerConnection;
 }

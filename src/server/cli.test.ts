@@ -11,7 +11,10 @@ describe('parseCommandLine', () => {
   it('gives the run its options, with defaults', () => {
     expect(parseCommandLine([])).toEqual({
       kind: 'run',
-      options: { job: null, contributors: 0, port: 8787, host: '127.0.0.1', out: null, site: 'dist', fresh: false, stay: false, debug: false },
+      options: { job: null, contributors: 0, port: 8787, host: '127.0.0.1', out: null, site: 'dist', fresh: false, stay: false, tls: null, iceServers: [], turnSecretFile: null, turnTtlSeconds: 43200, debug: false },
+    });
+    expect(parseCommandLine(['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--ice-server', 'stun:s.example.org', '--ice-server', 'turn:t.example.org:3479', '--turn-secret-file', 's.txt', '--turn-ttl', '600'])).toMatchObject({
+      options: { tls: { cert: 'c.pem', key: 'k.pem' }, iceServers: ['stun:s.example.org', 'turn:t.example.org:3479'], turnSecretFile: 's.txt', turnTtlSeconds: 600 },
     });
     expect(parseCommandLine(['--job', 'j.json', '--contributors', '2', '--port', '0', '--fresh', '--debug'])).toMatchObject({
       kind: 'run',
@@ -51,6 +54,12 @@ describe('parseCommandLine', () => {
     expect(refusal(['--plan', '--speed', '0'])).toBe('--speed must be a positive number, got "0"');
     expect(refusal(['--speed', '100'])).toBe('--speed is an option of --plan');
     expect(refusal(['--json'])).toBe('--json is an option of --plan');
+    expect(refusal(['--tls-cert', 'c.pem'])).toBe('--tls-cert and --tls-key go together: give --tls-key too');
+    expect(refusal(['--tls-key', 'k.pem'])).toBe('--tls-cert and --tls-key go together: give --tls-cert too');
+    expect(refusal(['--ice-server', 'stun.example.org'])).toMatch(/^--ice-server "stun.example.org" is not a STUN or TURN URL/);
+    expect(refusal(['--ice-server', 'turn:t.example.org'])).toBe("a TURN server needs --turn-secret-file: coturn's static-auth-secret, so that each page gets credentials that expire");
+    expect(refusal(['--turn-secret-file', 's.txt'])).toBe('--turn-secret-file is for a TURN server: add --ice-server turn:HOST[:PORT]');
+    expect(refusal(['--ice-server', 'turn:t.example.org', '--turn-secret-file', 's.txt', '--turn-ttl', '5'])).toBe('--turn-ttl must be a whole number from 60 to 604800, got "5"');
   });
 });
 
@@ -113,6 +122,10 @@ describe('npm start, as a job owner meets it', () => {
       userError(['--job', badField], /field\.json is not a valid job:\n[^]*globalBatch: Too small/),
       userError(['--plan'], /train-images-idx3-ubyte\.gz is missing: install the dataset/, { SWARMGRAD_DATA_DIR: join(dir, 'nowhere') }),
       userError(['--site', site], /has no built pages: run `npm run build`/),
+      userError(['--tls-cert', join(dir, 'none.pem'), '--tls-key', badJson], /^error: The TLS certificate .*none\.pem does not exist/m),
+      userError(['--tls-cert', badJson, '--tls-key', badJson], /^error: --tls-cert .*bad\.json is not a PEM certificate/m),
+      userError(['--ice-server', 'turn:127.0.0.1', '--turn-secret-file', join(dir, 'none.txt')], /^error: The TURN secret file .*none\.txt does not exist/m),
+      userError(['--ice-server', 'turn:127.0.0.1', '--turn-secret-file', badJson], /^error: the TURN secret is shorter than 16 characters/m),
     ]);
     // A run that gets as far as the output folder and the port.
     const { mkdirSync } = await import('node:fs');

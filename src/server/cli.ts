@@ -6,8 +6,10 @@
 import { parseArgs } from 'node:util';
 import { JobError } from '../coordinator/job.ts';
 import { DatasetUnavailableError } from '../data/fashionMnistNode.ts';
+import { DEFAULT_TURN_TTL_SECONDS, parseIceUrl } from '../net/iceServers.ts';
 
 export const USAGE = `usage: npm start -- [--job FILE] [--plan] [--contributors N] [--port N] [--host ADDR] [--out DIR] [--fresh] [--stay]
+                 [--tls-cert FILE --tls-key FILE] [--ice-server URL]... [--turn-secret-file FILE] [--turn-ttl SECONDS]
   --job FILE         the job to run (default: the embedded Fashion-MNIST MLP job)
   --plan             check the job and print what it will do (sizes, bytes, time per round); start nothing
   --speed N          with --plan: one contributor's examples per second (default: measured here, see README)
@@ -18,6 +20,13 @@ export const USAGE = `usage: npm start -- [--job FILE] [--plan] [--contributors 
   --port N           HTTP port for the pages, the relay and the API (default 8787; 0 picks one)
   --host ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 for other machines,
                      behind HTTPS: browsers allow WebGPU only in secure contexts)
+  --tls-cert FILE    serve pages, API and relay over HTTPS with this certificate (PEM, chain first)
+  --tls-key FILE     … and its private key (PEM)
+  --ice-server URL   a STUN or TURN server for contributors behind NAT (stun:HOST[:PORT],
+                     turn:HOST[:PORT][?transport=udp|tcp], turns:HOST[:PORT]); repeat for more
+  --turn-secret-file FILE  coturn's static-auth-secret (use-auth-secret): each page gets TURN
+                     credentials of its own that expire, never a lasting password
+  --turn-ttl SECONDS how long those credentials last (default ${DEFAULT_TURN_TTL_SECONDS})
   --out DIR          checkpoints, model and summary (default runs/<job name>)
   --site DIR         the built pages to serve (default dist/, which npm start builds)
   --fresh            start over: move existing checkpoints and ledger aside
@@ -46,6 +55,12 @@ export interface ServerOptions {
   site: string;
   fresh: boolean;
   stay: boolean;
+  /** HTTPS: the certificate and key files. */
+  tls: { cert: string; key: string } | null;
+  /** STUN and TURN URLs, checked. */
+  iceServers: string[];
+  turnSecretFile: string | null;
+  turnTtlSeconds: number;
   debug: boolean;
 }
 
@@ -76,6 +91,11 @@ const OPTIONS = {
   site: { type: 'string', default: 'dist' },
   fresh: { type: 'boolean', default: false },
   stay: { type: 'boolean', default: false },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'ice-server': { type: 'string', multiple: true },
+  'turn-secret-file': { type: 'string' },
+  'turn-ttl': { type: 'string', default: String(DEFAULT_TURN_TTL_SECONDS) },
   debug: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', default: false },
@@ -144,6 +164,20 @@ export function parseCommandLine(argv: readonly string[]): Command {
     };
   }
   for (const planOnly of ['speed', 'json'] as const) if (values[planOnly] !== undefined && values[planOnly] !== false) throw new UsageError(`--${planOnly} is an option of --plan`, true);
+  const [cert, key] = [values['tls-cert'], values['tls-key']];
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError(`--tls-cert and --tls-key go together: give ${cert === undefined ? '--tls-cert' : '--tls-key'} too`, true);
+  const iceServers = values['ice-server'] ?? [];
+  for (const url of iceServers) {
+    try {
+      parseIceUrl(url);
+    } catch (error) {
+      throw new UsageError(`--ice-server ${(error as Error).message}`, true);
+    }
+  }
+  const turnSecretFile = values['turn-secret-file'] ?? null;
+  const hasTurn = iceServers.some((url) => !url.startsWith('stun:'));
+  if (hasTurn && turnSecretFile === null) throw new UsageError("a TURN server needs --turn-secret-file: coturn's static-auth-secret, so that each page gets credentials that expire", true);
+  if (!hasTurn && turnSecretFile !== null) throw new UsageError('--turn-secret-file is for a TURN server: add --ice-server turn:HOST[:PORT]', true);
   return {
     kind: 'run',
     options: {
@@ -155,6 +189,10 @@ export function parseCommandLine(argv: readonly string[]): Command {
       site: values.site!,
       fresh: values.fresh ?? false,
       stay: values.stay ?? false,
+      tls: cert !== undefined && key !== undefined ? { cert, key } : null,
+      iceServers,
+      turnSecretFile,
+      turnTtlSeconds: wholeNumber('turn-ttl', values['turn-ttl']!, 60, 7 * 24 * 3600),
       debug,
     },
   };

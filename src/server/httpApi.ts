@@ -7,6 +7,7 @@ import type { RunStatusSnapshot } from './runStatus.ts';
 import type { ModelSpec } from '../model/layers/spec.ts';
 import type { DatasetLocation } from '../protocol/messages.ts';
 import type { DataSummary } from './datasetRoute.ts';
+import type { IceServerSpec } from '../net/iceServers.ts';
 import { KeyLink, type SignedTreeHead } from '../protocol/messages.ts';
 import { KeyLinkError, type Leaderboard } from '../ledger/credit.ts';
 
@@ -26,6 +27,8 @@ export interface JobAnnouncement {
   targetAccuracy: number | null;
   /** The coordinator's public key: the page pins it, and the coordinator proves it holds it in every welcome. */
   coordinatorKey: string;
+  /** STUN and TURN servers for this page's WebRTC link (TURN credentials of its own, that expire); [] when the owner named none. */
+  iceServers?: IceServerSpec[];
 }
 
 export interface ApiSources {

@@ -5,7 +5,9 @@
 
 import { constants, existsSync, readFileSync } from 'node:fs';
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createHmac, createPrivateKey as createPrivateKeyFrom, randomBytes, X509Certificate } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { loadNewestCheckpoint } from '../coordinator/checkpointStore.ts';
@@ -16,6 +18,7 @@ import { cpuModelSpotChecker, type SpotChecker } from '../coordinator/verificati
 import { CpuModel } from '../cpu/cpuModel.ts';
 import { startCoordinatorPeer } from '../net/nodePeer.ts';
 import { attachSignalingRelay } from '../net/relay.ts';
+import { iceConfig, iceServersFor, type HmacSha1, type IceConfig } from '../net/iceServers.ts';
 import { VOCABULARY_METADATA_KEY, exportModelOnnx } from '../model/onnx.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 import { initModelParameters } from '../model/layers/spec.ts';
@@ -114,6 +117,9 @@ async function measureSpotCheck(job: Job, train: ImageDataset): Promise<number> 
 
 async function run(args: ServerOptions): Promise<number> {
   const contributorCount = args.contributors;
+  // Read before anything starts, so that a bad file is told at once.
+  const tls = await loadTls(args.tls);
+  const ice = await loadIce(args);
   const port = args.port;
   const { job, dataset } = await loadJob(args.job);
   if (dataset.kind === 'files') for (const note of dataset.notes) console.log(`data: ${note}`);
@@ -194,8 +200,9 @@ async function run(args: ServerOptions): Promise<number> {
   let hostRef: CoordinatorHost | null = null;
   let ledgerRef: LedgerFile | null = null;
 
+  // Each page gets TURN credentials of its own, made when it asks for the job.
   const api = httpApi({
-    job: () => announcement,
+    job: () => ({ ...announcement, iceServers: iceServersFor(ice, `page-${randomBytes(6).toString('hex')}`, Date.now(), hmacSha1) }),
     status: () => ({ ...status.snapshot(Date.now(), { connectedPeers: relay.stats().connectedPeers }), traffic: hostRef?.traffic() ?? null, ledger: ledgerRef ? { size: ledgerRef.size, head: ledgerRef.head } : null }),
     modelOnnx: () => exportModelOnnx(layout, finalParams ?? coordinator.params, exportOptions),
     leaderboard: () => ledgerRef?.leaderboard() ?? null,
@@ -208,7 +215,7 @@ async function run(args: ServerOptions): Promise<number> {
   });
   const serveDataset = datasetRoute.middleware;
   const site = staticFiles(siteDir);
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const notFound = () => res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
     relay.handleRequest(req, res, (error?: unknown) => {
       if (error) {
@@ -217,7 +224,8 @@ async function run(args: ServerOptions): Promise<number> {
       }
       api(req, res, () => serveDataset(req, res, () => site(req, res, notFound)));
     });
-  });
+  };
+  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handle) : createServer(handle);
   const relay = attachSignalingRelay(server, { path: RELAY_PATH });
   relay.onError = (error) => console.warn(`[relay] ${error.message}`);
   await new Promise<void>((ok, fail) => {
@@ -231,7 +239,7 @@ async function run(args: ServerOptions): Promise<number> {
   });
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('The server has no TCP port');
-  const origin = `http://${args.host === '0.0.0.0' ? 'localhost' : args.host}:${address.port}`;
+  const origin = `${tls ? 'https' : 'http'}://${args.host === '0.0.0.0' ? 'localhost' : args.host}:${address.port}`;
 
   const ledger = await LedgerFile.open(outDir, {
     genesis: { kind: 'log', jobId: id, jobName: job.name, coordinatorKey: signer.publicKey },
@@ -262,7 +270,15 @@ async function run(args: ServerOptions): Promise<number> {
     },
   });
   hostRef = host;
-  const peer = await startCoordinatorPeer({ host: '127.0.0.1', port: address.port, path: RELAY_PATH, coordinatorId: COORDINATOR_ID });
+  const peer = await startCoordinatorPeer({
+    // Its own relay, at an address the server listens on.
+    host: args.host === '0.0.0.0' ? '127.0.0.1' : args.host,
+    port: address.port,
+    path: RELAY_PATH,
+    coordinatorId: COORDINATOR_ID,
+    ...(tls ? { secure: true, ca: tls.cert } : {}),
+    iceServers: () => iceServersFor(ice, 'coordinator', Date.now(), hmacSha1),
+  });
   peer.onError = (error) => console.warn(`[coordinator peer] ${error.message}`);
   peer.onChannel = (channel) => host.attach(channel);
 
@@ -272,7 +288,7 @@ async function run(args: ServerOptions): Promise<number> {
   const progress = setInterval(() => console.log(progressLine(status.snapshot(Date.now()))), 5000);
 
   let local: LaunchedContributors | null = null;
-  if (contributorCount > 0) local = await launchContributors(`${origin}/`, contributorCount, (line) => console.log(line));
+  if (contributorCount > 0) local = await launchContributors(`${origin}/`, contributorCount, (line) => console.log(line), tls ? { trustCertificate: tls.cert } : {});
 
   const stop = async (code: number) => {
     clearInterval(progress);
@@ -320,6 +336,51 @@ async function run(args: ServerOptions): Promise<number> {
   }
   await stop(reachedGoal ? 0 : 1);
   return 0;
+}
+
+const hmacSha1: HmacSha1 = (key, message) => new Uint8Array(createHmac('sha1', key).update(message).digest());
+
+/** The certificate and key for --tls-cert/--tls-key, read and checked to be a pair. */
+async function loadTls(options: ServerOptions['tls']): Promise<{ cert: string; key: string } | null> {
+  if (!options) return null;
+  const [cert, key] = await Promise.all([
+    readFile(options.cert, 'utf8').catch((error) => {
+      throw fileError(error, options.cert, 'The TLS certificate');
+    }),
+    readFile(options.key, 'utf8').catch((error) => {
+      throw fileError(error, options.key, 'The TLS key');
+    }),
+  ]);
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch (error) {
+    throw new UsageError(`--tls-cert ${options.cert} is not a PEM certificate (${(error as Error).message})`);
+  }
+  try {
+    if (!certificate.checkPrivateKey(createPrivateKeyFrom(key))) throw new UsageError(`--tls-key ${options.key} is not the key of the certificate ${options.cert}`);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--tls-key ${options.key} is not a PEM private key (${(error as Error).message})`);
+  }
+  if (Date.parse(certificate.validTo) < Date.now()) throw new UsageError(`the certificate ${options.cert} expired on ${certificate.validTo}`);
+  return { cert, key };
+}
+
+/** The ICE servers, with the TURN secret read from its file. */
+async function loadIce(args: ServerOptions): Promise<IceConfig> {
+  const secret = args.turnSecretFile
+    ? (
+        await readFile(args.turnSecretFile, 'utf8').catch((error) => {
+          throw fileError(error, args.turnSecretFile!, 'The TURN secret file');
+        })
+      ).trim()
+    : null;
+  try {
+    return iceConfig(args.iceServers, secret, args.turnTtlSeconds);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 function slug(name: string): string {
