@@ -12,7 +12,8 @@ import type { JobAnnouncement } from '../server/httpApi.ts';
 import { adapterName } from '../gpu/context.ts';
 import type { BackendChoice, BackendReport } from '../worker/api.ts';
 import { startTrainerWorker, type TrainerWorker } from '../worker/client.ts';
-import { checkCoordinatorPin, fingerprint, loadContributorId, loadOrCreateIdentity, saveContributorId, type PinCheck } from './identity.ts';
+import type { UseStore } from 'idb-keyval';
+import { checkCoordinatorPin, fingerprint, identityStore, loadContributorId, loadOrCreateIdentity, saveContributorId, type PinCheck } from './identity.ts';
 import { ContributorSession, type SessionEvent, type SessionTrainer } from './session.ts';
 import type { LocalStepsTrainer } from '../worker/localSteps.ts';
 import { resolveModel } from '../model/layers/spec.ts';
@@ -55,6 +56,12 @@ export interface ContributorOptions {
   hardwareGpuOnly?: boolean;
   /** The team the visitor named (already checked with parseTeamName), sent with each hello. */
   team?: string | null;
+  /**
+   * Where this browser's key, its contributor ids and the coordinator pins are kept: by default
+   * the page's own IndexedDB; the widget frame passes the one its browser granted it (a storage
+   * access handle's), or null where it was granted none (a key for this visit only).
+   */
+  identityStore?: UseStore | null;
   /** What the session computes with instead of the worker itself (the widget's throttle). */
   wrapTrainer?: (trainer: SessionTrainer & LocalStepsTrainer) => SessionTrainer;
 }
@@ -130,6 +137,13 @@ export class Contributor {
     }
   }
 
+  /** The identity store this contributor was given; it throws where the browser granted none, which establishTrust handles. */
+  private store(): UseStore {
+    const given = this.options.identityStore;
+    if (given === null) throw new Error('the browser granted this frame no storage');
+    return given ?? identityStore();
+  }
+
   /**
    * Load this browser's key and the job's pinned coordinator key (pinning the announced one on
    * first use). A coordinator announcing another key is refused before anything runs.
@@ -139,9 +153,10 @@ export class Contributor {
     this.update({ message: 'Loading this browser’s contributor key…' });
     let pin: PinCheck;
     try {
-      this.identity = await loadOrCreateIdentity();
-      this.storedContributorId = await loadContributorId(job.id);
-      pin = await checkCoordinatorPin(location.origin, job.id, job.coordinatorKey);
+      const store = this.store();
+      this.identity = await loadOrCreateIdentity(store);
+      this.storedContributorId = await loadContributorId(job.id, store);
+      pin = await checkCoordinatorPin(location.origin, job.id, job.coordinatorKey, store);
     } catch (error) {
       // Some browsers keep no storage for a frame inside another site (third-party storage
       // blocking): then this visit has a key of its own, as safe but not remembered.
@@ -197,7 +212,7 @@ export class Contributor {
     const secure = location.protocol === 'https:';
     const port = Number(location.port) || (secure ? 443 : 80);
     this.link = new ReconnectingCoordinatorLink(() =>
-      connectToCoordinator({ host: location.hostname, port, path: job.relayPath, secure, coordinatorId: job.coordinatorId, iceServers: [] }),
+      connectToCoordinator({ host: location.hostname, port, path: job.relayPath, secure, coordinatorId: job.coordinatorId, iceServers: job.iceServers ?? [] }),
     );
     this.link.onState = (s) => this.onLinkState(s);
     this.link.onChannel = (channel) => {
@@ -251,7 +266,7 @@ export class Contributor {
   private onSessionEvent(event: SessionEvent): void {
     switch (event.kind) {
       case 'welcome':
-        if (this.rememberIds) saveContributorId(this.options.job.id, event.contributorId).catch((error) => this.log(`Could not remember the contributor id: ${(error as Error).message}`));
+        if (this.rememberIds) saveContributorId(this.options.job.id, event.contributorId, this.store()).catch((error) => this.log(`Could not remember the contributor id: ${(error as Error).message}`));
         this.update({ contributorId: event.contributorId, message: `Joined "${event.job.name}" as ${event.contributorId}.` });
         return;
       case 'parameters':

@@ -10,7 +10,7 @@
 //   the key, but only the pin counts: a different announced key is refused until the visitor
 //   trusts it explicitly, and the session refuses any welcome not signed with the pin.
 
-import { createStore, del, get, set, type UseStore } from 'idb-keyval';
+import { createStore, del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
 import { generateWebKeyPair, webSha256Hex, type PublicKeyText, type WebKeyPair } from '../protocol/signing.ts';
 
 const KEY_ENTRY = 'contributor-key';
@@ -26,12 +26,43 @@ interface StoredPin {
   pinnedAt: number;
 }
 
+const IDENTITY_DB = 'swarmgrad-identity';
+const IDENTITY_STORE = 'entries';
+
 let defaultStore: UseStore | null = null;
 
 /** The identity database; tests pass their own store (its own database name) to start clean. */
 export function identityStore(): UseStore {
-  defaultStore ??= createStore('swarmgrad-identity', 'entries');
+  defaultStore ??= createStore(IDENTITY_DB, IDENTITY_STORE);
   return defaultStore;
+}
+
+/**
+ * The identity database in another IndexedDB: the one a Storage Access API handle gives a
+ * cross-site frame (`handle.indexedDB`), which is not the global `indexedDB` idb-keyval's
+ * createStore always opens.
+ */
+export function identityStoreOn(factory: IDBFactory): UseStore {
+  return createStoreOn(factory, IDENTITY_DB, IDENTITY_STORE);
+}
+
+/** idb-keyval's createStore, on a given IDBFactory: one object store, created on first open; reopened after the browser closes it. */
+export function createStoreOn(factory: IDBFactory, dbName: string, storeName: string): UseStore {
+  if (!factory || typeof factory.open !== 'function') throw new Error(`createStoreOn needs an IDBFactory (window.indexedDB or a storage access handle's indexedDB); got ${String(factory)}`);
+  if (!dbName || !storeName) throw new Error(`createStoreOn needs a database and a store name; got "${dbName}", "${storeName}"`);
+  let db: Promise<IDBDatabase> | undefined;
+  const open = (): Promise<IDBDatabase> => {
+    if (db) return db;
+    const request = factory.open(dbName);
+    request.onupgradeneeded = () => request.result.createObjectStore(storeName);
+    db = promisifyRequest(request);
+    db.then(
+      (opened) => (opened.onclose = () => (db = undefined)),
+      () => (db = undefined),
+    );
+    return db;
+  };
+  return (txMode, callback) => open().then((opened) => callback(opened.transaction(storeName, txMode).objectStore(storeName)));
 }
 
 /** This origin's key pair: the stored one, or a new one stored now. */

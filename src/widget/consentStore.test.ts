@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConsentStore, embeddingSiteOf, frameStorage, type KeyValueStorage } from './consentStore.ts';
+import { ConsentStore, embeddingSiteOf, type KeyValueStorage } from './consentStore.ts';
 import { DEFAULT_PREFERENCES, localDay } from './preferences.ts';
 
 function memoryStorage(): KeyValueStorage & { map: Map<string, string> } {
@@ -57,21 +57,25 @@ describe('ConsentStore', () => {
     expect(store.get('https://a.example')).toBeNull();
   });
 
+  it('moves the consent chosen in memory into granted storage, keeping the terms remembered there', () => {
+    const memory = new ConsentStore(memoryStorage());
+    const granted = new ConsentStore(memoryStorage());
+    memory.grant('https://a.example', 2000, 0.3);
+    expect(memory.moveTo('https://a.example', granted)).toEqual({ site: 'https://a.example', grantedAt: 2000, usageLimit: 0.3, preferences: DEFAULT_PREFERENCES, use: null });
+    expect(granted.get('https://a.example')?.grantedAt).toBe(2000);
+    // An earlier visit's terms in the granted storage survive this visit's fresh choice.
+    const other = new ConsentStore(memoryStorage());
+    other.grant('https://a.example', 1000, 0.5);
+    other.setPreferences('https://a.example', { dailyMinutes: 30 });
+    expect(memory.moveTo('https://a.example', other)).toMatchObject({ grantedAt: 2000, usageLimit: 0.3, preferences: { dailyMinutes: 30 } });
+    // Nothing chosen in memory: the granted storage's own record, unchanged.
+    expect(new ConsentStore(memoryStorage()).moveTo('https://a.example', other)?.grantedAt).toBe(2000);
+    expect(new ConsentStore(memoryStorage()).moveTo('https://b.example', other)).toBeNull();
+  });
+
   it('finds the embedding site from ancestorOrigins, else the referrer', () => {
     expect(embeddingSiteOf({ referrer: 'https://r.example/x' }, { ancestorOrigins: { length: 1, 0: 'https://a.example' } })).toBe('https://a.example');
     expect(embeddingSiteOf({ referrer: 'https://r.example/x' }, {})).toBe('https://r.example');
     expect(embeddingSiteOf({ referrer: '' }, {})).toBeNull();
-  });
-});
-
-describe('frameStorage', () => {
-  it('falls back to memory where the browser denies the frame its storage', () => {
-    const denied = frameStorage(() => {
-      throw new DOMException('Access is denied for this document.', 'SecurityError');
-    });
-    expect(denied.persistent).toBe(false);
-    new ConsentStore(denied.storage).grant('https://a.example', 1);
-    expect(new ConsentStore(denied.storage).get('https://a.example')?.grantedAt).toBe(1);
-    expect(frameStorage(() => memoryStorage()).persistent).toBe(true);
   });
 });

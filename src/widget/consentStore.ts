@@ -69,6 +69,18 @@ export class ConsentStore {
     return current;
   }
 
+  /**
+   * Moves this site's consent into another store (the storage the browser granted after the
+   * click): the choice made now wins, the terms and today's use remembered there from an
+   * earlier visit are kept (this visit's are the defaults until the controls show).
+   */
+  moveTo(site: string, target: ConsentStore): SiteConsent | null {
+    const chosen = this.get(site);
+    if (!chosen) return target.get(site);
+    const kept = target.get(site);
+    return target.put(kept ? { ...chosen, preferences: kept.preferences, use: kept.use } : chosen);
+  }
+
   private put(consent: SiteConsent): SiteConsent {
     this.storage.setItem(PREFIX + checkSite(consent.site), JSON.stringify(consent));
     return consent;
@@ -110,19 +122,4 @@ export function embeddingSiteOf(doc: { referrer: string }, loc: { ancestorOrigin
 export function memoryStorage(): KeyValueStorage {
   const map = new Map<string, string>();
   return { getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k) };
-}
-
-/**
- * The frame's localStorage, or page-lifetime memory where the browser denies a third-party
- * frame its storage (Chromium does when third-party cookies are blocked): then consent is
- * asked again on each visit, never assumed.
- */
-export function frameStorage(open: () => KeyValueStorage): { storage: KeyValueStorage; persistent: boolean } {
-  try {
-    const storage = open();
-    storage.getItem('swarmgrad.widget.probe');
-    return { storage, persistent: true };
-  } catch {
-    return { storage: memoryStorage(), persistent: false };
-  }
 }

@@ -5,15 +5,17 @@
 import '../../ui/styles.css';
 import './embed.css';
 import { Contributor, type ContributorState } from '../../contributor/contributor.ts';
-import { forgetIdentity } from '../../contributor/identity.ts';
+import type { UseStore } from 'idb-keyval';
+import { forgetIdentity, identityStoreOn } from '../../contributor/identity.ts';
 import { downloadJson } from '../../ui/dom.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
-import { ConsentStore, embeddingSiteOf, frameStorage, type SiteConsent } from '../consentStore.ts';
+import { ConsentStore, embeddingSiteOf, memoryStorage, type SiteConsent } from '../consentStore.ts';
 import { contributionLine, deviceLine as describeDevice, deviceOf } from '../device.ts';
 import { HostMessageSchema, receive, WIDGET_API_VERSION, type FrameMessage, type PauseReason, type WidgetPhase } from '../messages.ts';
 import { DEFAULT_PREFERENCES, meteredNetwork, msToNextDay, preferencePauses, type ConnectionInfo, type VolunteerPreferences } from '../preferences.ts';
 import { DutyCycleController, droppedFrames } from '../throttle.ts';
 import { ThrottledTrainer } from '../throttledTrainer.ts';
+import { browserStorageEnvironment, mayAsk, openFrameStorage, storageOnConsent, storageSentence, type FrameStorage, type StorageEnvironment } from '../storageAccess.ts';
 import { PauseReasons } from './backoff.ts';
 
 const DEVICE_LOST_PAUSE_MS = 30_000;
@@ -45,14 +47,19 @@ const statusLine = $('status');
 const deviceLine = $('device');
 const contribution = $('contribution');
 const downloadReceipts = $<HTMLButtonElement>('download-receipts');
+const storageNote = $('storage-note');
 
 const site = embeddingSiteOf(document, location);
 const embedded = window.parent !== window && site !== null;
-const stored = frameStorage(() => localStorage);
-const consents = new ConsentStore(stored.storage);
+/** Where consent and key are kept (storageAccess.ts); set in main(), before anything reads consent. */
+let stored: FrameStorage = { kind: 'page', storage: memoryStorage(), indexedDB: null, how: 'not opened yet', asked: false };
+let storageEnv: StorageEnvironment | null = null;
+let consents = new ConsentStore(stored.storage);
+/** The contributor key's store in the granted IndexedDB; null: a key for this visit only. */
+let keyStore: UseStore | null = null;
 /** This site's consent as last read or written: the frame is its only writer, so per-message paths read this, not storage. */
-let consent: SiteConsent | null = site && embedded ? consents.get(site) : null;
-const controller = new DutyCycleController({ usageLimit: consent?.usageLimit });
+let consent: SiteConsent | null = null;
+const controller = new DutyCycleController();
 const reasons = new PauseReasons((paused) => void (paused ? contributor?.pause() : contributor?.resume()));
 let contributor: Contributor | null = null;
 let trainer: ThrottledTrainer | null = null;
@@ -192,6 +199,7 @@ function startContributing(): void {
     // A software GPU (SwiftShader) compiles and computes in the GPU process that draws the host's
     // frames: starting it to time it cost a game 17–37 dropped frames in 4 s (scripts/bench-widget.ts).
     hardwareGpuOnly: true,
+    identityStore: keyStore,
     wrapTrainer: (inner) =>
       (trainer ??= new ThrottledTrainer(inner, controller, {
         clock: { now: () => performance.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
@@ -228,7 +236,7 @@ async function stopAndForget(): Promise<void> {
   facts.recordedMs = 0;
   state = null;
   // Forget who we are here too: this origin's contributor key and the id it had in this job.
-  await forgetIdentity(job ? [job.id] : []).catch(() => {});
+  if (keyStore) await forgetIdentity(job ? [job.id] : [], keyStore).catch((error) => console.warn(`Could not forget the contributor key: ${(error as Error).message}`));
   controls.hidden = true;
   consentSection.hidden = false;
   donate.focus();
@@ -348,11 +356,43 @@ function onHostMessage(event: MessageEvent): void {
   }
 }
 
+/** Keeps consent and key in `next` from now on; a consent chosen in memory moves there. */
+function useStorage(next: FrameStorage): void {
+  if (next.storage !== stored.storage) {
+    const target = new ConsentStore(next.storage);
+    consent = site ? consents.moveTo(site, target) : null;
+    consents = target;
+  }
+  stored = next;
+  keyStore = next.indexedDB ? identityStoreOn(next.indexedDB) : null;
+  console.info(`swarmgrad widget: keeping consent ${next.kind === 'page' ? 'for this visit only' : `in ${next.kind} storage`} (${next.how}); the contributor key ${keyStore ? 'with it' : 'for this visit only'}.`);
+  setText(storageNote, storageSentence(stored, mayAsk(storageEnv!, stored)));
+}
+
+/** The visitor's click: consent now (in memory if need be), storage access asked in the same click, then compute. */
+async function consentAndStart(): Promise<void> {
+  consent = consents.grant(site!, Date.now(), controller.usageLimit);
+  const asking = mayAsk(storageEnv!, stored);
+  // Called before any await: the request needs this click's user activation.
+  const answer = storageOnConsent(storageEnv!, stored);
+  if (asking) {
+    donate.disabled = true;
+    setText(storageNote, 'Waiting for your browser’s answer about keeping this choice…');
+  }
+  useStorage(await answer);
+  startContributing();
+}
+
 async function main(): Promise<void> {
   if (!embedded) {
     fail('This page is the swarmgrad widget: embed it with widget.js (see the README), or contribute from the home page.');
     return;
   }
+  storageEnv = browserStorageEnvironment(site!);
+  // Before consent this never prompts: it uses what the browser gives, or a grant already made.
+  useStorage(await openFrameStorage(storageEnv));
+  consent = consents.get(site!);
+  if (consent) controller.setUsageLimit(consent.usageLimit);
   window.addEventListener('message', onHostMessage);
   document.addEventListener('visibilitychange', () => {
     applyPreferences();
@@ -370,12 +410,8 @@ async function main(): Promise<void> {
     return;
   }
   $('project-name').textContent = job.name;
-  if (!stored.persistent) $('consent-text').append(' (Your browser keeps no storage for this frame here, so this choice lasts until the page closes.)');
   donate.disabled = false;
-  donate.addEventListener('click', () => {
-    consent = consents.grant(site!, Date.now(), controller.usageLimit);
-    startContributing();
-  });
+  donate.addEventListener('click', () => void consentAndStart());
   pauseButton.addEventListener('click', () => {
     reasons.set('visitor', !reasons.list.includes('visitor'));
     report();
