@@ -18,8 +18,8 @@ import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs';
 import { trustCertificateFlag } from '../src/server/contributorLauncher.ts';
 import { freePort, startJobServer, type JobServer } from './support/jobServer.ts';
 
-/** TEST-NET-2-adjacent benchmarking range (RFC 2544): never routed, not loopback. */
-const ADDRESS = '198.18.0.1';
+/** In the benchmarking range (RFC 2544, which isolated-net uses too): never routed, not loopback. */
+const ADDRESS = '198.18.50.1';
 
 test.describe.configure({ timeout: 5 * 60_000 });
 

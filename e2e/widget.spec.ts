@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Frame, type Page } from '@playwright/test';
 import type { RunStatusSnapshot } from '../src/server/runStatus.ts';
+import type { Leaderboard } from '../src/ledger/credit.ts';
+import { generateWebKeyPair } from '../src/protocol/signing.ts';
 import { freePort, startJobServer, type JobServer } from './support/jobServer.ts';
 
 test.describe.configure({ timeout: 4 * 60_000 });
@@ -199,6 +201,24 @@ test('the widget starts only on consent, keeps its storage from the host, and yi
   expect(receipts.jobId).toBe(project);
   expect(receipts.receipts.length).toBeGreaterThanOrEqual(gave.verified.results);
   expect(receipts.receipts.length).toBeLessThanOrEqual(gave.counted);
+
+  // 6b. Carrying this site's credit to another key (another site's frame, another device): a
+  // bad code is refused in words; a good one is signed in the frame and the leaderboard counts
+  // this key's credit for the other key.
+  await frame.locator('#carry summary').click();
+  const frameKey = (await frame.locator('#key-code').textContent())!;
+  expect(frameKey).toMatch(/^(ed25519|p256):/);
+  await frame.locator('#link-to').fill('ed25519:nope');
+  await frame.getByRole('button', { name: 'Sign and send' }).click();
+  await expect(frame.locator('#link-result')).toHaveText(/^Not linked: Not a public key: expected "ed25519:"/);
+  const elsewhere = (await generateWebKeyPair()).publicKey;
+  await frame.locator('#link-to').fill(elsewhere);
+  await frame.getByRole('button', { name: 'Sign and send' }).click();
+  await expect(frame.locator('#link-result')).toHaveText(/^Done: this site's credit now counts for /);
+  const board = (await (await fetch(`${server!.origin}/api/leaderboard`)).json()) as Leaderboard;
+  const person = board.contributors.find((p) => p.key === elsewhere)!;
+  expect(person.keys).toContain(frameKey);
+  expect(person.examples).toBeGreaterThan(0);
 
   // 7. The visitor's terms: a bad daily budget is refused with a clear message and nothing
   // changes; a good one is kept, and the status says why it is paused in words.

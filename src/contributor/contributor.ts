@@ -15,6 +15,8 @@ import { startTrainerWorker, type TrainerWorker } from '../worker/client.ts';
 import type { UseStore } from 'idb-keyval';
 import { checkCoordinatorPin, fingerprint, identityStore, loadContributorId, loadOrCreateIdentity, saveContributorId, type PinCheck } from './identity.ts';
 import { ContributorSession, type SessionEvent, type SessionTrainer } from './session.ts';
+import { sendKeyLink, signKeyLink, type LinkTaken } from './keyLink.ts';
+import { describeRoute, type LinkRoute } from '../net/route.ts';
 import type { LocalStepsTrainer } from '../worker/localSteps.ts';
 import { resolveModel } from '../model/layers/spec.ts';
 
@@ -36,6 +38,10 @@ export interface ContributorState {
   computing: boolean;
   /** This browser's key, as a short fingerprint (see identity.ts). */
   keyFingerprint: string | null;
+  /** Which way the link to the coordinator goes (direct, or through the job's TURN relay), once open. */
+  route: LinkRoute | null;
+  /** This browser's public key in full: the code another browser of the visitor's pastes to hand its credit here. */
+  publicKey: PublicKeyText | null;
   /** The coordinator key this browser pinned for the job. */
   coordinatorFingerprint: string | null;
   /** Set when the coordinator announces a key other than the pinned one: nothing runs until the visitor decides. */
@@ -93,6 +99,8 @@ export class Contributor {
     parametersVersion: null,
     computing: false,
     keyFingerprint: null,
+    publicKey: null,
+    route: null,
     coordinatorFingerprint: null,
     keyConflict: null,
     credit: { receipts: 0, examples: 0, failed: 0, lastHead: null },
@@ -165,7 +173,7 @@ export class Contributor {
       this.rememberIds = false;
       pin = { status: 'pinned-now', pinned: job.coordinatorKey };
     }
-    this.update({ keyFingerprint: await fingerprint(this.identity.publicKey), coordinatorFingerprint: await fingerprint(pin.pinned) });
+    this.update({ keyFingerprint: await fingerprint(this.identity.publicKey), publicKey: this.identity.publicKey, coordinatorFingerprint: await fingerprint(pin.pinned) });
     if (pin.status === 'mismatch') {
       this.update({ phase: 'failed', message: pin.message, keyConflict: { pinned: pin.pinned, presented: pin.presented, message: pin.message } });
       return false;
@@ -212,7 +220,7 @@ export class Contributor {
     const secure = location.protocol === 'https:';
     const port = Number(location.port) || (secure ? 443 : 80);
     this.link = new ReconnectingCoordinatorLink(() =>
-      connectToCoordinator({ host: location.hostname, port, path: job.relayPath, secure, coordinatorId: job.coordinatorId, iceServers: job.iceServers ?? [] }),
+      connectToCoordinator({ host: location.hostname, port, path: job.relayPath, secure, coordinatorId: job.coordinatorId, iceServers: job.iceServers ?? [], onRoute: (route) => this.onRoute(route) }),
     );
     this.link.onState = (s) => this.onLinkState(s);
     this.link.onChannel = (channel) => {
@@ -317,6 +325,18 @@ export class Contributor {
   }
 
   /** Everything needed to check this contributor's credit offline (`npm run ledger -- receipts LOG FILE`). */
+  private onRoute(route: LinkRoute | null): void {
+    const said = this.state.route ? describeRoute(this.state.route) : null;
+    this.update({ route });
+    if (route && describeRoute(route) !== said) this.log(`Connected to the coordinator ${describeRoute(route)}.`);
+  }
+
+  /** Hand this key's credit in the job to `toKey` (another browser of the visitor's): signed here, recorded by the coordinator. */
+  async handCreditTo(toKey: PublicKeyText): Promise<LinkTaken> {
+    if (!this.identity) throw new Error('this browser has no contributor key yet: it is made when contributing starts');
+    return sendKeyLink(await signKeyLink(this.identity, this.options.job.id, toKey));
+  }
+
   receiptsFile(): { jobId: string; contributorId: string | null; coordinatorKey: string | null; receipts: ReceiptBody[] } {
     return { jobId: this.options.job.id, contributorId: this.state.contributorId, coordinatorKey: this.pinnedCoordinatorKey, receipts: [...this.receipts] };
   }

@@ -5,6 +5,7 @@
 import { Peer, type DataConnection, type PeerError } from 'peerjs';
 import { explainConnectFailure, type CoordinatorWhereabouts } from './contributorErrors.ts';
 import type { FrameChannel, Watermarks } from './frameChannel.ts';
+import { selectedRoute, type LinkRoute } from './route.ts';
 import { PortFrameChannel, type DataChannelPort, type DataChannelPortEvents } from './portFrameChannel.ts';
 
 export interface CoordinatorConnectOptions {
@@ -13,8 +14,10 @@ export interface CoordinatorConnectOptions {
   readonly path: string;
   readonly secure: boolean;
   readonly coordinatorId: string;
-  /** None by default: only host candidates, and never a public STUN/TURN server. */
+  /** The job owner's STUN/TURN servers (from /api/job); none by default: only host candidates, never a public server. */
   readonly iceServers?: RTCIceServer[];
+  /** Which way the link goes once it is open (the selected candidate pair), or null if the browser does not say. */
+  readonly onRoute?: (route: LinkRoute | null) => void;
   /** The relay's API key (PeerJS default "peerjs"). */
   readonly key?: string;
   /** Give up on one attempt after this long (default 20 s). */
@@ -31,6 +34,7 @@ export function connectToCoordinator(opts: CoordinatorConnectOptions): Promise<F
   const where: CoordinatorWhereabouts = {
     relayUrl: `${opts.secure ? 'wss' : 'ws'}://${opts.host}:${opts.port}${path.slice(0, -1)}`,
     coordinatorId: opts.coordinatorId,
+    turn: (opts.iceServers ?? []).flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls])).filter((u) => /^turns?:/.test(u)),
   };
 
   return new Promise<FrameChannel>((resolve, reject) => {
@@ -60,7 +64,12 @@ export function connectToCoordinator(opts: CoordinatorConnectOptions): Promise<F
       peer.destroy();
       reject(new Error(explainConnectFailure(kind, detail, where, timeoutMs)));
     };
-    const timer = setTimeout(() => fail('timeout', ''), timeoutMs);
+    // Signaling went through but ICE never found a path: a blocked network, not a slow coordinator.
+    const timer = setTimeout(() => {
+      const ice = connection?.peerConnection?.iceConnectionState;
+      if (ice && ice !== 'connected' && ice !== 'completed' && ice !== 'closed') fail('no-path', `ICE ${ice}`);
+      else fail('timeout', '');
+    }, timeoutMs);
 
     peer.on('error', (error: PeerError<string>) => fail(error.type, error.message));
     peer.on('open', () => {
@@ -78,9 +87,25 @@ export function connectToCoordinator(opts: CoordinatorConnectOptions): Promise<F
         peer.removeAllListeners('error');
         peer.on('error', () => {});
         resolve(openedChannel(peer, connection!, opts));
+        if (opts.onRoute) watchRoute(connection!.peerConnection, opts.onRoute);
       });
     });
   });
+}
+
+/**
+ * Reports the selected candidate pair now and whenever ICE switches to another: the first pair
+ * to work is not always the best (a relayed pair may answer first, a direct one later).
+ */
+function watchRoute(link: RTCPeerConnection, onRoute: (route: LinkRoute | null) => void): void {
+  const read = () =>
+    link.getStats().then(
+      (report) => onRoute(selectedRoute(report as unknown as { values(): Iterable<{ id: string; type: string }> })),
+      () => onRoute(null),
+    );
+  void read();
+  const ice = link.sctp?.transport?.iceTransport;
+  if (ice && 'onselectedcandidatepairchange' in ice) ice.addEventListener('selectedcandidatepairchange', () => void read());
 }
 
 function describeLogPart(part: unknown): string {

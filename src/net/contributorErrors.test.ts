@@ -23,6 +23,16 @@ describe('explainConnectFailure', () => {
     expect(explainConnectFailure('timeout', '', where, 20_000)).toMatch(/did not answer within 20 s/);
   });
 
+  it('says what to do when signaling worked but no path did, with and without a TURN relay', () => {
+    expect(explainConnectFailure('no-path', 'ICE checking', where)).toBe(
+      "Reached the coordinator's relay, but no network path for the data connection (ICE checking): a firewall or NAT here blocks WebRTC (UDP), and this job has no TURN relay. " +
+        "Try another network, or ask the job's owner to add one (npm start -- --ice-server turn:…). This page keeps retrying.",
+    );
+    expect(explainConnectFailure('no-path', 'ICE failed', { ...where, turn: ['turn:turn.example:3478'] })).toMatch(
+      /^Reached the coordinator's relay, but no network path for the data connection, not even through the job's TURN relay \(turn:turn\.example:3478\) \(ICE failed\)\. A firewall here may block it, or the TURN server is down/,
+    );
+  });
+
   it('keeps the original wording for kinds it does not know', () => {
     expect(explainConnectFailure('something-new', 'detail', where)).toBe('Connecting to the coordinator failed: something-new (detail).');
   });

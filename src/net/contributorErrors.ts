@@ -5,6 +5,8 @@ export interface CoordinatorWhereabouts {
   /** e.g. "ws://example.org:8080/peerjs" */
   readonly relayUrl: string;
   readonly coordinatorId: string;
+  /** The job's TURN URLs this page was given (none: only direct paths can work). */
+  readonly turn?: readonly string[];
 }
 
 /** PeerJS error types (PeerErrorType and BaseConnectionErrorType) plus our own timeout. */
@@ -22,6 +24,7 @@ export type ConnectFailureKind =
   | 'webrtc'
   | 'negotiation-failed'
   | 'connection-closed'
+  | 'no-path'
   | 'timeout';
 
 export function explainConnectFailure(kind: string, detail: string, where: CoordinatorWhereabouts, timeoutMs?: number): string {
@@ -48,6 +51,12 @@ export function explainConnectFailure(kind: string, detail: string, where: Coord
       return `The browser's WebRTC stack failed while connecting to the coordinator${suffix}.`;
     case 'connection-closed':
       return `The connection to the coordinator closed while it was being set up${suffix}.`;
+    case 'no-path':
+      return where.turn?.length
+        ? `Reached the coordinator's relay, but no network path for the data connection, not even through the job's TURN relay (${where.turn.join(', ')})${suffix}. ` +
+            'A firewall here may block it, or the TURN server is down: try another network, or tell the job\'s owner. This page keeps retrying.'
+        : `Reached the coordinator's relay, but no network path for the data connection${suffix}: a firewall or NAT here blocks WebRTC (UDP), and this job has no TURN relay. ` +
+            'Try another network, or ask the job\'s owner to add one (npm start -- --ice-server turn:…). This page keeps retrying.';
     case 'timeout':
       return `The coordinator did not answer within ${Math.round((timeoutMs ?? 0) / 1000)} s. It may be overloaded or restarting; this page keeps retrying.`;
     default:

@@ -30,6 +30,11 @@ export const nodeDataChannelWebRtc: NodeWebRtc = {
     return {
       addRemoteCandidate: (candidate, sdpMid) => pc.addRemoteCandidate(candidate, sdpMid),
       close: () => pc.close(),
+      describe: () => {
+        const pair = pc.getSelectedCandidatePair();
+        const end = (c: NonNullable<typeof pair>['local']) => ({ type: c.type, address: c.address, port: c.port, transport: c.transportType });
+        return { iceState: pc.iceState(), gatheringState: pc.gatheringState(), selected: pair ? { local: end(pair.local), remote: end(pair.remote) } : null };
+      },
     };
   },
 };

@@ -63,6 +63,8 @@ export interface CoordinatorPeer {
   onChannel: ((channel: FrameChannel) => void) | null;
   /** Problems that do not stop the coordinator: a bad offer, a lost relay connection (it reconnects by itself). */
   onError: ((error: Error) => void) | null;
+  /** What the owner may want in the log: which way each contributor's link goes once open. */
+  onNote: ((line: string) => void) | null;
   readonly relayConnected: boolean;
   /** Contributors with an open channel. */
   readonly openChannels: number;
@@ -71,6 +73,9 @@ export interface CoordinatorPeer {
   /** Closes every contributor's channel and leaves the relay. */
   close(): Promise<void>;
 }
+
+/** When the coordinator looks again at which pair a new link uses, after the one before. */
+const ROUTE_RECHECKS_MS = [2_000, 8_000];
 
 /** PeerJS' own rule for ids; the relay accepts others, but browsers would refuse to dial them. */
 const PEER_ID = /^[A-Za-z0-9]+(?:[ _-][A-Za-z0-9]+)*$/;
@@ -96,6 +101,10 @@ interface ContributorSession {
   readonly link: AnsweringPeerConnection;
   channel: PortFrameChannel | null;
   negotiationTimer: ReturnType<typeof setTimeout> | null;
+  /** The types of the candidates the contributor sent (host, srflx, relay…), for the log when no path is found. */
+  remoteCandidates: string[];
+  /** The last ICE stage seen before the link closed. */
+  lastIce: string | null;
   disconnectTimer: ReturnType<typeof setTimeout> | null;
   ended: boolean;
 }
@@ -103,6 +112,7 @@ interface ContributorSession {
 class RelayRegisteredCoordinator implements CoordinatorPeer {
   onChannel: ((channel: FrameChannel) => void) | null = null;
   onError: ((error: Error) => void) | null = null;
+  onNote: ((line: string) => void) | null = null;
   readonly coordinatorId: string;
   readonly #options: CoordinatorPeerOptions;
   readonly #webrtc: NodeWebRtc;
@@ -353,6 +363,8 @@ class RelayRegisteredCoordinator implements CoordinatorPeer {
       link,
       channel: null,
       negotiationTimer: null,
+      remoteCandidates: [],
+      lastIce: null,
       disconnectTimer: null,
       ended: false,
     };
@@ -372,6 +384,7 @@ class RelayRegisteredCoordinator implements CoordinatorPeer {
       onClosed: (reason, byThisSide) => this.#endSession(session, reason, byThisSide),
     });
     session.channel = channel;
+    this.#noteRoute(session, null);
     try {
       this.onChannel!(channel);
     } catch (error) {
@@ -385,6 +398,7 @@ class RelayRegisteredCoordinator implements CoordinatorPeer {
     // Candidates trickle in after a session ended (timeout, contributor gone): nothing to do.
     if (!session || session.peerId !== src || session.ended) return;
     if (payload.candidate.candidate === '') return; // end-of-candidates marker
+    session.remoteCandidates.push(/ typ (\w+)/.exec(payload.candidate.candidate)?.[1] ?? 'unknown');
     try {
       session.link.addRemoteCandidate(payload.candidate.candidate, payload.candidate.sdpMid ?? '0');
     } catch (error) {
@@ -394,6 +408,9 @@ class RelayRegisteredCoordinator implements CoordinatorPeer {
 
   #linkStateChanged(session: ContributorSession, state: PeerLinkState): void {
     if (session.ended) return;
+    // Kept for the log: once the link closes, ICE reads "closed", which says nothing.
+    const d = session.link.describe?.();
+    if (d && d.iceState !== 'closed') session.lastIce = `ICE ${d.iceState}, gathering ${d.gatheringState}`;
     if (state === 'failed' || state === 'closed') {
       this.#endSession(session, `the connection to contributor ${session.peerId} ${state === 'failed' ? 'failed' : 'closed'}`);
     } else if (state === 'disconnected') {
@@ -412,6 +429,10 @@ class RelayRegisteredCoordinator implements CoordinatorPeer {
   #endSession(session: ContributorSession, reason: string, linger = false): void {
     if (session.ended) return;
     session.ended = true;
+    // A contributor that never got a data channel: say how far ICE got, for whoever reads the log.
+    if (!session.channel && !this.#closed) {
+      this.#report(new Error(`${reason}${reason.startsWith('no data channel') ? '' : ', before any data channel opened'}: ${this.#iceStage(session)}`));
+    }
     if (session.negotiationTimer) clearTimeout(session.negotiationTimer);
     if (session.disconnectTimer) clearTimeout(session.disconnectTimer);
     if (this.#sessions.get(session.connectionId) === session) this.#sessions.delete(session.connectionId);
@@ -437,6 +458,36 @@ class RelayRegisteredCoordinator implements CoordinatorPeer {
   #stopHeartbeat(): void {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     this.#heartbeat = null;
+  }
+
+  /**
+   * Logs which pair the link uses, and again if ICE moves to another: the first pair to work
+   * may be relayed while a direct one is still being checked. Looked at again a few times after
+   * the channel opens (libdatachannel has no event for it).
+   */
+  #noteRoute(session: ContributorSession, said: string | null, checksLeft = ROUTE_RECHECKS_MS.length): void {
+    if (!this.onNote || session.ended) return;
+    const selected = session.link.describe?.().selected;
+    let line = said;
+    if (selected) {
+      const end = (c: { type: string; address: string; port: number }) => `${c.type} ${c.address}:${c.port}`;
+      const relayed = selected.local.type === 'relay' || selected.remote.type === 'relay';
+      line = `${relayed ? 'through a TURN relay' : 'directly'}: ${end(selected.local)} ↔ ${end(selected.remote)} (${selected.local.transport})`;
+      if (line !== said) this.onNote(`contributor ${session.peerId} ${said === null ? 'connected' : 'now goes'} ${line}`);
+    }
+    if (checksLeft > 0) setTimeout(() => this.#noteRoute(session, line, checksLeft - 1), ROUTE_RECHECKS_MS[ROUTE_RECHECKS_MS.length - checksLeft]).unref();
+  }
+
+  /** Where a negotiation got to, in words: the ICE stage and what each side offered. */
+  #iceStage(session: ContributorSession): string {
+    const d = session.link.describe?.();
+    const counts = new Map<string, number>();
+    for (const t of session.remoteCandidates) counts.set(t, (counts.get(t) ?? 0) + 1);
+    const theirs = counts.size ? [...counts].map(([t, n]) => `${t}×${n}`).join(', ') : 'none';
+    const now = d && d.iceState !== 'closed' ? `ICE ${d.iceState}, gathering ${d.gatheringState}` : null;
+    const stage = now ?? session.lastIce ?? 'ICE state unknown';
+    const hint = session.remoteCandidates.includes('relay') ? '' : ' (no relay candidate from it: the job has no TURN server, or the contributor cannot reach it)';
+    return `${stage}; its candidates: ${theirs}${hint}`;
   }
 
   #report(error: Error): void {

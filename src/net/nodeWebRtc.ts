@@ -22,6 +22,21 @@ export interface AnsweringPeerConnection {
   /** Throws if the candidate cannot be parsed. */
   addRemoteCandidate(candidate: string, sdpMid: string): void;
   close(): void;
+  /** Where ICE stands and, once one is selected, the pair it uses: for the coordinator's log. */
+  describe?(): LinkDescription;
+}
+
+export interface LinkDescription {
+  iceState: string;
+  gatheringState: string;
+  selected: { local: CandidateEnd; remote: CandidateEnd } | null;
+}
+
+export interface CandidateEnd {
+  type: string;
+  address: string;
+  port: number;
+  transport: string;
 }
 
 export interface NodeWebRtc {

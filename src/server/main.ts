@@ -280,6 +280,7 @@ async function run(args: ServerOptions): Promise<number> {
     iceServers: () => iceServersFor(ice, 'coordinator', Date.now(), hmacSha1),
   });
   peer.onError = (error) => console.warn(`[coordinator peer] ${error.message}`);
+  peer.onNote = (line) => console.log(`[coordinator peer] ${line}`);
   peer.onChannel = (channel) => host.attach(channel);
 
   console.log(`swarmgrad: job "${job.name}" (${id})`);

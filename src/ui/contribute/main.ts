@@ -6,6 +6,7 @@ import { Contributor, type ContributorState } from '../../contributor/contributo
 import { loadOrCreateIdentity, trustCoordinatorKey } from '../../contributor/identity.ts';
 import { parseKeyCode, sendKeyLink, signKeyLink } from '../../contributor/keyLink.ts';
 import { parseTeamName } from '../../protocol/team.ts';
+import { describeRoute } from '../../net/route.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
 import type { BackendChoice } from '../../worker/api.ts';
 import { describeDevice } from '../deviceFacts.ts';
@@ -80,6 +81,7 @@ function render(s: ContributorState): void {
     ['Measured on this job', s.measuredExamplesPerSecond ? `${formatNumber(s.measuredExamplesPerSecond)} examples/s` : '–'],
     ['Last batch loss', s.lastLoss !== null ? s.lastLoss.toFixed(4) : '–'],
     ['Parameters version', s.parametersVersion !== null ? String(s.parametersVersion) : '–'],
+    ['Connection', s.route ? describeRoute(s.route) : '–'],
     ['Credit (verified receipts)', `${formatNumber(s.credit.receipts)} tasks, ${formatNumber(s.credit.examples)} examples${s.credit.failed ? ` · ${s.credit.failed} receipts did NOT verify` : ''}`],
     ['Log head seen', s.credit.lastHead ? `${formatNumber(s.credit.lastHead.size)} entries, root ${s.credit.lastHead.rootHash.slice(0, 16)}…` : '–'],
   ]);

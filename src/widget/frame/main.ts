@@ -7,6 +7,7 @@ import './embed.css';
 import { Contributor, type ContributorState } from '../../contributor/contributor.ts';
 import type { UseStore } from 'idb-keyval';
 import { forgetIdentity, identityStoreOn } from '../../contributor/identity.ts';
+import { parseKeyCode } from '../../contributor/keyLink.ts';
 import { downloadJson } from '../../ui/dom.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
 import { ConsentStore, embeddingSiteOf, memoryStorage, type SiteConsent } from '../consentStore.ts';
@@ -48,6 +49,10 @@ const deviceLine = $('device');
 const contribution = $('contribution');
 const downloadReceipts = $<HTMLButtonElement>('download-receipts');
 const storageNote = $('storage-note');
+const keyCode = $('key-code');
+const linkTo = $<HTMLInputElement>('link-to');
+const linkSend = $<HTMLButtonElement>('link-send');
+const linkResult = $('link-result');
 
 const site = embeddingSiteOf(document, location);
 const embedded = window.parent !== window && site !== null;
@@ -208,6 +213,7 @@ function startContributing(): void {
       })),
     onState: (s) => {
       state = s;
+      setText(keyCode, s.publicKey ?? '–');
       report();
     },
   });
@@ -356,6 +362,23 @@ function onHostMessage(event: MessageEvent): void {
   }
 }
 
+/** "Your credit on other sites": this frame's key signs a link to the pasted key, and the coordinator records it. */
+async function handCreditOn(): Promise<void> {
+  linkSend.disabled = true;
+  linkResult.className = '';
+  try {
+    if (!contributor) throw new Error('lend compute first: this site’s key is made then');
+    const toKey = parseKeyCode(linkTo.value);
+    const taken = await contributor.handCreditTo(toKey);
+    setText(linkResult, `Done: this site's credit now counts for ${toKey.slice(0, 20)}… (log entry ${taken.entry}).`);
+  } catch (error) {
+    setText(linkResult, `Not linked: ${(error as Error).message}`);
+    linkResult.className = 'bad';
+  } finally {
+    linkSend.disabled = false;
+  }
+}
+
 /** Keeps consent and key in `next` from now on; a consent chosen in memory moves there. */
 function useStorage(next: FrameStorage): void {
   if (next.storage !== stored.storage) {
@@ -412,6 +435,7 @@ async function main(): Promise<void> {
   $('project-name').textContent = job.name;
   donate.disabled = false;
   donate.addEventListener('click', () => void consentAndStart());
+  linkSend.addEventListener('click', () => void handCreditOn());
   pauseButton.addEventListener('click', () => {
     reasons.set('visitor', !reasons.list.includes('visitor'));
     report();
