@@ -10,24 +10,24 @@ const SECRET = 'a-long-shared-secret-0123456789';
 
 describe('ICE server URLs', () => {
   it('reads stun, turn and turns URLs with their default ports and transports', () => {
-    expect(parseIceUrl('stun:stun.example.org')).toEqual({ scheme: 'stun', host: 'stun.example.org', port: 3478, transport: null });
+    expect(parseIceUrl('stun:stun.relay.invalid')).toEqual({ scheme: 'stun', host: 'stun.relay.invalid', port: 3478, transport: null });
     expect(parseIceUrl('turn:198.51.100.7:3479?transport=tcp')).toEqual({ scheme: 'turn', host: '198.51.100.7', port: 3479, transport: 'tcp' });
-    expect(parseIceUrl('turns:turn.example.org')).toEqual({ scheme: 'turns', host: 'turn.example.org', port: 5349, transport: null });
+    expect(parseIceUrl('turns:turn.relay.invalid')).toEqual({ scheme: 'turns', host: 'turn.relay.invalid', port: 5349, transport: null });
     expect(parseIceUrl('turn:[2001:db8::1]:3478')).toMatchObject({ host: '[2001:db8::1]', port: 3478 });
   });
 
   it('refuses what is not one, with a user or password in it, or a transport that cannot be', () => {
-    expect(() => parseIceUrl('http://stun.example.org')).toThrow(/is not a STUN or TURN URL: write stun:HOST/);
-    expect(() => parseIceUrl('turn:alice:pw@turn.example.org')).toThrow(/no user or password in it/);
-    expect(() => parseIceUrl('turn:turn.example.org:99999')).toThrow('port 99999 is not from 1 to 65535');
-    expect(() => parseIceUrl('stun:stun.example.org?transport=udp')).toThrow('a STUN URL takes no transport');
-    expect(() => parseIceUrl('turns:turn.example.org?transport=udp')).toThrow('turns: runs over TLS, which is TCP');
+    expect(() => parseIceUrl('http://stun.relay.invalid')).toThrow(/is not a STUN or TURN URL: write stun:HOST/);
+    expect(() => parseIceUrl('turn:alice:pw@turn.relay.invalid')).toThrow(/no user or password in it/);
+    expect(() => parseIceUrl('turn:turn.relay.invalid:99999')).toThrow('port 99999 is not from 1 to 65535');
+    expect(() => parseIceUrl('stun:stun.relay.invalid?transport=udp')).toThrow('a STUN URL takes no transport');
+    expect(() => parseIceUrl('turns:turn.relay.invalid?transport=udp')).toThrow('turns: runs over TLS, which is TCP');
   });
 
   it('needs a long secret for TURN, and no secret without TURN', () => {
-    expect(() => iceConfig(['turn:t.example.org'], null)).toThrow(/a TURN server needs its shared secret/);
-    expect(() => iceConfig(['stun:s.example.org'], SECRET)).toThrow('a TURN secret was given but no turn: or turns: server');
-    expect(() => iceConfig(['turn:t.example.org'], 'short')).toThrow(/shorter than 16 characters/);
+    expect(() => iceConfig(['turn:t.relay.invalid'], null)).toThrow(/a TURN server needs its shared secret/);
+    expect(() => iceConfig(['stun:s.relay.invalid'], SECRET)).toThrow('a TURN secret was given but no turn: or turns: server');
+    expect(() => iceConfig(['turn:t.relay.invalid'], 'short')).toThrow(/shorter than 16 characters/);
     expect(iceConfig([], null)).toEqual({ stun: [], turn: [], turnSecret: null, turnTtlSeconds: 43200 });
   });
 });
@@ -41,19 +41,19 @@ describe('TURN REST credentials', () => {
   });
 
   it('are made fresh for each page, STUN servers without any', () => {
-    const config = iceConfig(['stun:s.example.org', 'turn:t.example.org', 'turns:t.example.org'], SECRET, 600);
+    const config = iceConfig(['stun:s.relay.invalid', 'turn:t.relay.invalid', 'turns:t.relay.invalid'], SECRET, 600);
     const [stun, turn] = iceServersFor(config, 'page-2', 1_000_000, hmac);
-    expect(stun).toEqual({ urls: ['stun:s.example.org'] });
-    expect(turn).toMatchObject({ urls: ['turn:t.example.org', 'turns:t.example.org'], username: '1600:page-2' });
+    expect(stun).toEqual({ urls: ['stun:s.relay.invalid'] });
+    expect(turn).toMatchObject({ urls: ['turn:t.relay.invalid', 'turns:t.relay.invalid'], username: '1600:page-2' });
     expect(iceServersFor(config, 'page-3', 1_000_000, hmac)[1].credential).not.toBe(turn.credential);
     expect(iceServersFor(iceConfig([], null), 'x', 0, hmac)).toEqual([]);
   });
 
   it('convert to libdatachannel’s servers, one per URL, with the relay type', () => {
-    const servers = iceServersFor(iceConfig(['stun:s.example.org:19302', 'turn:10.0.0.1?transport=tcp', 'turn:10.0.0.1', 'turns:[2001:db8::1]'], SECRET), 'coordinator', 0, hmac);
+    const servers = iceServersFor(iceConfig(['stun:s.relay.invalid:3479', 'turn:10.0.0.1?transport=tcp', 'turn:10.0.0.1', 'turns:[2001:db8::1]'], SECRET), 'coordinator', 0, hmac);
     const { username, credential } = servers[1];
     expect(toLibDataChannel(servers)).toEqual([
-      { hostname: 's.example.org', port: 19302 },
+      { hostname: 's.relay.invalid', port: 3479 },
       { hostname: '10.0.0.1', port: 3478, username, password: credential, relayType: 'TurnTcp' },
       { hostname: '10.0.0.1', port: 3478, username, password: credential, relayType: 'TurnUdp' },
       { hostname: '2001:db8::1', port: 5349, username, password: credential, relayType: 'TurnTls' },

@@ -13,8 +13,8 @@ describe('parseCommandLine', () => {
       kind: 'run',
       options: { job: null, contributors: 0, port: 8787, host: '127.0.0.1', out: null, site: 'dist', fresh: false, stay: false, tls: null, iceServers: [], turnSecretFile: null, turnTtlSeconds: 43200, debug: false },
     });
-    expect(parseCommandLine(['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--ice-server', 'stun:s.example.org', '--ice-server', 'turn:t.example.org:3479', '--turn-secret-file', 's.txt', '--turn-ttl', '600'])).toMatchObject({
-      options: { tls: { cert: 'c.pem', key: 'k.pem' }, iceServers: ['stun:s.example.org', 'turn:t.example.org:3479'], turnSecretFile: 's.txt', turnTtlSeconds: 600 },
+    expect(parseCommandLine(['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--ice-server', 'stun:s.relay.invalid', '--ice-server', 'turn:t.relay.invalid:3479', '--turn-secret-file', 's.txt', '--turn-ttl', '600'])).toMatchObject({
+      options: { tls: { cert: 'c.pem', key: 'k.pem' }, iceServers: ['stun:s.relay.invalid', 'turn:t.relay.invalid:3479'], turnSecretFile: 's.txt', turnTtlSeconds: 600 },
     });
     expect(parseCommandLine(['--job', 'j.json', '--contributors', '2', '--port', '0', '--fresh', '--debug'])).toMatchObject({
       kind: 'run',
@@ -56,10 +56,10 @@ describe('parseCommandLine', () => {
     expect(refusal(['--json'])).toBe('--json is an option of --plan');
     expect(refusal(['--tls-cert', 'c.pem'])).toBe('--tls-cert and --tls-key go together: give --tls-key too');
     expect(refusal(['--tls-key', 'k.pem'])).toBe('--tls-cert and --tls-key go together: give --tls-cert too');
-    expect(refusal(['--ice-server', 'stun.example.org'])).toMatch(/^--ice-server "stun.example.org" is not a STUN or TURN URL/);
-    expect(refusal(['--ice-server', 'turn:t.example.org'])).toBe("a TURN server needs --turn-secret-file: coturn's static-auth-secret, so that each page gets credentials that expire");
+    expect(refusal(['--ice-server', 'stun.relay.invalid'])).toMatch(/^--ice-server "stun.relay.invalid" is not a STUN or TURN URL/);
+    expect(refusal(['--ice-server', 'turn:t.relay.invalid'])).toBe("a TURN server needs --turn-secret-file: coturn's static-auth-secret, so that each page gets credentials that expire");
     expect(refusal(['--turn-secret-file', 's.txt'])).toBe('--turn-secret-file is for a TURN server: add --ice-server turn:HOST[:PORT]');
-    expect(refusal(['--ice-server', 'turn:t.example.org', '--turn-secret-file', 's.txt', '--turn-ttl', '5'])).toBe('--turn-ttl must be a whole number from 60 to 604800, got "5"');
+    expect(refusal(['--ice-server', 'turn:t.relay.invalid', '--turn-secret-file', 's.txt', '--turn-ttl', '5'])).toBe('--turn-ttl must be a whole number from 60 to 604800, got "5"');
   });
 });
 

@@ -15,6 +15,8 @@ const options: CoordinatorConnectOptions = {
   path: '/peerjs',
   secure: location.protocol === 'https:',
   coordinatorId: params.get('coordinator') ?? 'coordinator',
+  // Host candidates only: never a public STUN or TURN server (PeerJS would add its own defaults).
+  iceServers: [],
 };
 
 const states: string[] = [];
