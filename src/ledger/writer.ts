@@ -5,7 +5,8 @@
 import type { CoordinatorEvent } from '../coordinator/decisions.ts';
 import type { SignedTreeHead } from '../protocol/messages.ts';
 import { toHex, treeHeadStatement, type SyncSigner } from '../protocol/signing.ts';
-import { entriesOf, entryLine, type GenesisEntry, type LedgerEntryBody } from './entries.ts';
+import type { CreditBook } from './credit.ts';
+import { entriesOf, entryLine, type GenesisEntry, type LedgerEntry, type LedgerEntryBody } from './entries.ts';
 import { MerkleTree, type SyncHash } from './merkle.ts';
 
 const encoder = new TextEncoder();
@@ -47,11 +48,14 @@ export class LedgerWriter {
     private readonly hash: SyncHash,
     existingLines: readonly string[] = [],
     lastHead: SignedTreeHead | null = null,
+    /** Fed every entry, the existing ones and each new one, as it is appended (the leaderboard). */
+    private readonly book: CreditBook | null = null,
   ) {
     this.tree = new MerkleTree(hash);
     for (const line of existingLines) {
       this.tree.append(encoder.encode(line));
-      const entry = JSON.parse(line) as LedgerEntryBody & { n: number; at: number };
+      const entry = JSON.parse(line) as LedgerEntry;
+      this.book?.add(entry);
       this.lastAt = entry.at;
       if (entry.kind === 'credit') this.credit.set(entry.contributorId, { leases: entry.leases, examples: entry.examples });
     }
@@ -145,8 +149,10 @@ export class LedgerWriter {
   private add(at: number, body: LedgerEntryBody): string {
     // Entry times never go back (a wall clock may): the log's order is the truth, time a label.
     this.lastAt = Math.max(this.lastAt, at);
-    const line = entryLine(this.tree.size, this.lastAt, body);
+    const n = this.tree.size;
+    const line = entryLine(n, this.lastAt, body);
     this.tree.append(encoder.encode(line));
+    this.book?.add({ n, at: this.lastAt, ...body });
     return line;
   }
 }

@@ -8,7 +8,7 @@ import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, renameSyn
 import { join } from 'node:path';
 import type { CoordinatorEvent } from '../coordinator/decisions.ts';
 import { CreditBook, type Leaderboard } from '../ledger/credit.ts';
-import type { GenesisEntry, LedgerEntry } from '../ledger/entries.ts';
+import type { GenesisEntry } from '../ledger/entries.ts';
 import { verifyLog } from '../ledger/verify.ts';
 import { LedgerWriter, type ReceiptBody } from '../ledger/writer.ts';
 import type { KeyLink, SignedTreeHead } from '../protocol/messages.ts';
@@ -22,19 +22,13 @@ export function ledgerPaths(dir: string): { entries: string; heads: string } {
 }
 
 export class LedgerFile {
-  /** The credit of everything written, for the leaderboard and for checking key links. */
-  private readonly book: CreditBook;
-
   private constructor(
     private readonly writer: LedgerWriter,
+    /** The credit of everything written (the writer feeds it), for the leaderboard and for checking key links. */
+    private readonly book: CreditBook,
     private readonly entriesFd: number,
     private readonly headsFd: number,
-    jobId: string,
-    existingLines: readonly string[],
-  ) {
-    this.book = new CreditBook(jobId, nodeVerifier);
-    for (const line of existingLines) this.book.add(JSON.parse(line) as LedgerEntry);
-  }
+  ) {}
 
   /** Open (verify and continue) or create the ledger in `dir`; with `fresh`, an existing one is renamed aside first. */
   static async open(dir: string, options: { genesis: GenesisEntry; signer: SyncSigner; fresh: boolean; log?: (line: string) => void }): Promise<LedgerFile> {
@@ -45,8 +39,8 @@ export class LedgerFile {
       renameSync(paths.entries, `${paths.entries}.${stamp}`);
       if (existsSync(paths.heads)) renameSync(paths.heads, `${paths.heads}.${stamp}`);
     }
+    const book = new CreditBook(options.genesis.jobId, nodeVerifier);
     let writer: LedgerWriter;
-    let existingLines: string[] = [];
     if (exists && !options.fresh) {
       const entriesText = readFileSync(paths.entries, 'utf8');
       const headsText = existsSync(paths.heads) ? readFileSync(paths.heads, 'utf8') : '';
@@ -64,13 +58,12 @@ export class LedgerFile {
         truncateSync(paths.entries, Buffer.byteLength(entriesText) - Buffer.byteLength(verified.tornTail));
         options.log?.(`ledger: dropped a last entry cut short by a crash (${verified.tornTail.length} bytes, never signed)`);
       }
-      writer = new LedgerWriter(options.genesis, options.signer, sha256, verified.lines, verified.heads.at(-1) ?? null);
-      existingLines = verified.lines;
+      writer = new LedgerWriter(options.genesis, options.signer, sha256, verified.lines, verified.heads.at(-1) ?? null, book);
       options.log?.(`ledger: continuing ${paths.entries} (${verified.size} entries, ${verified.heads.length} signed heads, verified)`);
     } else {
-      writer = new LedgerWriter(options.genesis, options.signer, sha256);
+      writer = new LedgerWriter(options.genesis, options.signer, sha256, [], null, book);
     }
-    const file = new LedgerFile(writer, openSync(paths.entries, 'a'), openSync(paths.heads, 'a'), options.genesis.jobId, existingLines);
+    const file = new LedgerFile(writer, book, openSync(paths.entries, 'a'), openSync(paths.heads, 'a'));
     file.write(writer.start(Date.now()).lines);
     return file;
   }
@@ -131,8 +124,6 @@ export class LedgerFile {
   }
 
   private write(lines: string[]): void {
-    if (!lines.length) return;
-    writeSync(this.entriesFd, lines.map((l) => `${l}\n`).join(''));
-    for (const line of lines) this.book.add(JSON.parse(line) as LedgerEntry);
+    if (lines.length) writeSync(this.entriesFd, lines.map((l) => `${l}\n`).join(''));
   }
 }
