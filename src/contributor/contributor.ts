@@ -15,7 +15,7 @@ import { startTrainerWorker, type TrainerWorker } from '../worker/client.ts';
 import type { UseStore } from 'idb-keyval';
 import { checkCoordinatorPin, fingerprint, identityStore, loadContributorId, loadOrCreateIdentity, saveContributorId, type PinCheck } from './identity.ts';
 import { ContributorSession, type SessionEvent, type SessionTrainer } from './session.ts';
-import { sendKeyLink, signKeyLink, type LinkTaken } from './keyLink.ts';
+import { handCreditOn, type LinkTaken } from './keyLink.ts';
 import { describeRoute, type LinkRoute } from '../net/route.ts';
 import type { LocalStepsTrainer } from '../worker/localSteps.ts';
 import { resolveModel } from '../model/layers/spec.ts';
@@ -331,10 +331,10 @@ export class Contributor {
     if (route && describeRoute(route) !== said) this.log(`Connected to the coordinator ${describeRoute(route)}.`);
   }
 
-  /** Hand this key's credit in the job to `toKey` (another browser of the visitor's): signed here, recorded by the coordinator. */
-  async handCreditTo(toKey: PublicKeyText): Promise<LinkTaken> {
+  /** Hand this key's credit in the job to the key whose code was pasted (another browser of the visitor's): signed here, recorded by the coordinator. */
+  async handCreditTo(pastedCode: string): Promise<{ toKey: PublicKeyText; taken: LinkTaken }> {
     if (!this.identity) throw new Error('this browser has no contributor key yet: it is made when contributing starts');
-    return sendKeyLink(await signKeyLink(this.identity, this.options.job.id, toKey));
+    return handCreditOn(this.identity, this.options.job.id, pastedCode);
   }
 
   receiptsFile(): { jobId: string; contributorId: string | null; coordinatorKey: string | null; receipts: ReceiptBody[] } {

@@ -28,6 +28,12 @@ export interface LinkTaken {
   treeHead: SignedTreeHead;
 }
 
+/** The whole hand-over from a pasted key code: read it, sign the link with `identity`, send it. Any refusal is an Error that says why. */
+export async function handCreditOn(identity: WebKeyPair, jobId: string, pastedCode: string): Promise<{ toKey: PublicKeyText; taken: LinkTaken }> {
+  const toKey = parseKeyCode(pastedCode);
+  return { toKey, taken: await sendKeyLink(await signKeyLink(identity, jobId, toKey)) };
+}
+
 /** POST the link; the coordinator's refusal comes back as an Error with its message. */
 export async function sendKeyLink(link: KeyLink, fetchImpl: typeof fetch = fetch, url = '/api/key-link'): Promise<LinkTaken> {
   const response = await fetchImpl(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(link) });

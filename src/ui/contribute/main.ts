@@ -4,7 +4,7 @@
 import '../styles.css';
 import { Contributor, type ContributorState } from '../../contributor/contributor.ts';
 import { loadOrCreateIdentity, trustCoordinatorKey } from '../../contributor/identity.ts';
-import { parseKeyCode, sendKeyLink, signKeyLink } from '../../contributor/keyLink.ts';
+import { handCreditOn } from '../../contributor/keyLink.ts';
 import { parseTeamName } from '../../protocol/team.ts';
 import { describeRoute } from '../../net/route.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
@@ -184,9 +184,7 @@ function setUpCarry(job: JobAnnouncement): void {
     send.disabled = true;
     result.className = '';
     try {
-      const toKey = parseKeyCode(linkTo.value);
-      const link = await signKeyLink(await loadOrCreateIdentity(), job.id, toKey);
-      const taken = await sendKeyLink(link);
+      const { toKey, taken } = await handCreditOn(await loadOrCreateIdentity(), job.id, linkTo.value);
       result.textContent = `Done: this browser's credit now counts for ${toKey.slice(0, 20)}… (log entry ${taken.entry}, covered by the signed head of ${formatNumber(taken.treeHead.size)} entries).`;
       log('Handed this browser’s credit on to another key.');
     } catch (error) {

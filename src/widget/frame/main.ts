@@ -7,7 +7,6 @@ import './embed.css';
 import { Contributor, type ContributorState } from '../../contributor/contributor.ts';
 import type { UseStore } from 'idb-keyval';
 import { forgetIdentity, identityStoreOn } from '../../contributor/identity.ts';
-import { parseKeyCode } from '../../contributor/keyLink.ts';
 import { downloadJson } from '../../ui/dom.ts';
 import type { JobAnnouncement } from '../../server/httpApi.ts';
 import { ConsentStore, embeddingSiteOf, memoryStorage, type SiteConsent } from '../consentStore.ts';
@@ -368,8 +367,7 @@ async function handCreditOn(): Promise<void> {
   linkResult.className = '';
   try {
     if (!contributor) throw new Error('lend compute first: this site’s key is made then');
-    const toKey = parseKeyCode(linkTo.value);
-    const taken = await contributor.handCreditTo(toKey);
+    const { toKey, taken } = await contributor.handCreditTo(linkTo.value);
     setText(linkResult, `Done: this site's credit now counts for ${toKey.slice(0, 20)}… (log entry ${taken.entry}).`);
   } catch (error) {
     setText(linkResult, `Not linked: ${(error as Error).message}`);
