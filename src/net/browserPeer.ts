@@ -98,11 +98,12 @@ export function connectToCoordinator(opts: CoordinatorConnectOptions): Promise<F
  * to work is not always the best (a relayed pair may answer first, a direct one later).
  */
 function watchRoute(link: RTCPeerConnection, onRoute: (route: LinkRoute | null) => void): void {
+  // A report this code cannot read (say, a candidate type it does not know) is no route, not an unhandled rejection.
   const read = () =>
-    link.getStats().then(
-      (report) => onRoute(selectedRoute(report as unknown as { values(): Iterable<{ id: string; type: string }> })),
-      () => onRoute(null),
-    );
+    link
+      .getStats()
+      .then((report) => selectedRoute(report as unknown as { values(): Iterable<{ id: string; type: string }> }))
+      .then(onRoute, () => onRoute(null));
   void read();
   const ice = link.sctp?.transport?.iceTransport;
   if (ice && 'onselectedcandidatepairchange' in ice) ice.addEventListener('selectedcandidatepairchange', () => void read());
