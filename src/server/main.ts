@@ -5,7 +5,7 @@
 
 import { constants, existsSync, readFileSync } from 'node:fs';
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { createHmac, createPrivateKey as createPrivateKeyFrom, randomBytes, X509Certificate } from 'node:crypto';
+import { createHmac, createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
@@ -353,17 +353,18 @@ async function loadTls(options: ServerOptions['tls']): Promise<{ cert: string; k
     }),
   ]);
   let certificate: X509Certificate;
+  let privateKey: KeyObject;
   try {
     certificate = new X509Certificate(cert);
   } catch (error) {
     throw new UsageError(`--tls-cert ${options.cert} is not a PEM certificate (${(error as Error).message})`);
   }
   try {
-    if (!certificate.checkPrivateKey(createPrivateKeyFrom(key))) throw new UsageError(`--tls-key ${options.key} is not the key of the certificate ${options.cert}`);
+    privateKey = createPrivateKey(key);
   } catch (error) {
-    if (error instanceof UsageError) throw error;
     throw new UsageError(`--tls-key ${options.key} is not a PEM private key (${(error as Error).message})`);
   }
+  if (!certificate.checkPrivateKey(privateKey)) throw new UsageError(`--tls-key ${options.key} is not the key of the certificate ${options.cert}`);
   if (Date.parse(certificate.validTo) < Date.now()) throw new UsageError(`the certificate ${options.cert} expired on ${certificate.validTo}`);
   return { cert, key };
 }
