@@ -17,6 +17,7 @@ import { chromium, expect, test } from '@playwright/test';
 import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs';
 import { trustCertificateFlag } from '../src/server/contributorLauncher.ts';
 import { freePort, startJobServer, type JobServer } from './support/jobServer.ts';
+import { addLoopbackAddress, requireIsolatedRoot } from './support/namespaces.ts';
 
 /** In the benchmarking range (RFC 2544, which isolated-net uses too): never routed, not loopback. */
 const ADDRESS = '198.18.50.1';
@@ -27,9 +28,8 @@ let out = '';
 let server: JobServer | null = null;
 
 test.beforeAll(() => {
-  if (process.getuid?.() !== 0) throw new Error('the TLS e2e adds an address to the namespace: run it with `node scripts/e2e.mjs` (inside ../shared/isolated-net, as root)');
-  const present = execFileSync('ip', ['-4', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' });
-  if (!present.includes(`${ADDRESS}/`)) execFileSync('ip', ['addr', 'add', `${ADDRESS}/32`, 'dev', 'lo']);
+  requireIsolatedRoot('the TLS tests (they add an address to the namespace)');
+  addLoopbackAddress(ADDRESS);
 });
 
 test.beforeEach(() => {

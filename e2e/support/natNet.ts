@@ -10,11 +10,12 @@
 // Needs root inside ../shared/isolated-net, and nftables; everything lives in namespaces that
 // go away on close() or when this process exits.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromiumArgs, chromiumPath } from '../../scripts/chromium.mjs';
+import { addLoopbackAddress, removeStaleNamespaces, requireIsolatedRoot, run as runCommand } from './namespaces.ts';
 
 export interface NatHost {
   readonly namespace: string;
@@ -37,46 +38,15 @@ export interface NatNet {
 
 const NAMES = /^sg[nr]-(\d+)-\d+$/;
 
-function run(command: string, args: string[], input?: string): string {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-  } catch (error) {
-    const stderr = String((error as { stderr?: string }).stderr ?? '').trim();
-    throw new Error(`NAT net: \`${command} ${args.join(' ')}\` failed: ${stderr || (error as Error).message}`);
-  }
-}
-
-export function requireIsolatedRoot(what: string): void {
-  if (process.getuid?.() !== 0 || process.env.ISOLATED_NET_INSIDE !== '1') {
-    throw new Error(`${what} needs root inside a network namespace of its own: run it with \`node scripts/e2e.mjs FILE\` (inside ../shared/isolated-net), as root`);
-  }
-}
-
-function removeStale(): void {
-  let names: string[] = [];
-  try {
-    names = readdirSync('/run/netns');
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const owner = NAMES.exec(name)?.[1];
-    if (!owner) continue;
-    try {
-      process.kill(Number(owner), 0);
-    } catch {
-      run('ip', ['netns', 'del', name]);
-    }
-  }
-}
+const run = (command: string, args: string[], input?: string) => runCommand('NAT net', command, args, input);
 
 /**
  * One contributor machine and its router per entry of `blocksDirect`; `turn` is the TURN
  * server's address and UDP port that a blocking router still lets through.
  */
 export function createNatNet(blocksDirect: readonly boolean[], turn: { address: string; port: number }): NatNet {
-  requireIsolatedRoot('the NAT test');
-  removeStale();
+  requireIsolatedRoot('NAT routers');
+  removeStaleNamespaces(NAMES);
   const wrapperDir = mkdtempSync(join(tmpdir(), 'swarmgrad-nat-'));
   const namespaces: string[] = [];
   let closed = false;
@@ -167,8 +137,7 @@ export interface TurnServer {
  * shared secret that the coordinator hands out credentials for (use-auth-secret).
  */
 export async function startTurnServer(address: string, port: number, dir: string): Promise<TurnServer> {
-  const present = run('ip', ['-4', 'addr', 'show', 'dev', 'lo']);
-  if (!present.includes(`${address}/`)) run('ip', ['addr', 'add', `${address}/32`, 'dev', 'lo']);
+  addLoopbackAddress(address);
   const secret = `e2e-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
   const secretFile = join(dir, 'turn-secret');
   writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });

@@ -11,14 +11,15 @@
 // Needs root inside ../shared/isolated-net: the veth ends and routes this side then live in
 // the throwaway namespace that isolated-net creates, never on the machine's own network.
 
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { chromiumArgs, chromiumPath } from '../../scripts/chromium.mjs';
 import type { LaunchedContributors } from '../../src/server/contributorLauncher.ts';
+import { removeStaleNamespaces, requireIsolatedRoot, run as runCommand } from './namespaces.ts';
 
 export interface ShapedLinkOptions {
   /** Coordinator → contributor, Mbit/s (default 20). */
@@ -61,46 +62,7 @@ const TBF = ['burst', '32kb', 'latency', '200ms'];
 /** Link numbers in use by this process: the third byte of their addresses, 1–254. */
 const inUse = new Set<number>();
 
-function run(command: string, args: string[]): string {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (error) {
-    const stderr = String((error as { stderr?: string }).stderr ?? '').trim();
-    throw new Error(`shaped links: \`${command} ${args.join(' ')}\` failed: ${stderr || (error as Error).message}`);
-  }
-}
-
-function requireIsolatedRoot(): void {
-  if (process.getuid?.() !== 0 || process.env.ISOLATED_NET_INSIDE !== '1') {
-    throw new Error(
-      'shaped links need root inside a network namespace of their own: run inside ../shared/isolated-net ' +
-        '(`node scripts/e2e.mjs FILE` does for e2e tests), as root',
-    );
-  }
-}
-
-/** Namespaces left by a process that died before close() (SIGKILL, a crash): their veth pairs died with it. */
-function removeStaleNamespaces(): void {
-  let names: string[];
-  try {
-    names = readdirSync('/run/netns');
-  } catch {
-    return; // no namespace was ever added on this machine
-  }
-  for (const name of names) {
-    const owner = NAMESPACE.exec(name)?.[1];
-    if (owner && !processAlive(Number(owner))) run('ip', ['netns', 'del', name]);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const run = (command: string, args: string[]) => runCommand('shaped links', command, args);
 
 function sentBytes(args: string[]): number {
   const [qdisc] = JSON.parse(run('tc', ['-j', '-s', ...args])) as { bytes: number }[];
@@ -150,8 +112,8 @@ function addLink(n: number, downMbit: number, upMbit: number, wrapperDir: string
 
 /** `count` links of `downMbit`/`upMbit` (default 20/5 Mbit/s), numbered from the lowest free 198.19.N. */
 export function createShapedLinks(count: number, { downMbit = 20, upMbit = 5 }: ShapedLinkOptions = {}): ShapedLinks {
-  requireIsolatedRoot();
-  removeStaleNamespaces();
+  requireIsolatedRoot('shaped links');
+  removeStaleNamespaces(NAMESPACE);
   const wrapperDir = mkdtempSync(join(tmpdir(), 'swarmgrad-shaped-'));
   const links: ShapedLink[] = [];
   const numbers: number[] = [];
