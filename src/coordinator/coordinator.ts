@@ -10,10 +10,10 @@
 
 import type { ResolvedModel } from '../model/layers/spec.ts';
 import type { ContributorMessage, ErrorCode, SyncSpec } from '../protocol/messages.ts';
-import { resultHashInput, resultStatement, welcomeStatement, type SyncSigner, type SyncVerifier } from '../protocol/signing.ts';
-import { CompressionError } from '../compression/index.ts';
+import { welcomeStatement, type SyncSigner, type SyncVerifier } from '../protocol/signing.ts';
 import { MAX_LEASE_EXAMPLES } from '../protocol/messages.ts';
-import { decodeUpdate, roundTrip } from '../protocol/updates.ts';
+import { roundTrip } from '../protocol/updates.ts';
+import { checkResult, type ResultCheck, type ResultCheckInput, type ResultProblem } from './resultCheck.ts';
 import { ParameterBroadcast } from './broadcast.ts';
 import { ContributorRegistry, type Contributor } from './contributors.ts';
 import type { CoverageReport } from './coverage.ts';
@@ -170,19 +170,35 @@ export class Coordinator {
   }
 
   /** One decoded message from a peer. Never throws for anything the peer sent. */
-  receive(peer: string, message: ContributorMessage, now: number): Decisions {
+  /**
+   * A message from a peer. `checked`: a result's hash, signature and decode already done
+   * (resultCheck.ts, e.g. in a worker thread, from resultCheckInput); one that is not for this
+   * sender's key and this result's hash is ignored and the checks run here.
+   */
+  receive(peer: string, message: ContributorMessage, now: number, checked?: ResultCheck): Decisions {
     this.requireStarted('receive');
     if (this.closing.has(peer)) return noDecisions();
     if (!this.contributors.hasPeer(peer)) throw new Error(`Coordinator.receive: peer ${peer} never joined (call join when its connection opens)`);
     const d = noDecisions();
     try {
-      this.dispatch(peer, message, now, d);
+      this.dispatch(peer, message, now, d, checked);
     } catch (error) {
       const e = error as Error;
       d.events.push({ type: 'internalError', at: now, peer, message: e?.message ?? String(error), stack: e?.stack ?? null });
       this.fail(peer, 'internal', `The coordinator failed while handling your ${message.type}; reconnect to continue`, now, d);
     }
     return d;
+  }
+
+  /**
+   * What resultCheck.ts needs to check this result away from the coordinator, or null when there
+   * is nothing to check ahead (not a result, or a sender receive() will refuse before any check).
+   */
+  resultCheckInput(peer: string, message: ContributorMessage): ResultCheckInput | null {
+    if (message.type !== 'result' || this.closing.has(peer)) return null;
+    const contributor = this.contributors.ofPeer(peer);
+    if (!contributor) return null;
+    return this.resultCheckInputOf(contributor.credit.publicKey, message);
   }
 
   /** Time passed: expire overdue leases and hand their examples to someone else. */
@@ -265,7 +281,7 @@ export class Coordinator {
 
   // ── messages ─────────────────────────────────────────────────────────────────────────
 
-  private dispatch(peer: string, message: ContributorMessage, now: number, d: Decisions): void {
+  private dispatch(peer: string, message: ContributorMessage, now: number, d: Decisions, checked?: ResultCheck): void {
     const contributor = this.contributors.ofPeer(peer);
     if (message.type === 'bye') return this.close(peer, null, `said bye: ${message.body.reason}`, now, d);
     if (message.type === 'error') {
@@ -282,7 +298,7 @@ export class Coordinator {
     contributor.silent = false; // it is alive: it may get work again
     switch (message.type) {
       case 'result':
-        return this.result(contributor, message, now, d);
+        return this.result(contributor, message, now, d, checked);
       case 'leaseFailed':
         return this.leaseFailed(contributor, message.body.leaseId, message.body.reason, now, d);
       case 'availability':
@@ -327,7 +343,7 @@ export class Coordinator {
     else this.assignWork(now, d);
   }
 
-  private result(contributor: Contributor, message: Result, now: number, d: Decisions): void {
+  private result(contributor: Contributor, message: Result, now: number, d: Decisions, checked?: ResultCheck): void {
     const { leaseId, version } = message.body;
     const uncounted = (outcome: 'rejected' | 'duplicate' | 'late' | 'stale', reason: string, code: ErrorCode | null, check?: VerificationCheck) => {
       contributor.credit.uncounted++;
@@ -356,7 +372,7 @@ export class Coordinator {
     const lease = this.scheduler.lease(leaseId);
     let gradient: Float32Array | null = null;
     if (lease && lease.contributorId === contributor.id && lease.state !== 'answered') {
-      const decoded = this.decodePayload(contributor, message, lease.count);
+      const decoded = this.decodePayload(contributor, message, lease.count, checked);
       const problem = decoded instanceof Float32Array ? null : decoded;
       if (decoded instanceof Float32Array) gradient = decoded;
       if (problem?.code === 'bad-signature') {
@@ -498,7 +514,7 @@ export class Coordinator {
   }
 
   /** A result's decoded update (gradient or Δ) for a lease of `count` examples, or what is wrong with it. */
-  private decodePayload(contributor: Contributor, message: Result, count: number): Float32Array | { code: ErrorCode; reason: string } {
+  private decodePayload(contributor: Contributor, message: Result, count: number, checked?: ResultCheck): Float32Array | ResultProblem {
     if (message.body.exampleCount !== count) {
       return { code: 'bad-shape', reason: `the result is for ${message.body.exampleCount} examples, lease ${message.body.leaseId} has ${count}` };
     }
@@ -507,28 +523,15 @@ export class Coordinator {
     if (message.body.correct > labels) {
       return { code: 'bad-shape', reason: `the result claims ${message.body.correct} correct of ${labels} ${this.layout.labelsPerExample === 1 ? 'examples' : 'labels'}` };
     }
-    // The signature first: it covers the encoded bytes, so a forged payload is a cheat whatever it decodes to.
-    const forged = this.signatureProblem(contributor, message);
-    if (forged) return forged;
-    try {
-      return decodeUpdate({ encoding: message.body.encoding, update: message.tensors.update }, this.job.compression.up, this.layout.total);
-    } catch (error) {
-      if (!(error instanceof CompressionError)) throw error;
-      const code: ErrorCode = error.code === 'non-finite' ? 'non-finite' : 'bad-shape';
-      return { code, reason: `the update cannot be used: ${error.message}` };
-    }
+    // Hash, signature, decode (resultCheck.ts): done ahead by the host when it is for this key and this hash, else here.
+    const publicKey = contributor.credit.publicKey;
+    const check = checked && checked.publicKey === publicKey && checked.resultHash === message.body.resultHash ? checked : checkResult(this.resultCheckInputOf(publicKey, message), this.options.verifier);
+    return 'values' in check.outcome ? check.outcome.values : check.outcome.problem;
   }
 
-  /** Whether the result is the one its sender signed: its hash matches its data, and its signature its key. */
-  private signatureProblem(contributor: Contributor, message: Result): { code: ErrorCode; reason: string } | null {
-    const { verifier } = this.options;
+  private resultCheckInputOf(publicKey: string, message: Result): ResultCheckInput {
     const { leaseId, version, resultHash, signature, exampleCount, loss, correct, encoding } = message.body;
-    const actual = verifier.sha256Hex(resultHashInput({ exampleCount, loss, correct, encoding, update: message.tensors.update }));
-    if (actual !== resultHash) return { code: 'bad-signature', reason: `the result's data hashes to ${actual}, not the resultHash ${resultHash} it names` };
-    if (!verifier.verify(contributor.credit.publicKey, resultStatement({ jobId: this.jobId, leaseId, version, resultHash }), signature)) {
-      return { code: 'bad-signature', reason: `the signature of the result for lease ${leaseId} does not verify with your key` };
-    }
-    return null;
+    return { jobId: this.jobId, publicKey, body: { leaseId, version, resultHash, signature, exampleCount, loss, correct, encoding }, update: message.tensors.update, up: this.job.compression.up, parameterCount: this.layout.total };
   }
 
   private leaseFailed(contributor: Contributor, leaseId: string, reason: string, now: number, d: Decisions): void {
