@@ -11,7 +11,7 @@ describe('parseCommandLine', () => {
   it('gives the run its options, with defaults', () => {
     expect(parseCommandLine([])).toEqual({
       kind: 'run',
-      options: { job: null, contributors: 0, port: 8787, host: '127.0.0.1', out: null, site: 'dist', fresh: false, stay: false, tls: null, iceServers: [], turnSecretFile: null, turnTtlSeconds: 43200, debug: false },
+      options: { job: null, contributors: 0, port: 8787, host: '127.0.0.1', out: null, site: 'dist', fresh: false, stay: false, tls: null, iceServers: [], turnSecretFile: null, turnTtlSeconds: 43200, checkThreads: 1, debug: false },
     });
     expect(parseCommandLine(['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--ice-server', 'stun:s.relay.invalid', '--ice-server', 'turn:t.relay.invalid:3479', '--turn-secret-file', 's.txt', '--turn-ttl', '600'])).toMatchObject({
       options: { tls: { cert: 'c.pem', key: 'k.pem' }, iceServers: ['stun:s.relay.invalid', 'turn:t.relay.invalid:3479'], turnSecretFile: 's.txt', turnTtlSeconds: 600 },
@@ -60,6 +60,7 @@ describe('parseCommandLine', () => {
     expect(refusal(['--ice-server', 'turn:t.relay.invalid'])).toBe("a TURN server needs --turn-secret-file: coturn's static-auth-secret, so that each page gets credentials that expire");
     expect(refusal(['--turn-secret-file', 's.txt'])).toBe('--turn-secret-file is for a TURN server: add --ice-server turn:HOST[:PORT]');
     expect(refusal(['--ice-server', 'turn:t.relay.invalid', '--turn-secret-file', 's.txt', '--turn-ttl', '5'])).toBe('--turn-ttl must be a whole number from 60 to 604800, got "5"');
+    expect(refusal(['--check-threads', 'two'])).toBe('--check-threads must be a whole number from 0 to 64, got "two"');
   });
 });
 

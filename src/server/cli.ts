@@ -8,6 +8,9 @@ import { JobError } from '../coordinator/job.ts';
 import { DatasetUnavailableError } from '../data/fashionMnistNode.ts';
 import { DEFAULT_TURN_TTL_SECONDS, parseIceUrl } from '../net/iceServers.ts';
 
+/** Result checks in one worker thread: measured by scripts/bench-load.ts (README, "One coordinator, many contributors"). */
+export const DEFAULT_CHECK_THREADS = 1;
+
 export const USAGE = `usage: npm start -- [--job FILE] [--plan] [--contributors N] [--port N] [--host ADDR] [--out DIR] [--fresh] [--stay]
                  [--tls-cert FILE --tls-key FILE] [--ice-server URL]... [--turn-secret-file FILE] [--turn-ttl SECONDS]
   --job FILE         the job to run (default: the embedded Fashion-MNIST MLP job)
@@ -27,6 +30,8 @@ export const USAGE = `usage: npm start -- [--job FILE] [--plan] [--contributors 
   --turn-secret-file FILE  coturn's static-auth-secret (use-auth-secret): each page gets TURN
                      credentials of its own that expire, never a lasting password
   --turn-ttl SECONDS how long those credentials last (default ${DEFAULT_TURN_TTL_SECONDS})
+  --check-threads N  worker threads that check results' hashes, signatures and updates, off the
+                     coordinator's event loop (default ${DEFAULT_CHECK_THREADS}; 0: on it)
   --out DIR          checkpoints, model and summary (default runs/<job name>)
   --site DIR         the built pages to serve (default dist/, which npm start builds)
   --fresh            start over: move existing checkpoints and ledger aside
@@ -61,6 +66,8 @@ export interface ServerOptions {
   iceServers: string[];
   turnSecretFile: string | null;
   turnTtlSeconds: number;
+  /** Result-check worker threads (0: the coordinator's thread checks). */
+  checkThreads: number;
   debug: boolean;
 }
 
@@ -96,6 +103,7 @@ const OPTIONS = {
   'ice-server': { type: 'string', multiple: true },
   'turn-secret-file': { type: 'string' },
   'turn-ttl': { type: 'string', default: String(DEFAULT_TURN_TTL_SECONDS) },
+  'check-threads': { type: 'string', default: String(DEFAULT_CHECK_THREADS) },
   debug: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', default: false },
@@ -193,6 +201,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
       iceServers,
       turnSecretFile,
       turnTtlSeconds: wholeNumber('turn-ttl', values['turn-ttl']!, 60, 7 * 24 * 3600),
+      checkThreads: wholeNumber('check-threads', values['check-threads']!, 0, 64),
       debug,
     },
   };

@@ -11,6 +11,7 @@ import { coordinatorSide, maxMessageBytesFor, type ProtocolConnection } from '..
 import type { ContributorMessage, CoordinatorMessage } from '../protocol/messages.ts';
 import type { EvaluationThread } from './evaluationThread.ts';
 import type { LedgerFile } from './ledgerFile.ts';
+import type { ResultCheckPool } from './resultCheckPool.ts';
 
 export interface HostOptions {
   coordinator: Coordinator;
@@ -25,12 +26,16 @@ export interface HostOptions {
   ledger?: Pick<LedgerFile, 'record'>;
   tickMs?: number;
   log?: (line: string) => void;
+  /** Worker threads for results' hash, signature and decode checks; without them the coordinator's thread checks. */
+  resultChecks?: Pick<ResultCheckPool, 'check'>;
 }
 
 type Connection = ProtocolConnection<ContributorMessage, CoordinatorMessage>;
 
 export class CoordinatorHost {
   private readonly connections = new Map<string, Connection>();
+  /** A peer's inputs queued behind a result whose checks are out in a thread: each peer's messages reach the coordinator in order. */
+  private readonly queues = new Map<string, Promise<void>>();
   /** Which peer each connected contributor speaks through (from joined/left events): where receipts go. */
   private readonly peerOfContributor = new Map<string, string>();
   /** Protocol bytes of connections already closed; live ones are summed on demand. */
@@ -73,17 +78,44 @@ export class CoordinatorHost {
     const peer = channel.peerId;
     const { coordinator } = this.options;
     const conn = coordinatorSide(channel, maxMessageBytesFor(coordinator.layout.total), {
-      onMessage: (message) => this.apply(coordinator.receive(peer, message, Date.now())),
+      onMessage: (message) => this.inOrder(peer, () => this.deliver(peer, message)),
       onClose: (reason) => {
         if (this.connections.get(peer) === conn) this.connections.delete(peer);
         this.closedTraffic.bytesSent += conn.bytesSent;
         this.closedTraffic.bytesReceived += conn.bytesReceived;
-        this.apply(coordinator.leave(peer, reason, Date.now()));
+        this.inOrder(peer, () => this.apply(coordinator.leave(peer, reason, Date.now())));
       },
     });
     this.connections.get(peer)?.close('replaced by a new connection');
     this.connections.set(peer, conn);
-    this.apply(coordinator.join(peer, Date.now()));
+    this.inOrder(peer, () => this.apply(coordinator.join(peer, Date.now())));
+  }
+
+  /** A message to the coordinator; a result goes through the check threads first, when there are some. */
+  private deliver(peer: string, message: ContributorMessage): Promise<void> | void {
+    const { coordinator, resultChecks } = this.options;
+    const input = resultChecks ? coordinator.resultCheckInput(peer, message) : null;
+    if (!resultChecks || !input) return this.apply(coordinator.receive(peer, message, Date.now()));
+    return resultChecks.check(input).then(
+      (checked) => this.apply(coordinator.receive(peer, message, Date.now(), checked)),
+      (error) => {
+        this.log(`result check thread failed (${(error as Error).message}); checking on the coordinator's thread`);
+        this.apply(coordinator.receive(peer, message, Date.now()));
+      },
+    );
+  }
+
+  /** Runs `step` now when nothing of this peer's is waiting, else after what is. */
+  private inOrder(peer: string, step: () => Promise<void> | void): void {
+    const queued = this.queues.get(peer);
+    const next = queued ? queued.then(step) : step();
+    if (!next) return;
+    const tail: Promise<void> = next
+      .catch((error) => this.log(`could not handle a message of ${peer}: ${(error as Error).message}`))
+      .then(() => {
+        if (this.queues.get(peer) === tail) this.queues.delete(peer);
+      });
+    this.queues.set(peer, tail);
   }
 
   /** Message bytes sent to and received from contributors since this process started. */
@@ -99,6 +131,7 @@ export class CoordinatorHost {
   /** Wait for checkpoint writes in flight, then stop ticking and close every connection once what was sent on it has gone out. */
   async close(reason: string): Promise<void> {
     clearInterval(this.timer);
+    await Promise.all(this.queues.values());
     await this.checkpointWrites;
     await Promise.all([...this.connections.values()].map((conn) => conn.closeWhenSent(reason)));
   }

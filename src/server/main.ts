@@ -31,6 +31,7 @@ import { EvaluationThread } from './evaluationThread.ts';
 import { httpApi, type JobAnnouncement } from './httpApi.ts';
 import { loadOrCreateCoordinatorKey, nodeVerifier } from './nodeSigning.ts';
 import { LedgerFile } from './ledgerFile.ts';
+import { ResultCheckPool } from './resultCheckPool.ts';
 import { KeyLinkError } from '../ledger/credit.ts';
 import { RunStatus, progressLine } from './runStatus.ts';
 import { staticFiles } from './staticFiles.ts';
@@ -254,9 +255,11 @@ async function run(args: ServerOptions): Promise<number> {
     testExamples: job.data.testExamples,
     sampling: sample && vocabulary ? { ...sample, seed: job.seed, vocabulary } : undefined,
   });
+  const resultChecks = args.checkThreads > 0 ? new ResultCheckPool(args.checkThreads) : undefined;
   const host = new CoordinatorHost({
     coordinator,
     evaluation,
+    resultChecks,
     checkpointDir,
     ledger,
     onEvent: (event) => status.record(event),
@@ -297,6 +300,7 @@ async function run(args: ServerOptions): Promise<number> {
     await local?.close().catch(() => {});
     await peer.close().catch(() => {});
     await evaluation.close();
+    await resultChecks?.close();
     ledger.close();
     api.close();
     relay.close();
