@@ -110,6 +110,8 @@ export function leaseSizeFor(lease: RoundPlan['lease'], windowSize: number, pend
 
 export class RoundScheduler {
   private readonly leases = new Map<string, LeaseRecord>();
+  /** The ACTIVE leases of the open round by contributor: assigning work asks for every contributor's after every result. */
+  private readonly activeBy = new Map<string, Set<LeaseRecord>>();
   private readonly closedLeases = new Map<string, { contributorId: string; round: number }>();
   private pending = new RangeSet();
   private counted = new RangeSet();
@@ -160,7 +162,19 @@ export class RoundScheduler {
   }
 
   activeLeasesOf(contributorId: string): LeaseRecord[] {
-    return [...this.leases.values()].filter((l) => l.contributorId === contributorId && l.state === 'active');
+    return [...(this.activeBy.get(contributorId) ?? [])];
+  }
+
+  /** How many active leases the contributor holds, without building a list. */
+  activeCount(contributorId: string): number {
+    return this.activeBy.get(contributorId)?.size ?? 0;
+  }
+
+  /** The earliest deadline of an active lease of the open round, or null when none is active. */
+  earliestActiveDeadline(): number | null {
+    let earliest: number | null = null;
+    for (const held of this.activeBy.values()) for (const l of held) if (earliest === null || l.deadline < earliest) earliest = l.deadline;
+    return earliest;
   }
 
   /** Example indices of sorted positions of the current epoch. */
@@ -205,6 +219,9 @@ export class RoundScheduler {
       state: 'active',
     };
     this.leases.set(lease.id, lease);
+    const held = this.activeBy.get(lease.contributorId);
+    if (held) held.add(lease);
+    else this.activeBy.set(lease.contributorId, new Set([lease]));
     return { lease, indices: this.indicesOf(ranges) };
   }
 
@@ -225,7 +242,7 @@ export class RoundScheduler {
       };
     }
     if (this.counted.intersects(lease.ranges)) {
-      lease.state = 'answered';
+      this.settle(lease, 'answered');
       return { outcome: 'duplicate', lease, reason: `the examples of lease ${leaseId} were already counted from another lease` };
     }
     const wasExpired = lease.state !== 'active';
@@ -234,12 +251,12 @@ export class RoundScheduler {
       this.pending.removeAll(lease.ranges);
       for (const other of this.leases.values()) {
         if (other === lease || other.state !== 'active' || intersectRanges(other.ranges, lease.ranges).length === 0) continue;
-        other.state = 'revoked';
+        this.settle(other, 'revoked');
         this.pending.addAll(subtractRanges(other.ranges, lease.ranges));
         revoked.push(other);
       }
     }
-    lease.state = 'answered';
+    this.settle(lease, 'answered');
     this.counted.addAll(lease.ranges);
     this.accepted.push(lease);
     return { outcome: 'accepted', lease, revoked, wasExpired };
@@ -272,7 +289,7 @@ export class RoundScheduler {
     const expired: LeaseRecord[] = [];
     for (const lease of this.leases.values()) {
       if (lease.state === 'active' && lease.deadline <= now) {
-        lease.state = 'expired';
+        this.settle(lease, 'expired');
         this.pending.addAll(lease.ranges);
         expired.push(lease);
       }
@@ -284,7 +301,7 @@ export class RoundScheduler {
   contributorLeft(contributorId: string): LeaseRecord[] {
     const returned = this.activeLeasesOf(contributorId);
     for (const lease of returned) {
-      lease.state = 'expired';
+      this.settle(lease, 'expired');
       this.pending.addAll(lease.ranges);
     }
     return returned;
@@ -305,6 +322,7 @@ export class RoundScheduler {
       if (this.closedLeases.size > CLOSED_LEASE_MEMORY) this.closedLeases.delete(this.closedLeases.keys().next().value!);
     }
     this.leases.clear();
+    this.activeBy.clear();
     this.accepted = [];
     this.counted = new RangeSet();
     this.window = roundWindow(this.plan, this.window.round + 1);
@@ -323,6 +341,11 @@ export class RoundScheduler {
     for (const lease of this.leases.values()) {
       checkRanges(lease.ranges, start, end, `${where}, lease ${lease.id}`);
       if (lease.state === 'active') parts.push(lease.ranges);
+    }
+    const indexed = [...this.activeBy.values()].reduce((n, held) => n + held.size, 0);
+    const active = [...this.leases.values()].filter((l) => l.state === 'active');
+    if (indexed !== active.length || active.some((l) => !this.activeBy.get(l.contributorId)?.has(l))) {
+      throw new Error(`${where}: the index of active leases holds ${indexed}, but ${active.length} leases are active`);
     }
     const all = new RangeSet();
     for (const part of parts) {
@@ -360,7 +383,17 @@ export class RoundScheduler {
   private release(lease: LeaseRecord): number {
     const returned = lease.state === 'active' ? lease.count : 0;
     if (returned) this.pending.addAll(lease.ranges);
-    lease.state = 'answered';
+    this.settle(lease, 'answered');
     return returned;
+  }
+
+  /** Every change of a lease's state goes through here, so the index of active leases stays true. */
+  private settle(lease: LeaseRecord, state: Exclude<LeaseState, 'active'>): void {
+    if (lease.state === 'active') {
+      const held = this.activeBy.get(lease.contributorId)!;
+      held.delete(lease);
+      if (held.size === 0) this.activeBy.delete(lease.contributorId);
+    }
+    lease.state = state;
   }
 }
